@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The control protocol: framing, fd passing, error names, message helpers. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cs/cs.h>
+#include "proto.h"
+
+static const struct {
+	int code;
+	const char *name;
+	const char *text;
+} errors[] = {
+	{ CS_OK, "OK", "success" },
+	{ CS_EINVAL, "EINVAL", "invalid argument" },
+	{ CS_ENOENT, "ENOENT", "no such object" },
+	{ CS_EEXIST, "EEXIST", "object already exists" },
+	{ CS_EPERM, "EPERM", "permission denied" },
+	{ CS_EPROTO, "EPROTO", "protocol error" },
+	{ CS_ENOMEM, "ENOMEM", "out of memory" },
+	{ CS_EIO, "EIO", "system error" },
+	{ CS_ETOOBIG, "ETOOBIG", "message too large" },
+	{ CS_EADMIT, "EADMIT", "reservation refused: not enough capacity" },
+	{ CS_ECONFLICT, "ECONFLICT", "concurrent change, retry" },
+	{ CS_ENOSPC, "ENOSPC", "address or id pool exhausted" },
+	{ CS_EQUOTA, "EQUOTA", "tenant quota exceeded" },
+	{ CS_ECONN, "ECONN", "cannot reach csd" },
+	{ CS_EVERSION, "EVERSION", "protocol version not supported" },
+	{ CS_EUNAVAIL, "EUNAVAIL", "store unavailable, nothing changed" },
+	{ CS_ENOTSUP, "ENOTSUP", "operation not supported" },
+	{ CS_EBUSY, "EBUSY", "object in use" },
+	{ CS_ECOMPACTED, "ECOMPACTED", "revision compacted" },
+};
+
+const char *cs_strerror(int code)
+{
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == code)
+			return errors[i].text;
+	return "unknown error";
+}
+
+const char *cs_errname(int code)
+{
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (errors[i].code == code)
+			return errors[i].name;
+	return NULL;
+}
+
+int cs_errcode(const char *name)
+{
+	if (!name)
+		return CS_EPROTO;
+	for (size_t i = 1; i < sizeof(errors) / sizeof(errors[0]); i++)
+		if (!strcmp(errors[i].name, name))
+			return errors[i].code;
+	return CS_EPROTO;
+}
+
+void cs_wire_rx_init(struct cs_wire_rx *rx, size_t max)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->max = max ? max : CS_WIRE_MSG_MAX_DEFAULT;
+}
+
+void cs_wire_rx_reset(struct cs_wire_rx *rx)
+{
+	free(rx->buf);
+	for (int i = 0; i < rx->nfds; i++)
+		if (rx->fds[i] >= 0)
+			close(rx->fds[i]);
+	size_t max = rx->max;
+	bool discard = rx->discard;
+	cs_wire_rx_init(rx, max);
+	rx->discard = discard;
+}
+
+size_t cs_wire_parts(size_t len)
+{
+	return len == 0 ? 1 : (len + CS_WIRE_PART_MAX - 1) / CS_WIRE_PART_MAX;
+}
+
+void cs_wire_hdr_fill(struct cs_wire_hdr *hdr, size_t len, size_t i)
+{
+	hdr->magic = CS_WIRE_MAGIC;
+	hdr->flags = i + 1 < cs_wire_parts(len) ? CS_WIRE_MORE : 0;
+	hdr->reserved = 0;
+	hdr->total = (uint32_t)len;
+}
+
+int cs_wire_rx_feed(struct cs_wire_rx *rx, const void *dgram, size_t n)
+{
+	struct cs_wire_hdr hdr;
+
+	if (n < CS_WIRE_HDR_LEN)
+		return CS_EPROTO;
+	memcpy(&hdr, dgram, sizeof(hdr));
+	if (hdr.magic != CS_WIRE_MAGIC || hdr.reserved != 0)
+		return CS_EPROTO;
+	size_t payload = n - CS_WIRE_HDR_LEN;
+	if (payload > CS_WIRE_PART_MAX)
+		return CS_EPROTO;
+	if (rx->discard) {
+		if (!(hdr.flags & CS_WIRE_MORE))
+			rx->discard = false;
+		return 0;
+	}
+	if (rx->total == 0 && rx->len == 0 && rx->buf == NULL) {
+		if (hdr.total > rx->max) {
+			rx->discard = hdr.flags & CS_WIRE_MORE;
+			return CS_ETOOBIG;
+		}
+		rx->total = hdr.total;
+		rx->buf = malloc(rx->total + 1);
+		if (!rx->buf)
+			return CS_ENOMEM;
+	} else if (hdr.total != rx->total) {
+		return CS_EPROTO;
+	}
+	if (payload > rx->total - rx->len)
+		return CS_EPROTO;
+	memcpy(rx->buf + rx->len, (const char *)dgram + CS_WIRE_HDR_LEN, payload);
+	rx->len += payload;
+	bool more = hdr.flags & CS_WIRE_MORE;
+	if (!more) {
+		if (rx->len != rx->total)
+			return CS_EPROTO;
+		rx->buf[rx->len] = '\0';
+		return 1;
+	}
+	/* a non-final part must be full, so a message has one way to be cut */
+	if (payload != CS_WIRE_PART_MAX || rx->len >= rx->total)
+		return CS_EPROTO;
+	return 0;
+}
+
+int cs_wire_send_part(int fd, const char *msg, size_t len, size_t i, const int *fds, int nfds)
+{
+	struct cs_wire_hdr hdr;
+	size_t off = i * CS_WIRE_PART_MAX;
+	size_t plen = len - off < CS_WIRE_PART_MAX ? len - off : CS_WIRE_PART_MAX;
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = CS_WIRE_HDR_LEN },
+		{ .iov_base = (void *)(msg + off), .iov_len = plen },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CS_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	cs_wire_hdr_fill(&hdr, len, i);
+	if (nfds > 0 && !(hdr.flags & CS_WIRE_MORE)) {
+		if (nfds > CS_WIRE_MAX_FDS)
+			return -EINVAL;
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	ssize_t r;
+	do
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return (int)r;
+}
+
+int cs_wire_send(int fd, const char *msg, size_t len, const int *fds, int nfds)
+{
+	size_t parts = cs_wire_parts(len);
+
+	if (len > UINT32_MAX)
+		return CS_ETOOBIG;
+	for (size_t i = 0; i < parts; i++) {
+		int r;
+		while ((r = cs_wire_send_part(fd, msg, len, i, fds, nfds)) == -EAGAIN) {
+			struct timeval tv = { 0, 1000 };
+			select(0, NULL, NULL, NULL, &tv);
+		}
+		if (r < 0)
+			return CS_ECONN;
+	}
+	return 0;
+}
+
+int cs_wire_read(int fd, struct cs_wire_rx *rx)
+{
+	static __thread char *dgram;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CS_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+
+	if (!dgram && !(dgram = malloc(CS_WIRE_HDR_LEN + CS_WIRE_PART_MAX + 1)))
+		return CS_ENOMEM;
+	struct iovec iov = { .iov_base = dgram, .iov_len = CS_WIRE_HDR_LEN + CS_WIRE_PART_MAX + 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	ssize_t n;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : CS_ECONN;
+	if (n == 0)
+		return CS_ECONN;
+	int r = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int *p = (int *)CMSG_DATA(c);
+		for (int i = 0; i < cnt; i++) {
+			if (rx->nfds < CS_WIRE_MAX_FDS)
+				rx->fds[rx->nfds++] = p[i];
+			else
+				close(p[i]);
+		}
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		r = CS_EPROTO;
+	if (r == 0)
+		r = cs_wire_rx_feed(rx, dgram, (size_t)n);
+	return r;
+}
+
+int cs_wire_recv(int fd, size_t max, char **out, size_t *len, int *fds, int *nfds)
+{
+	struct cs_wire_rx rx;
+	int r;
+
+	cs_wire_rx_init(&rx, max);
+	while ((r = cs_wire_read(fd, &rx)) == 0 || r == -EAGAIN) {
+		if (r == -EAGAIN) {
+			struct timeval tv = { 0, 1000 };
+			select(0, NULL, NULL, NULL, &tv);
+		}
+	}
+	if (r < 0) {
+		cs_wire_rx_reset(&rx);
+		return r;
+	}
+	*out = rx.buf;
+	*len = rx.len;
+	rx.buf = NULL;
+	if (nfds) {
+		*nfds = rx.nfds;
+		memcpy(fds, rx.fds, sizeof(int) * rx.nfds);
+		rx.nfds = 0;
+	}
+	cs_wire_rx_reset(&rx);
+	return 0;
+}
+
+json_t *cs_msg_request(int64_t id, const char *op, json_t *args)
+{
+	return json_pack("{s:I, s:s, s:o}", "id", (json_int_t)id, "op", op,
+			 "args", args ? args : json_object());
+}
+
+json_t *cs_msg_ok(int64_t id, json_t *result)
+{
+	return json_pack("{s:I, s:b, s:o}", "id", (json_int_t)id, "ok", 1,
+			 "result", result ? result : json_object());
+}
+
+json_t *cs_msg_error(int64_t id, int code, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	const char *name = cs_errname(code);
+	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", (json_int_t)id, "ok", 0, "error",
+			 "code", name ? name : "EIO", "message", text);
+}
+
+char *cs_msg_dump(const json_t *msg, size_t *len)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+	if (s && len)
+		*len = strlen(s);
+	return s;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The core keys of tenants, vnets, endpoints and nodes (cs-overlay.json(5)). */
+#include <stdint.h>
+
+#include "schema.h"
+
+static const char *const backends[] = { "kernel", NULL };
+
+static const struct schema_key core_keys[] = {
+	{ SCHEMA_TENANT, "owners", ST_OBJECT, .doc = "who owns the tenant" },
+	{ SCHEMA_TENANT, "owners.uids", ST_INT_LIST, 0, UINT32_MAX - 1, .doc = "owner uids, comma-separated" },
+	{ SCHEMA_TENANT, "owners.gids", ST_INT_LIST, 0, UINT32_MAX - 1, .doc = "owner gids, comma-separated" },
+
+	{ SCHEMA_VNET, "id", ST_INT, 1, 16777215, .doc = "VNI, 1-16777215 (allocated when left out)" },
+	{ SCHEMA_VNET, "subnet", ST_CIDRS, .doc = "IPv4 and/or IPv6 prefix, e.g. 10.0.0.0/24" },
+	{ SCHEMA_VNET, "backend", ST_ENUM, .enumvals = backends, .doc = "kernel" },
+	{ SCHEMA_VNET, "mtu", ST_INT, 1280, 9000, .doc = "MTU of endpoints, 1280-9000 (default 1450)" },
+
+	{ SCHEMA_ENDPOINT, "node", ST_NAME, .doc = "node the endpoint lives on (default: this node)" },
+	{ SCHEMA_ENDPOINT, "address", ST_ADDRS, .doc = "fixed address(es) (default: allocated)" },
+	{ SCHEMA_ENDPOINT, "groups", ST_NAME_LIST, .doc = "policy groups, comma-separated" },
+
+	{ SCHEMA_NODE, "underlay", ST_ADDR, .doc = "underlay address of the node" },
+};
+SCHEMA_REGISTER(core_keys);

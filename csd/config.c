@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* csd's settings: flags, then the -c JSON file for what flags left unset. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "csd.h"
+#include "names.h"
+#include "vnet/ipam.h"
+
+static const char usage_text[] =
+	"usage: csd [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-p PREFIX] [-n NODE] [-l LEVEL]\n"
+	"  -c, --config FILE     JSON configuration (see csd(8))\n"
+	"  -S, --socket PATH     control socket (default " CS_DEFAULT_SOCKET ")\n"
+	"  -D, --state-dir DIR   state directory; the SQLite store lives there (default /var/lib/cs)\n"
+	"  -p, --prefix PREFIX   prefix of every kernel object, 1-8 of [a-z0-9] (default cs)\n"
+	"  -n, --node NAME       node name (default: the host name)\n"
+	"  -l, --log-level LEVEL error, warning, notice, info or debug (default info)\n"
+	"  -u, --underlay ADDR   this node's underlay address\n"
+	"  -h, --help            this text;  -V, --version  the version\n";
+
+static char *dup_or_keep(char *cur, const char *v)
+{
+	if (cur)
+		return cur;
+	return v ? strdup(v) : NULL;
+}
+
+static bool prefix_valid(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n < 1 || n > VNET_PREFIX_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int load_file(struct csd_config *cfg, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_load_file(cfg->config_path, 0, &je), *v;
+	const char *key;
+	int r = CS_EINVAL;
+
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", cfg->config_path, je.line, je.column, je.text);
+		return CS_EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s: expected a JSON object", cfg->config_path);
+		goto out;
+	}
+	json_object_foreach(root, key, v) {
+		const char *s = json_string_value(v);
+		char **slot = NULL;
+		if (!strcmp(key, "node"))
+			slot = &cfg->node;
+		else if (!strcmp(key, "underlay"))
+			slot = &cfg->underlay;
+		else if (!strcmp(key, "socket"))
+			slot = &cfg->socket_path;
+		else if (!strcmp(key, "state_dir"))
+			slot = &cfg->state_dir;
+		else if (!strcmp(key, "run_dir"))
+			slot = &cfg->run_dir;
+		else if (!strcmp(key, "prefix"))
+			slot = &cfg->prefix;
+		else if (!strcmp(key, "backend"))
+			slot = &cfg->backend;
+		if (slot) {
+			if (!s) {
+				snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
+				goto out;
+			}
+			*slot = dup_or_keep(*slot, s);
+		} else if (!strcmp(key, "log_level")) {
+			if (!s || log_level_parse(s) < 0) {
+				snprintf(err, errlen, "%s: log_level: expected error, warning, notice, "
+					 "info or debug", cfg->config_path);
+				goto out;
+			}
+			if (cfg->log_level < 0)
+				cfg->log_level = log_level_parse(s);
+		} else if (!strcmp(key, "headroom")) {
+			double h = json_number_value(v);
+			if (!json_is_number(v) || h < 0 || h >= 1) {
+				snprintf(err, errlen, "%s: headroom: expected a number in [0, 1), the "
+					 "share of capacity never reserved", cfg->config_path);
+				goto out;
+			}
+			cfg->headroom = h;
+		} else if (!strcmp(key, "reconcile_interval")) {
+			json_int_t i = json_integer_value(v);
+			if (!json_is_integer(v) || i < 1 || i > 86400) {
+				snprintf(err, errlen, "%s: reconcile_interval: expected seconds, 1-86400",
+					 cfg->config_path);
+				goto out;
+			}
+			cfg->reconcile_interval = (unsigned)i;
+		} else if (!strcmp(key, "message_max")) {
+			json_int_t i = json_integer_value(v);
+			if (!json_is_integer(v) || i < 4096 || i > (json_int_t)1 << 30) {
+				snprintf(err, errlen, "%s: message_max: expected bytes, 4096-1073741824",
+					 cfg->config_path);
+				goto out;
+			}
+			cfg->msg_max = (size_t)i;
+		} else if (!strcmp(key, "admin_gids")) {
+			size_t i;
+			json_t *g;
+			if (!json_is_array(v)) {
+				snprintf(err, errlen, "%s: admin_gids: expected an array of gids",
+					 cfg->config_path);
+				goto out;
+			}
+			free(cfg->admin_gids);
+			cfg->admin_gids = calloc(json_array_size(v) + 1, sizeof(gid_t));
+			cfg->n_admin_gids = 0;
+			json_array_foreach(v, i, g) {
+				if (!json_is_integer(g) || json_integer_value(g) < 0) {
+					snprintf(err, errlen, "%s: admin_gids[%zu]: expected a gid",
+						 cfg->config_path, i);
+					goto out;
+				}
+				cfg->admin_gids[cfg->n_admin_gids++] = (gid_t)json_integer_value(g);
+			}
+		} else if (!strcmp(key, "store")) {
+			const char *type = NULL, *prefix = NULL;
+			json_t *eps = NULL;
+			if (json_unpack_ex(v, &je, JSON_STRICT, "{s:s, s?o, s?s}", "type", &type,
+					   "endpoints", &eps, "prefix", &prefix) < 0 ||
+			    (strcmp(type, "sqlite") && strcmp(type, "etcd"))) {
+				snprintf(err, errlen, "%s: store: expected {\"type\": \"sqlite\"} or "
+					 "{\"type\": \"etcd\", \"endpoints\": [...], \"prefix\": "
+					 "\"/cs\"}", cfg->config_path);
+				goto out;
+			}
+			cfg->store_type = strdup(type);
+			if (prefix)
+				cfg->etcd_prefix = strdup(prefix);
+			if (eps) {
+				size_t i;
+				json_t *e;
+				cfg->etcd_endpoints = calloc(json_array_size(eps) + 1, sizeof(char *));
+				json_array_foreach(eps, i, e)
+					cfg->etcd_endpoints[i] = strdup(json_string_value(e) ?
+									json_string_value(e) : "");
+			}
+		} else {
+			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
+				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
+				 "reconcile_interval, message_max)", cfg->config_path, key);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+static char *default_node(void)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	char *dot = strchr(host, '.');
+	if (dot)
+		*dot = '\0';
+	for (char *p = host; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	host[CS_NAME_MAX] = '\0';
+	return strdup(cs_name_valid(host) ? host : "local");
+}
+
+int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "underlay", required_argument, NULL, 'u' },
+		{ "backend", required_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = -1;
+	cfg->headroom = 0.1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:S:D:p:n:l:u:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': free(cfg->config_path); cfg->config_path = strdup(optarg); break;
+		case 'S': free(cfg->socket_path); cfg->socket_path = strdup(optarg); break;
+		case 'D': free(cfg->state_dir); cfg->state_dir = strdup(optarg); break;
+		case 'p': free(cfg->prefix); cfg->prefix = strdup(optarg); break;
+		case 'n': free(cfg->node); cfg->node = strdup(optarg); break;
+		case 'u': free(cfg->underlay); cfg->underlay = strdup(optarg); break;
+		case 'B': free(cfg->backend); cfg->backend = strdup(optarg); break;
+		case 'l':
+			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
+				snprintf(err, errlen, "-l %s: unknown level; use error, warning, notice, "
+					 "info or debug", optarg);
+				return CS_EINVAL;
+			}
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("csd %s\n", CS_VERSION);
+			return 1;
+		default:
+			snprintf(err, errlen, "bad usage; see csd --help");
+			return CS_EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument \"%s\"; see csd --help", argv[optind]);
+		return CS_EINVAL;
+	}
+	if (cfg->config_path && load_file(cfg, err, errlen) < 0)
+		return CS_EINVAL;
+	cfg->socket_path = dup_or_keep(cfg->socket_path, CS_DEFAULT_SOCKET);
+	cfg->state_dir = dup_or_keep(cfg->state_dir, "/var/lib/cs");
+	cfg->run_dir = dup_or_keep(cfg->run_dir, "/run/cs");
+	cfg->prefix = dup_or_keep(cfg->prefix, "cs");
+	cfg->backend = dup_or_keep(cfg->backend, "kernel");
+	if (!cfg->node)
+		cfg->node = default_node();
+	if (cfg->log_level < 0)
+		cfg->log_level = 6;
+	if (!cfg->msg_max)
+		cfg->msg_max = CS_WIRE_MSG_MAX_DEFAULT;
+	if (!prefix_valid(cfg->prefix)) {
+		snprintf(err, errlen, "prefix \"%s\": use 1-%d characters a-z, 0-9 (kernel link "
+			 "names must stay within 15 characters)", cfg->prefix, VNET_PREFIX_MAX);
+		return CS_EINVAL;
+	}
+	if (!cs_name_valid(cfg->node)) {
+		snprintf(err, errlen, "node name \"%s\": use 1-32 characters a-z, 0-9, '-', '_'",
+			 cfg->node);
+		return CS_EINVAL;
+	}
+	if (cfg->underlay) {
+		struct cs_addr a;
+		if (cs_addr_parse(cfg->underlay, &a) < 0) {
+			snprintf(err, errlen, "underlay \"%s\" is not an IPv4 or IPv6 address",
+				 cfg->underlay);
+			return CS_EINVAL;
+		}
+	}
+	return 0;
+}
+
+void csd_config_free(struct csd_config *cfg)
+{
+	free(cfg->config_path);
+	free(cfg->socket_path);
+	free(cfg->state_dir);
+	free(cfg->run_dir);
+	free(cfg->prefix);
+	free(cfg->node);
+	free(cfg->underlay);
+	free(cfg->backend);
+	free(cfg->store_type);
+	if (cfg->etcd_endpoints)
+		for (char **p = cfg->etcd_endpoints; *p; p++)
+			free(*p);
+	free(cfg->etcd_endpoints);
+	free(cfg->etcd_prefix);
+	free(cfg->admin_gids);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* csd: daemon state, configuration, the op registry and request context. */
+#ifndef CSD_CSD_H
+#define CSD_CSD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include <cs/cs.h>
+#include "proto.h"
+#include "store.h"
+#include "vnet/vnet.h"
+
+/* ---- configuration (config.c) ---- */
+
+struct csd_config {
+	char *config_path;
+	char *socket_path;
+	char *state_dir;
+	char *run_dir;
+	char *prefix;
+	char *node;
+	char *underlay;
+	char *backend;          /* "kernel" (default) or "recording" (tests) */
+	int log_level;          /* LOG_ERR..LOG_DEBUG */
+	char *store_type;
+	char **etcd_endpoints;  /* NULL-terminated */
+	char *etcd_prefix;
+	gid_t *admin_gids;
+	size_t n_admin_gids;
+	double headroom;
+	unsigned reconcile_interval; /* seconds */
+	size_t msg_max;
+};
+
+/* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message
+ * in err; 1 when --help/--version printed something and csd should exit. */
+int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, size_t errlen);
+void csd_config_free(struct csd_config *cfg);
+
+/* ---- logging (log.c): only the daemon logs ---- */
+
+void log_set_level(int level);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...) log_msg(3, __VA_ARGS__)
+#define log_warn(...) log_msg(4, __VA_ARGS__)
+#define log_info(...) log_msg(6, __VA_ARGS__)
+#define log_debug(...) log_msg(7, __VA_ARGS__)
+int log_level_parse(const char *s);
+
+/* ---- principals ---- */
+
+struct principal {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *gids;   /* supplementary groups (SO_PEERGROUPS), includes gid */
+	int ngids;
+	bool admin;    /* root or a member of admin_gids */
+};
+
+/* ---- daemon ---- */
+
+struct client;
+
+struct csd {
+	struct csd_config cfg;
+	struct store *store;
+	struct vnet_backend *backend;
+	int epfd;
+	int listen_fd;
+	int signal_fd;
+	int timer_fd;
+	struct client *clients;
+	size_t nclients;
+	bool stopping;
+	uint64_t started; /* monotonic ms */
+	uint64_t requests;
+};
+
+int csd_init(struct csd *d);
+int csd_run(struct csd *d);
+void csd_fini(struct csd *d);
+/* One pass of the event loop with a timeout (ms), for tests. */
+int csd_poll(struct csd *d, int timeout_ms);
+
+/* ---- requests and the op registry ---- */
+
+struct csd_req {
+	struct csd *d;
+	struct client *client;
+	const struct principal *who;
+	const char *op;
+	json_t *args;      /* borrowed; always an object */
+	json_t *result;    /* set by the handler (owned) */
+	int fds[CS_WIRE_MAX_FDS];
+	int nfds;          /* fds to pass with the reply; closed after sending */
+	char error[1024];
+};
+
+/* Set the error message of a failed request and return @code. */
+int req_fail(struct csd_req *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+enum csd_op_flags {
+	CSD_OP_NO_HELLO = 1 << 0, /* allowed before hello */
+	CSD_OP_CHANGES = 1 << 1,  /* changes the store (logged, later audited) */
+};
+
+struct csd_op {
+	const char *name;
+	int (*fn)(struct csd_req *r);
+	unsigned flags;
+	const char *doc;
+};
+
+#define CSD_OP(ident, opname, func, fl, text)                                           \
+	static const struct csd_op csd_op_##ident = { opname, func, fl, text };         \
+	__attribute__((used, section("csd_ops"), aligned(sizeof(void *))))             \
+	static const struct csd_op *const csd_op_ptr_##ident = &csd_op_##ident
+
+const struct csd_op *csd_op_find(const char *name);
+const struct csd_op *csd_op_next(size_t *it);
+
+/* Handle one request message (already reassembled); returns the reply
+ * (owned) and fds to pass. Used by the server and by fuzzers. */
+json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
+		   const char *msg, size_t len, int *fds, int *nfds);
+
+/* Hooks of the connection's lifetime (ops_endpoint.c) */
+void client_on_close(struct csd *d, struct client *c);
+/* Remember an ephemeral endpoint opened on @c. */
+int client_add_ephemeral(struct client *c, const char *name);
+void client_drop_ephemeral(struct client *c, const char *name);
+bool client_said_hello(const struct client *c);
+void client_set_hello(struct client *c);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* csd: the cs daemon. Everything but main() lives in csd-core. */
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "csd.h"
+#include "model.h"
+
+int main(int argc, char **argv)
+{
+	struct csd d = { 0 };
+	char err[1024];
+	int r;
+
+	r = csd_config_load(&d.cfg, argc, argv, err, sizeof(err));
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "csd: %s\n", err);
+		csd_config_free(&d.cfg);
+		return 2;
+	}
+	log_set_level(d.cfg.log_level);
+	/* every endpoint holds namespace fds; scale needs more than 1024 */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	r = csd_init(&d);
+	if (r == 0) {
+		reconcile_all(&d);
+		r = csd_run(&d);
+	}
+	csd_fini(&d);
+	csd_config_free(&d.cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * endpoint.create/delete/show/list, endpoint.open (join a vnet from a
+ * program), endpoint.socket (a socket made inside the endpoint, passed back
+ * by SCM_RIGHTS), endpoint.netns (for exec) and resolve.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+/* Start time of a process (clock ticks since boot), 0 if it is gone. */
+static unsigned long long pid_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		char *p = strrchr(buf, ')');
+		/* field 22 (starttime), counting from after the command name */
+		for (int field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			start = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return start;
+}
+
+bool endpoint_owner_gone(const json_t *doc);
+bool endpoint_owner_gone(const json_t *doc)
+{
+	json_int_t pid = json_integer_value(json_object_get(doc, "pid"));
+	json_int_t start = json_integer_value(json_object_get(doc, "pid_start"));
+
+	return pid <= 0 || (json_int_t)pid_start((pid_t)pid) != start;
+}
+
+static int used_addresses(struct csd *d, const char *t, const char *v, struct cs_addr **out,
+			  size_t *n)
+{
+	char prefix[KEY_MAX];
+	struct store_kvs kvs = { 0 };
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(prefix, sizeof(prefix), "/alloc/addr/%s/%s/", t, v);
+	if ((r = store_list(d->store, prefix, &kvs, NULL)) < 0)
+		return r;
+	*out = calloc(kvs.n + 1, sizeof(**out));
+	if (!*out) {
+		store_kvs_clear(&kvs);
+		return CS_ENOMEM;
+	}
+	for (size_t i = 0; i < kvs.n; i++)
+		if (cs_addr_parse(kvs.v[i].key + strlen(prefix), &(*out)[*n]) == 0)
+			(*n)++;
+	store_kvs_clear(&kvs);
+	return 0;
+}
+
+/* Fixed addresses from the spec, checked against the vnet's subnets. */
+static int fixed_addresses(struct csd_req *r, const char *what, const json_t *spec,
+			   const struct cs_prefix *subnets, int nsub, struct cs_addr fixed[2],
+			   bool have[2])
+{
+	const json_t *a = json_object_get(spec, "address");
+	json_t *list = json_is_array(a) ? json_incref((json_t *)a) : json_pack("[O]", a);
+	size_t i;
+	json_t *el;
+	int ret = 0;
+	char err[256];
+
+	have[0] = have[1] = false;
+	json_array_foreach(list, i, el) {
+		struct cs_addr x;
+		if (!json_is_string(el) || cs_addr_parse(json_string_value(el), &x) < 0)
+			continue;
+		int s;
+		for (s = 0; s < nsub; s++)
+			if (subnets[s].addr.family == x.family)
+				break;
+		if (s == nsub) {
+			char sbuf[CS_ADDRSTRLEN];
+			ret = req_fail(r, CS_EINVAL, "%s: address %s is %s but the vnet has no %s "
+				       "subnet (it has %s)", what, json_string_value(el),
+				       x.family == AF_INET ? "IPv4" : "IPv6",
+				       x.family == AF_INET ? "IPv4" : "IPv6",
+				       nsub ? cs_prefix_format(&subnets[0], sbuf) : "none");
+			break;
+		}
+		if (ipam_check_fixed(&subnets[s], &x, err, sizeof(err)) < 0) {
+			ret = req_fail(r, CS_EINVAL, "%s: address %s", what, err);
+			break;
+		}
+		fixed[s] = x;
+		have[s] = true;
+	}
+	json_decref(list);
+	return ret;
+}
+
+int endpoint_create(struct csd_req *r, const char *t, const char *v, const char *e,
+		    const json_t *spec, bool ephemeral, json_t **out)
+{
+	struct csd *d = r->d;
+	char what[160], key[KEY_MAX], vkey[KEY_MAX], err[256];
+	json_t *vdoc = NULL, *doc = NULL;
+	struct cs_prefix subnets[2];
+	struct cs_addr fixed[2], *used = NULL;
+	bool have[2];
+	size_t nused = 0;
+	char *text = NULL;
+	int nsub, ret;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
+	key_vnet(vkey, t, v);
+	if ((ret = model_get(d, vkey, &vdoc, NULL)) < 0) {
+		if (ret == CS_ENOENT)
+			return req_fail(r, ret, "%s: vnet %s/%s does not exist; create it first", what,
+					t, v);
+		return req_store_fail(r, ret, what);
+	}
+	nsub = model_vnet_subnets(vdoc, subnets);
+	if ((ret = fixed_addresses(r, what, spec, subnets, nsub, fixed, have)) < 0)
+		goto out;
+	const char *node = json_string_value(json_object_get(spec, "node"));
+	if (!node)
+		node = d->cfg.node;
+	key_endpoint(key, t, v, e);
+	for (int attempt = 0; attempt < 16; attempt++) {
+		struct cs_addr addr[2];
+		char abuf[2][CS_ADDRSTRLEN], akey[2][KEY_MAX];
+		free(used);
+		if ((ret = used_addresses(d, t, v, &used, &nused)) < 0) {
+			ret = req_store_fail(r, ret, what);
+			goto out;
+		}
+		json_t *addrs = json_array();
+		for (int s = 0; s < nsub; s++) {
+			if (have[s]) {
+				addr[s] = fixed[s];
+			} else if ((ret = ipam_alloc(&subnets[s], used, nused, &addr[s])) < 0) {
+				json_decref(addrs);
+				ret = req_fail(r, ret, "%s: no free address left in %s", what,
+					       cs_prefix_format(&subnets[s], abuf[0]));
+				goto out;
+			}
+			cs_addr_format(&addr[s], abuf[s]);
+			key_addr(akey[s], t, v, abuf[s]);
+			json_array_append_new(addrs, json_string(abuf[s]));
+		}
+		json_decref(doc);
+		doc = json_pack("{s:O, s:o, s:s, s:I, s:b}", "spec", spec, "addresses", addrs,
+				"node", node, "owner", (json_int_t)r->who->uid, "ephemeral",
+				ephemeral);
+		if (ephemeral) {
+			json_object_set_new(doc, "pid", json_integer(r->who->pid));
+			json_object_set_new(doc, "pid_start",
+					    json_integer((json_int_t)pid_start(r->who->pid)));
+		}
+		free(text);
+		text = json_dumps(doc, JSON_COMPACT);
+		char ename[CS_NAME_MAX + 3];
+		snprintf(ename, sizeof(ename), "\"%s\"", e);
+		struct store_cmp cmps[3] = { { key, 0 } };
+		struct store_op ops[3] = { { STORE_PUT, key, text } };
+		size_t n = 1;
+		for (int s = 0; s < nsub; s++, n++) {
+			cmps[n] = (struct store_cmp){ akey[s], 0 };
+			ops[n] = (struct store_op){ STORE_PUT, akey[s], ename };
+		}
+		struct store_txn txn = { cmps, n, ops, n };
+		ret = store_txn(d->store, &txn, NULL);
+		if (ret != CS_ECONFLICT)
+			break;
+		struct store_kv kv = { 0 };
+		if (store_get(d->store, key, &kv) == 0) {
+			store_kv_clear(&kv);
+			ret = req_fail(r, CS_EEXIST, "%s: already exists", what);
+			goto out;
+		}
+		for (int s = 0; s < nsub; s++) {
+			if (have[s] && store_get(d->store, akey[s], &kv) == 0) {
+				ret = req_fail(r, CS_EEXIST, "%s: address %s is already used by "
+					       "endpoint %s/%s/%s", what, abuf[s], t, v, kv.value);
+				store_kv_clear(&kv);
+				goto out;
+			}
+		}
+		/* someone took the allocated address meanwhile: allocate again */
+	}
+	if (ret < 0) {
+		ret = req_store_fail(r, ret, what);
+		goto out;
+	}
+	if (!strcmp(node, d->cfg.node) &&
+	    (ret = realize_endpoint(d, t, v, e, vdoc, doc, err, sizeof(err))) < 0) {
+		const char *const prefixes[] = { key };
+		char e2[256];
+		model_delete_tree(d, prefixes, 1, e2, sizeof(e2));
+		ret = req_fail(r, ret, "%s", err);
+		goto out;
+	}
+	log_info("%s created (%s) by uid %u", what, json_string_value(json_array_get(
+		 json_object_get(doc, "addresses"), 0)) ?: "no address", (unsigned)r->who->uid);
+	*out = doc;
+	doc = NULL;
+out:
+	free(text);
+	free(used);
+	json_decref(doc);
+	json_decref(vdoc);
+	return ret;
+}
+
+static json_t *view_one(struct csd *d, const char *t, const char *v, const char *e,
+			const json_t *doc)
+{
+	struct vnet_inventory inv = { 0 };
+	d->backend->ops->inventory(d->backend, &inv);
+	json_t *o = view_endpoint(d, t, v, e, doc, &inv);
+	vnet_inventory_clear(&inv);
+	return o;
+}
+
+static int ep_create(struct csd_req *r)
+{
+	name_t p[3];
+	json_t *tdoc = NULL, *spec = NULL, *doc = NULL;
+	char what[160];
+	int ret;
+
+	if ((ret = req_path(r, "name", 3, p)) < 0)
+		return ret;
+	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
+	if ((ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0 ||
+	    (ret = req_spec(r, SCHEMA_ENDPOINT, what, &spec)) < 0 ||
+	    (ret = endpoint_create(r, p[0], p[1], p[2], spec, false, &doc)) < 0)
+		goto out;
+	r->result = view_one(r->d, p[0], p[1], p[2], doc);
+out:
+	json_decref(doc);
+	json_decref(spec);
+	json_decref(tdoc);
+	return ret;
+}
+
+static int ep_delete(struct csd_req *r)
+{
+	name_t p[3];
+	json_t *tdoc, *doc;
+	char key[KEY_MAX], err[256], full[KEY_MAX];
+	int ret;
+
+	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0)
+		return ret;
+	json_decref(tdoc);
+	key_endpoint(key, p[0], p[1], p[2]);
+	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "endpoint %s/%s/%s: no such endpoint",
+						   p[0], p[1], p[2])
+					: req_store_fail(r, ret, key);
+	json_decref(doc);
+	const char *const prefixes[] = { key };
+	if ((ret = model_delete_tree(r->d, prefixes, 1, err, sizeof(err))) < 0)
+		return req_fail(r, ret, "endpoint %s/%s/%s: %s", p[0], p[1], p[2], err);
+	snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], p[2]);
+	client_drop_ephemeral(r->client, full);
+	log_info("endpoint %s deleted by uid %u", full, (unsigned)r->who->uid);
+	return 0;
+}
+
+static int ep_get(struct csd_req *r, enum authz_action a, name_t p[3], json_t **doc)
+{
+	json_t *tdoc;
+	char key[KEY_MAX];
+	int ret;
+
+	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_tenant(r, p[0], a, &tdoc)) < 0)
+		return ret;
+	json_decref(tdoc);
+	key_endpoint(key, p[0], p[1], p[2]);
+	if ((ret = model_get(r->d, key, doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "endpoint %s/%s/%s: no such endpoint",
+						   p[0], p[1], p[2])
+					: req_store_fail(r, ret, key);
+	return 0;
+}
+
+static int ep_show(struct csd_req *r)
+{
+	name_t p[3];
+	json_t *doc;
+	int ret = ep_get(r, AZ_SEE, p, &doc);
+
+	if (ret < 0)
+		return ret;
+	r->result = view_one(r->d, p[0], p[1], p[2], doc);
+	json_decref(doc);
+	return 0;
+}
+
+static int ep_list(struct csd_req *r)
+{
+	const char *filter = json_string_value(json_object_get(r->args, "filter"));
+	char prefix[KEY_MAX] = "/endpoints/", err[256];
+	json_t *docs = NULL, *doc, *tdocs = NULL;
+	const char *key;
+	int ret;
+
+	if (filter) {
+		name_t p[2];
+		int n = strchr(filter, '/') ? 2 : 1;
+		if (cs_path_split(filter, n, p, err, sizeof(err)) < 0)
+			return req_fail(r, CS_EINVAL, "endpoint list: %s (expected TENANT or "
+					"TENANT/VNET)", err);
+		if ((ret = req_tenant(r, p[0], AZ_SEE, &doc)) < 0)
+			return ret;
+		json_decref(doc);
+		if (n == 1)
+			snprintf(prefix, sizeof(prefix), "/endpoints/%s/", p[0]);
+		else
+			snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", p[0], p[1]);
+	}
+	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0) {
+		json_decref(docs);
+		return req_store_fail(r, ret, "endpoint list");
+	}
+	struct vnet_inventory inv = { 0 };
+	r->d->backend->ops->inventory(r->d->backend, &inv);
+	r->result = json_array();
+	json_object_foreach(docs, key, doc) {
+		name_t p[3];
+		char tkey[KEY_MAX];
+		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0)
+			continue;
+		key_tenant(tkey, p[0]);
+		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
+			continue;
+		json_array_append_new(r->result, view_endpoint(r->d, p[0], p[1], p[2], doc, &inv));
+	}
+	vnet_inventory_clear(&inv);
+	json_decref(docs);
+	json_decref(tdocs);
+	return 0;
+}
+
+static int ep_open(struct csd_req *r)
+{
+	name_t p[2], e;
+	json_t *tdoc = NULL, *doc = NULL;
+	char key[KEY_MAX], full[KEY_MAX];
+	bool ephemeral = json_is_true(json_object_get(r->args, "ephemeral"));
+	bool attach = json_is_true(json_object_get(r->args, "attach"));
+	const char *name = json_string_value(json_object_get(r->args, "name"));
+	bool created = false;
+	int ret;
+
+	if ((ret = req_path(r, "vnet", 2, p)) < 0)
+		return ret;
+	if (name && !cs_name_valid(name))
+		return req_fail(r, CS_EINVAL, "endpoint \"%s\" in %s/%s: not a valid name (use 1-32 "
+				"characters a-z, 0-9, '-', '_', starting with a letter or digit)",
+				name, p[0], p[1]);
+	if ((ret = req_tenant(r, p[0], AZ_USE, &tdoc)) < 0)
+		goto out;
+	if (name) {
+		snprintf(e, sizeof(e), "%s", name);
+	} else {
+		uint32_t x = 0;
+		if (getrandom(&x, sizeof(x), 0) != sizeof(x))
+			x = (uint32_t)getpid() ^ (uint32_t)r->d->requests;
+		snprintf(e, sizeof(e), "eph-%08x", x);
+		ephemeral = true;
+	}
+	key_endpoint(key, p[0], p[1], e);
+	ret = model_get(r->d, key, &doc, NULL);
+	if (ret == CS_ENOENT && attach) {
+		ret = req_fail(r, ret, "endpoint %s/%s/%s: no such endpoint", p[0], p[1], e);
+		goto out;
+	} else if (ret == CS_ENOENT) {
+		json_t *spec = json_object();
+		ret = endpoint_create(r, p[0], p[1], e, spec, ephemeral, &doc);
+		json_decref(spec);
+		if (ret < 0)
+			goto out;
+		created = true;
+	} else if (ret < 0) {
+		ret = req_store_fail(r, ret, key);
+		goto out;
+	} else if (!model_endpoint_local(r->d, doc)) {
+		ret = req_fail(r, CS_EINVAL, "endpoint %s/%s/%s lives on node %s; open it there",
+			       p[0], p[1], e, json_string_value(json_object_get(doc, "node")));
+		goto out;
+	}
+	snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], e);
+	if (created && ephemeral)
+		client_add_ephemeral(r->client, full);
+	r->result = view_one(r->d, p[0], p[1], e, doc);
+	json_object_set_new(r->result, "created", json_boolean(created));
+out:
+	json_decref(doc);
+	json_decref(tdoc);
+	return ret;
+}
+
+static int ep_socket(struct csd_req *r)
+{
+	name_t p[3];
+	json_t *doc;
+	json_int_t domain = 0, type = 0, protocol = 0;
+	int ret;
+
+	if (json_unpack(r->args, "{s:I, s:I, s?I}", "domain", &domain, "type", &type, "protocol",
+			&protocol) < 0)
+		return req_fail(r, CS_EINVAL, "endpoint.socket: needs integer domain and type");
+	if (domain != AF_INET && domain != AF_INET6 && domain != AF_PACKET)
+		return req_fail(r, CS_EINVAL, "endpoint.socket: domain %" JSON_INTEGER_FORMAT
+				" is not supported (AF_INET or AF_INET6)", domain);
+	if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
+		return ret;
+	json_decref(doc);
+	if (!authz_socket(r->who, (int)domain, (int)type))
+		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: raw and packet sockets need "
+				"administrator rights", p[0], p[1], p[2]);
+	int fd = r->d->backend->ops->endpoint_socket(r->d->backend, p[0], p[1], p[2], (int)domain,
+						     (int)type | SOCK_CLOEXEC, (int)protocol);
+	if (fd < 0)
+		return req_fail(r, fd, "endpoint %s/%s/%s: %s", p[0], p[1], p[2],
+				vnet_backend_error(r->d->backend));
+	r->fds[r->nfds++] = fd;
+	return 0;
+}
+
+static int ep_netns(struct csd_req *r)
+{
+	name_t p[3];
+	json_t *doc;
+	int ret;
+
+	if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
+		return ret;
+	json_decref(doc);
+	/* entering a namespace needs CAP_SYS_ADMIN; others get exec from csd
+	 * itself once it can drop privileges for them */
+	if (!r->who->admin)
+		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: only administrators may enter "
+				"the namespace", p[0], p[1], p[2]);
+	int fd = r->d->backend->ops->endpoint_netns(r->d->backend, p[0], p[1], p[2]);
+	if (fd < 0)
+		return req_fail(r, fd, "endpoint %s/%s/%s: %s", p[0], p[1], p[2],
+				vnet_backend_error(r->d->backend));
+	r->fds[r->nfds++] = fd;
+	return 0;
+}
+
+static int resolve(struct csd_req *r)
+{
+	name_t v[2], p[3];
+	const char *name = json_string_value(json_object_get(r->args, "name"));
+	json_t *tdoc, *doc;
+	char key[KEY_MAX], err[256];
+	int ret;
+
+	if ((ret = req_path(r, "vnet", 2, v)) < 0)
+		return ret;
+	if (!name)
+		return req_fail(r, CS_EINVAL, "resolve: missing \"name\"");
+	if (strchr(name, '/')) {
+		if (cs_path_split(name, 3, p, err, sizeof(err)) < 0)
+			return req_fail(r, CS_EINVAL, "resolve: %s", err);
+		if (strcmp(p[0], v[0]) || strcmp(p[1], v[1]))
+			return req_fail(r, CS_ENOENT, "%s: not in vnet %s/%s", name, v[0], v[1]);
+	} else if (!cs_name_valid(name)) {
+		return req_fail(r, CS_EINVAL, "resolve: \"%s\" is not a valid name", name);
+	} else {
+		snprintf(p[2], sizeof(p[2]), "%s", name);
+	}
+	if ((ret = req_tenant(r, v[0], AZ_SEE, &tdoc)) < 0)
+		return ret;
+	json_decref(tdoc);
+	key_endpoint(key, v[0], v[1], p[2]);
+	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "%s: no endpoint of that name in vnet %s/%s",
+						   name, v[0], v[1])
+					: req_store_fail(r, ret, key);
+	r->result = json_pack("{s:O}", "addresses", json_object_get(doc, "addresses"));
+	json_decref(doc);
+	return 0;
+}
+
+void client_on_close(struct csd *d, struct client *c)
+{
+	extern const char *client_ephemeral(const struct client *c, size_t i);
+	const char *name;
+
+	/* csd stopping is not the program going away: its endpoints stay */
+	if (d->stopping)
+		return;
+	while ((name = client_ephemeral(c, 0))) {
+		name_t p[3];
+		char key[KEY_MAX], err[256];
+		if (cs_path_split(name, 3, p, err, sizeof(err)) == 0) {
+			key_endpoint(key, p[0], p[1], p[2]);
+			const char *const prefixes[] = { key };
+			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
+				log_info("ephemeral endpoint %s deleted: its connection closed", name);
+			else
+				log_warn("ephemeral endpoint %s: %s (the reconciler retries)", name, err);
+		}
+		client_drop_ephemeral(c, name);
+	}
+}
+
+CSD_OP(endpoint_create, "endpoint.create", ep_create, CSD_OP_CHANGES, "create an endpoint");
+CSD_OP(endpoint_delete, "endpoint.delete", ep_delete, CSD_OP_CHANGES, "delete an endpoint");
+CSD_OP(endpoint_show, "endpoint.show", ep_show, 0, "show an endpoint");
+CSD_OP(endpoint_list, "endpoint.list", ep_list, 0, "list endpoints");
+CSD_OP(endpoint_open, "endpoint.open", ep_open, CSD_OP_CHANGES,
+       "join a vnet as an endpoint (attach or create)");
+CSD_OP(endpoint_socket, "endpoint.socket", ep_socket, 0, "a socket inside an endpoint");
+CSD_OP(endpoint_netns, "endpoint.netns", ep_netns, 0, "the endpoint's network namespace");
+CSD_OP(resolve, "resolve", resolve, 0, "an endpoint name in a vnet to its addresses");

@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vnet.create, vnet.delete, vnet.show, vnet.list */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ops.h"
+
+/* The lowest VNI not in use. */
+static int vni_alloc(struct csd *d, uint32_t *out)
+{
+	struct store_kvs kvs = { 0 };
+	int r = store_list(d->store, "/alloc/vni/", &kvs, NULL);
+	uint8_t *used;
+
+	if (r < 0)
+		return r;
+	/* VNIs are dense in practice; a bitmap over what is used is enough */
+	size_t n = kvs.n + 2;
+	if (!(used = calloc(n, 1))) {
+		store_kvs_clear(&kvs);
+		return CS_ENOMEM;
+	}
+	for (size_t i = 0; i < kvs.n; i++) {
+		unsigned long v = strtoul(kvs.v[i].key + 11, NULL, 10);
+		if (v < n)
+			used[v] = 1;
+	}
+	r = CS_ENOSPC;
+	for (size_t v = 1; v < n && v <= 16777215; v++) {
+		if (!used[v]) {
+			*out = (uint32_t)v;
+			r = 0;
+			break;
+		}
+	}
+	free(used);
+	store_kvs_clear(&kvs);
+	return r;
+}
+
+static int vnet_create(struct csd_req *r)
+{
+	name_t p[2];
+	json_t *tdoc = NULL, *spec = NULL, *doc = NULL;
+	char what[128], key[KEY_MAX], vkey[KEY_MAX], value[2 * CS_NAME_MAX + 2], err[256];
+	char *text = NULL;
+	int ret;
+
+	if ((ret = req_path(r, "name", 2, p)) < 0)
+		return ret;
+	snprintf(what, sizeof(what), "vnet %s/%s", p[0], p[1]);
+	if ((ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0 ||
+	    (ret = req_spec(r, SCHEMA_VNET, what, &spec)) < 0)
+		goto out;
+	const json_t *subnet = json_object_get(spec, "subnet");
+	if (!subnet) {
+		ret = req_fail(r, CS_EINVAL, "%s: subnet is required (e.g. subnet 10.0.0.0/24, or "
+			       "10.0.0.0/24,fd00::/64 for both families)", what);
+		goto out;
+	}
+	json_t *list = json_is_array(subnet) ? json_incref((json_t *)subnet)
+					     : json_pack("[O]", subnet);
+	size_t i;
+	json_t *el;
+	json_array_foreach(list, i, el) {
+		struct cs_prefix pf;
+		cs_prefix_parse(json_string_value(el), &pf, err, sizeof(err));
+		if (ipam_subnet_check(&pf, err, sizeof(err)) < 0) {
+			ret = req_fail(r, CS_EINVAL, "%s: subnet %s", what, err);
+			break;
+		}
+	}
+	json_decref(list);
+	if (ret < 0)
+		goto out;
+	key_vnet(key, p[0], p[1]);
+	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
+	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint32_t id = (uint32_t)fixed;
+		if (!fixed && (ret = vni_alloc(r->d, &id)) < 0) {
+			ret = ret == CS_ENOSPC ? req_fail(r, ret, "%s: no free VNI", what)
+					       : req_store_fail(r, ret, what);
+			goto out;
+		}
+		json_decref(doc);
+		free(text);
+		doc = json_pack("{s:O, s:I}", "spec", spec, "id", (json_int_t)id);
+		text = json_dumps(doc, JSON_COMPACT);
+		key_vni(vkey, id);
+		struct store_cmp cmps[2] = { { key, 0 }, { vkey, 0 } };
+		struct store_op ops[2] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value } };
+		struct store_txn txn = { cmps, 2, ops, 2 };
+		ret = store_txn(r->d->store, &txn, NULL);
+		if (ret != CS_ECONFLICT)
+			break;
+		struct store_kv kv = { 0 };
+		if (store_get(r->d->store, key, &kv) == 0) {
+			store_kv_clear(&kv);
+			ret = req_fail(r, CS_EEXIST, "%s: already exists", what);
+			goto out;
+		}
+		if (fixed) {
+			ret = req_fail(r, CS_EEXIST, "%s: id %u is already used by another vnet; "
+				       "choose another or leave id out", what, id);
+			goto out;
+		}
+	}
+	if (ret < 0) {
+		ret = req_store_fail(r, ret, what);
+		goto out;
+	}
+	if ((ret = realize_vnet(r->d, p[0], p[1], doc, err, sizeof(err))) < 0) {
+		const char *const prefixes[] = { key };
+		char e2[256];
+		model_delete_tree(r->d, prefixes, 1, e2, sizeof(e2));
+		ret = req_fail(r, ret, "%s", err);
+		goto out;
+	}
+	log_info("%s created (id %" JSON_INTEGER_FORMAT ") by uid %u", what,
+		 json_integer_value(json_object_get(doc, "id")), (unsigned)r->who->uid);
+	struct vnet_inventory inv = { 0 };
+	r->d->backend->ops->inventory(r->d->backend, &inv);
+	r->result = view_vnet(r->d, p[0], p[1], doc, &inv);
+	vnet_inventory_clear(&inv);
+out:
+	free(text);
+	json_decref(doc);
+	json_decref(spec);
+	json_decref(tdoc);
+	return ret;
+}
+
+static int vnet_delete(struct csd_req *r)
+{
+	name_t p[2];
+	json_t *tdoc, *doc;
+	char k[2][KEY_MAX], err[256];
+	int ret;
+
+	if ((ret = req_path(r, "name", 2, p)) < 0 || (ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0)
+		return ret;
+	json_decref(tdoc);
+	key_vnet(k[1], p[0], p[1]);
+	if ((ret = model_get(r->d, k[1], &doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
+					: req_store_fail(r, ret, k[1]);
+	json_decref(doc);
+	snprintf(k[0], KEY_MAX, "/endpoints/%s/%s/", p[0], p[1]);
+	const char *const prefixes[] = { k[0], k[1] };
+	if ((ret = model_delete_tree(r->d, prefixes, 2, err, sizeof(err))) < 0)
+		return req_fail(r, ret, "vnet %s/%s: %s", p[0], p[1], err);
+	log_info("vnet %s/%s deleted by uid %u", p[0], p[1], (unsigned)r->who->uid);
+	return 0;
+}
+
+static int vnet_show(struct csd_req *r)
+{
+	name_t p[2];
+	json_t *tdoc, *doc;
+	char key[KEY_MAX];
+	int ret;
+
+	if ((ret = req_path(r, "name", 2, p)) < 0 || (ret = req_tenant(r, p[0], AZ_SEE, &tdoc)) < 0)
+		return ret;
+	json_decref(tdoc);
+	key_vnet(key, p[0], p[1]);
+	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
+					: req_store_fail(r, ret, key);
+	struct vnet_inventory inv = { 0 };
+	r->d->backend->ops->inventory(r->d->backend, &inv);
+	r->result = view_vnet(r->d, p[0], p[1], doc, &inv);
+	vnet_inventory_clear(&inv);
+	json_decref(doc);
+	return 0;
+}
+
+static int vnet_list(struct csd_req *r)
+{
+	const char *filter = json_string_value(json_object_get(r->args, "filter"));
+	char prefix[KEY_MAX] = "/vnets/";
+	json_t *docs, *doc, *tdocs = NULL;
+	const char *key;
+	name_t t[1];
+	int ret;
+
+	if (filter) {
+		if ((ret = req_path(r, "filter", 1, t)) < 0 || (ret = req_tenant(r, t[0], AZ_SEE, &doc)) < 0)
+			return ret;
+		json_decref(doc);
+		snprintf(prefix, sizeof(prefix), "/vnets/%s/", t[0]);
+	}
+	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0) {
+		json_decref(docs);
+		return req_store_fail(r, ret, "vnet list");
+	}
+	struct vnet_inventory inv = { 0 };
+	r->d->backend->ops->inventory(r->d->backend, &inv);
+	r->result = json_array();
+	json_object_foreach(docs, key, doc) {
+		name_t p[2];
+		char err[128], tkey[KEY_MAX];
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
+			continue;
+		key_tenant(tkey, p[0]);
+		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
+			continue;
+		json_array_append_new(r->result, view_vnet(r->d, p[0], p[1], doc, &inv));
+	}
+	vnet_inventory_clear(&inv);
+	json_decref(docs);
+	json_decref(tdocs);
+	return 0;
+}
+
+CSD_OP(vnet_create, "vnet.create", vnet_create, CSD_OP_CHANGES, "create a vnet");
+CSD_OP(vnet_delete, "vnet.delete", vnet_delete, CSD_OP_CHANGES,
+       "delete a vnet and its endpoints");
+CSD_OP(vnet_show, "vnet.show", vnet_show, 0, "show a vnet");
+CSD_OP(vnet_list, "vnet.list", vnet_list, 0, "list vnets");

@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control server: one epoll loop, non-blocking SOCK_SEQPACKET clients.
+ * Fairness: a bounded number of datagrams is read from each ready client per
+ * turn, replies are queued and written as the socket takes them, and a
+ * client whose unread replies pile up beyond a bound is disconnected, so a
+ * slow or hostile client never stalls the others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "csd.h"
+#include "model.h"
+
+#define READS_PER_TURN 16
+#define TX_MAX_BYTES (32u * 1024 * 1024)
+#define CLIENTS_MAX 16384
+
+extern const struct csd_op *const __start_csd_ops[];
+extern const struct csd_op *const __stop_csd_ops[];
+
+struct txmsg {
+	struct txmsg *next;
+	char *text;
+	size_t len;
+	size_t part; /* next part to send */
+	int fds[CS_WIRE_MAX_FDS];
+	int nfds;
+};
+
+struct client {
+	struct client *next, **pprev;
+	int fd;
+	struct principal who;
+	struct cs_wire_rx rx;
+	struct txmsg *txhead, **txtail;
+	size_t txbytes;
+	bool hello;
+	bool dead;
+	uint32_t events;
+	char **ephemerals;
+	size_t nephemerals;
+};
+
+const struct csd_op *csd_op_next(size_t *it)
+{
+	const struct csd_op *const *p = __start_csd_ops + *it;
+
+	if (p >= __stop_csd_ops)
+		return NULL;
+	(*it)++;
+	return *p;
+}
+
+const struct csd_op *csd_op_find(const char *name)
+{
+	for (const struct csd_op *const *p = __start_csd_ops; p < __stop_csd_ops; p++)
+		if (!strcmp((*p)->name, name))
+			return *p;
+	return NULL;
+}
+
+int req_fail(struct csd_req *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+bool client_said_hello(const struct client *c)
+{
+	return !c || c->hello;
+}
+
+void client_set_hello(struct client *c)
+{
+	if (c)
+		c->hello = true;
+}
+
+int client_add_ephemeral(struct client *c, const char *name)
+{
+	char **v;
+
+	if (!c)
+		return 0;
+	if (!(v = realloc(c->ephemerals, sizeof(*v) * (c->nephemerals + 1))))
+		return CS_ENOMEM;
+	c->ephemerals = v;
+	if (!(v[c->nephemerals] = strdup(name)))
+		return CS_ENOMEM;
+	c->nephemerals++;
+	return 0;
+}
+
+void client_drop_ephemeral(struct client *c, const char *name)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nephemerals; i++) {
+		if (!strcmp(c->ephemerals[i], name)) {
+			free(c->ephemerals[i]);
+			c->ephemerals[i] = c->ephemerals[--c->nephemerals];
+			return;
+		}
+	}
+}
+
+const char *client_ephemeral(const struct client *c, size_t i);
+const char *client_ephemeral(const struct client *c, size_t i)
+{
+	return i < c->nephemerals ? c->ephemerals[i] : NULL;
+}
+
+json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
+		   const char *msg, size_t len, int *fds, int *nfds)
+{
+	struct csd_req req = { .d = d, .client = c, .who = who };
+	json_error_t jerr;
+	json_t *in, *reply;
+	json_int_t id = 0;
+	const char *opname = NULL;
+	json_t *args = NULL;
+	int r;
+
+	*nfds = 0;
+	d->requests++;
+	in = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!in)
+		return cs_msg_error(0, CS_EPROTO, "malformed JSON at line %d column %d: %s",
+				    jerr.line, jerr.column, jerr.text);
+	if (json_unpack_ex(in, &jerr, JSON_STRICT, "{s:I, s:s, s?o}", "id", &id, "op", &opname,
+			   "args", &args) < 0) {
+		reply = cs_msg_error(json_is_integer(json_object_get(in, "id")) ?
+					     json_integer_value(json_object_get(in, "id")) : 0,
+				     CS_EPROTO, "malformed request: %s (expected {\"id\":N,"
+				     "\"op\":\"...\",\"args\":{...}})", jerr.text);
+		json_decref(in);
+		return reply;
+	}
+	if (args && !json_is_object(args)) {
+		reply = cs_msg_error(id, CS_EPROTO, "%s: args must be a JSON object", opname);
+		json_decref(in);
+		return reply;
+	}
+	const struct csd_op *op = csd_op_find(opname);
+	if (!op) {
+		reply = cs_msg_error(id, CS_ENOTSUP, "unknown operation \"%.64s\"", opname);
+		json_decref(in);
+		return reply;
+	}
+	if (!(op->flags & CSD_OP_NO_HELLO) && !client_said_hello(c)) {
+		reply = cs_msg_error(id, CS_EPROTO, "%s: send hello first", opname);
+		json_decref(in);
+		return reply;
+	}
+	json_t *empty = NULL;
+	if (!args)
+		args = empty = json_object();
+	req.op = op->name;
+	req.args = args;
+	r = op->fn(&req);
+	if (r < 0) {
+		for (int i = 0; i < req.nfds; i++)
+			close(req.fds[i]);
+		reply = cs_msg_error(id, r, "%s", req.error[0] ? req.error : cs_strerror(r));
+		if (op->flags & CSD_OP_CHANGES)
+			log_info("%s refused for uid %u: %s", op->name, (unsigned)who->uid,
+				 req.error[0] ? req.error : cs_strerror(r));
+		json_decref(req.result);
+	} else {
+		reply = cs_msg_ok(id, req.result);
+		memcpy(fds, req.fds, sizeof(int) * req.nfds);
+		*nfds = req.nfds;
+	}
+	json_decref(empty);
+	json_decref(in);
+	return reply;
+}
+
+static void txmsg_free(struct txmsg *m)
+{
+	for (int i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	free(m->text);
+	free(m);
+}
+
+static void client_update_events(struct csd *d, struct client *c)
+{
+	uint32_t ev = 0;
+
+	/* stop reading from a client that does not read its replies */
+	if (c->txbytes < TX_MAX_BYTES / 4)
+		ev |= EPOLLIN;
+	if (c->txhead)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		struct epoll_event e = { .events = ev, .data.ptr = c };
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &e);
+		c->events = ev;
+	}
+}
+
+static void client_free(struct csd *d, struct client *c)
+{
+	client_on_close(d, c);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
+	while (c->txhead) {
+		struct txmsg *m = c->txhead;
+		c->txhead = m->next;
+		txmsg_free(m);
+	}
+	cs_wire_rx_reset(&c->rx);
+	for (size_t i = 0; i < c->nephemerals; i++)
+		free(c->ephemerals[i]);
+	free(c->ephemerals);
+	free(c->who.gids);
+	free(c);
+	d->nclients--;
+}
+
+static void client_flush(struct client *c)
+{
+	while (c->txhead) {
+		struct txmsg *m = c->txhead;
+		size_t parts = cs_wire_parts(m->len);
+		while (m->part < parts) {
+			int r = cs_wire_send_part(c->fd, m->text, m->len, m->part, m->fds, m->nfds);
+			if (r == -EAGAIN)
+				return;
+			if (r < 0) {
+				c->dead = true;
+				return;
+			}
+			m->part++;
+		}
+		c->txhead = m->next;
+		if (!c->txhead)
+			c->txtail = &c->txhead;
+		c->txbytes -= m->len;
+		txmsg_free(m);
+	}
+}
+
+static void client_queue(struct client *c, json_t *reply, const int *fds, int nfds)
+{
+	struct txmsg *m = calloc(1, sizeof(*m));
+
+	if (!m || !(m->text = cs_msg_dump(reply, &m->len))) {
+		free(m);
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		c->dead = true;
+		return;
+	}
+	memcpy(m->fds, fds, sizeof(int) * nfds);
+	m->nfds = nfds;
+	*c->txtail = m;
+	c->txtail = &m->next;
+	c->txbytes += m->len;
+	if (c->txbytes > TX_MAX_BYTES) {
+		log_warn("client pid %d uid %u does not read its replies; disconnected",
+			 (int)c->who.pid, (unsigned)c->who.uid);
+		c->dead = true;
+	}
+}
+
+static void client_read(struct csd *d, struct client *c)
+{
+	for (int i = 0; i < READS_PER_TURN && !c->dead; i++) {
+		int r = cs_wire_read(c->fd, &c->rx);
+		if (r == -EAGAIN || r == 0)
+			break;
+		if (r == CS_ECONN) {
+			c->dead = true;
+			break;
+		}
+		if (r < 0) {
+			json_t *e = r == CS_ETOOBIG
+				? cs_msg_error(0, r, "message exceeds the bound of %zu bytes; "
+					       "nothing was done", c->rx.max)
+				: cs_msg_error(0, r, "bad frame (%s); message dropped",
+					       cs_strerror(r));
+			cs_wire_rx_reset(&c->rx);
+			client_queue(c, e, NULL, 0);
+			json_decref(e);
+			continue;
+		}
+		int fds[CS_WIRE_MAX_FDS], nfds;
+		/* clients have no business sending fds; drop any */
+		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
+		cs_wire_rx_reset(&c->rx);
+		client_queue(c, reply, fds, nfds);
+		json_decref(reply);
+	}
+}
+
+static int peer_identity(int fd, struct principal *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+	int n = 64;
+	for (;;) {
+		gid_t *g = realloc(p->gids, sizeof(gid_t) * (n + 1));
+		if (!g)
+			return -ENOMEM;
+		p->gids = g;
+		len = sizeof(gid_t) * n;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			p->ngids = (int)(len / sizeof(gid_t));
+			break;
+		}
+		if (errno != ERANGE)
+			return -errno;
+		n = (int)(len / sizeof(gid_t)) + 1;
+	}
+	p->gids[p->ngids++] = p->gid;
+	return 0;
+}
+
+static void principal_set_admin(const struct csd *d, struct principal *p)
+{
+	p->admin = p->uid == 0;
+	for (int i = 0; i < p->ngids && !p->admin; i++)
+		for (size_t j = 0; j < d->cfg.n_admin_gids; j++)
+			if (p->gids[i] == d->cfg.admin_gids[j])
+				p->admin = true;
+}
+
+static void accept_clients(struct csd *d)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		struct client *c = calloc(1, sizeof(*c));
+		if (!c || d->nclients >= CLIENTS_MAX || peer_identity(fd, &c->who) < 0) {
+			if (c)
+				free(c->who.gids);
+			free(c);
+			close(fd);
+			log_warn("client refused (%s)", d->nclients >= CLIENTS_MAX ?
+				 "too many clients" : "no identity");
+			continue;
+		}
+		principal_set_admin(d, &c->who);
+		c->fd = fd;
+		c->txtail = &c->txhead;
+		cs_wire_rx_init(&c->rx, d->cfg.msg_max);
+		c->events = EPOLLIN;
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+			free(c->who.gids);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = d->clients;
+		if (c->next)
+			c->next->pprev = &c->next;
+		c->pprev = &d->clients;
+		d->clients = c;
+		d->nclients++;
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int listen_socket(struct csd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.socket_path;
+	char dir[sizeof(sa.sun_path)];
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("control socket path %s is too long (at most %zu bytes)", path,
+			sizeof(sa.sun_path) - 1);
+		return CS_EINVAL;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->listen_fd < 0)
+		return CS_EIO;
+	/* a live csd on the path keeps it; a stale socket file is replaced */
+	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(probe);
+		log_err("another csd is already serving %s; stop it first or use -S", path);
+		return CS_EEXIST;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	if (bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_err("cannot bind the control socket %s: %s", path, strerror(errno));
+		return CS_EIO;
+	}
+	/* who may do what is decided from credentials, never from file modes */
+	chmod(path, 0666);
+	if (listen(d->listen_fd, 512) < 0)
+		return CS_EIO;
+	return 0;
+}
+
+int csd_init(struct csd *d)
+{
+	struct store_config sc = {
+		.type = d->cfg.store_type, .dir = d->cfg.state_dir,
+		.endpoints = (const char *const *)d->cfg.etcd_endpoints,
+		.prefix = d->cfg.etcd_prefix,
+	};
+	struct vnet_backend_config bc = {
+		.prefix = d->cfg.prefix, .underlay = d->cfg.underlay, .run_dir = d->cfg.run_dir,
+	};
+	const struct vnet_ops *ops;
+	int r;
+
+	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = -1;
+	d->started = now_ms();
+	if ((r = store_open(&sc, &d->store)) < 0) {
+		log_err("cannot open the %s store in %s: %s", sc.type ? sc.type : "sqlite",
+			sc.dir, cs_strerror(r));
+		return r;
+	}
+	if (!(ops = vnet_ops_find(d->cfg.backend))) {
+		log_err("unknown backend \"%s\"", d->cfg.backend);
+		return CS_EINVAL;
+	}
+	if ((r = ops->open(&bc, &d->backend)) < 0) {
+		log_err("backend %s: %s", ops->name, d->backend ? vnet_backend_error(d->backend) :
+			cs_strerror(r));
+		return r;
+	}
+	if ((r = listen_socket(d)) < 0)
+		return r;
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->signal_fd < 0 || d->timer_fd < 0)
+		return CS_EIO;
+	unsigned iv = d->cfg.reconcile_interval ? d->cfg.reconcile_interval : 30;
+	struct itimerspec its = { { iv, 0 }, { iv, 0 } };
+	timerfd_settime(d->timer_fd, 0, &its, NULL);
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &d->listen_fd };
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->listen_fd, &e);
+	e.data.ptr = &d->signal_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->signal_fd, &e);
+	e.data.ptr = &d->timer_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timer_fd, &e);
+	return 0;
+}
+
+int csd_poll(struct csd *d, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(d->epfd, ev, 64, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : CS_EIO;
+	for (int i = 0; i < n; i++) {
+		void *p = ev[i].data.ptr;
+		if (p == &d->listen_fd) {
+			accept_clients(d);
+		} else if (p == &d->signal_fd) {
+			struct signalfd_siginfo si;
+			while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: reconciling");
+					reconcile_all(d);
+				} else {
+					log_info("signal %u: stopping; endpoints and their traffic "
+						 "keep running", si.ssi_signo);
+					d->stopping = true;
+				}
+			}
+		} else if (p == &d->timer_fd) {
+			uint64_t x;
+			if (read(d->timer_fd, &x, sizeof(x)) == sizeof(x))
+				reconcile_all(d);
+		} else {
+			struct client *c = p;
+			if (ev[i].events & EPOLLIN)
+				client_read(d, c);
+			if (ev[i].events & (EPOLLHUP | EPOLLERR) && !(ev[i].events & EPOLLIN))
+				c->dead = true;
+		}
+	}
+	/* flush after handling, and reap the dead, outside the event array */
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->dead)
+			client_flush(c);
+		if (c->dead)
+			client_free(d, c);
+		else
+			client_update_events(d, c);
+	}
+	return 0;
+}
+
+int csd_run(struct csd *d)
+{
+	int r = 0;
+
+	log_info("csd %s serving %s (node %s, prefix %s, store %s in %s)", CS_VERSION,
+		 d->cfg.socket_path, d->cfg.node, d->cfg.prefix,
+		 d->cfg.store_type ? d->cfg.store_type : "sqlite", d->cfg.state_dir);
+	while (!d->stopping && r == 0)
+		r = csd_poll(d, -1);
+	return r;
+}
+
+void csd_fini(struct csd *d)
+{
+	while (d->clients)
+		client_free(d, d->clients);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		unlink(d->cfg.socket_path);
+	}
+	if (d->epfd >= 0)
+		close(d->epfd);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
+	if (d->backend)
+		d->backend->ops->close(d->backend);
+	store_close(d->store);
+	d->backend = NULL;
+	d->store = NULL;
+}

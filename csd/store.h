@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The store: a revisioned key/value store of JSON documents keyed by path
+ * ("/tenants/acme", "/vnets/acme/blue", "/endpoints/acme/blue/web").
+ *
+ * Semantics (etcd's, so that the SQLite and etcd implementations agree and
+ * pass one conformance suite, tests/unit/store/conformance.c):
+ *  - one revision counter for the whole store, starting at 1 for an empty
+ *    store; every successful put, delete or transaction that changes
+ *    anything increments it by exactly one; the revision survives restarts;
+ *  - each key carries create_rev (revision that created it) and mod_rev
+ *    (revision of its last change);
+ *  - a transaction compares keys' mod_rev (0 = the key must not exist) and,
+ *    if all compares hold, applies its operations atomically under a single
+ *    new revision; otherwise it changes nothing and returns CS_ECONFLICT;
+ *  - a watch delivers, in revision order, every change with revision >=
+ *    from_rev to keys under its prefix; if the store no longer holds
+ *    history back to from_rev it returns CS_ECOMPACTED (re-list, then
+ *    watch from the list's revision + 1).
+ * Values are opaque text to the store (JSON by convention).
+ * All calls return 0 or a negative CS_E* code (CS_ENOENT, CS_ECONFLICT,
+ * CS_EUNAVAIL when the backing engine cannot be reached, CS_EIO, CS_ENOMEM).
+ */
+#ifndef CSD_STORE_H
+#define CSD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_watch;
+
+struct store_kv {
+	char *key;
+	char *value;
+	int64_t create_rev;
+	int64_t mod_rev;
+};
+
+struct store_kvs {
+	struct store_kv *v;
+	size_t n;
+};
+
+enum store_op_type { STORE_PUT = 1, STORE_DELETE = 2 };
+
+struct store_cmp {
+	const char *key;
+	int64_t mod_rev; /* expected mod_rev; 0: the key must not exist */
+};
+
+struct store_op {
+	enum store_op_type type;
+	const char *key;
+	const char *value; /* STORE_PUT only */
+};
+
+struct store_txn {
+	const struct store_cmp *cmps;
+	size_t ncmps;
+	const struct store_op *ops;
+	size_t nops;
+};
+
+struct store_event {
+	enum store_op_type type;
+	char *key;
+	char *value; /* NULL for STORE_DELETE */
+	int64_t mod_rev;
+};
+
+struct store_events {
+	struct store_event *v;
+	size_t n;
+};
+
+/* One implementation (SQLite, etcd). */
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *s);
+	int (*get)(struct store *s, const char *key, struct store_kv *out);
+	int (*list)(struct store *s, const char *prefix, struct store_kvs *out, int64_t *rev);
+	int (*put)(struct store *s, const char *key, const char *value, int64_t *rev);
+	int (*del)(struct store *s, const char *key, int64_t *rev);
+	int (*txn)(struct store *s, const struct store_txn *t, int64_t *rev);
+	int (*revision)(struct store *s, int64_t *rev);
+	int (*watch)(struct store *s, const char *prefix, int64_t from_rev,
+		     struct store_watch **out);
+	/* readable when events may be pending (poll/epoll); -1 if only timed */
+	int (*watch_fd)(struct store_watch *w);
+	/* non-blocking: appends pending events (possibly none) */
+	int (*watch_read)(struct store_watch *w, struct store_events *out);
+	void (*watch_free)(struct store_watch *w);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Every implementation's watch starts with this. */
+struct store_watch {
+	struct store *store;
+};
+
+/* Settings of a store, from csd's configuration. */
+struct store_config {
+	const char *type;        /* "sqlite" (default) or "etcd" */
+	const char *dir;         /* state directory (sqlite) */
+	const char *const *endpoints; /* etcd endpoints, NULL-terminated */
+	const char *prefix;      /* etcd key prefix */
+};
+
+int store_open(const struct store_config *cfg, struct store **out);
+int store_sqlite_open(const char *dir, struct store **out);
+
+static inline void store_close(struct store *s) { if (s) s->ops->close(s); }
+static inline int store_get(struct store *s, const char *k, struct store_kv *o)
+{ return s->ops->get(s, k, o); }
+static inline int store_list(struct store *s, const char *p, struct store_kvs *o, int64_t *rev)
+{ return s->ops->list(s, p, o, rev); }
+static inline int store_put(struct store *s, const char *k, const char *v, int64_t *rev)
+{ return s->ops->put(s, k, v, rev); }
+static inline int store_delete(struct store *s, const char *k, int64_t *rev)
+{ return s->ops->del(s, k, rev); }
+static inline int store_txn(struct store *s, const struct store_txn *t, int64_t *rev)
+{ return s->ops->txn(s, t, rev); }
+static inline int store_revision(struct store *s, int64_t *rev)
+{ return s->ops->revision(s, rev); }
+static inline int store_watch(struct store *s, const char *p, int64_t from, struct store_watch **w)
+{ return s->ops->watch(s, p, from, w); }
+static inline int store_watch_fd(struct store_watch *w)
+{ return w->store->ops->watch_fd(w); }
+static inline int store_watch_read(struct store_watch *w, struct store_events *o)
+{ return w->store->ops->watch_read(w, o); }
+static inline void store_watch_free(struct store_watch *w)
+{ if (w) w->store->ops->watch_free(w); }
+
+/* Free helpers; all accept NULL/empty. */
+void store_kv_clear(struct store_kv *kv);
+void store_kvs_clear(struct store_kvs *kvs);
+void store_events_clear(struct store_events *ev);
+
+#endif

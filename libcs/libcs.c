@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libcs: the client half of the control protocol, and the socket calls. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cs/cs.h>
+#include "proto.h"
+
+#define CS_EXPORT __attribute__((visibility("default")))
+
+struct cs {
+	int fd;
+	int64_t next_id;
+	char *error;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+struct cs_endpoint {
+	cs_t *cs;
+	char *name;   /* tenant/vnet/endpoint */
+	char *vnet;   /* tenant/vnet */
+	bool ephemeral;
+	bool has4, has6;
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6;
+};
+
+static void set_error(cs_t *cs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(cs_t *cs, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(cs->error);
+	cs->error = m;
+}
+
+/*
+ * One request/response exchange. @args is stolen. On success *result gets a
+ * reference to the result (caller decrefs) and *fd a passed fd, if any.
+ */
+static int request(cs_t *cs, const char *op, json_t *args, json_t **result, int *fd)
+{
+	int64_t id = cs->next_id++;
+	json_t *msg = cs_msg_request(id, op, args);
+	char *text = NULL, *reply = NULL;
+	size_t len;
+	int fds[CS_WIRE_MAX_FDS], nfds = 0, r;
+	json_t *resp = NULL;
+
+	if (fd)
+		*fd = -1;
+	if (result)
+		*result = NULL;
+	if (!msg || !(text = cs_msg_dump(msg, &len))) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	if (cs->fd < 0) {
+		set_error(cs, "not connected to csd");
+		r = CS_ECONN;
+		goto out;
+	}
+	if (len > CS_WIRE_MSG_MAX_DEFAULT) {
+		set_error(cs, "%s: request of %zu bytes exceeds the protocol bound of %u bytes", op,
+			  len, CS_WIRE_MSG_MAX_DEFAULT);
+		r = CS_ETOOBIG;
+		goto out;
+	}
+	if ((r = cs_wire_send(cs->fd, text, len, NULL, 0)) < 0 ||
+	    (r = cs_wire_recv(cs->fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, fds, &nfds)) < 0) {
+		set_error(cs, "%s: connection to csd lost", op);
+		r = CS_ECONN;
+		goto out;
+	}
+	json_error_t jerr;
+	resp = json_loadb(reply, len, 0, &jerr);
+	json_int_t rid;
+	int ok;
+	json_t *res = NULL, *err = NULL;
+	if (!resp || json_unpack(resp, "{s:I, s:b, s?o, s?o}", "id", &rid, "ok", &ok, "result",
+				 &res, "error", &err) < 0 || rid != id) {
+		set_error(cs, "%s: malformed reply from csd", op);
+		r = CS_EPROTO;
+		goto out;
+	}
+	if (!ok) {
+		const char *code = NULL, *message = NULL;
+		json_unpack(err, "{s?s, s?s}", "code", &code, "message", &message);
+		r = cs_errcode(code);
+		set_error(cs, "%s", message ? message : cs_strerror(r));
+		goto out;
+	}
+	free(cs->error);
+	cs->error = NULL;
+	if (result)
+		*result = json_incref(res ? res : json_null());
+	if (fd && nfds > 0) {
+		*fd = fds[0];
+		fds[0] = -1;
+	}
+	r = 0;
+out:
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	json_decref(msg);
+	json_decref(resp);
+	free(text);
+	free(reply);
+	return r;
+}
+
+CS_EXPORT int cs_open(const char *socket_path, cs_t **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = socket_path;
+	cs_t *cs;
+	int r;
+
+	*out = NULL;
+	if (!path)
+		path = getenv("CS_SOCKET");
+	if (!path || !*path)
+		path = CS_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return CS_EINVAL;
+	if (!(cs = calloc(1, sizeof(*cs))))
+		return CS_ENOMEM;
+	cs->next_id = 1;
+	strcpy(cs->path, path);
+	strcpy(sa.sun_path, path);
+	cs->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (cs->fd < 0 || connect(cs->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = CS_ECONN;
+		goto fail;
+	}
+	json_t *res = NULL;
+	r = request(cs, "hello", json_pack("{s:i, s:s}", "version", CS_PROTOCOL_VERSION,
+					   "client", "libcs"), &res, NULL);
+	if (r == 0) {
+		json_int_t v = json_integer_value(json_object_get(res, "version"));
+		if (v != CS_PROTOCOL_VERSION)
+			r = CS_EVERSION;
+	}
+	json_decref(res);
+	if (r < 0)
+		goto fail;
+	*out = cs;
+	return 0;
+fail:
+	cs_close(cs);
+	return r;
+}
+
+CS_EXPORT void cs_close(cs_t *cs)
+{
+	if (!cs)
+		return;
+	if (cs->fd >= 0)
+		close(cs->fd);
+	free(cs->error);
+	free(cs);
+}
+
+CS_EXPORT const char *cs_last_error(const cs_t *cs)
+{
+	return cs && cs->error ? cs->error : "";
+}
+
+CS_EXPORT void cs_free(void *p)
+{
+	free(p);
+}
+
+CS_EXPORT int cs_call(cs_t *cs, const char *op, const char *args_json, char **result_json)
+{
+	json_t *args = NULL, *res = NULL;
+	int r;
+
+	if (result_json)
+		*result_json = NULL;
+	if (!cs || !op)
+		return CS_EINVAL;
+	if (args_json) {
+		json_error_t e;
+		args = json_loads(args_json, 0, &e);
+		if (!json_is_object(args)) {
+			set_error(cs, "%s: arguments are not a JSON object: %s", op,
+				  args ? "not an object" : e.text);
+			json_decref(args);
+			return CS_EINVAL;
+		}
+	}
+	r = request(cs, op, args, result_json ? &res : NULL, NULL);
+	if (r == 0 && result_json) {
+		*result_json = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!*result_json)
+			r = CS_ENOMEM;
+	}
+	json_decref(res);
+	return r;
+}
+
+/* name + optional spec/filter -> JSON text result */
+static int mgmt(cs_t *cs, const char *op, const char *key, const char *name,
+		const char *spec_json, char **out)
+{
+	json_t *args = json_object(), *spec = NULL, *res = NULL;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (!cs || !args) {
+		json_decref(args);
+		return cs ? CS_ENOMEM : CS_EINVAL;
+	}
+	if (name)
+		json_object_set_new(args, key, json_string(name));
+	if (spec_json) {
+		json_error_t e;
+		spec = json_loads(spec_json, 0, &e);
+		if (!json_is_object(spec)) {
+			set_error(cs, "%s %s: spec is not a JSON object: %s", op, name ? name : "",
+				  spec ? "not an object" : e.text);
+			json_decref(spec);
+			json_decref(args);
+			return CS_EINVAL;
+		}
+		json_object_set_new(args, "spec", spec);
+	}
+	r = request(cs, op, args, out ? &res : NULL, NULL);
+	if (r == 0 && out && !(*out = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY)))
+		r = CS_ENOMEM;
+	json_decref(res);
+	return r;
+}
+
+#define MGMT_CALLS(obj)                                                                   \
+	CS_EXPORT int cs_##obj##_create(cs_t *cs, const char *name, const char *spec)      \
+	{ return name ? mgmt(cs, #obj ".create", "name", name, spec, NULL) : CS_EINVAL; }   \
+	CS_EXPORT int cs_##obj##_delete(cs_t *cs, const char *name)                        \
+	{ return name ? mgmt(cs, #obj ".delete", "name", name, NULL, NULL) : CS_EINVAL; }   \
+	CS_EXPORT int cs_##obj##_show(cs_t *cs, const char *name, char **json)             \
+	{ return name && json ? mgmt(cs, #obj ".show", "name", name, NULL, json) : CS_EINVAL; }
+
+MGMT_CALLS(tenant)
+MGMT_CALLS(vnet)
+MGMT_CALLS(endpoint)
+
+CS_EXPORT int cs_tenant_list(cs_t *cs, char **json)
+{
+	return json ? mgmt(cs, "tenant.list", "filter", NULL, NULL, json) : CS_EINVAL;
+}
+
+CS_EXPORT int cs_vnet_list(cs_t *cs, const char *filter, char **json)
+{
+	return json ? mgmt(cs, "vnet.list", "filter", filter, NULL, json) : CS_EINVAL;
+}
+
+CS_EXPORT int cs_endpoint_list(cs_t *cs, const char *filter, char **json)
+{
+	return json ? mgmt(cs, "endpoint.list", "filter", filter, NULL, json) : CS_EINVAL;
+}
+
+CS_EXPORT int cs_status(cs_t *cs, char **json)
+{
+	return json ? mgmt(cs, "status", NULL, NULL, NULL, json) : CS_EINVAL;
+}
+
+CS_EXPORT int cs_endpoint_netns(cs_t *cs, const char *name)
+{
+	int fd, r;
+
+	if (!cs || !name)
+		return CS_EINVAL;
+	r = request(cs, "endpoint.netns", json_pack("{s:s}", "name", name), NULL, &fd);
+	if (r < 0)
+		return r;
+	if (fd < 0) {
+		set_error(cs, "endpoint %s: csd sent no namespace", name);
+		return CS_EPROTO;
+	}
+	return fd;
+}
+
+/* Fill a sockaddr from a textual address; 0 or CS_EINVAL. */
+static int parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	return CS_EINVAL;
+}
+
+/* Take the addresses of an endpoint object ("address": string or array). */
+static void endpoint_take_addresses(cs_endpoint_t *ep, const json_t *obj)
+{
+	const json_t *a = json_object_get(obj, "address");
+	json_t *list = json_is_array(a) ? json_incref((json_t *)a) : json_pack("[O]", a);
+	size_t i;
+	json_t *el;
+
+	json_array_foreach(list, i, el) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (!json_is_string(el) || parse_addr(json_string_value(el), 0, &ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			memcpy(&ep->a4, &ss, sizeof(ep->a4));
+			ep->has4 = true;
+		} else {
+			memcpy(&ep->a6, &ss, sizeof(ep->a6));
+			ep->has6 = true;
+		}
+	}
+	json_decref(list);
+}
+
+CS_EXPORT int cs_endpoint_open(cs_t *cs, const char *vnet, const char *name, unsigned flags,
+			       cs_endpoint_t **out)
+{
+	json_t *args, *res = NULL;
+	cs_endpoint_t *ep;
+	int r;
+
+	if (!out)
+		return CS_EINVAL;
+	*out = NULL;
+	if (!cs || !vnet || (flags & ~(CS_EP_EPHEMERAL | CS_EP_ATTACH)))
+		return CS_EINVAL;
+	args = json_pack("{s:s, s:b, s:b}", "vnet", vnet, "ephemeral",
+			 !!(flags & CS_EP_EPHEMERAL), "attach", !!(flags & CS_EP_ATTACH));
+	if (!args)
+		return CS_ENOMEM;
+	if (name)
+		json_object_set_new(args, "name", json_string(name));
+	r = request(cs, "endpoint.open", args, &res, NULL);
+	if (r < 0)
+		return r;
+	const char *full = json_string_value(json_object_get(res, "name"));
+	if (!full || !strchr(full, '/')) {
+		json_decref(res);
+		set_error(cs, "endpoint.open: malformed reply from csd");
+		return CS_EPROTO;
+	}
+	if (!(ep = calloc(1, sizeof(*ep)))) {
+		json_decref(res);
+		return CS_ENOMEM;
+	}
+	ep->cs = cs;
+	ep->name = strdup(full);
+	ep->vnet = strdup(full);
+	if (!ep->name || !ep->vnet) {
+		json_decref(res);
+		cs_endpoint_close(ep);
+		return CS_ENOMEM;
+	}
+	*strrchr(ep->vnet, '/') = '\0';
+	ep->ephemeral = json_is_true(json_object_get(res, "ephemeral")) &&
+			json_is_true(json_object_get(res, "created"));
+	endpoint_take_addresses(ep, res);
+	json_decref(res);
+	*out = ep;
+	return 0;
+}
+
+CS_EXPORT void cs_endpoint_close(cs_endpoint_t *ep)
+{
+	if (!ep)
+		return;
+	/* an ephemeral endpoint this handle created goes with it; csd would also
+	 * delete it when the connection closes */
+	if (ep->ephemeral && ep->cs && ep->name)
+		request(ep->cs, "endpoint.delete", json_pack("{s:s}", "name", ep->name), NULL, NULL);
+	free(ep->name);
+	free(ep->vnet);
+	free(ep);
+}
+
+CS_EXPORT const char *cs_endpoint_name(const cs_endpoint_t *ep)
+{
+	return ep ? ep->name : NULL;
+}
+
+CS_EXPORT int cs_endpoint_address(const cs_endpoint_t *ep, int family,
+				  struct sockaddr_storage *addr, socklen_t *len)
+{
+	if (!ep || !addr || !len)
+		return CS_EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	if ((family == AF_INET || family == AF_UNSPEC) && ep->has4) {
+		memcpy(addr, &ep->a4, sizeof(ep->a4));
+		*len = sizeof(ep->a4);
+		return 0;
+	}
+	if ((family == AF_INET6 || family == AF_UNSPEC) && ep->has6) {
+		memcpy(addr, &ep->a6, sizeof(ep->a6));
+		*len = sizeof(ep->a6);
+		return 0;
+	}
+	return family == AF_INET || family == AF_INET6 || family == AF_UNSPEC ? CS_ENOENT
+									   : CS_EINVAL;
+}
+
+CS_EXPORT int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol)
+{
+	int fd, r;
+
+	if (!ep)
+		return CS_EINVAL;
+	r = request(ep->cs, "endpoint.socket",
+		    json_pack("{s:s, s:i, s:i, s:i}", "name", ep->name, "domain", domain, "type",
+			      type, "protocol", protocol),
+		    NULL, &fd);
+	if (r < 0)
+		return r;
+	if (fd < 0) {
+		set_error(ep->cs, "endpoint %s: csd sent no socket", ep->name);
+		return CS_EPROTO;
+	}
+	return fd;
+}
+
+CS_EXPORT int cs_resolve(cs_t *cs, const char *vnet, const char *name, int family, uint16_t port,
+			 struct sockaddr_storage *addr, socklen_t *len)
+{
+	json_t *res = NULL;
+	int r;
+
+	if (!cs || !vnet || !name || !addr || !len)
+		return CS_EINVAL;
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNSPEC)
+		return CS_EINVAL;
+	r = request(cs, "resolve", json_pack("{s:s, s:s}", "vnet", vnet, "name", name), &res,
+		    NULL);
+	if (r < 0)
+		return r;
+	r = CS_ENOENT;
+	size_t i;
+	json_t *el;
+	json_array_foreach(json_object_get(res, "addresses"), i, el) {
+		struct sockaddr_storage ss;
+		socklen_t l;
+		if (!json_is_string(el) || parse_addr(json_string_value(el), port, &ss, &l) < 0)
+			continue;
+		if (family != AF_UNSPEC && ss.ss_family != family)
+			continue;
+		*addr = ss;
+		*len = l;
+		r = 0;
+		break;
+	}
+	if (r == CS_ENOENT)
+		set_error(cs, "%s in vnet %s has no %s address", name, vnet,
+			  family == AF_INET6 ? "IPv6" : family == AF_INET ? "IPv4" : "");
+	json_decref(res);
+	return r;
+}
+
+CS_EXPORT int cs_connect(cs_endpoint_t *ep, int type, const char *peer, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r;
+
+	if (!ep || !peer || (type != SOCK_STREAM && type != SOCK_DGRAM))
+		return CS_EINVAL;
+	if (parse_addr(peer, port, &ss, &len) < 0) {
+		int fam = ep->has4 ? AF_INET : AF_INET6;
+		r = cs_resolve(ep->cs, ep->vnet, peer, fam, port, &ss, &len);
+		if (r == CS_ENOENT && ep->has4 && ep->has6)
+			r = cs_resolve(ep->cs, ep->vnet, peer, AF_INET6, port, &ss, &len);
+		if (r < 0)
+			return r;
+	}
+	fd = cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	do
+		r = connect(fd, (struct sockaddr *)&ss, len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		set_error(ep->cs, "endpoint %s: connect to %s port %u: %s", ep->name, peer, port,
+			  strerror(errno));
+		close(fd);
+		return CS_EIO;
+	}
+	return fd;
+}
+
+CS_EXPORT int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, zero = 0;
+
+	if (!ep || (type != SOCK_STREAM && type != SOCK_DGRAM))
+		return CS_EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	if (ep->has6) {
+		/* one dual-stack socket takes both families */
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		a6->sin6_addr = in6addr_any;
+		len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		a4->sin_addr.s_addr = htonl(INADDR_ANY);
+		len = sizeof(*a4);
+	}
+	fd = cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)) {
+		set_error(ep->cs, "endpoint %s: listen on port %u: %s", ep->name, port,
+			  strerror(errno));
+		close(fd);
+		return CS_EIO;
+	}
+	return fd;
+}
+
+CS_EXPORT int cs_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *len)
+{
+	socklen_t l = sizeof(struct sockaddr_storage);
+	int fd;
+
+	do
+		fd = accept4(listen_fd, (struct sockaddr *)peer, peer ? &l : NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno == EBADF || errno == ENOTSOCK || errno == EINVAL ? CS_EINVAL : CS_EIO;
+	if (len)
+		*len = l;
+	return fd;
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cs-ctl without a daemon: word matching, option parsing, usage errors and
+ * their messages, exit statuses, and the output helpers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tools/cs-ctl/ctl.h"
+
+#define NOSOCK "/nonexistent/cs-test/csd.sock"
+
+static const char *const objects[] = {
+	"tenant", "vnet", "endpoint", "reservation", "rule", "node",
+	"apply", "export", "status", "exec", "help",
+};
+#define NOBJ (sizeof(objects) / sizeof(objects[0]))
+
+/* Output of one ctl_main() run. */
+struct run {
+	int rc;
+	char out[8192];
+	char err[8192];
+};
+
+static void slurp(FILE *f, char *buf, size_t len)
+{
+	size_t n;
+
+	rewind(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Run ctl_main on a NULL-terminated list of words, capturing stdout/stderr. */
+static void run_ctl(struct run *r, ...)
+{
+	char *argv[32];
+	char *copy[32];
+	int argc = 0, saved_out, saved_err;
+	FILE *out = tmpfile(), *err = tmpfile();
+	va_list ap;
+
+	assert_non_null(out);
+	assert_non_null(err);
+	argv[argc++] = "cs-ctl";
+	va_start(ap, r);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	memcpy(copy, argv, sizeof(argv));
+
+	fflush(stdout);
+	fflush(stderr);
+	saved_out = dup(1);
+	saved_err = dup(2);
+	dup2(fileno(out), 1);
+	dup2(fileno(err), 2);
+	r->rc = ctl_main(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	slurp(out, r->out, sizeof(r->out));
+	slurp(err, r->err, sizeof(r->err));
+	/* ctl_main works on a copy: the caller's argv is left alone */
+	for (int i = 0; i < argc; i++)
+		assert_ptr_equal(argv[i], copy[i]);
+}
+
+static void test_match_unique_prefix(void **state)
+{
+	assert_int_equal(ctl_match("vn", objects, NOBJ), 1);
+	assert_int_equal(ctl_match("t", objects, NOBJ), 0);
+	assert_int_equal(ctl_match("res", objects, NOBJ), 3);
+	assert_int_equal(ctl_match("ru", objects, NOBJ), 4);
+	assert_int_equal(ctl_match("expo", objects, NOBJ), 7);
+	assert_int_equal(ctl_match("exe", objects, NOBJ), 9);
+	assert_int_equal(ctl_match("vnet", objects, NOBJ), 1);
+}
+
+static void test_match_exact_wins(void **state)
+{
+	static const char *const a[] = { "showall", "show", "shower" };
+	static const char *const b[] = { "net", "netns" };
+
+	/* "show" is a prefix of all three but is itself a word */
+	assert_int_equal(ctl_match("show", a, 3), 1);
+	assert_int_equal(ctl_match("net", b, 2), 0);
+	assert_int_equal(ctl_match("netn", b, 2), 1);
+	assert_int_equal(ctl_match("sho", a, 3), CTL_AMBIGUOUS);
+}
+
+static void test_match_ambiguous_unknown(void **state)
+{
+	assert_int_equal(ctl_match("e", objects, NOBJ), CTL_AMBIGUOUS);
+	assert_int_equal(ctl_match("ex", objects, NOBJ), CTL_AMBIGUOUS);
+	assert_int_equal(ctl_match("r", objects, NOBJ), CTL_AMBIGUOUS);
+	assert_int_equal(ctl_match("foo", objects, NOBJ), CTL_NOMATCH);
+	assert_int_equal(ctl_match("tenants", objects, NOBJ), CTL_NOMATCH);
+	assert_int_equal(ctl_match("", objects, NOBJ), CTL_NOMATCH);
+	assert_int_equal(ctl_match(NULL, objects, NOBJ), CTL_NOMATCH);
+	assert_int_equal(ctl_match("Tenant", objects, NOBJ), CTL_NOMATCH);
+}
+
+static void test_options_anywhere(void **state)
+{
+	struct ctl c = { .where = "cs-ctl" };
+	char *argv[] = { "tenant", "-j", "list", "-S", "/a", "--json", NULL };
+	int argc = 6;
+
+	assert_int_equal(ctl_parse_options(&c, &argc, argv), 0);
+	assert_int_equal(argc, 2);
+	assert_string_equal(argv[0], "tenant");
+	assert_string_equal(argv[1], "list");
+	assert_null(argv[2]);
+	assert_true(c.json);
+	assert_string_equal(c.socket, "/a");
+}
+
+static void test_options_forms(void **state)
+{
+	struct ctl c = { .where = "cs-ctl" };
+	char *a1[] = { "-jS/b", "status", NULL };
+	char *a2[] = { "status", "--socket=/c", "-hV", NULL };
+	char *a3[] = { "status", "--socket", "/d", NULL };
+	int n;
+
+	n = 2;
+	assert_int_equal(ctl_parse_options(&c, &n, a1), 0);
+	assert_int_equal(n, 1);
+	assert_true(c.json);
+	assert_string_equal(c.socket, "/b");
+
+	n = 3;
+	assert_int_equal(ctl_parse_options(&c, &n, a2), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.socket, "/c");
+	assert_true(c.help);
+	assert_true(c.version);
+
+	n = 3;
+	assert_int_equal(ctl_parse_options(&c, &n, a3), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.socket, "/d");
+}
+
+static void test_options_left_alone(void **state)
+{
+	struct ctl c = { .where = "cs-ctl" };
+	/* subcommand options and negative values are not cs-ctl's */
+	char *a1[] = { "apply", "-f", "x.json", "--dry-run", "--prune", NULL };
+	/* after "--" everything is the command's, even -j and -S */
+	char *a2[] = { "exec", "a/b/c", "--", "ls", "-j", "-S", "x", NULL };
+	char *a3[] = { "vnet", "create", "a/b", "mtu", "-1", NULL };
+	int n;
+
+	n = 5;
+	assert_int_equal(ctl_parse_options(&c, &n, a1), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(a1[1], "-f");
+	assert_string_equal(a1[4], "--prune");
+
+	n = 7;
+	assert_int_equal(ctl_parse_options(&c, &n, a2), 0);
+	assert_int_equal(n, 7);
+	assert_false(c.json);
+	assert_null(c.socket);
+	assert_string_equal(a2[2], "--");
+	assert_string_equal(a2[4], "-j");
+
+	n = 5;
+	assert_int_equal(ctl_parse_options(&c, &n, a3), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(a3[4], "-1");
+}
+
+static void test_options_missing_value(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "tenant", "list", "-S", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "-S needs a value"));
+	run_ctl(&r, "--socket", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "--json=yes", "status", NULL);
+	assert_int_equal(r.rc, 2);
+}
+
+static void test_valid_command_unreachable(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "tenant", "list", NULL);
+	assert_int_equal(r.rc, 1);
+	assert_non_null(strstr(r.err, "cs-ctl: cannot reach csd at " NOSOCK));
+	assert_non_null(strstr(r.err, "is csd running?"));
+
+	/* prefixes, and options after the words */
+	run_ctl(&r, "ten", "l", "-S", NOSOCK, NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "vn", "cr", "acme/blue", "subnet", "10.1.0.0/24", "--socket", NOSOCK, NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "-S", NOSOCK, "endpoint", "list", "acme/blue", NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "-S", NOSOCK, "-j", "status", NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "-S", NOSOCK, "exec", "a/b/c", "--", "true", NULL);
+	assert_int_equal(r.rc, 1);
+	assert_string_equal(r.out, "");
+}
+
+static void test_unknown_and_ambiguous_words(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "foo", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl: unknown object \"foo\"; expected one of: tenant vnet "
+				   "endpoint reservation rule node apply export status exec help\n");
+
+	run_ctl(&r, "-S", NOSOCK, "e", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err,
+			    "cs-ctl: ambiguous object \"e\"; expected one of: endpoint export exec\n");
+
+	run_ctl(&r, "-S", NOSOCK, "vnet", "frob", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl vnet: unknown verb \"frob\"; expected one of: create "
+				   "delete list show\n");
+
+	run_ctl(&r, "-S", NOSOCK, "vnet", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "create delete list show"));
+
+	run_ctl(&r, NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "tenant vnet endpoint"));
+
+	run_ctl(&r, "-x", "tenant", "list", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unknown option \"-x\""));
+}
+
+static void test_missing_and_bad_arguments(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err,
+			    "cs-ctl vnet create: expected TENANT/VNET [key value]...\n");
+
+	/* a name of the wrong shape */
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "endpoint", "show", "acme/Blue/web", NULL);
+	assert_int_equal(r.rc, 2);
+
+	/* a bad key: schema's message */
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme/blue", "subnett", "10.0.0.0/24", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "cs-ctl vnet create: unknown key \"subnett\""));
+
+	/* a key without its value */
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme/blue", "subnet", NULL);
+	assert_int_equal(r.rc, 2);
+
+	run_ctl(&r, "-S", NOSOCK, "tenant", "delete", "a", "b", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "tenant", "list", "a", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "vnet", "list", "a/b", NULL);
+	assert_int_equal(r.rc, 2);
+
+	run_ctl(&r, "-S", NOSOCK, "exec", "a/b/c", "ls", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "exec", "a/b/c", "--", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "exec", NULL);
+	assert_int_equal(r.rc, 2);
+
+	run_ctl(&r, "-S", NOSOCK, "apply", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl apply: expected -f FILE [--dry-run] [--prune]\n");
+	run_ctl(&r, "-S", NOSOCK, "apply", "-f", "x", "--frob", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "export", "x", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "status", "x", NULL);
+	assert_int_equal(r.rc, 2);
+}
+
+static void test_apply_file_errors(void **state)
+{
+	char path[] = "/tmp/test_ctl_parse.XXXXXX";
+	char want[256];
+	struct run r;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_true(write(fd, "{\n  \"tenants\": {,\n}\n", 20) == 20);
+	close(fd);
+	/* read and parsed before csd is asked: exit 1 with file:line:col */
+	run_ctl(&r, "-S", NOSOCK, "apply", "-f", path, NULL);
+	assert_int_equal(r.rc, 1);
+	snprintf(want, sizeof(want), "cs-ctl: %s:2:", path);
+	assert_ptr_equal(strstr(r.err, want), r.err);
+	unlink(path);
+
+	run_ctl(&r, "-S", NOSOCK, "apply", "-f", "/nonexistent/x.json", NULL);
+	assert_int_equal(r.rc, 1);
+	assert_non_null(strstr(r.err, "cannot read /nonexistent/x.json"));
+}
+
+static void test_help_and_version(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-V", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_ptr_equal(strstr(r.out, "cs-ctl "), r.out);
+
+	run_ctl(&r, "--help", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl vnet create TENANT/VNET [key value]..."));
+	assert_non_null(strstr(r.out, "cs-ctl apply -f FILE [--dry-run] [--prune]"));
+	assert_non_null(strstr(r.out, "cs-ctl exec TENANT/VNET/ENDPOINT -- CMD [ARG]..."));
+
+	run_ctl(&r, "help", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl node list"));
+
+	/* help for the words given, with the keys create takes */
+	run_ctl(&r, "vn", "cr", "-h", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl vnet create TENANT/VNET"));
+	assert_non_null(strstr(r.out, "subnet"));
+	assert_null(strstr(r.out, "cs-ctl tenant"));
+
+	run_ctl(&r, "help", "endpoint", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl endpoint list [TENANT[/VNET]]"));
+	assert_null(strstr(r.out, "cs-ctl vnet"));
+
+	run_ctl(&r, "help", "bogus", NULL);
+	assert_int_equal(r.rc, 2);
+}
+
+static char *capture(void (*fn)(FILE *, const json_t *, const void *), const json_t *v,
+		     const void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	fn(f, v, arg);
+	fclose(f);
+	return buf;
+}
+
+static void do_table(FILE *f, const json_t *v, const void *arg)
+{
+	ctl_print_table(f, v, arg);
+}
+
+static void do_flat(FILE *f, const json_t *v, const void *arg)
+{
+	ctl_print_flat(f, v);
+}
+
+static void test_output(void **state)
+{
+	static const struct ctl_column cols[] = {
+		{ "NAME", "name", NULL },
+		{ "SUBNET", "subnet", NULL },
+		{ "STATE", "state", NULL },
+		{ NULL, NULL, NULL },
+	};
+	json_t *rows = json_loads("[{\"name\":\"acme/blue\",\"subnet\":\"10.0.0.0/24\",\"state\":\"up\"},"
+				  "{\"name\":\"a/b\",\"subnet\":[\"10.1.0.0/24\",\"fd00::/64\"]}]",
+				  0, NULL);
+	json_t *obj = json_loads("{\"name\":\"acme/blue/web\",\"groups\":[\"web\",\"api\"],"
+				 "\"ephemeral\":false,\"counters\":{\"rx_bytes\":0,\"tx_bytes\":7},"
+				 "\"none\":[]}",
+				 0, NULL);
+	char *s;
+
+	assert_non_null(rows);
+	assert_non_null(obj);
+	s = capture(do_table, rows, cols);
+	assert_string_equal(s, "NAME       SUBNET                 STATE\n"
+			       "acme/blue  10.0.0.0/24            up\n"
+			       "a/b        10.1.0.0/24,fd00::/64  -\n");
+	free(s);
+	s = capture(do_flat, obj, NULL);
+	assert_string_equal(s, "name: acme/blue/web\n"
+			       "groups: web,api\n"
+			       "ephemeral: false\n"
+			       "counters.rx_bytes: 0\n"
+			       "counters.tx_bytes: 7\n"
+			       "none: -\n");
+	free(s);
+	s = ctl_value_text(NULL);
+	assert_string_equal(s, "-");
+	free(s);
+	json_decref(rows);
+	json_decref(obj);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_unique_prefix),
+		cmocka_unit_test(test_match_exact_wins),
+		cmocka_unit_test(test_match_ambiguous_unknown),
+		cmocka_unit_test(test_options_anywhere),
+		cmocka_unit_test(test_options_forms),
+		cmocka_unit_test(test_options_left_alone),
+		cmocka_unit_test(test_options_missing_value),
+		cmocka_unit_test(test_valid_command_unreachable),
+		cmocka_unit_test(test_unknown_and_ambiguous_words),
+		cmocka_unit_test(test_missing_and_bad_arguments),
+		cmocka_unit_test(test_apply_file_errors),
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_output),
+	};
+
+	/* the daemon is never reached: make sure the environment cannot point at one */
+	unsetenv("CS_SOCKET");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * cs-ctl OBJECT create|delete|list|show: one generic implementation, driven
+ * by a descriptor per object. Adding an object adds a descriptor and a
+ * one-line entry point, not branches.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "csd/names.h"
+#include "ctl.h"
+
+struct ctl_obj {
+	const char *word;
+	int schema;               /* enum schema_object of its keys, or -1 */
+	/* Where its keys sit below the schema object: a rule is an element of a
+	 * vnet's policy.rules, so its keys are "policy.rules[].KEY". */
+	const char *prefix;
+	int arity;                /* parts of a name (cs_path_split); 0: csd checks */
+	int filter_max;           /* parts of a list filter; 0: list takes none */
+	const char *name_usage;
+	const char *filter_usage;
+	const struct ctl_column *columns;
+};
+
+/* OWNERS: "uid:1000,gid:100", shorter than the JSON and unambiguous. */
+static char *owners_text(const json_t *v)
+{
+	static const char *const kinds[][2] = { { "uids", "uid" }, { "gids", "gid" } };
+	char *buf = NULL;
+	size_t len = 0, n = 0;
+	FILE *f;
+
+	if (!json_is_object(v))
+		return ctl_value_text(v);
+	if (!(f = open_memstream(&buf, &len)))
+		return NULL;
+	for (size_t k = 0; k < 2; k++) {
+		json_t *ids = json_object_get(v, kinds[k][0]), *e;
+		size_t i;
+
+		json_array_foreach(ids, i, e) {
+			char *t = ctl_value_text(e);
+
+			fprintf(f, "%s%s:%s", n++ ? "," : "", kinds[k][1], t ? t : "?");
+			free(t);
+		}
+	}
+	if (!n)
+		fputc('-', f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static const struct ctl_column tenant_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "OWNERS", "owners", owners_text },
+	{ "VNETS", "vnets", NULL },
+	{ "ENDPOINTS", "endpoints", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_column vnet_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "ID", "id", NULL },
+	{ "SUBNET", "subnet", NULL },
+	{ "MTU", "mtu", NULL },
+	{ "ENDPOINTS", "endpoints", NULL },
+	{ "STATE", "state", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_column endpoint_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "ADDRESS", "address", NULL },
+	{ "NODE", "node", NULL },
+	{ "STATE", "state", NULL },
+	{ "GROUPS", "groups", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_column reservation_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "RATE", "rate", NULL },
+	{ "CEIL", "ceil", NULL },
+	{ "BURST", "burst", NULL },
+	{ "CLASS", "class", NULL },
+	{ "STATE", "state", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_column rule_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "FROM", "from", NULL },
+	{ "TO", "to", NULL },
+	{ "PROTO", "proto", NULL },
+	{ "PORTS", "ports", NULL },
+	{ "ACTION", "action", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_column node_cols[] = {
+	{ "NAME", "name", NULL },
+	{ "UNDERLAY", "underlay", NULL },
+	{ "STATE", "state", NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctl_obj tenant_obj = {
+	"tenant", SCHEMA_TENANT, "", 1, 0, "TENANT", "", tenant_cols,
+};
+static const struct ctl_obj vnet_obj = {
+	"vnet", SCHEMA_VNET, "", 2, 1, "TENANT/VNET", "[TENANT]", vnet_cols,
+};
+static const struct ctl_obj endpoint_obj = {
+	"endpoint", SCHEMA_ENDPOINT, "", 3, 2, "TENANT/VNET/ENDPOINT", "[TENANT[/VNET]]",
+	endpoint_cols,
+};
+/* Reservation and rule names are csd's to define (a rule goes by name or
+ * position); cs-ctl checks only that one is given. */
+static const struct ctl_obj reservation_obj = {
+	"reservation", SCHEMA_RESERVATION, "", 0, 3, "TENANT/VNET/ENDPOINT",
+	"[TENANT[/VNET[/ENDPOINT]]]", reservation_cols,
+};
+static const struct ctl_obj rule_obj = {
+	"rule", SCHEMA_VNET, "policy.rules[].", 0, 2, "TENANT/VNET/RULE", "[TENANT[/VNET]]",
+	rule_cols,
+};
+static const struct ctl_obj node_obj = {
+	"node", SCHEMA_NODE, "", 1, 0, "NODE", "", node_cols,
+};
+
+static int verb_create(struct ctl *c, int argc, char **argv);
+static int verb_delete(struct ctl *c, int argc, char **argv);
+static int verb_list(struct ctl *c, int argc, char **argv);
+static int verb_show(struct ctl *c, int argc, char **argv);
+
+enum { V_CREATE, V_DELETE, V_LIST, V_SHOW, V_MAX };
+
+/* usage: a format taking the object's name_usage (list: filter_usage) */
+static const struct ctl_cmd verbs[V_MAX] = {
+	[V_CREATE] = { "create", verb_create, "%s [key value]..." },
+	[V_DELETE] = { "delete", verb_delete, "%s" },
+	[V_LIST] = { "list", verb_list, "%s" },
+	[V_SHOW] = { "show", verb_show, "%s" },
+};
+
+static const char *verb_usage(const struct ctl_obj *o, int v, char *buf, size_t len)
+{
+	snprintf(buf, len, verbs[v].usage, v == V_LIST ? o->filter_usage : o->name_usage);
+	return buf;
+}
+
+/* The keys create takes, from the schema registry, one per line. */
+static size_t print_keys(FILE *f, const struct ctl_obj *o)
+{
+	size_t it = 0, plen = strlen(o->prefix), n = 0;
+	const struct schema_key *k;
+
+	if (o->schema < 0)
+		return 0;
+	while ((k = schema_next(&it))) {
+		const char *key = k->path + plen;
+
+		if ((int)k->object != o->schema || strncmp(k->path, o->prefix, plen) ||
+		    k->type == ST_OBJECT || k->type == ST_OBJECT_LIST || strchr(key, '['))
+			continue;
+		if (!n++)
+			fputs("    keys:\n", f);
+		fprintf(f, "      %-16s %s\n", key, k->doc ? k->doc : "");
+	}
+	return n;
+}
+
+static int object_help(struct ctl *c, int v)
+{
+	char buf[160];
+
+	ctl_usage_line(c, stdout, verb_usage(c->obj, v, buf, sizeof(buf)));
+	if (v == V_CREATE && !c->listing)
+		print_keys(stdout, c->obj);
+	return CTL_OK;
+}
+
+/* NAME must be a full path of the object's arity; wrong words are usage errors. */
+static int check_name(struct ctl *c, const char *name, int parts)
+{
+	char p[3][CS_NAME_MAX + 1], err[256];
+	int r;
+
+	if ((r = ctl_no_option(c, name)))
+		return r;
+	if (parts > 0 && cs_path_split(name, parts, p, err, sizeof(err)) < 0)
+		return ctl_usage_error(c, "%s", err);
+	if (!*name)
+		return ctl_usage_error(c, "empty name");
+	return 0;
+}
+
+/*
+ * The spec from `key value` pairs. schema_argv_to_json() knows the keys and
+ * their types; for an object whose keys sit below a prefix, the keys are
+ * prefixed for it and the object is taken back out of the result.
+ */
+static json_t *spec_from_argv(struct ctl *c, int argc, char **argv, int *rc)
+{
+	const struct ctl_obj *o = c->obj;
+	size_t plen = strlen(o->prefix);
+	char err[2048], **keyed = NULL;
+	json_t *root = NULL, *spec = NULL;
+
+	*rc = 0;
+	for (int i = 0; i < argc; i += 2)
+		if ((*rc = ctl_no_option(c, argv[i])))
+			return NULL;
+	if (!argc)
+		return json_object();
+	if (o->schema < 0) {
+		*rc = ctl_usage_error(c, "takes no keys");
+		return NULL;
+	}
+	if (!plen) {
+		if (!(spec = schema_argv_to_json(o->schema, argc, argv, err, sizeof(err))))
+			*rc = ctl_usage_error(c, "%s", err);
+		return spec;
+	}
+	if (!(keyed = calloc((size_t)argc, sizeof(*keyed)))) {
+		*rc = ctl_fail(c, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (i % 2) {
+			keyed[i] = argv[i];
+			continue;
+		}
+		if (asprintf(&keyed[i], "%s%s", o->prefix, argv[i]) < 0) {
+			keyed[i] = NULL;
+			*rc = ctl_fail(c, "out of memory");
+			goto out;
+		}
+		/* schema's message would name the prefixed key: speak of ours */
+		if (!schema_find(o->schema, keyed[i])) {
+			fprintf(stderr, "%s: unknown key \"%s\" for %s\n", c->where, argv[i],
+				o->word);
+			if (!print_keys(stderr, o))
+				fprintf(stderr, "    (no keys are registered for %s)\n", o->word);
+			*rc = CTL_USAGE;
+			goto out;
+		}
+	}
+	if (!(root = schema_argv_to_json(o->schema, argc, keyed, err, sizeof(err)))) {
+		*rc = ctl_usage_error(c, "%s", err);
+		goto out;
+	}
+	/* walk the prefix ("policy.rules[].") down to the element object */
+	spec = root;
+	for (const char *p = o->prefix; *p && spec;) {
+		const char *dot = strchr(p, '.');
+		char part[64];
+
+		snprintf(part, sizeof(part), "%.*s", (int)(dot - p), p);
+		spec = json_object_get(spec, part);
+		p = dot + 1;
+	}
+	if (!json_is_object(spec)) {
+		*rc = ctl_fail(c, "%s: could not build the spec", o->word);
+		spec = NULL;
+		goto out;
+	}
+	json_incref(spec);
+out:
+	json_decref(root);
+	for (int i = 0; keyed && i < argc; i += 2)
+		free(keyed[i]);
+	free(keyed);
+	return spec;
+}
+
+/* "<object>.<verb>" and its name for messages. */
+static void op_name(const struct ctl *c, const char *verb, char *op, size_t len)
+{
+	snprintf(op, len, "%s.%s", c->obj->word, verb);
+}
+
+static int print_result(struct ctl *c, json_t *res, bool quiet)
+{
+	if (c->json)
+		return ctl_print_json(res ? res : json_null());
+	if (quiet || !res)
+		return CTL_OK;
+	if (json_is_array(res))
+		ctl_print_table(stdout, res, c->obj->columns);
+	else
+		ctl_print_flat(stdout, res);
+	return CTL_OK;
+}
+
+static int verb_create(struct ctl *c, int argc, char **argv)
+{
+	char op[64], usage[160], what[256];
+	json_t *spec, *res = NULL;
+	int r;
+
+	if (c->help)
+		return object_help(c, V_CREATE);
+	ctl_drop_dashdash(&argc, argv);
+	if (argc < 2)
+		return ctl_usage_error(c, "expected %s",
+				       verb_usage(c->obj, V_CREATE, usage, sizeof(usage)));
+	if ((r = check_name(c, argv[1], c->obj->arity)))
+		return r;
+	if (!(spec = spec_from_argv(c, argc - 2, argv + 2, &r)))
+		return r;
+	op_name(c, "create", op, sizeof(op));
+	snprintf(what, sizeof(what), "%s %s", c->obj->word, argv[1]);
+	r = ctl_request(c, op, json_pack("{s:s, s:o}", "name", argv[1], "spec", spec), what,
+			&res);
+	if (!r)
+		r = print_result(c, res, true);
+	json_decref(res);
+	return r;
+}
+
+/* delete and show: exactly one NAME. */
+static int named(struct ctl *c, int v, int argc, char **argv, bool quiet)
+{
+	char op[64], usage[160], what[256];
+	json_t *res = NULL;
+	int r;
+
+	if (c->help)
+		return object_help(c, v);
+	ctl_drop_dashdash(&argc, argv);
+	if (argc < 2)
+		return ctl_usage_error(c, "expected %s",
+				       verb_usage(c->obj, v, usage, sizeof(usage)));
+	if ((r = check_name(c, argv[1], c->obj->arity)))
+		return r;
+	if (argc > 2)
+		return ctl_usage_error(c, "unexpected \"%s\"; expected %s", argv[2],
+				       verb_usage(c->obj, v, usage, sizeof(usage)));
+	op_name(c, verbs[v].word, op, sizeof(op));
+	snprintf(what, sizeof(what), "%s %s", c->obj->word, argv[1]);
+	r = ctl_request(c, op, json_pack("{s:s}", "name", argv[1]), what, &res);
+	if (!r)
+		r = print_result(c, res, quiet);
+	json_decref(res);
+	return r;
+}
+
+static int verb_delete(struct ctl *c, int argc, char **argv)
+{
+	return named(c, V_DELETE, argc, argv, true);
+}
+
+static int verb_show(struct ctl *c, int argc, char **argv)
+{
+	return named(c, V_SHOW, argc, argv, false);
+}
+
+static int verb_list(struct ctl *c, int argc, char **argv)
+{
+	const struct ctl_obj *o = c->obj;
+	char op[64], usage[160], what[64];
+	json_t *args, *res = NULL;
+	int r;
+
+	if (c->help)
+		return object_help(c, V_LIST);
+	ctl_drop_dashdash(&argc, argv);
+	verb_usage(o, V_LIST, usage, sizeof(usage));
+	if (argc > 1 && (r = ctl_no_option(c, argv[1])))
+		return r;
+	if (argc > 2 || (argc == 2 && !o->filter_max))
+		return ctl_usage_error(c, "unexpected \"%s\"; expected%s%s",
+				       argv[o->filter_max ? 2 : 1],
+				       *usage ? " " : " no arguments", usage);
+	if (argc == 2) {
+		const char *f = argv[1];
+		int parts = 1;
+
+		for (const char *p = f; *p; p++)
+			parts += *p == '/';
+		if (parts > o->filter_max)
+			return ctl_usage_error(c, "%s: expected %s", f, usage);
+		if ((r = check_name(c, f, parts)))
+			return r;
+	}
+	args = argc == 2 ? json_pack("{s:s}", "filter", argv[1]) : json_object();
+	op_name(c, "list", op, sizeof(op));
+	snprintf(what, sizeof(what), "%s list", o->word);
+	r = ctl_request(c, op, args, what, &res);
+	if (!r && !res)
+		res = json_array();
+	if (!r)
+		r = print_result(c, res, false);
+	json_decref(res);
+	return r;
+}
+
+static int object_run(struct ctl *c, const struct ctl_obj *o, int argc, char **argv)
+{
+	const struct ctl_obj *outer = c->obj;
+	int r;
+
+	c->obj = o;
+	r = ctl_dispatch(c, verbs, V_MAX, "verb", argc - 1, argv + 1);
+	c->obj = outer;
+	return r;
+}
+
+int ctl_tenant(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &tenant_obj, argc, argv);
+}
+
+int ctl_vnet(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &vnet_obj, argc, argv);
+}
+
+int ctl_endpoint(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &endpoint_obj, argc, argv);
+}
+
+int ctl_reservation(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &reservation_obj, argc, argv);
+}
+
+int ctl_rule(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &rule_obj, argc, argv);
+}
+
+int ctl_node(struct ctl *c, int argc, char **argv)
+{
+	return object_run(c, &node_obj, argc, argv);
+}

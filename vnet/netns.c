@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include "cs/cs.h"
+#include "netns.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+#define SELF_NS "/proc/thread-self/ns/net"
+
+static int netns_path(const char *name, char *buf, size_t len)
+{
+	int n;
+
+	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return CS_EINVAL;
+	n = snprintf(buf, len, NETNS_RUN_DIR "/%s", name);
+	if (n < 0 || (size_t)n >= len)
+		return CS_EINVAL;
+	return 0;
+}
+
+/* An nsfs mount, as opposed to the empty file under it. */
+static bool is_mounted_ns(const char *path)
+{
+	struct statfs sfs;
+
+	return statfs(path, &sfs) == 0 && sfs.f_type == NSFS_MAGIC;
+}
+
+int netns_init(char *err, size_t errlen)
+{
+	bool bound = false;
+
+	if (mkdir(NETNS_RUN_DIR, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create " NETNS_RUN_DIR ": %s", strerror(errno));
+		return CS_EIO;
+	}
+	/*
+	 * As iproute2 does: the directory must be a shared mount point so a
+	 * namespace mounted later shows in every mount namespace that has a
+	 * copy of it; if it is not a mount point yet, bind it onto itself.
+	 */
+	while (mount("", NETNS_RUN_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
+		if (errno != EINVAL || bound) {
+			snprintf(err, errlen, "cannot make " NETNS_RUN_DIR " a shared mount: %s",
+				 strerror(errno));
+			return CS_EIO;
+		}
+		if (mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", MS_BIND | MS_REC, NULL) < 0) {
+			snprintf(err, errlen, "cannot bind-mount " NETNS_RUN_DIR ": %s",
+				 strerror(errno));
+			return CS_EIO;
+		}
+		bound = true;
+	}
+	return 0;
+}
+
+struct add_job {
+	const char *path;
+	int err;
+	const char *what;
+};
+
+/*
+ * Runs in a thread of its own: unshare() moves only this thread into the
+ * new namespace, which lives on through the bind mount after it exits.
+ */
+static void *add_thread(void *arg)
+{
+	struct add_job *job = arg;
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		job->err = errno;
+		job->what = "cannot create a network namespace";
+		return NULL;
+	}
+	if (mount(SELF_NS, job->path, "none", MS_BIND, NULL) < 0) {
+		job->err = errno;
+		job->what = "cannot bind-mount the namespace";
+	}
+	return NULL;
+}
+
+int netns_add(const char *name, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct add_job job = { .path = path };
+	pthread_t th;
+	int fd, r;
+
+	if (netns_path(name, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "invalid namespace name \"%s\"", name ? name : "");
+		return CS_EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0 && errno == ENOENT) {
+		/* first use: no /run/netns yet */
+		r = netns_init(err, errlen);
+		if (r < 0)
+			return r;
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	}
+	if (fd < 0) {
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return CS_EIO;
+		}
+		if (is_mounted_ns(path))
+			return CS_EEXIST;
+		/* an empty file left by an interrupted add: mount over it */
+	} else {
+		close(fd);
+	}
+
+	r = pthread_create(&th, NULL, add_thread, &job);
+	if (r) {
+		snprintf(err, errlen, "namespace %s: cannot start a thread: %s", name, strerror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	pthread_join(th, NULL);
+	if (job.err) {
+		snprintf(err, errlen, "namespace %s: %s: %s", name, job.what, strerror(job.err));
+		r = CS_EIO;
+		goto out;
+	}
+	r = 0;
+out:
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+int netns_open(const char *name, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (netns_path(name, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "invalid namespace name \"%s\"", name ? name : "");
+		return CS_EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			snprintf(err, errlen, "namespace %s does not exist", name);
+			return CS_ENOENT;
+		}
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return CS_EIO;
+	}
+	{
+		struct statfs sfs;
+
+		/* An unmounted leftover file is not a namespace. */
+		if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
+			close(fd);
+			snprintf(err, errlen, "namespace %s does not exist (%s is not mounted)",
+				 name, path);
+			return CS_ENOENT;
+		}
+	}
+	return fd;
+}
+
+int netns_delete(const char *name, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	bool mounted;
+
+	if (netns_path(name, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "invalid namespace name \"%s\"", name ? name : "");
+		return CS_EINVAL;
+	}
+	mounted = is_mounted_ns(path);
+	/* EINVAL: not a mount point, the leftover of an interrupted add */
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
+		snprintf(err, errlen, "cannot unmount %s: %s", path, strerror(errno));
+		return CS_EIO;
+	}
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return CS_ENOENT;
+		snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+		return CS_EIO;
+	}
+	return mounted ? 0 : CS_ENOENT;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int netns_list(const char *prefix, char ***names, size_t *n)
+{
+	size_t plen = strlen(prefix), cnt = 0, cap = 0;
+	char **v = NULL, **nv;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	*names = NULL;
+	*n = 0;
+	d = opendir(NETNS_RUN_DIR);
+	if (!d)
+		return errno == ENOENT ? 0 : CS_EIO;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] ||
+					     (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		if (strncmp(de->d_name, prefix, plen))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				r = CS_ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		v[cnt] = strdup(de->d_name);
+		if (!v[cnt]) {
+			r = CS_ENOMEM;
+			goto out;
+		}
+		cnt++;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_names);
+	*names = v;
+	*n = cnt;
+	v = NULL;
+	cnt = 0;
+out:
+	while (cnt)
+		free(v[--cnt]);
+	free(v);
+	closedir(d);
+	return r;
+}
+
+int netns_same(int fd, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	if (netns_path(name, path, sizeof(path)) < 0)
+		return CS_EINVAL;
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return 0;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int netns_run(int nsfd, int (*fn)(void *arg), void *arg, char *err, size_t errlen)
+{
+	int self, r;
+
+	self = open(SELF_NS, O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		snprintf(err, errlen, "cannot open " SELF_NS ": %s", strerror(errno));
+		return CS_EIO;
+	}
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		snprintf(err, errlen, "cannot enter the namespace: %s", strerror(errno));
+		r = CS_EIO;
+		goto out;
+	}
+	r = fn(arg);
+	if (setns(self, CLONE_NEWNET) < 0) {
+		snprintf(err, errlen,
+			 "FATAL: cannot return to the thread's own namespace: %s; "
+			 "the thread is stranded", strerror(errno));
+		r = CS_EIO;
+	}
+out:
+	close(self);
+	return r;
+}
+
+int netns_socket(int nsfd, int domain, int type, int protocol)
+{
+	int self, fd, e;
+
+	self = open(SELF_NS, O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return CS_EIO;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		e = errno;
+		close(self);
+		errno = e;
+		return CS_EIO;
+	}
+	fd = socket(domain, type, protocol);
+	e = errno;
+	if (setns(self, CLONE_NEWNET) < 0) {
+		/* Stranded: never hand out a socket made in doubt. */
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		close(self);
+		errno = e;
+		return CS_EIO;
+	}
+	close(self);
+	if (fd < 0) {
+		errno = e;
+		return e == EAFNOSUPPORT || e == EINVAL || e == EPROTONOSUPPORT ||
+		       e == EPROTOTYPE ? CS_EINVAL : CS_EIO;
+	}
+	return fd;
+}

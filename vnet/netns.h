@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Named network namespaces, bind-mounted under /run/netns the way iproute2
+ * does it (so `ip -n NAME` sees them), without running `ip`.
+ *
+ * Names are single path components (no '/'). All calls return 0 or a
+ * negative CS_E* code; those that take @err write a reason there on failure.
+ * They change only the calling thread's namespace, and only for the length
+ * of the call.
+ */
+#ifndef VNET_NETNS_H
+#define VNET_NETNS_H
+
+#include <stddef.h>
+
+#define NETNS_RUN_DIR "/run/netns"
+
+/* Make sure /run/netns exists and is a shared mount point. */
+int netns_init(char *err, size_t errlen);
+
+/* Create namespace @name. CS_EEXIST if a namespace is already mounted there
+ * (an empty file left by an interrupted create is reused). */
+int netns_add(const char *name, char *err, size_t errlen);
+
+/* An O_CLOEXEC fd of namespace @name; CS_ENOENT if there is none. */
+int netns_open(const char *name, char *err, size_t errlen);
+
+/* Unmount and remove @name; CS_ENOENT if it was not there. */
+int netns_delete(const char *name, char *err, size_t errlen);
+
+/* Names under /run/netns starting with @prefix, sorted. The caller frees
+ * each name and the array (free()). */
+int netns_list(const char *prefix, char ***names, size_t *n);
+
+/* Does @fd refer to the namespace now mounted at @name? */
+int netns_same(int fd, const char *name);
+
+/*
+ * Call fn(arg) with the calling thread inside namespace @nsfd, then return
+ * to its namespace. Returns what fn returned, or CS_EIO if entering failed.
+ * If returning failed the thread is stranded in @nsfd: CS_EIO and a reason
+ * saying so, which the caller must treat as fatal for the thread.
+ */
+int netns_run(int nsfd, int (*fn)(void *arg), void *arg, char *err, size_t errlen);
+
+/* socket(2) inside @nsfd: the fd, or CS_EIO (errno kept). No allocation. */
+int netns_socket(int nsfd, int domain, int type, int protocol);
+
+#endif

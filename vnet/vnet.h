@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Backends: one ops table per kind of vnet ("kernel", later "user", "ovs").
+ * csd calls only through this table, so unit tests and fuzzers can plug in a
+ * recording backend (vnet/recording.c) and a new backend adds a file.
+ *
+ * Every step is idempotent: ensure() adopts what exists, repairs what
+ * drifted and creates what is missing; destroy() of something absent
+ * succeeds. All return 0 or a negative CS_E* code and, on failure, write a
+ * reason into the backend's error buffer (vnet_backend_error()).
+ */
+#ifndef VNET_VNET_H
+#define VNET_VNET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipam.h"
+
+#define VNET_PREFIX_MAX 8
+
+/* What a backend needs to know of a vnet. */
+struct vnet_spec {
+	const char *tenant;
+	const char *name;
+	uint32_t id;            /* VNI, 1..16777215 */
+	int mtu;                /* 0: default */
+	bool has4, has6;
+	struct cs_prefix subnet4, subnet6;
+	/* underlay addresses of the other nodes the vnet spans (issue 5) */
+	const struct cs_addr *peers;
+	size_t npeers;
+};
+
+struct endpoint_spec {
+	const char *name;
+	bool has4, has6;
+	struct cs_addr addr4, addr6;
+};
+
+struct endpoint_stats {
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+};
+
+/* What a backend finds in the kernel (for the reconciler). Names are the
+ * object paths it recognized, "tenant/vnet" and "tenant/vnet/endpoint". */
+struct vnet_inventory {
+	char **vnets;
+	size_t nvnets;
+	char **endpoints;
+	size_t nendpoints;
+};
+void vnet_inventory_clear(struct vnet_inventory *inv);
+
+struct vnet_backend;
+
+struct vnet_backend_config {
+	const char *prefix;     /* every kernel object carries it (<= 8 chars) */
+	const char *underlay;   /* this node's underlay address, or NULL */
+	const char *run_dir;    /* csd's runtime directory */
+};
+
+struct vnet_ops {
+	const char *name;
+	int (*open)(const struct vnet_backend_config *cfg, struct vnet_backend **out);
+	void (*close)(struct vnet_backend *b);
+	int (*vnet_ensure)(struct vnet_backend *b, const struct vnet_spec *v);
+	int (*vnet_destroy)(struct vnet_backend *b, const char *tenant, const char *vnet);
+	int (*endpoint_ensure)(struct vnet_backend *b, const struct vnet_spec *v,
+			       const struct endpoint_spec *e);
+	/* removes the endpoint's link first, so sockets handed out lose access */
+	int (*endpoint_destroy)(struct vnet_backend *b, const char *tenant, const char *vnet,
+				const char *endpoint);
+	/* a socket(2) created inside the endpoint; returns the fd or a code */
+	int (*endpoint_socket)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			       const char *endpoint, int domain, int type, int protocol);
+	/* an fd of the endpoint's network namespace (for exec); fd or code */
+	int (*endpoint_netns)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			      const char *endpoint);
+	int (*endpoint_stats)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			      const char *endpoint, struct endpoint_stats *out);
+	int (*inventory)(struct vnet_backend *b, struct vnet_inventory *out);
+};
+
+/* Every backend starts with this. */
+struct vnet_backend {
+	const struct vnet_ops *ops;
+	char error[512];
+};
+
+static inline const char *vnet_backend_error(const struct vnet_backend *b)
+{
+	return b->error;
+}
+
+extern const struct vnet_ops vnet_kernel_ops;
+extern const struct vnet_ops vnet_recording_ops;
+
+/* The backend called @name, or NULL. */
+const struct vnet_ops *vnet_ops_find(const char *name);
+
+#endif
