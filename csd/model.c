@@ -315,6 +315,8 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 				r = tb_delete_object(&tb, kvs.v[j].key, kvs.v[j].value,
 						     kvs.v[j].mod_rev);
 			/* keep the documents to tear down after the commit */
+			if (kvs.n == 0)
+				continue;
 			struct store_kv *nv = realloc(all.v, sizeof(*nv) * (all.n + kvs.n));
 			if (nv) {
 				all.v = nv;

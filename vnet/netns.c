@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,16 +299,62 @@ out:
 	return r;
 }
 
+/*
+ * Opening /proc/thread-self/ns/net costs more than the two setns() and the
+ * socket() together, so each thread keeps its own namespace open for
+ * netns_socket(); the fd is closed when the thread exits.
+ */
+static pthread_key_t home_key;
+static pthread_once_t home_once = PTHREAD_ONCE_INIT;
+static bool home_key_ok;
+static __thread int home_fd = -1;
+
+static void home_close(void *p)
+{
+	close((int)(intptr_t)p - 1);
+}
+
+static void home_init(void)
+{
+	home_key_ok = pthread_key_create(&home_key, home_close) == 0;
+}
+
+static int home_get(void)
+{
+	int fd;
+
+	if (home_fd >= 0)
+		return home_fd;
+	pthread_once(&home_once, home_init);
+	if (!home_key_ok)
+		return -1;
+	fd = open(SELF_NS, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (pthread_setspecific(home_key, (void *)(intptr_t)(fd + 1))) {
+		close(fd);
+		return -1;
+	}
+	home_fd = fd;
+	return fd;
+}
+
 int netns_socket(int nsfd, int domain, int type, int protocol)
 {
 	int self, fd, e;
+	bool own = false;
 
-	self = open(SELF_NS, O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return CS_EIO;
+	self = home_get();
+	if (self < 0) {
+		self = open(SELF_NS, O_RDONLY | O_CLOEXEC);
+		if (self < 0)
+			return CS_EIO;
+		own = true;
+	}
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
 		e = errno;
-		close(self);
+		if (own)
+			close(self);
 		errno = e;
 		return CS_EIO;
 	}
@@ -318,11 +365,13 @@ int netns_socket(int nsfd, int domain, int type, int protocol)
 		e = errno;
 		if (fd >= 0)
 			close(fd);
-		close(self);
+		if (own)
+			close(self);
 		errno = e;
 		return CS_EIO;
 	}
-	close(self);
+	if (own)
+		close(self);
 	if (fd < 0) {
 		errno = e;
 		return e == EAFNOSUPPORT || e == EINVAL || e == EPROTONOSUPPORT ||

@@ -43,7 +43,12 @@ int netns_same(int fd, const char *name);
  */
 int netns_run(int nsfd, int (*fn)(void *arg), void *arg, char *err, size_t errlen);
 
-/* socket(2) inside @nsfd: the fd, or CS_EIO (errno kept). No allocation. */
+/*
+ * socket(2) inside @nsfd: the fd, CS_EINVAL (bad domain/type/protocol) or
+ * CS_EIO (errno kept). No allocation. Each calling thread keeps one fd of
+ * its own namespace, taken at its first call and closed when it exits:
+ * a thread that moves to another namespace for good must not call this.
+ */
 int netns_socket(int nsfd, int domain, int type, int protocol);
 
 #endif

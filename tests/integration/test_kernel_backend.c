@@ -363,7 +363,8 @@ static bool has_addr(const struct ns_query *q, const char *a)
 
 struct ns_edit {
 	const char *ifname;
-	const char *add;	/* "10.77.0.99/24" or NULL: delete the link */
+	const char *add;	/* "10.77.0.99/24", or NULL: */
+	unsigned int mtu;	/* set this MTU, or 0: delete the link */
 	int r;
 };
 
@@ -378,7 +379,13 @@ static int edit_fn(void *arg)
 		goto out;
 	if (rtnl_link_get_kernel(sk, 0, ed->ifname, &l) < 0)
 		goto out;
-	if (!ed->add) {
+	if (!ed->add && ed->mtu) {
+		struct rtnl_link *chg = rtnl_link_alloc();
+
+		rtnl_link_set_mtu(chg, ed->mtu);
+		ed->r = rtnl_link_change(sk, l, chg, 0);
+		rtnl_link_put(chg);
+	} else if (!ed->add) {
 		ed->r = rtnl_link_delete(sk, l);
 	} else {
 		struct rtnl_addr *a = rtnl_addr_alloc();
@@ -399,9 +406,9 @@ out:
 	return 0;
 }
 
-static void edit(const char *ns, const char *ifname, const char *add)
+static void edit(const char *ns, const char *ifname, const char *add, unsigned int mtu)
 {
-	struct ns_edit ed = { .ifname = ifname, .add = add };
+	struct ns_edit ed = { .ifname = ifname, .add = add, .mtu = mtu };
 	char err[256];
 	int fd = netns_open(ns, err, sizeof(err));
 
@@ -612,16 +619,18 @@ int main(void)
 
 	/* --- drift: an extra address, an MTU, eth0 deleted by hand --- */
 	nsname(ns, "acme", "blue", "db");
-	edit(ns, "eth0", "10.77.0.99/24");
+	edit(ns, "eth0", "10.77.0.99/24", 0);
+	edit(ns, "eth0", NULL, 1300);
 	CHECK(has_addr((q = query(ns, "eth0"), &q), "10.77.0.99/24"), "extra address missing");
 	OK(ops->endpoint_ensure(be, &acme, &db));
 	q = query(ns, "eth0");
 	CHECK(!has_addr(&q, "10.77.0.99/24") && has_addr(&q, "10.77.0.3/24") && q.naddr == 2,
 	      "extra address not removed (%d addresses)", q.naddr);
+	CHECK(q.mtu == 1450, "MTU not repaired: %u", q.mtu);
 	transfer(c, s, "after address repair");
 
 	nsname(ns, "acme", "blue", "web");
-	edit(ns, "eth0", NULL);
+	edit(ns, "eth0", NULL, 0);
 	CHECK(query(ns, "eth0").ifindex == 0, "eth0 not deleted");
 	OK(ops->endpoint_ensure(be, &acme, &web));
 	q = query(ns, "eth0");
@@ -632,6 +641,43 @@ int main(void)
 	c = tcp_client("acme", "blue", "web", "10.77.0.3", 5000);
 	s = accept_one(lfd);
 	transfer(c, s, "after eth0 repair");
+	/*
+	 * The vnet namespace deleted by hand while something still holds it:
+	 * its vx0 and the endpoints' macvlans live on, detached. ensure()
+	 * must build a new vx0 and move every endpoint onto it rather than
+	 * adopt an eth0 that hangs off the old one.
+	 */
+	{
+		char err[256];
+		int hold, l2, c2, s2;
+
+		nsname(ns2, "acme", "blue", NULL);
+		hold = netns_open(ns2, err, sizeof(err));
+		CHECK(hold >= 0, "%s", err);
+		CHECK(netns_delete(ns2, err, sizeof(err)) == 0, "%s", err);
+		q = query(nsname(ns, "acme", "blue", "web"), "eth0");
+		CHECK(q.ifindex > 0, "eth0 died with a namespace still held");
+		OK(ops->vnet_ensure(be, &acme));
+		OK(ops->endpoint_ensure(be, &acme, &web));
+		OK(ops->endpoint_ensure(be, &acme, &db));
+		OK(ops->endpoint_ensure(be, &acme, &cache));
+		close(hold);	/* the old vx0 goes now; the new wiring must not care */
+		l2 = listener("acme", "blue", "db", "10.77.0.3", 5007, SOCK_STREAM);
+		c2 = tcp_client("acme", "blue", "web", "10.77.0.3", 5007);
+		s2 = accept_one(l2);
+		transfer(c2, s2, "over the new vx0");
+		close(c2);
+		close(s2);
+		close(l2);
+		/* the old connection went with the old wiring; make a new one */
+		close(c);
+		close(s);
+		c = tcp_client("acme", "blue", "web", "10.77.0.3", 5000);
+		s = accept_one(lfd);
+		u1 = (close(u1), sock_in("acme", "blue", "web", AF_INET, SOCK_DGRAM));
+		CHECK(connect_to(u1, "10.77.0.3", 5001, 1000) == 0, "udp connect");
+		transfer(u1, ulfd, "udp over the new vx0");
+	}
 	printf("ok: drift repaired\n");
 
 	/* --- stats --- */

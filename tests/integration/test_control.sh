@@ -1,0 +1,107 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Control plane against a real csd: CRUD round trip, refused requests leave
+# the store unchanged and the daemon alive, owners and non-owners.
+. "$(dirname "$0")/lib.sh"
+
+host_add a
+csd_start a || exit 1
+
+check "tenant create" ctl a tenant create acme owners.uids 1000
+check "vnet create" ctl a vnet create acme/blue subnet 10.1.0.0/24
+check "endpoint create" ctl a endpoint create acme/blue/web
+check "endpoint create with a fixed address" ctl a endpoint create acme/blue/db address 10.1.0.10 groups db
+check "endpoint show gives the allocated address" \
+	bash -c "'$CTL' -S '$TMP/a/csd.sock' -j endpoint show acme/blue/web | grep -q '\"address\": \"10.1.0.2\"'"
+check "endpoint is up once create returns" \
+	bash -c "'$CTL' -S '$TMP/a/csd.sock' -j endpoint show acme/blue/db | grep -q '\"state\": \"up\"'"
+check "endpoint namespace exists" test -e "/run/netns/$PFX.acme.blue.db"
+check "vnet list shows the vnet" bash -c "'$CTL' -S '$TMP/a/csd.sock' vnet list | grep -q 'acme/blue'"
+check "prefix matching of words" ctl a ten l
+check "-j list is a JSON array" bash -c "'$CTL' -S '$TMP/a/csd.sock' -j endpoint list acme/blue | python3 -c 'import json,sys; a=json.load(sys.stdin); assert len(a)==2, a'"
+
+# refused requests: exit 1, a message naming the object, nothing changed
+rev=$(revision a)
+refuse() { # refuse WHAT EXPECTED-TEXT ARGS...
+	local what=$1 text=$2; shift 2
+	local out rc
+	out=$(ctl a "$@" 2>&1); rc=$?
+	if [ $rc = 1 ] && grep -q -- "$text" <<<"$out"; then ok "refused: $what"; else
+		fail "refused: $what (rc $rc, said: $out)"; fi
+}
+refuse "invalid CIDR" "out of range" vnet create acme/red subnet 10.0.0.0/33
+refuse "host bits set" "host bits" vnet create acme/red subnet 10.0.0.5/24
+refuse "subnet too small" "too small" vnet create acme/red subnet 10.0.0.0/31
+refuse "address outside the subnet" "outside" endpoint create acme/blue/x address 10.2.0.5
+refuse "gateway address" "gateway" endpoint create acme/blue/x address 10.1.0.1
+refuse "network address" "network address" endpoint create acme/blue/x address 10.1.0.0
+refuse "broadcast address" "broadcast" endpoint create acme/blue/x address 10.1.0.255
+refuse "duplicate address" "already used" endpoint create acme/blue/x address 10.1.0.10
+refuse "duplicate endpoint" "already exists" endpoint create acme/blue/web
+refuse "duplicate vnet" "already exists" vnet create acme/blue subnet 10.9.0.0/24
+refuse "duplicate tenant" "already exists" tenant create acme
+refuse "missing vnet" "does not exist" endpoint create acme/nope/x
+refuse "bad mtu" "mtu" vnet create acme/red subnet 10.3.0.0/24 mtu 99999
+check "store revision unchanged by refused requests" test "$(revision a)" = "$rev"
+out=$(ctl a vnet create acme/red subnett 10.0.0.0/24 2>&1); rc=$?
+check "unknown key is a usage error (exit 2) naming the key" \
+	bash -c "[ $rc = 2 ] && grep -q subnett <<<'$out'"
+out=$(ctl a vnet frobnicate 2>&1); rc=$?
+check "unknown verb is a usage error listing continuations" \
+	bash -c "[ $rc = 2 ] && grep -q create <<<'$out'"
+check "daemon alive after refusals" ctl a status
+
+# raw protocol abuse through python: malformed JSON, oversized message
+python3 - "$TMP/a/csd.sock" <<'PY' && ok "malformed JSON and oversized messages get errors; connection stays usable" || fail "protocol abuse"
+import socket, struct, sys, json
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+def send(b, total=None, more=False):
+    s.send(struct.pack('<BBHI', 0xC5, 1 if more else 0, 0, len(b) if total is None else total) + b)
+def recv():
+    d = s.recv(1 << 20)
+    return json.loads(d[8:])
+send(b'{"id":1,"op":')
+r = recv(); assert not r['ok'] and r['error']['code'] == 'EPROTO', r
+send(b'{"id":2,"op":"hello","args":{"version":1}}')
+r = recv(); assert r['ok'], r
+send(b'x' * 65536, total=64 << 20, more=True)
+r = recv(); assert r['error']['code'] == 'ETOOBIG', r
+send(b'y' * 100, total=64 << 20)
+send(b'{"id":3,"op":"frob"}')
+r = recv(); assert r['error']['code'] == 'ENOTSUP' and r['id'] == 3, r
+send(b'{"id":4,"op":"status"}')
+r = recv(); assert r['ok'], r
+PY
+check "store revision unchanged by protocol abuse" test "$(revision a)" = "$rev"
+
+# ownership: uid 1000 owns acme; uid 1001 sees nothing of it
+as() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/a/csd.sock" "$@"; }
+check "owner uid 1000 sees its tenant" bash -c "$(declare -f as); CTL='$CTL' TMP='$TMP' as 1000 tenant list | grep -q acme"
+check "owner uid 1000 creates a vnet" as 1000 vnet create acme/green subnet 10.4.0.0/24
+check "owner uid 1000 creates an endpoint" as 1000 endpoint create acme/green/e1
+rev=$(revision a)
+check_not "non-owner uid 1001 cannot create in the tenant" as 1001 vnet create acme/y subnet 10.5.0.0/24
+out=$(as 1001 vnet show acme/blue 2>&1)
+check "non-owner sees 'no such tenant', not 'permission denied'" grep -q "no such tenant" <<<"$out"
+check "non-owner's tenant list is empty" test -z "$(as 1001 tenant list | tail -n +2)"
+check "non-owner's endpoint list is empty" test -z "$(as 1001 endpoint list | tail -n +2)"
+check_not "non-owner cannot delete" as 1001 tenant delete acme
+check "non-owner changed nothing" test "$(revision a)" = "$rev"
+check "uid 1001 may create a tenant of its own" as 1001 tenant create other
+check_not "uid 1001 may not name another uid as owner" as 1001 tenant create other2 owners.uids 0
+
+# fds do not grow with connections
+pid=$(csd_pid a)
+before=$(fd_count "$pid")
+for i in $(seq 50); do ctl a status >/dev/null; done
+check "csd fd count stable over 50 connections" test "$(fd_count "$pid")" = "$before"
+
+# delete everything: nothing left
+check "endpoint delete" ctl a endpoint delete acme/blue/web
+check "endpoint namespace gone" test ! -e "/run/netns/$PFX.acme.blue.web"
+check "tenant delete" ctl a tenant delete acme
+check "tenant delete of other" ctl a tenant delete other
+check_not "deleted tenant is gone" ctl a tenant show acme
+check "nothing leaked" test -z "$(leaked)"
+finish
