@@ -132,7 +132,6 @@ static int cache_insert_locked(struct kernel_backend *kb, const char *name, int 
 	}
 	e = malloc(sizeof(*e) + strlen(name) + 1);
 	if (!e) {
-		/* uncached still works; the caller closes nothing it does not own */
 		close(fd);
 		return CS_ENOMEM;
 	}

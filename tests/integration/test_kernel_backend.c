@@ -668,6 +668,18 @@ int main(void)
 		transfer(c2, s2, "over the new vx0");
 		close(c2);
 		close(s2);
+		/* an endpoint made now is on the new vx0: it must reach them */
+		{
+			struct endpoint_spec late = ep("late", "10.77.0.6", NULL);
+
+			OK(ops->endpoint_ensure(be, &acme, &late));
+			c2 = tcp_client("acme", "blue", "late", "10.77.0.3", 5007);
+			s2 = accept_one(l2);
+			transfer(c2, s2, "late joiner reaches db");
+			close(c2);
+			close(s2);
+			OK(ops->endpoint_destroy(be, "acme", "blue", "late"));
+		}
 		close(l2);
 		/* the old connection went with the old wiring; make a new one */
 		close(c);
