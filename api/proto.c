@@ -252,6 +252,12 @@ int cs_wire_recv(int fd, size_t max, char **out, size_t *len, int *fds, int *nfd
 			select(0, NULL, NULL, NULL, &tv);
 		}
 	}
+	/* drop the rest of an oversized message so the next call starts clean */
+	while (r == CS_ETOOBIG && rx.discard) {
+		int d = cs_wire_read(fd, &rx);
+		if (d < 0 && d != -EAGAIN)
+			break;
+	}
 	if (r < 0) {
 		cs_wire_rx_reset(&rx);
 		return r;

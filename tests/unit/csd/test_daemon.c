@@ -1,0 +1,970 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A fork-based client/daemon round trip: a child runs csd's own loop
+ * (csd_init/csd_poll/csd_fini) with the recording backend, the parent talks
+ * to it through libcs and through raw frames. Every refusal must come with
+ * the right code, a message naming the object, an unchanged store revision
+ * and a daemon that still answers.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include <cs/cs.h>
+#include "proto.h"
+#include "csd/csd.h"
+
+static char tmpdir[64], sock_path[100], state_dir[100];
+static pid_t daemon_pid = -1;
+static cs_t *g; /* the parent's main connection, open for the whole run */
+
+/* ---- the daemon child ---- */
+
+static void __attribute__((noreturn)) run_daemon(void)
+{
+	char *argv[] = { "csd", "-S", sock_path, "-D", state_dir, "-p", "ut", "--backend",
+			 "recording", "-l", "warning", NULL };
+	struct csd d = { 0 };
+	char err[1024];
+	int r;
+
+	r = csd_config_load(&d.cfg, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
+			    sizeof(err));
+	if (r != 0) {
+		fprintf(stderr, "csd child: config: %s\n", err);
+		exit(2);
+	}
+	log_set_level(d.cfg.log_level);
+	if ((r = csd_init(&d)) < 0) {
+		fprintf(stderr, "csd child: init: %s\n", cs_strerror(r));
+		csd_fini(&d);
+		csd_config_free(&d.cfg);
+		exit(3);
+	}
+	while (!d.stopping) {
+		if ((r = csd_poll(&d, 100)) < 0) {
+			fprintf(stderr, "csd child: poll: %s\n", cs_strerror(r));
+			break;
+		}
+	}
+	csd_fini(&d);
+	csd_config_free(&d.cfg);
+	exit(r < 0 ? 4 : 0);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cs-ut-daemon-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	/* the ownership test connects as uid 1000/1001: they must reach the socket */
+	chmod(tmpdir, 0755);
+	snprintf(sock_path, sizeof(sock_path), "%s/csd.sock", tmpdir);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
+	mkdir(state_dir, 0700);
+	fflush(NULL);
+	daemon_pid = fork();
+	if (daemon_pid < 0)
+		return -1;
+	if (daemon_pid == 0)
+		run_daemon();
+	/* generous: under valgrind the child starts slowly */
+	for (int i = 0; i < 300; i++) {
+		if (cs_open(sock_path, &g) == 0)
+			return 0;
+		int st;
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+			fprintf(stderr, "csd child exited early (status %d)\n", st);
+			daemon_pid = -1;
+			return -1;
+		}
+		sleep_ms(100);
+	}
+	fprintf(stderr, "csd child did not accept on %s within 30 s\n", sock_path);
+	return -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	cs_close(g);
+	g = NULL;
+	if (daemon_pid > 0) {
+		/* only reached when test_shutdown did not run to the end */
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = -1;
+	}
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static json_t *parse(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+
+	if (!j)
+		fail_msg("not JSON (%s): %.200s", e.text, text);
+	return j;
+}
+
+/* The store revision csd reports; a refused request must not move it. */
+static int64_t revision(cs_t *cs)
+{
+	char *s = NULL;
+	int r = cs_status(cs, &s);
+
+	if (r != 0)
+		fail_msg("status: %s: %s", cs_strerror(r), cs_last_error(cs));
+	json_t *j = parse(s);
+	json_t *rev = json_object_get(j, "revision");
+	assert_true(json_is_integer(rev));
+	int64_t v = json_integer_value(rev);
+	json_decref(j);
+	cs_free(s);
+	return v;
+}
+
+static json_t *show(int (*fn)(cs_t *, const char *, char **), cs_t *cs, const char *name)
+{
+	char *s = NULL;
+	int r = fn(cs, name, &s);
+
+	if (r != 0)
+		fail_msg("show %s: %s: %s", name, cs_strerror(r), cs_last_error(cs));
+	json_t *j = parse(s);
+	cs_free(s);
+	return j;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	if (!s)
+		fail_msg("no string \"%s\" in the reply", key);
+	return s;
+}
+
+/* Is there an element with "name" == @name in the JSON array text? */
+static bool list_has(const char *list, const char *name)
+{
+	json_t *a = parse(list), *el;
+	size_t i;
+	bool found = false;
+
+	assert_true(json_is_array(a));
+	json_array_foreach(a, i, el)
+		if (json_is_string(json_object_get(el, "name")) &&
+		    !strcmp(json_string_value(json_object_get(el, "name")), name))
+			found = true;
+	json_decref(a);
+	return found;
+}
+
+/*
+ * A refusal: the code, a message naming @needle, the store unchanged and the
+ * daemon alive (the revision read after it is itself a good request).
+ */
+#define REFUSED(cs, call, code, needle)                                                    \
+	do {                                                                               \
+		int64_t rev_before_ = revision(cs);                                        \
+		int r_ = (call);                                                           \
+		const char *m_ = cs_last_error(cs);                                        \
+		if (r_ != (code))                                                          \
+			fail_msg("%s: returned %d (%s: %s), expected %s", #call, r_,       \
+				 cs_errname(r_) ? cs_errname(r_) : "?", m_, cs_errname(code)); \
+		if (!strstr(m_, (needle)))                                                 \
+			fail_msg("%s: message \"%s\" does not name \"%s\"", #call, m_,     \
+				 (needle));                                                \
+		int64_t rev_after_ = revision(cs);                                         \
+		if (rev_after_ != rev_before_)                                             \
+			fail_msg("%s: refused, but the store moved from revision %lld to "  \
+				 "%lld", #call, (long long)rev_before_, (long long)rev_after_); \
+	} while (0)
+
+#define OK(cs, call)                                                                       \
+	do {                                                                               \
+		int r_ = (call);                                                           \
+		if (r_ != 0)                                                               \
+			fail_msg("%s: %s: %s", #call, cs_strerror(r_), cs_last_error(cs)); \
+	} while (0)
+
+static void expect_address(cs_t *cs, const char *ep, const char *addr)
+{
+	json_t *j = show(cs_endpoint_show, cs, ep);
+	const char *a = jstr(j, "address");
+
+	if (strcmp(a, addr))
+		fail_msg("endpoint %s got %s, expected %s", ep, a, addr);
+	json_decref(j);
+}
+
+/* ---- tests ---- */
+
+static void test_hello(void **state)
+{
+	cs_t *c = NULL;
+	char *s = NULL, path[160];
+
+	(void)state;
+	OK(g, cs_status(g, &s));
+	json_t *j = parse(s);
+	assert_string_equal(jstr(j, "backend"), "recording");
+	assert_string_equal(jstr(j, "prefix"), "ut");
+	assert_true(json_is_integer(json_object_get(j, "revision")));
+	json_decref(j);
+	cs_free(s);
+	/* hello again on the same connection is harmless */
+	OK(g, cs_call(g, "hello", "{\"version\":1}", &s));
+	j = parse(s);
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), CS_PROTOCOL_VERSION);
+	assert_true(json_integer_value(json_object_get(j, "max_message")) >=
+		    (json_int_t)CS_WIRE_MSG_MAX_DEFAULT);
+	json_decref(j);
+	cs_free(s);
+	/* a version csd does not speak */
+	REFUSED(g, cs_call(g, "hello", "{\"version\":99}", NULL), CS_EVERSION, "99");
+	/* no daemon there */
+	snprintf(path, sizeof(path), "%s/nobody.sock", tmpdir);
+	assert_int_equal(cs_open(path, &c), CS_ECONN);
+	assert_null(c);
+}
+
+static void test_crud(void **state)
+{
+	char *s = NULL;
+	json_t *j;
+
+	(void)state;
+	OK(g, cs_tenant_create(g, "crud", NULL));
+	j = show(cs_tenant_show, g, "crud");
+	assert_string_equal(jstr(j, "name"), "crud");
+	/* created without owners: owned by its creator */
+	json_t *uids = json_object_get(json_object_get(j, "owners"), "uids");
+	assert_int_equal(json_array_size(uids), 1);
+	assert_int_equal(json_integer_value(json_array_get(uids, 0)), (json_int_t)geteuid());
+	json_decref(j);
+	OK(g, cs_tenant_list(g, &s));
+	assert_true(list_has(s, "crud"));
+	cs_free(s);
+
+	OK(g, cs_vnet_create(g, "crud/net", "{\"subnet\":\"10.1.0.0/24\",\"mtu\":1400}"));
+	j = show(cs_vnet_show, g, "crud/net");
+	assert_string_equal(jstr(j, "name"), "crud/net");
+	assert_string_equal(jstr(j, "subnet"), "10.1.0.0/24");
+	assert_int_equal(json_integer_value(json_object_get(j, "mtu")), 1400);
+	assert_true(json_integer_value(json_object_get(j, "id")) > 0);
+	assert_string_equal(jstr(j, "state"), "up");
+	json_decref(j);
+	OK(g, cs_vnet_list(g, "crud", &s));
+	assert_true(list_has(s, "crud/net"));
+	cs_free(s);
+	OK(g, cs_vnet_list(g, NULL, &s));
+	assert_true(list_has(s, "crud/net"));
+	cs_free(s);
+
+	OK(g, cs_endpoint_create(g, "crud/net/web", "{\"groups\":[\"front\"]}"));
+	j = show(cs_endpoint_show, g, "crud/net/web");
+	assert_string_equal(jstr(j, "name"), "crud/net/web");
+	assert_string_equal(jstr(j, "address"), "10.1.0.2");
+	assert_string_equal(jstr(j, "state"), "up");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "groups"), 0)),
+			    "front");
+	assert_true(json_is_false(json_object_get(j, "ephemeral")));
+	json_decref(j);
+	OK(g, cs_endpoint_list(g, "crud/net", &s));
+	assert_true(list_has(s, "crud/net/web"));
+	cs_free(s);
+	OK(g, cs_endpoint_list(g, "crud", &s));
+	assert_true(list_has(s, "crud/net/web"));
+	cs_free(s);
+
+	OK(g, cs_endpoint_delete(g, "crud/net/web"));
+	REFUSED(g, cs_endpoint_show(g, "crud/net/web", &s), CS_ENOENT, "crud/net/web");
+	assert_null(s);
+	REFUSED(g, cs_endpoint_delete(g, "crud/net/web"), CS_ENOENT, "crud/net/web");
+	OK(g, cs_vnet_delete(g, "crud/net"));
+	REFUSED(g, cs_vnet_show(g, "crud/net", &s), CS_ENOENT, "crud/net");
+	OK(g, cs_tenant_delete(g, "crud"));
+	REFUSED(g, cs_tenant_show(g, "crud", &s), CS_ENOENT, "crud");
+	OK(g, cs_tenant_list(g, &s));
+	assert_false(list_has(s, "crud"));
+	cs_free(s);
+}
+
+/* acme (owned by uid 1000) and acme/blue serve the tests below. */
+static void test_acme(void **state)
+{
+	(void)state;
+	OK(g, cs_tenant_create(g, "acme", "{\"owners\":{\"uids\":[1000]}}"));
+	OK(g, cs_vnet_create(g, "acme/blue", "{\"subnet\":\"10.0.0.0/24\"}"));
+}
+
+static void test_ipam(void **state)
+{
+	(void)state;
+	OK(g, cs_endpoint_create(g, "acme/blue/a1", NULL));
+	OK(g, cs_endpoint_create(g, "acme/blue/a2", NULL));
+	expect_address(g, "acme/blue/a1", "10.0.0.2");
+	expect_address(g, "acme/blue/a2", "10.0.0.3");
+	/* a freed address is the lowest free one again */
+	OK(g, cs_endpoint_delete(g, "acme/blue/a1"));
+	OK(g, cs_endpoint_create(g, "acme/blue/a3", NULL));
+	expect_address(g, "acme/blue/a3", "10.0.0.2");
+	OK(g, cs_endpoint_create(g, "acme/blue/a4", NULL));
+	expect_address(g, "acme/blue/a4", "10.0.0.4");
+	OK(g, cs_endpoint_create(g, "acme/blue/fix", "{\"address\":\"10.0.0.100\"}"));
+	expect_address(g, "acme/blue/fix", "10.0.0.100");
+	/* allocation skips past nothing it does not need to */
+	OK(g, cs_endpoint_create(g, "acme/blue/a5", NULL));
+	expect_address(g, "acme/blue/a5", "10.0.0.5");
+	/* each vnet has its own pool */
+	OK(g, cs_vnet_create(g, "acme/green", "{\"subnet\":\"10.0.0.0/24\"}"));
+	OK(g, cs_endpoint_create(g, "acme/green/a1", NULL));
+	expect_address(g, "acme/green/a1", "10.0.0.2");
+	OK(g, cs_vnet_delete(g, "acme/green"));
+	OK(g, cs_endpoint_delete(g, "acme/blue/a2"));
+	OK(g, cs_endpoint_delete(g, "acme/blue/a3"));
+	OK(g, cs_endpoint_delete(g, "acme/blue/a4"));
+	OK(g, cs_endpoint_delete(g, "acme/blue/a5"));
+}
+
+static void test_refusals(void **state)
+{
+	char *s = NULL;
+
+	(void)state;
+	/* subnets */
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.0/33\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.0/33\"}"), CS_EINVAL, "33");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.5/24\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.5/24\"}"), CS_EINVAL,
+		"10.0.0.0/24");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.0/31\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.0.0.0/32\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"fd00::/127\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"banana\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{}"), CS_EINVAL, "acme/bad");
+	/* fixed addresses */
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.1.0.5\"}"), CS_EINVAL,
+		"acme/blue/x");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.1.0.5\"}"), CS_EINVAL,
+		"outside");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.0.0.0\"}"), CS_EINVAL,
+		"network");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.0.0.255\"}"), CS_EINVAL,
+		"broadcast");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.0.0.1\"}"), CS_EINVAL,
+		"gateway");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"fd00::5\"}"), CS_EINVAL,
+		"acme/blue/x");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.0.0.100\"}"), CS_EEXIST,
+		"10.0.0.100");
+	REFUSED(g, cs_endpoint_create(g, "acme/nosuch/x", NULL), CS_ENOENT, "acme/nosuch");
+	/* duplicates */
+	REFUSED(g, cs_tenant_create(g, "acme", NULL), CS_EEXIST, "acme");
+	REFUSED(g, cs_vnet_create(g, "acme/blue", "{\"subnet\":\"10.3.0.0/24\"}"), CS_EEXIST,
+		"acme/blue");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/fix", NULL), CS_EEXIST, "acme/blue/fix");
+	/* the schema: unknown keys and wrong types */
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnett\":\"10.2.0.0/24\"}"), CS_EINVAL,
+		"subnett");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnett\":\"10.2.0.0/24\"}"), CS_EINVAL,
+		"acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":5}"), CS_EINVAL, "acme/bad");
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnet\":\"10.2.0.0/24\",\"mtu\":\"big\"}"),
+		CS_EINVAL, "mtu");
+	REFUSED(g, cs_tenant_create(g, "bad", "{\"owners\":{\"uids\":[\"root\"]}}"), CS_EINVAL,
+		"bad");
+	REFUSED(g, cs_tenant_create(g, "bad", "{\"owners\":[1000]}"), CS_EINVAL, "owners");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":7}"), CS_EINVAL,
+		"acme/blue/x");
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"groups\":\"front\"}"), CS_EINVAL,
+		"acme/blue/x");
+	/* names */
+	REFUSED(g, cs_tenant_create(g, "Acme", NULL), CS_EINVAL, "Acme");
+	REFUSED(g, cs_vnet_create(g, "acme", "{\"subnet\":\"10.2.0.0/24\"}"), CS_EINVAL, "acme");
+	REFUSED(g, cs_vnet_create(g, "acme/blue/x", "{\"subnet\":\"10.2.0.0/24\"}"), CS_EINVAL,
+		"acme/blue/x");
+	/* a spec that is not an object never leaves libcs */
+	REFUSED(g, cs_vnet_create(g, "acme/bad", "[1]"), CS_EINVAL, "acme/bad");
+	/* operations */
+	REFUSED(g, cs_call(g, "frobnicate", NULL, &s), CS_ENOTSUP, "frobnicate");
+	assert_null(s);
+	REFUSED(g, cs_call(g, "vnet.create", "{}", NULL), CS_EINVAL, "name");
+	REFUSED(g, cs_call(g, "vnet.create", "{\"name\":7}", NULL), CS_EINVAL, "name");
+	/* nothing of the above was created */
+	REFUSED(g, cs_vnet_show(g, "acme/bad", &s), CS_ENOENT, "acme/bad");
+	REFUSED(g, cs_tenant_show(g, "bad", &s), CS_ENOENT, "bad");
+	REFUSED(g, cs_endpoint_show(g, "acme/blue/x", &s), CS_ENOENT, "acme/blue/x");
+	/* and a good request still works */
+	OK(g, cs_vnet_create(g, "acme/good", "{\"subnet\":\"10.2.0.0/24\"}"));
+	OK(g, cs_vnet_delete(g, "acme/good"));
+}
+
+/* ---- raw frames ---- */
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Receive one reply; returns its error code name, or "ok". */
+static char *raw_reply(int fd, json_int_t *id)
+{
+	char *text = NULL;
+	size_t len;
+	int fds[CS_WIRE_MAX_FDS], nfds = 0;
+
+	int r = cs_wire_recv(fd, 0, &text, &len, fds, &nfds);
+	if (r != 0)
+		fail_msg("no reply from csd: %s", cs_strerror(r));
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	json_t *j = parse(text), *err = json_object_get(j, "error");
+	free(text);
+	if (id)
+		*id = json_integer_value(json_object_get(j, "id"));
+	char *out;
+	if (json_is_true(json_object_get(j, "ok"))) {
+		out = strdup("ok");
+	} else {
+		const char *msg = json_string_value(json_object_get(err, "message"));
+		assert_non_null(msg);
+		assert_true(*msg);
+		out = strdup(json_string_value(json_object_get(err, "code")) ?: "(none)");
+	}
+	json_decref(j);
+	return out;
+}
+
+static void raw_expect(int fd, const char *msg, const char *want)
+{
+	assert_int_equal(cs_wire_send(fd, msg, strlen(msg), NULL, 0), 0);
+	char *got = raw_reply(fd, NULL);
+	if (strcmp(got, want))
+		fail_msg("%s: got %s, expected %s", msg, got, want);
+	free(got);
+}
+
+#define HELLO "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}"
+#define STATUS "{\"id\":2,\"op\":\"status\",\"args\":{}}"
+
+static void test_raw_protocol(void **state)
+{
+	int64_t rev = revision(g);
+	int fd = raw_connect();
+
+	(void)state;
+	raw_expect(fd, STATUS, "EPROTO");             /* before hello */
+	raw_expect(fd, "{\"id\":3,\"op\":\"tenant.create\",\"args\":{\"name\":\"early\"}}",
+		   "EPROTO");
+	raw_expect(fd, "{not json", "EPROTO");
+	raw_expect(fd, "", "EPROTO");
+	raw_expect(fd, "[]", "EPROTO");
+	raw_expect(fd, "{\"id\":4}", "EPROTO");
+	raw_expect(fd, "{\"id\":5,\"op\":\"status\",\"args\":[]}", "EPROTO");
+	raw_expect(fd, "{\"id\":6,\"op\":\"status\",\"extra\":1}", "EPROTO");
+	raw_expect(fd, "{\"id\":7,\"op\":\"hello\",\"args\":{}}", "EPROTO");
+	raw_expect(fd, "{\"id\":8,\"op\":\"hello\",\"args\":{\"version\":2}}", "EVERSION");
+	raw_expect(fd, HELLO, "ok");                   /* still usable */
+	raw_expect(fd, STATUS, "ok");
+	raw_expect(fd, "{\"id\":9,\"op\":\"nope\",\"args\":{}}", "ENOTSUP");
+	raw_expect(fd, "{broken", "EPROTO");
+	raw_expect(fd, STATUS, "ok");
+	/* the reply carries the request's id */
+	json_int_t id = 0;
+	const char *m = "{\"id\":4242,\"op\":\"status\"}";
+	assert_int_equal(cs_wire_send(fd, m, strlen(m), NULL, 0), 0);
+	char *got = raw_reply(fd, &id);
+	assert_string_equal(got, "ok");
+	assert_int_equal(id, 4242);
+	free(got);
+
+	/* a garbage datagram shorter than the header */
+	assert_int_equal(send(fd, "xyz", 3, 0), 3);
+	got = raw_reply(fd, NULL);
+	assert_string_equal(got, "EPROTO");
+	free(got);
+	raw_expect(fd, STATUS, "ok");
+	/* a header with a bad magic */
+	char bad[CS_WIRE_HDR_LEN + 2];
+	struct cs_wire_hdr h = { 0x42, 0, 0, 2 };
+	memcpy(bad, &h, CS_WIRE_HDR_LEN);
+	memcpy(bad + CS_WIRE_HDR_LEN, "{}", 2);
+	assert_int_equal(send(fd, bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
+	got = raw_reply(fd, NULL);
+	assert_string_equal(got, "EPROTO");
+	free(got);
+	raw_expect(fd, STATUS, "ok");
+	/* fds sent by a client are not kept (the fd-leak test counts them) */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(cs_wire_send(fd, STATUS, strlen(STATUS), p, 2), 0);
+	close(p[0]);
+	close(p[1]);
+	got = raw_reply(fd, NULL);
+	assert_string_equal(got, "ok");
+	free(got);
+	close(fd);
+	assert_int_equal(revision(g), rev);
+}
+
+/* Send parts [from, to) of a message of @len bytes, waiting for room. */
+static void send_parts(int fd, const char *msg, size_t len, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		int r;
+		while ((r = cs_wire_send_part(fd, msg, len, i, NULL, 0)) == -EAGAIN)
+			sleep_ms(1);
+		if (r < 0)
+			fail_msg("part %zu: %s", i, strerror(-r));
+	}
+}
+
+static void test_raw_oversized(void **state)
+{
+	size_t len = 17u * 1024 * 1024, parts = cs_wire_parts(len);
+	/* zero pages: only what the parts touch is ever backed */
+	char *big = calloc(1, len);
+	int fd = raw_connect();
+	char *got;
+
+	(void)state;
+	assert_non_null(big);
+	raw_expect(fd, HELLO, "ok");
+	/* the first part announces 17 MiB: refused at once */
+	send_parts(fd, big, len, 0, 1);
+	got = raw_reply(fd, NULL);
+	assert_string_equal(got, "ETOOBIG");
+	free(got);
+	/* the rest of it is dropped as it arrives, without further replies */
+	send_parts(fd, big, len, 1, parts);
+	raw_expect(fd, HELLO, "ok");
+	raw_expect(fd, STATUS, "ok");
+
+	/* a lone header announcing too much, with no more parts */
+	struct cs_wire_hdr h = { CS_WIRE_MAGIC, 0, 0, (uint32_t)len };
+	assert_int_equal(send(fd, &h, CS_WIRE_HDR_LEN, 0), CS_WIRE_HDR_LEN);
+	got = raw_reply(fd, NULL);
+	assert_string_equal(got, "ETOOBIG");
+	free(got);
+	raw_expect(fd, HELLO, "ok");
+	close(fd);
+
+	/* a client that gives up in the middle of a message does not hurt */
+	fd = raw_connect();
+	raw_expect(fd, HELLO, "ok");
+	send_parts(fd, big, 4 * CS_WIRE_PART_MAX, 0, 2);
+	close(fd);
+	free(big);
+	(void)revision(g); /* csd is alive */
+}
+
+/* ---- endpoints held by programs ---- */
+
+static int show_code(cs_t *cs, const char *name)
+{
+	char *s = NULL;
+	int r = cs_endpoint_show(cs, name, &s);
+
+	cs_free(s);
+	return r;
+}
+
+static void test_ephemeral(void **state)
+{
+	cs_t *c = NULL;
+	cs_endpoint_t *ep = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char name[128];
+
+	(void)state;
+	/* closing the endpoint handle deletes it */
+	OK(g, cs_open(sock_path, &c));
+	OK(c, cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep));
+	snprintf(name, sizeof(name), "%s", cs_endpoint_name(ep));
+	assert_true(!strncmp(name, "acme/blue/", 10) && strlen(name) > 10);
+	json_t *j = show(cs_endpoint_show, g, name);
+	assert_true(json_is_true(json_object_get(j, "ephemeral")));
+	json_decref(j);
+	OK(c, cs_endpoint_address(ep, AF_INET, &ss, &sl));
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 8, 0x0a0000);
+	cs_endpoint_close(ep);
+	assert_int_equal(show_code(g, name), CS_ENOENT);
+	cs_close(c);
+
+	/* closing the connection deletes it: a child plays the program, so the
+	 * endpoint handle it cannot free after cs_close() dies with it */
+	int up[2], go[2];
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(go[1]);
+		if (cs_open(sock_path, &c) < 0 ||
+		    cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep) < 0)
+			_exit(1);
+		snprintf(name, sizeof(name), "%s", cs_endpoint_name(ep));
+		if (write(up[1], name, strlen(name) + 1) < 0)
+			_exit(2);
+		/* hold the connection until the parent has seen the endpoint */
+		char x;
+		if (read(go[0], &x, 1) < 0)
+			_exit(3);
+		cs_close(c);
+		_exit(0);
+	}
+	close(up[1]);
+	close(go[0]);
+	memset(name, 0, sizeof(name));
+	ssize_t n = read(up[0], name, sizeof(name) - 1);
+	close(up[0]);
+	if (n <= 10) {
+		close(go[1]);
+		waitpid(pid, NULL, 0);
+		fail_msg("the child could not open an ephemeral endpoint");
+	}
+	int sc = show_code(g, name);
+	close(go[1]);
+	assert_int_equal(sc, 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	int r = 0;
+	for (int i = 0; i < 200 && (r = show_code(g, name)) == 0; i++)
+		sleep_ms(10);
+	if (r != CS_ENOENT)
+		fail_msg("ephemeral endpoint %s still there 2 s after its connection closed (%d)",
+			 name, r);
+}
+
+static void test_socket(void **state)
+{
+	cs_endpoint_t *ep = NULL;
+	struct stat st;
+
+	(void)state;
+	OK(g, cs_endpoint_open(g, "acme/blue", "sock", 0, &ep));
+	assert_string_equal(cs_endpoint_name(ep), "acme/blue/sock");
+	int fd = cs_socket(ep, AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		fail_msg("cs_socket: %s: %s", cs_strerror(fd), cs_last_error(g));
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	close(fd);
+	fd = cs_socket(ep, AF_INET6, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	/* a domain csd does not make */
+	REFUSED(g, cs_socket(ep, AF_UNIX, SOCK_STREAM, 0), CS_EINVAL, "domain");
+	cs_endpoint_close(ep);
+	/* not ephemeral: it outlives the handle */
+	assert_int_equal(show_code(g, "acme/blue/sock"), 0);
+	/* attach finds it; attach to a missing one does not create it */
+	OK(g, cs_endpoint_open(g, "acme/blue", "sock", CS_EP_ATTACH, &ep));
+	cs_endpoint_close(ep);
+	ep = NULL;
+	REFUSED(g, cs_endpoint_open(g, "acme/blue", "nope", CS_EP_ATTACH, &ep), CS_ENOENT, "nope");
+	assert_null(ep);
+	OK(g, cs_endpoint_delete(g, "acme/blue/sock"));
+}
+
+static void test_multipart(void **state)
+{
+	enum { NUIDS = 20000 };
+	json_t *uids = json_array(), *spec;
+	char *text;
+
+	(void)state;
+	for (int i = 0; i < NUIDS; i++)
+		json_array_append_new(uids, json_integer(100000 + i));
+	spec = json_pack("{s:{s:o}}", "owners", "uids", uids);
+	text = json_dumps(spec, JSON_COMPACT);
+	assert_true(strlen(text) > 2 * CS_WIRE_PART_MAX);
+	OK(g, cs_tenant_create(g, "big", text));
+	char *s = NULL;
+	OK(g, cs_tenant_show(g, "big", &s));
+	assert_true(strlen(s) > 2 * CS_WIRE_PART_MAX);
+	json_t *j = parse(s);
+	json_t *back = json_object_get(json_object_get(j, "owners"), "uids");
+	assert_int_equal(json_array_size(back), NUIDS);
+	for (int i = 0; i < NUIDS; i++)
+		if (json_integer_value(json_array_get(back, (size_t)i)) != 100000 + i)
+			fail_msg("uid %d came back as %lld", i,
+				 (long long)json_integer_value(json_array_get(back, (size_t)i)));
+	json_decref(j);
+	cs_free(s);
+	OK(g, cs_tenant_delete(g, "big"));
+	json_decref(spec);
+	free(text);
+}
+
+/* ---- ownership ---- */
+
+#define CHILD_CHECK(cond, ...)                                                            \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "uid %u: line %d: ", (unsigned)getuid(), __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fputc('\n', stderr);                                              \
+			_exit(1);                                                         \
+		}                                                                         \
+	} while (0)
+
+static int64_t child_revision(cs_t *c)
+{
+	char *s = NULL;
+
+	CHILD_CHECK(cs_status(c, &s) == 0, "status: %s", cs_last_error(c));
+	json_t *j = json_loads(s, 0, NULL);
+	int64_t v = json_integer_value(json_object_get(j, "revision"));
+	json_decref(j);
+	cs_free(s);
+	return v;
+}
+
+static void child_owner(void)
+{
+	cs_t *c = NULL;
+	char *s = NULL;
+
+	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
+	CHILD_CHECK(cs_tenant_list(c, &s) == 0, "tenant list: %s", cs_last_error(c));
+	json_t *a = json_loads(s, 0, NULL);
+	CHILD_CHECK(json_array_size(a) == 1 &&
+		    !strcmp(json_string_value(json_object_get(json_array_get(a, 0), "name")) ?: "",
+			    "acme"), "owner should see exactly acme: %s", s);
+	json_decref(a);
+	cs_free(s);
+	int r = cs_vnet_create(c, "acme/x", "{\"subnet\":\"10.5.0.0/24\"}");
+	CHILD_CHECK(r == 0, "vnet create acme/x: %s", cs_last_error(c));
+	CHILD_CHECK(cs_vnet_show(c, "acme/blue", &s) == 0, "vnet show acme/blue");
+	cs_free(s);
+	/* owning a tenant is not being an administrator */
+	r = cs_tenant_create(c, "stolen", "{\"owners\":{\"uids\":[1001]}}");
+	CHILD_CHECK(r == CS_EPERM, "naming another owner: %d", r);
+	cs_close(c);
+	_exit(0);
+}
+
+static void child_stranger(void)
+{
+	cs_t *c = NULL;
+	char *s = NULL;
+	int r;
+
+	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
+	int64_t rev = child_revision(c);
+	CHILD_CHECK(cs_tenant_list(c, &s) == 0, "tenant list: %s", cs_last_error(c));
+	CHILD_CHECK(!strcmp(s, "[]"), "a stranger sees tenants: %s", s);
+	cs_free(s);
+	s = NULL;
+	/* ENOENT, not EPERM: nothing is revealed */
+	r = cs_tenant_show(c, "acme", &s);
+	CHILD_CHECK(r == CS_ENOENT, "tenant show acme: %d %s", r, cs_last_error(c));
+	r = cs_vnet_show(c, "acme/blue", &s);
+	CHILD_CHECK(r == CS_ENOENT, "vnet show acme/blue: %d %s", r, cs_last_error(c));
+	r = cs_vnet_create(c, "acme/y", "{\"subnet\":\"10.6.0.0/24\"}");
+	CHILD_CHECK(r == CS_ENOENT, "vnet create acme/y: %d %s", r, cs_last_error(c));
+	r = cs_endpoint_create(c, "acme/blue/z", NULL);
+	CHILD_CHECK(r == CS_ENOENT, "endpoint create acme/blue/z: %d %s", r, cs_last_error(c));
+	r = cs_tenant_delete(c, "acme");
+	CHILD_CHECK(r == CS_ENOENT, "tenant delete acme: %d %s", r, cs_last_error(c));
+	cs_endpoint_t *ep = NULL;
+	r = cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep);
+	CHILD_CHECK(r == CS_ENOENT, "endpoint open in acme/blue: %d %s", r, cs_last_error(c));
+	r = cs_vnet_list(c, NULL, &s);
+	CHILD_CHECK(r == 0 && !strcmp(s, "[]"), "vnet list: %d %s", r, s ? s : "");
+	cs_free(s);
+	r = cs_endpoint_list(c, NULL, &s);
+	CHILD_CHECK(r == 0 && !strcmp(s, "[]"), "endpoint list: %d %s", r, s ? s : "");
+	cs_free(s);
+	CHILD_CHECK(child_revision(c) == rev, "the store moved");
+	/* and what a stranger may do: a tenant of its own */
+	cs_close(c);
+	_exit(0);
+}
+
+static void run_as(uid_t uid, void (*fn)(void))
+{
+	int st;
+
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0) {
+			perror("dropping to a user");
+			_exit(1);
+		}
+		fn();
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("the child as uid %u failed (status %d; see its stderr)", (unsigned)uid, st);
+}
+
+static void test_ownership(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	run_as(1000, child_owner);
+	json_t *j = show(cs_vnet_show, g, "acme/x");
+	assert_string_equal(jstr(j, "subnet"), "10.5.0.0/24");
+	json_decref(j);
+	int64_t rev = revision(g);
+	run_as(1001, child_stranger);
+	assert_int_equal(revision(g), rev);
+	char *s = NULL;
+	assert_int_equal(cs_vnet_show(g, "acme/y", &s), CS_ENOENT);
+	OK(g, cs_vnet_delete(g, "acme/x"));
+}
+
+/* ---- resources ---- */
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		fail_msg("%s: %s", path, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_fd_leak(void **state)
+{
+	cs_endpoint_t *ep;
+
+	(void)state;
+	/* settle: earlier tests' connections may still be closing */
+	int before = count_fds(daemon_pid), now;
+	for (int i = 0; i < 50; i++) {
+		sleep_ms(20);
+		if ((now = count_fds(daemon_pid)) == before)
+			break;
+		before = now;
+	}
+	for (int i = 0; i < 200; i++) {
+		cs_t *c = NULL;
+		OK(g, cs_open(sock_path, &c));
+		if (i % 10 == 0) {
+			/* sockets handed out and ephemeral endpoints must not pin fds */
+			OK(c, cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep));
+			int fd = cs_socket(ep, AF_INET, SOCK_DGRAM, 0);
+			assert_true(fd >= 0);
+			close(fd);
+			cs_endpoint_close(ep);
+		}
+		cs_close(c);
+	}
+	/* csd notices the closes asynchronously: poll for up to 2 s */
+	for (int i = 0; i < 200 && (now = count_fds(daemon_pid)) != before; i++)
+		sleep_ms(10);
+	if (now != before)
+		fail_msg("csd had %d fds before 200 connections and %d after", before, now);
+}
+
+static void test_shutdown(void **state)
+{
+	int st;
+
+	(void)state;
+	cs_close(g);
+	g = NULL;
+	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
+	daemon_pid = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("csd did not stop cleanly on SIGTERM (status %d)", st);
+	/* it takes its socket with it */
+	assert_int_equal(access(sock_path, F_OK), -1);
+}
+
+int main(void)
+{
+	/* order matters: later tests use acme and acme/blue */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_crud),
+		cmocka_unit_test(test_acme),
+		cmocka_unit_test(test_ipam),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_raw_protocol),
+		cmocka_unit_test(test_raw_oversized),
+		cmocka_unit_test(test_ephemeral),
+		cmocka_unit_test(test_socket),
+		cmocka_unit_test(test_multipart),
+		cmocka_unit_test(test_ownership),
+		cmocka_unit_test(test_fd_leak),
+		cmocka_unit_test(test_shutdown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
