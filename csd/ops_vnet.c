@@ -66,8 +66,8 @@ static int vnet_create(struct csd_req *r)
 	json_t *el;
 	json_array_foreach(list, i, el) {
 		struct cs_prefix pf;
-		cs_prefix_parse(json_string_value(el), &pf, err, sizeof(err));
-		if (ipam_subnet_check(&pf, err, sizeof(err)) < 0) {
+		if (cs_prefix_parse(json_string_value(el), &pf, err, sizeof(err)) < 0 ||
+		    ipam_subnet_check(&pf, err, sizeof(err)) < 0) {
 			ret = req_fail(r, CS_EINVAL, "%s: subnet %s", what, err);
 			break;
 		}

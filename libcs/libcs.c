@@ -16,8 +16,11 @@
 
 #define CS_EXPORT __attribute__((visibility("default")))
 
+struct cs_endpoint;
+
 struct cs {
 	int fd;
+	struct cs_endpoint *endpoints; /* open handles, detached at cs_close() */
 	int64_t next_id;
 	char *error;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -25,6 +28,7 @@ struct cs {
 
 struct cs_endpoint {
 	cs_t *cs;
+	struct cs_endpoint *next;
 	char *name;   /* tenant/vnet/endpoint */
 	char *vnet;   /* tenant/vnet */
 	bool ephemeral;
@@ -169,6 +173,9 @@ CS_EXPORT void cs_close(cs_t *cs)
 {
 	if (!cs)
 		return;
+	/* handles outliving the connection stay valid but can do nothing */
+	for (struct cs_endpoint *ep = cs->endpoints; ep; ep = ep->next)
+		ep->cs = NULL;
 	if (cs->fd >= 0)
 		close(cs->fd);
 	free(cs->error);
@@ -386,6 +393,8 @@ CS_EXPORT int cs_endpoint_open(cs_t *cs, const char *vnet, const char *name, uns
 			json_is_true(json_object_get(res, "created"));
 	endpoint_take_addresses(ep, res);
 	json_decref(res);
+	ep->next = cs->endpoints;
+	cs->endpoints = ep;
 	*out = ep;
 	return 0;
 }
@@ -398,6 +407,12 @@ CS_EXPORT void cs_endpoint_close(cs_endpoint_t *ep)
 	 * delete it when the connection closes */
 	if (ep->ephemeral && ep->cs && ep->name)
 		request(ep->cs, "endpoint.delete", json_pack("{s:s}", "name", ep->name), NULL, NULL);
+	if (ep->cs)
+		for (struct cs_endpoint **pp = &ep->cs->endpoints; *pp; pp = &(*pp)->next)
+			if (*pp == ep) {
+				*pp = ep->next;
+				break;
+			}
 	free(ep->name);
 	free(ep->vnet);
 	free(ep);
@@ -434,6 +449,8 @@ CS_EXPORT int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol)
 
 	if (!ep)
 		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
 	r = request(ep->cs, "endpoint.socket",
 		    json_pack("{s:s, s:i, s:i, s:i}", "name", ep->name, "domain", domain, "type",
 			      type, "protocol", protocol),
@@ -491,6 +508,8 @@ CS_EXPORT int cs_connect(cs_endpoint_t *ep, int type, const char *peer, uint16_t
 
 	if (!ep || !peer || (type != SOCK_STREAM && type != SOCK_DGRAM))
 		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
 	if (parse_addr(peer, port, &ss, &len) < 0) {
 		int fam = ep->has4 ? AF_INET : AF_INET6;
 		r = cs_resolve(ep->cs, ep->vnet, peer, fam, port, &ss, &len);

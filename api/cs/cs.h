@@ -74,7 +74,9 @@ typedef struct cs cs_t;
  */
 int cs_open(const char *socket_path, cs_t **out);
 
-/** Close the connection. Ephemeral endpoints opened on it are deleted. */
+/** Close the connection. Ephemeral endpoints opened on it are deleted.
+ *  Endpoint handles still open stay valid for cs_endpoint_close(), cs_endpoint_name()
+ *  and cs_endpoint_address(); other calls on them return CS_ECONN. */
 void cs_close(cs_t *cs);
 
 /** The message of the last failed call on @p cs, or "" (never NULL). */

@@ -331,7 +331,9 @@ static void test_crud(void **state)
 static void test_acme(void **state)
 {
 	(void)state;
-	OK(g, cs_tenant_create(g, "acme", "{\"owners\":{\"uids\":[1000]}}"));
+	/* only an administrator may name another user as owner */
+	OK(g, cs_tenant_create(g, "acme",
+			       geteuid() == 0 ? "{\"owners\":{\"uids\":[1000]}}" : NULL));
 	OK(g, cs_vnet_create(g, "acme/blue", "{\"subnet\":\"10.0.0.0/24\"}"));
 }
 
@@ -407,6 +409,12 @@ static void test_refusals(void **state)
 	REFUSED(g, cs_vnet_create(g, "acme/blue", "{\"subnet\":\"10.3.0.0/24\"}"), CS_EEXIST,
 		"acme/blue");
 	REFUSED(g, cs_endpoint_create(g, "acme/blue/fix", NULL), CS_EEXIST, "acme/blue/fix");
+	json_t *blue = show(cs_vnet_show, g, "acme/blue");
+	char spec[96];
+	snprintf(spec, sizeof(spec), "{\"subnet\":\"10.3.0.0/24\",\"id\":%lld}",
+		 (long long)json_integer_value(json_object_get(blue, "id")));
+	json_decref(blue);
+	REFUSED(g, cs_vnet_create(g, "acme/dupid", spec), CS_EEXIST, "acme/dupid");
 	/* the schema: unknown keys and wrong types */
 	REFUSED(g, cs_vnet_create(g, "acme/bad", "{\"subnett\":\"10.2.0.0/24\"}"), CS_EINVAL,
 		"subnett");
@@ -610,6 +618,16 @@ static void test_raw_oversized(void **state)
 
 /* ---- endpoints held by programs ---- */
 
+/*
+ * Success of a forked helper. exit(), not _exit(): libnl's constructors
+ * allocate and only its destructors free, so under valgrind an _exit()
+ * would report their blocks as lost and turn the status into a failure.
+ */
+static void __attribute__((noreturn)) child_exit_ok(void)
+{
+	exit(0);
+}
+
 static int show_code(cs_t *cs, const char *name)
 {
 	char *s = NULL;
@@ -652,11 +670,14 @@ static void test_ephemeral(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* the handle cannot be freed after cs_close(): keep it reachable */
+		static cs_endpoint_t *held;
 		close(up[0]);
 		close(go[1]);
 		if (cs_open(sock_path, &c) < 0 ||
-		    cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep) < 0)
+		    cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &held) < 0)
 			_exit(1);
+		ep = held;
 		snprintf(name, sizeof(name), "%s", cs_endpoint_name(ep));
 		if (write(up[1], name, strlen(name) + 1) < 0)
 			_exit(2);
@@ -665,7 +686,7 @@ static void test_ephemeral(void **state)
 		if (read(go[0], &x, 1) < 0)
 			_exit(3);
 		cs_close(c);
-		_exit(0);
+		child_exit_ok();
 	}
 	close(up[1]);
 	close(go[0]);
@@ -730,6 +751,11 @@ static void test_multipart(void **state)
 	char *text;
 
 	(void)state;
+	/* listing other users as owners needs an administrator */
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
 	for (int i = 0; i < NUIDS; i++)
 		json_array_append_new(uids, json_integer(100000 + i));
 	spec = json_pack("{s:{s:o}}", "owners", "uids", uids);
@@ -798,7 +824,7 @@ static void child_owner(void)
 	r = cs_tenant_create(c, "stolen", "{\"owners\":{\"uids\":[1001]}}");
 	CHILD_CHECK(r == CS_EPERM, "naming another owner: %d", r);
 	cs_close(c);
-	_exit(0);
+	child_exit_ok();
 }
 
 static void child_stranger(void)
@@ -834,9 +860,8 @@ static void child_stranger(void)
 	CHILD_CHECK(r == 0 && !strcmp(s, "[]"), "endpoint list: %d %s", r, s ? s : "");
 	cs_free(s);
 	CHILD_CHECK(child_revision(c) == rev, "the store moved");
-	/* and what a stranger may do: a tenant of its own */
 	cs_close(c);
-	_exit(0);
+	child_exit_ok();
 }
 
 static void run_as(uid_t uid, void (*fn)(void))
