@@ -136,6 +136,8 @@ void client_on_close(struct csd *d, struct client *c);
 int client_add_ephemeral(struct client *c, const char *name);
 void client_drop_ephemeral(struct client *c, const char *name);
 bool client_said_hello(const struct client *c);
+/* Does a live connection hold the ephemeral endpoint "t/v/e"? */
+bool csd_ephemeral_held(const struct csd *d, const char *name);
 void client_set_hello(struct client *c);
 
 #endif

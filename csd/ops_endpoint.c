@@ -138,6 +138,12 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	const char *node = json_string_value(json_object_get(spec, "node"));
 	if (!node)
 		node = d->cfg.node;
+	if (strcmp(node, d->cfg.node)) {
+		/* until nodes are declared or registered, only this one is known */
+		ret = req_fail(r, CS_EINVAL, "%s: node %s is not known; this csd is node %s "
+			       "(leave node out for this node)", what, node, d->cfg.node);
+		goto out;
+	}
 	key_endpoint(key, t, v, e);
 	for (int attempt = 0; attempt < 16; attempt++) {
 		struct cs_addr addr[2];

@@ -41,9 +41,11 @@ int reconcile_all(struct csd *d)
 		char vkey[KEY_MAX];
 		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 || !model_endpoint_local(d, doc))
 			continue;
-		if (json_is_true(json_object_get(doc, "ephemeral")) && d->nclients == 0 &&
+		char full[KEY_MAX];
+		snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], p[2]);
+		if (json_is_true(json_object_get(doc, "ephemeral")) && !csd_ephemeral_held(d, full) &&
 		    endpoint_owner_gone(doc)) {
-			/* its program is gone and no connection holds it (at start) */
+			/* its program is gone and no connection holds it */
 			const char *const prefixes[] = { key };
 			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
 				log_info("ephemeral endpoint %s/%s/%s deleted: its owner is gone",

@@ -124,6 +124,15 @@ void client_drop_ephemeral(struct client *c, const char *name)
 	}
 }
 
+bool csd_ephemeral_held(const struct csd *d, const char *name)
+{
+	for (const struct client *c = d->clients; c; c = c->next)
+		for (size_t i = 0; i < c->nephemerals; i++)
+			if (!strcmp(c->ephemerals[i], name))
+				return true;
+	return false;
+}
+
 const char *client_ephemeral(const struct client *c, size_t i);
 const char *client_ephemeral(const struct client *c, size_t i)
 {
@@ -562,6 +571,8 @@ int csd_run(struct csd *d)
 
 void csd_fini(struct csd *d)
 {
+	/* however the loop ended, csd going away is not the programs going away */
+	d->stopping = true;
 	while (d->clients)
 		client_free(d, d->clients);
 	if (d->listen_fd >= 0) {
