@@ -285,7 +285,8 @@ static void client_queue(struct client *c, json_t *reply, const int *fds, int nf
 		c->dead = true;
 		return;
 	}
-	memcpy(m->fds, fds, sizeof(int) * nfds);
+	if (nfds > 0)
+		memcpy(m->fds, fds, sizeof(int) * nfds);
 	m->nfds = nfds;
 	*c->txtail = m;
 	c->txtail = &m->next;
