@@ -286,6 +286,26 @@ json_t *cs_msg_ok(int64_t id, json_t *result)
 			 "result", result ? result : json_object());
 }
 
+/* Messages are cut by bytes, which can split a UTF-8 character, and JSON
+ * strings must be valid UTF-8: replace what is not with '?'. */
+static void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2
+			: (*p & 0xF8) == 0xF0 ? 3 : -1;
+		int ok = n >= 0 && !(n == 1 && *p < 0xC2);
+		for (int i = 1; ok && i <= n; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 json_t *cs_msg_error(int64_t id, int code, const char *fmt, ...)
 {
 	char text[1024];
@@ -294,6 +314,7 @@ json_t *cs_msg_error(int64_t id, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	utf8_sanitize(text);
 	const char *name = cs_errname(code);
 	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", (json_int_t)id, "ok", 0, "error",
 			 "code", name ? name : "EIO", "message", text);

@@ -200,6 +200,13 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 		memcpy(fds, req.fds, sizeof(int) * req.nfds);
 		*nfds = req.nfds;
 	}
+	if (!reply) {
+		/* the server always answers, even when a reply cannot be built */
+		for (int i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		reply = cs_msg_error(id, CS_ENOMEM, "%s: the reply could not be built", op->name);
+	}
 	json_decref(empty);
 	json_decref(in);
 	return reply;

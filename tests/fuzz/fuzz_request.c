@@ -13,6 +13,7 @@
  * said hello (client_said_hello(NULL) is true in csd/server.c), and
  * ephemeral endpoints are then not tied to a connection.
  */
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 
 static struct csd d;
 static bool verbose; /* CS_FUZZ_VERBOSE=1: print each reply, to check seeds do what they say */
-static char tmpdir[] = "/tmp/cs-fuzz-request-XXXXXX";
+static char tmpdir[4096];
 
 static gid_t root_gids[] = { 0 };
 static const struct principal root = {
@@ -53,7 +54,11 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char sock[sizeof(tmpdir) + 8], state[sizeof(tmpdir) + 8], err[512];
+	const char *base = getenv("TMPDIR");
 
+	/* $TMPDIR lets tests/fuzz/run put it in its build directory: after a
+	 * crash, abort() skips atexit() and the directory stays behind. */
+	snprintf(tmpdir, sizeof(tmpdir), "%s/cs-fuzz-request-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		perror("fuzz_request: mkdtemp");
 		exit(1);
@@ -86,8 +91,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The lowest free descriptor: it rises when a request leaks one. */
+static int lowest_free_fd(void)
+{
+	int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* SQLite may keep a journal or WAL open once it has written; a
+	 * few descriptors of growth over a whole run are that, more is a leak. */
+	static int fd_slack = 8;
+	int fd_before = lowest_free_fd();
 	const struct principal *who = size && !(data[0] & 1) ? &user : &root;
 	int fds[CS_WIRE_MAX_FDS], nfds = -1;
 	json_t *reply;
@@ -118,5 +137,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(reply);
 	/* the backend's log of what it would do only grows; it is not under test */
 	vnet_recording_reset(d.backend);
+	int fd_after = lowest_free_fd();
+	if (fd_after > fd_before) {
+		fd_slack -= fd_after - fd_before;
+		if (fd_slack < 0)
+			fprintf(stderr, "fuzz_request: descriptors leak (lowest free fd %d -> %d)\n",
+				fd_before, fd_after);
+		FUZZ_CHECK(fd_slack >= 0);
+	}
 	return 0;
 }
