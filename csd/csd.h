@@ -79,6 +79,9 @@ struct csd {
 	bool stopping;
 	uint64_t started; /* monotonic ms */
 	uint64_t requests;
+	/* bumped by every change of the desired state: caches of
+	 * authorization decisions (client_may_use) are valid for one value */
+	uint64_t gen;
 };
 
 int csd_init(struct csd *d);
@@ -136,6 +139,10 @@ void client_on_close(struct csd *d, struct client *c);
 int client_add_ephemeral(struct client *c, const char *name);
 void client_drop_ephemeral(struct client *c, const char *name);
 bool client_said_hello(const struct client *c);
+/* Did this connection already pass the checks to use endpoint "t/v/e" with
+ * the current d->gen? Lets cs_socket skip the store on its hot path. */
+bool client_may_use(const struct csd *d, struct client *c, const char *name);
+void client_note_use(const struct csd *d, struct client *c, const char *name);
 /* Does a live connection hold the ephemeral endpoint "t/v/e"? */
 bool csd_ephemeral_held(const struct csd *d, const char *name);
 void client_set_hello(struct client *c);

@@ -22,12 +22,19 @@ int req_spec(struct csd_req *r, enum schema_object o, const char *what, json_t *
 int req_store_fail(struct csd_req *r, int code, const char *what);
 
 /* Views, as `cs-ctl -j` prints them. */
-json_t *view_tenant(struct csd *d, const char *t, const json_t *doc);
+/* @counts from model_count(); NULL counts them for this one object */
+json_t *view_tenant(struct csd *d, const char *t, const json_t *doc, const json_t *vnet_counts,
+		    const json_t *ep_counts);
 json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc,
-		  const struct vnet_inventory *inv);
+		  const struct vnet_inventory *inv, const json_t *ep_counts);
 json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		      const json_t *doc, const struct vnet_inventory *inv);
 bool inventory_has(const struct vnet_inventory *inv, bool endpoint, const char *path);
+/* What the backend realized here, sorted for inventory_has(). */
+int csd_inventory(struct csd *d, struct vnet_inventory *inv);
+/* Objects per tenant or vnet ("acme" or "acme/blue" -> count), from one
+ * listing of @prefix ("/vnets/" or "/endpoints/"); @depth path parts kept. */
+json_t *model_count(struct csd *d, const char *prefix, int depth);
 
 /* Create an endpoint (validated, allocated, stored, realized here). */
 int endpoint_create(struct csd_req *r, const char *t, const char *v, const char *e,

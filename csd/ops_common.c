@@ -76,15 +76,69 @@ int req_spec(struct csd_req *r, enum schema_object o, const char *what, json_t *
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int csd_inventory(struct csd *d, struct vnet_inventory *inv)
+{
+	int r = d->backend->ops->inventory(d->backend, inv);
+
+	if (r == 0) {
+		qsort(inv->vnets, inv->nvnets, sizeof(char *), cmp_str);
+		qsort(inv->endpoints, inv->nendpoints, sizeof(char *), cmp_str);
+	}
+	return r;
+}
+
 bool inventory_has(const struct vnet_inventory *inv, bool endpoint, const char *path)
 {
 	char *const *v = endpoint ? inv->endpoints : inv->vnets;
 	size_t n = endpoint ? inv->nendpoints : inv->nvnets;
 
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i], path))
-			return true;
-	return false;
+	return n && bsearch(&path, v, n, sizeof(char *), cmp_str);
+}
+
+json_t *model_count(struct csd *d, const char *prefix, int depth)
+{
+	struct store_kvs kvs = { 0 };
+	json_t *counts = json_object();
+	size_t plen = strlen(prefix);
+
+	if (store_list(d->store, prefix, &kvs, NULL) < 0) {
+		json_decref(counts);
+		return NULL;
+	}
+	for (size_t i = 0; i < kvs.n; i++) {
+		char path[KEY_MAX], *p = path;
+		snprintf(path, sizeof(path), "%s", kvs.v[i].key + plen);
+		for (int k = 0; k < depth && p; k++)
+			p = strchr(p + 1, '/');
+		if (!p)
+			continue;
+		*p = '\0';
+		json_object_set_new(counts, path,
+				    json_integer(json_integer_value(json_object_get(counts, path)) + 1));
+	}
+	store_kvs_clear(&kvs);
+	return counts;
+}
+
+static void set_count(json_t *o, const char *key, const json_t *counts, struct csd *d,
+		      const char *prefix, const char *name)
+{
+	if (!counts) {
+		/* one object shown: list just its subtree */
+		char pfx[KEY_MAX];
+		struct store_kvs kvs = { 0 };
+		snprintf(pfx, sizeof(pfx), "%s%s/", prefix, name);
+		if (store_list(d->store, pfx, &kvs, NULL) == 0)
+			json_object_set_new(o, key, json_integer((json_int_t)kvs.n));
+		store_kvs_clear(&kvs);
+		return;
+	}
+	json_object_set_new(o, key, json_integer(json_integer_value(json_object_get(counts, name))));
 }
 
 /* Spec keys first, then what csd allocated and observed. */
@@ -95,41 +149,30 @@ static json_t *view_base(const char *name, const json_t *doc)
 	return o;
 }
 
-json_t *view_tenant(struct csd *d, const char *t, const json_t *doc)
+json_t *view_tenant(struct csd *d, const char *t, const json_t *doc, const json_t *vnet_counts,
+		    const json_t *ep_counts)
 {
-	char prefix[KEY_MAX];
-	struct store_kvs kvs = { 0 };
 	json_t *o = view_base(t, doc);
 
-	snprintf(prefix, sizeof(prefix), "/vnets/%s/", t);
-	if (store_list(d->store, prefix, &kvs, NULL) == 0)
-		json_object_set_new(o, "vnets", json_integer((json_int_t)kvs.n));
-	store_kvs_clear(&kvs);
-	snprintf(prefix, sizeof(prefix), "/endpoints/%s/", t);
-	if (store_list(d->store, prefix, &kvs, NULL) == 0)
-		json_object_set_new(o, "endpoints", json_integer((json_int_t)kvs.n));
-	store_kvs_clear(&kvs);
+	set_count(o, "vnets", vnet_counts, d, "/vnets/", t);
+	set_count(o, "endpoints", ep_counts, d, "/endpoints/", t);
 	return o;
 }
 
 json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc,
-		  const struct vnet_inventory *inv)
+		  const struct vnet_inventory *inv, const json_t *ep_counts)
 {
-	char name[KEY_MAX], prefix[KEY_MAX];
-	struct store_kvs kvs = { 0 };
+	char name[KEY_MAX];
 	json_t *o;
 
 	snprintf(name, sizeof(name), "%s/%s", t, v);
 	o = view_base(name, doc);
 	json_object_set(o, "id", json_object_get(doc, "id"));
 	if (!json_object_get(o, "mtu"))
-		json_object_set_new(o, "mtu", json_integer(1450));
+		json_object_set_new(o, "mtu", json_integer(VNET_MTU_LOCAL));
 	if (!json_object_get(o, "backend"))
 		json_object_set_new(o, "backend", json_string("kernel"));
-	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
-	if (store_list(d->store, prefix, &kvs, NULL) == 0)
-		json_object_set_new(o, "endpoints", json_integer((json_int_t)kvs.n));
-	store_kvs_clear(&kvs);
+	set_count(o, "endpoints", ep_counts, d, "/endpoints/", name);
 	json_object_set_new(o, "state", json_string(inv && inventory_has(inv, false, name) ?
 							    "up" : "down"));
 	return o;

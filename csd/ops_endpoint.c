@@ -235,7 +235,7 @@ static json_t *view_one(struct csd *d, const char *t, const char *v, const char 
 			const json_t *doc)
 {
 	struct vnet_inventory inv = { 0 };
-	d->backend->ops->inventory(d->backend, &inv);
+	csd_inventory(d, &inv);
 	json_t *o = view_endpoint(d, t, v, e, doc, &inv);
 	vnet_inventory_clear(&inv);
 	return o;
@@ -346,7 +346,7 @@ static int ep_list(struct csd_req *r)
 		return req_store_fail(r, ret, "endpoint list");
 	}
 	struct vnet_inventory inv = { 0 };
-	r->d->backend->ops->inventory(r->d->backend, &inv);
+	csd_inventory(r->d, &inv);
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		name_t p[3];
@@ -436,9 +436,17 @@ static int ep_socket(struct csd_req *r)
 	if (domain != AF_INET && domain != AF_INET6 && domain != AF_PACKET)
 		return req_fail(r, CS_EINVAL, "endpoint.socket: domain %" JSON_INTEGER_FORMAT
 				" is not supported (AF_INET or AF_INET6)", domain);
-	if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
-		return ret;
-	json_decref(doc);
+	const char *name = json_string_value(json_object_get(r->args, "name"));
+	if (name && client_may_use(r->d, r->client, name)) {
+		char err[128];
+		if (cs_path_split(name, 3, p, err, sizeof(err)) < 0)
+			return req_fail(r, CS_EINVAL, "%s", err);
+	} else {
+		if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
+			return ret;
+		json_decref(doc);
+		client_note_use(r->d, r->client, name);
+	}
 	if (!authz_socket(r->who, (int)domain, (int)type))
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: raw and packet sockets need "
 				"administrator rights", p[0], p[1], p[2]);
@@ -522,6 +530,7 @@ void client_on_close(struct csd *d, struct client *c)
 		if (cs_path_split(name, 3, p, err, sizeof(err)) == 0) {
 			key_endpoint(key, p[0], p[1], p[2]);
 			const char *const prefixes[] = { key };
+			d->gen++;
 			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
 				log_info("ephemeral endpoint %s deleted: its connection closed", name);
 			else

@@ -48,7 +48,7 @@ static int tenant_create(struct csd_req *r)
 		goto out;
 	}
 	log_info("tenant %s created by uid %u", t[0], (unsigned)r->who->uid);
-	r->result = view_tenant(r->d, t[0], doc);
+	r->result = view_tenant(r->d, t[0], doc, NULL, NULL);
 out:
 	free(text);
 	json_decref(doc);
@@ -84,7 +84,7 @@ static int tenant_show(struct csd_req *r)
 
 	if ((ret = req_path(r, "name", 1, t)) < 0 || (ret = req_tenant(r, t[0], AZ_SEE, &doc)) < 0)
 		return ret;
-	r->result = view_tenant(r->d, t[0], doc);
+	r->result = view_tenant(r->d, t[0], doc, NULL, NULL);
 	json_decref(doc);
 	return 0;
 }
@@ -97,11 +97,14 @@ static int tenant_list(struct csd_req *r)
 
 	if (ret < 0)
 		return req_store_fail(r, ret, "tenant list");
+	json_t *vc = model_count(r->d, "/vnets/", 1), *ec = model_count(r->d, "/endpoints/", 1);
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		if (authz_tenant(r->who, json_object_get(doc, "spec"), AZ_SEE))
-			json_array_append_new(r->result, view_tenant(r->d, key + 9, doc));
+			json_array_append_new(r->result, view_tenant(r->d, key + 9, doc, vc, ec));
 	}
+	json_decref(vc);
+	json_decref(ec);
 	json_decref(docs);
 	return 0;
 }

@@ -44,7 +44,7 @@ static int vnet_create(struct csd_req *r)
 {
 	name_t p[2];
 	json_t *tdoc = NULL, *spec = NULL, *doc = NULL;
-	char what[128], key[KEY_MAX], vkey[KEY_MAX], value[2 * CS_NAME_MAX + 2], err[256];
+	char what[128], key[KEY_MAX], vkey[KEY_MAX], value[2 * CS_NAME_MAX + 8], err[256];
 	char *text = NULL;
 	int ret;
 
@@ -122,8 +122,8 @@ static int vnet_create(struct csd_req *r)
 	log_info("%s created (id %" JSON_INTEGER_FORMAT ") by uid %u", what,
 		 json_integer_value(json_object_get(doc, "id")), (unsigned)r->who->uid);
 	struct vnet_inventory inv = { 0 };
-	r->d->backend->ops->inventory(r->d->backend, &inv);
-	r->result = view_vnet(r->d, p[0], p[1], doc, &inv);
+	csd_inventory(r->d, &inv);
+	r->result = view_vnet(r->d, p[0], p[1], doc, &inv, NULL);
 	vnet_inventory_clear(&inv);
 out:
 	free(text);
@@ -171,8 +171,8 @@ static int vnet_show(struct csd_req *r)
 		return ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
 					: req_store_fail(r, ret, key);
 	struct vnet_inventory inv = { 0 };
-	r->d->backend->ops->inventory(r->d->backend, &inv);
-	r->result = view_vnet(r->d, p[0], p[1], doc, &inv);
+	csd_inventory(r->d, &inv);
+	r->result = view_vnet(r->d, p[0], p[1], doc, &inv, NULL);
 	vnet_inventory_clear(&inv);
 	json_decref(doc);
 	return 0;
@@ -199,7 +199,8 @@ static int vnet_list(struct csd_req *r)
 		return req_store_fail(r, ret, "vnet list");
 	}
 	struct vnet_inventory inv = { 0 };
-	r->d->backend->ops->inventory(r->d->backend, &inv);
+	csd_inventory(r->d, &inv);
+	json_t *ec = model_count(r->d, "/endpoints/", 2);
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		name_t p[2];
@@ -209,9 +210,10 @@ static int vnet_list(struct csd_req *r)
 		key_tenant(tkey, p[0]);
 		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
 			continue;
-		json_array_append_new(r->result, view_vnet(r->d, p[0], p[1], doc, &inv));
+		json_array_append_new(r->result, view_vnet(r->d, p[0], p[1], doc, &inv, ec));
 	}
 	vnet_inventory_clear(&inv);
+	json_decref(ec);
 	json_decref(docs);
 	json_decref(tdocs);
 	return 0;

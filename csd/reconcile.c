@@ -47,6 +47,7 @@ int reconcile_all(struct csd *d)
 		    endpoint_owner_gone(doc)) {
 			/* its program is gone and no connection holds it */
 			const char *const prefixes[] = { key };
+			d->gen++;
 			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
 				log_info("ephemeral endpoint %s/%s/%s deleted: its owner is gone",
 					 p[0], p[1], p[2]);

@@ -55,6 +55,9 @@ struct client {
 	uint32_t events;
 	char **ephemerals;
 	size_t nephemerals;
+	uint64_t use_gen;
+	char use[4][3 * 33 + 3]; /* endpoints this connection may use, at use_gen */
+	unsigned use_next;
 };
 
 const struct csd_op *csd_op_next(size_t *it)
@@ -122,6 +125,27 @@ void client_drop_ephemeral(struct client *c, const char *name)
 			return;
 		}
 	}
+}
+
+bool client_may_use(const struct csd *d, struct client *c, const char *name)
+{
+	if (!c || c->use_gen != d->gen)
+		return false;
+	for (size_t i = 0; i < sizeof(c->use) / sizeof(c->use[0]); i++)
+		if (!strcmp(c->use[i], name))
+			return true;
+	return false;
+}
+
+void client_note_use(const struct csd *d, struct client *c, const char *name)
+{
+	if (!c || strlen(name) >= sizeof(c->use[0]))
+		return;
+	if (c->use_gen != d->gen) {
+		memset(c->use, 0, sizeof(c->use));
+		c->use_gen = d->gen;
+	}
+	strcpy(c->use[c->use_next++ % (sizeof(c->use) / sizeof(c->use[0]))], name);
 }
 
 bool csd_ephemeral_held(const struct csd *d, const char *name)
@@ -196,6 +220,8 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 				 req.error[0] ? req.error : cs_strerror(r));
 		json_decref(req.result);
 	} else {
+		if (op->flags & CSD_OP_CHANGES)
+			d->gen++;
 		reply = cs_msg_ok(id, req.result);
 		memcpy(fds, req.fds, sizeof(int) * req.nfds);
 		*nfds = req.nfds;

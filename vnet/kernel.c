@@ -38,7 +38,6 @@
 #define VXLAN_DEV "vx0"
 #define EP_DEV "eth0"
 #define VXLAN_PORT 4789
-#define DEFAULT_MTU 1450
 #define PART_MAX 32		/* CS_NAME_MAX */
 #define NSNAME_MAX (VNET_PREFIX_MAX + 3 * (PART_MAX + 1) + 1)
 #define CACHE_BUCKETS 256
@@ -427,7 +426,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 
 static int vnet_mtu(const struct vnet_spec *v)
 {
-	return v->mtu ? v->mtu : DEFAULT_MTU;
+	return v->mtu ? v->mtu : v->npeers ? VNET_MTU_OVERLAY : VNET_MTU_LOCAL;
 }
 
 static bool vxlan_matches(struct rtnl_link *vx, const struct vnet_spec *v)

@@ -19,6 +19,10 @@
 #include "ipam.h"
 
 #define VNET_PREFIX_MAX 8
+/* Default MTUs: a vnet on one node carries no encapsulation; one spanning
+ * nodes leaves room for the VXLAN header on a 1500-byte underlay. */
+#define VNET_MTU_LOCAL 1500
+#define VNET_MTU_OVERLAY 1450
 
 /* What a backend needs to know of a vnet. */
 struct vnet_spec {

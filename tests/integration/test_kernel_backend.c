@@ -517,14 +517,14 @@ int main(void)
 	OK(ops->endpoint_ensure(be, &acme, &db));
 	OK(ops->endpoint_ensure(be, &acme, &cache));
 	q = query(nsname(ns, "acme", "blue", "web"), "eth0");
-	CHECK(q.ifindex > 0 && q.mtu == 1450 && (q.flags & IFF_UP), "eth0 mtu %u flags %#x",
+	CHECK(q.ifindex > 0 && q.mtu == VNET_MTU_LOCAL && (q.flags & IFF_UP), "eth0 mtu %u flags %#x",
 	      q.mtu, q.flags);
 	CHECK(has_addr(&q, "10.77.0.2/24") && has_addr(&q, "fd77::2/64") && q.naddr == 2,
 	      "addresses of web: %d %s", q.naddr, q.addrs[0]);
 	q = query(ns, "lo");
 	CHECK(q.flags & IFF_UP, "lo down");
 	q = query(nsname(ns, "acme", "blue", NULL), "vx0");
-	CHECK(q.ifindex > 0 && q.mtu == 1450 && (q.flags & IFF_UP), "vx0 mtu %u", q.mtu);
+	CHECK(q.ifindex > 0 && q.mtu == VNET_MTU_LOCAL && (q.flags & IFF_UP), "vx0 mtu %u", q.mtu);
 
 	lfd = listener("acme", "blue", "db", "10.77.0.3", 5000, SOCK_STREAM);
 	c = tcp_client("acme", "blue", "web", "10.77.0.3", 5000);
@@ -626,7 +626,7 @@ int main(void)
 	q = query(ns, "eth0");
 	CHECK(!has_addr(&q, "10.77.0.99/24") && has_addr(&q, "10.77.0.3/24") && q.naddr == 2,
 	      "extra address not removed (%d addresses)", q.naddr);
-	CHECK(q.mtu == 1450, "MTU not repaired: %u", q.mtu);
+	CHECK(q.mtu == VNET_MTU_LOCAL, "MTU not repaired: %u", q.mtu);
 	transfer(c, s, "after address repair");
 
 	nsname(ns, "acme", "blue", "web");
