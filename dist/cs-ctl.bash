@@ -1,0 +1,48 @@
+# bash completion for cs-ctl(8)
+_cs_ctl_names()
+{
+	# names of a kind from csd, first column of `cs-ctl OBJECT list`
+	local obj=$1 sock=()
+	[ -n "$2" ] && sock=(-S "$2")
+	cs-ctl "${sock[@]}" "$obj" list 2>/dev/null | tail -n +2 | awk '{print $1}'
+}
+
+_cs_ctl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	local objects="tenant vnet endpoint reservation rule node apply export status exec help"
+	local verbs="create delete list show"
+	local words=() sock="" i w
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		-S|--socket) sock=${COMP_WORDS[i+1]}; i=$((i + 1)) ;;
+		-*) ;;
+		*) words+=("$w") ;;
+		esac
+	done
+	case $prev in
+	-S|--socket|-f) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "-S -j --socket --json --help --version" -- "$cur"))
+		return
+	fi
+	case ${#words[@]} in
+	0) COMPREPLY=($(compgen -W "$objects" -- "$cur")) ;;
+	1)
+		case ${words[0]} in
+		tenant|vnet|endpoint|reservation|rule|node) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
+		apply) COMPREPLY=($(compgen -W "-f --dry-run --prune" -- "$cur")) ;;
+		exec) COMPREPLY=($(compgen -W "$(_cs_ctl_names endpoint "$sock")" -- "$cur")) ;;
+		help) COMPREPLY=($(compgen -W "$objects" -- "$cur")) ;;
+		esac ;;
+	2)
+		case ${words[1]} in
+		delete|show|list) COMPREPLY=($(compgen -W "$(_cs_ctl_names "${words[0]}" "$sock")" -- "$cur")) ;;
+		esac ;;
+	*)
+		[ "${words[0]}" = exec ] && COMPREPLY=($(compgen -c -- "$cur")) ;;
+	esac
+}
+complete -F _cs_ctl cs-ctl
