@@ -32,29 +32,10 @@
 #include <netlink/route/link/vxlan.h>
 
 #include "cs/cs.h"
+#include "kernel_priv.h"
 #include "netns.h"
 #include "vnet.h"
 
-#define VXLAN_DEV "vx0"
-#define EP_DEV "eth0"
-#define VXLAN_PORT 4789
-#define PART_MAX 32		/* CS_NAME_MAX */
-#define NSNAME_MAX (VNET_PREFIX_MAX + 3 * (PART_MAX + 1) + 1)
-#define CACHE_BUCKETS 256
-
-struct ns_entry {
-	struct ns_entry *next;
-	int fd;
-	char name[];
-};
-
-struct kernel_backend {
-	struct vnet_backend base;
-	char prefix[VNET_PREFIX_MAX + 1];
-	/* endpoint_socket() runs on csd's worker threads: readers share */
-	pthread_rwlock_t lock;
-	struct ns_entry *cache[CACHE_BUCKETS];
-};
 
 static struct kernel_backend *kb_of(struct vnet_backend *b)
 {
@@ -1168,6 +1149,29 @@ out:
 	return r;
 }
 
+/* --- for the other parts of the backend (kernel_priv.h) --- */
+
+int kernel_ns_name(struct kernel_backend *kb, char *buf, const char *t, const char *v,
+		   const char *e)
+{
+	return ns_name(kb, buf, t, v, e);
+}
+
+int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, const char *what,
+		      struct nl_sock **out)
+{
+	return nl_open_in(kb, nsfd, nsname, what, out);
+}
+
+void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(kb->base.error, sizeof(kb->base.error), fmt, ap);
+	va_end(ap);
+}
+
 const struct vnet_ops vnet_kernel_ops = {
 	.name = "kernel",
 	.open = kernel_open,
@@ -1180,4 +1184,7 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_netns = kernel_endpoint_netns,
 	.endpoint_stats = kernel_endpoint_stats,
 	.inventory = kernel_inventory,
+	.endpoint_qos = kernel_endpoint_qos,
+	.endpoint_policy = kernel_endpoint_policy,
+	.underlay_filter = kernel_underlay_filter,
 };

@@ -370,6 +370,54 @@ static int rec_inventory(struct vnet_backend *b, struct vnet_inventory *out)
 	return r;
 }
 
+static int rec_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
+			    const char *endpoint, const struct vnet_qos *qos)
+{
+	struct rec_backend *rb = rb_of(b);
+	int r;
+
+	pthread_mutex_lock(&rb->lock);
+	if (qos)
+		record(rb, "endpoint_qos %s/%s/%s rate=%llu ceil=%llu burst=%llu class=%d", tenant,
+		       vnet, endpoint, (unsigned long long)qos->rate, (unsigned long long)qos->ceil,
+		       (unsigned long long)qos->burst, (int)qos->cls);
+	else
+		record(rb, "endpoint_qos %s/%s/%s none", tenant, vnet, endpoint);
+	r = injected(rb, "endpoint_qos");
+	pthread_mutex_unlock(&rb->lock);
+	return r;
+}
+
+static int rec_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
+			       const char *endpoint, const struct vnet_fw *fw)
+{
+	struct rec_backend *rb = rb_of(b);
+	int r;
+
+	pthread_mutex_lock(&rb->lock);
+	if (fw)
+		record(rb, "endpoint_policy %s/%s/%s rules=%zu default=%s", tenant, vnet, endpoint,
+		       fw->n, fw->dflt == VNET_FW_ALLOW ? "allow" : "deny");
+	else
+		record(rb, "endpoint_policy %s/%s/%s none", tenant, vnet, endpoint);
+	r = injected(rb, "endpoint_policy");
+	pthread_mutex_unlock(&rb->lock);
+	return r;
+}
+
+static int rec_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
+			       size_t n)
+{
+	struct rec_backend *rb = rb_of(b);
+	int r;
+
+	pthread_mutex_lock(&rb->lock);
+	record(rb, "underlay_filter vnis=%zu", n);
+	r = injected(rb, "underlay_filter");
+	pthread_mutex_unlock(&rb->lock);
+	return r;
+}
+
 const char *vnet_recording_log(struct vnet_backend *b)
 {
 	struct rec_backend *rb = rb_of(b);
@@ -410,4 +458,7 @@ const struct vnet_ops vnet_recording_ops = {
 	.endpoint_netns = rec_endpoint_netns,
 	.endpoint_stats = rec_endpoint_stats,
 	.inventory = rec_inventory,
+	.endpoint_qos = rec_endpoint_qos,
+	.endpoint_policy = rec_endpoint_policy,
+	.underlay_filter = rec_underlay_filter,
 };

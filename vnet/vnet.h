@@ -59,6 +59,40 @@ void vnet_inventory_clear(struct vnet_inventory *inv);
 
 struct vnet_backend;
 
+/* QoS of what an endpoint sends (resources/): HTB on its egress. */
+enum vnet_qos_class { VNET_QOS_REALTIME = 0, VNET_QOS_INTERACTIVE = 1, VNET_QOS_BULK = 2 };
+struct vnet_qos {
+	uint64_t rate;   /* bit/s, guaranteed */
+	uint64_t ceil;   /* bit/s, >= rate (= rate: no borrowing) */
+	uint64_t burst;  /* bytes; 0: a default that suits the rate */
+	enum vnet_qos_class cls;
+};
+
+/* Rules enforced at an endpoint's ingress (policy/ compiles them): first
+ * match wins; established and related traffic is always accepted, so
+ * replacing the rules keeps allowed connections. */
+enum vnet_fw_action { VNET_FW_ALLOW = 0, VNET_FW_DENY = 1 };
+struct vnet_fw_rule {
+	enum vnet_fw_action action;
+	const struct cs_prefix *src;   /* sources; nsrc 0 means any */
+	size_t nsrc;
+	int proto;                     /* 0 any, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (v4 and v6) */
+	uint16_t port_lo, port_hi;     /* destination ports (tcp/udp); 0,0: any */
+};
+struct vnet_fw {
+	enum vnet_fw_action dflt;
+	const struct vnet_fw_rule *rules;
+	size_t n;
+};
+
+/* Encapsulated traffic the underlay accepts: VXLAN packets with VNI @vni
+ * only from these peer underlay addresses. */
+struct vnet_underlay_rule {
+	uint32_t vni;
+	const struct cs_addr *peers;
+	size_t npeers;
+};
+
 struct vnet_backend_config {
 	const char *prefix;     /* every kernel object carries it (<= 8 chars) */
 	const char *underlay;   /* this node's underlay address, or NULL */
@@ -85,6 +119,17 @@ struct vnet_ops {
 	int (*endpoint_stats)(struct vnet_backend *b, const char *tenant, const char *vnet,
 			      const char *endpoint, struct endpoint_stats *out);
 	int (*inventory)(struct vnet_backend *b, struct vnet_inventory *out);
+	/* shape what the endpoint sends; qos NULL removes the shaping */
+	int (*endpoint_qos)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			    const char *endpoint, const struct vnet_qos *qos);
+	/* replace the endpoint's ingress rules atomically; fw NULL removes them
+	 * (everything allowed) */
+	int (*endpoint_policy)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			       const char *endpoint, const struct vnet_fw *fw);
+	/* replace, atomically, the whole set of VXLAN sources the node's
+	 * underlay accepts; every other packet to the VXLAN port is dropped */
+	int (*underlay_filter)(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
+			       size_t n);
 };
 
 /* Every backend starts with this. */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Inside the kernel backend: shared by kernel.c (namespaces, links,
+ * addresses), kernel_qos.c (HTB), kernel_nft.c (endpoint rules) and
+ * kernel_underlay.c (which encapsulated packets the underlay accepts).
+ */
+#ifndef VNET_KERNEL_PRIV_H
+#define VNET_KERNEL_PRIV_H
+
+#include <pthread.h>
+
+#include "vnet.h"
+
+struct nl_sock;
+
+#define VXLAN_DEV "vx0"
+#define EP_DEV "eth0"
+#define VXLAN_PORT 4789
+#define PART_MAX 32		/* CS_NAME_MAX */
+#define NSNAME_MAX (VNET_PREFIX_MAX + 3 * (PART_MAX + 1) + 1)
+#define CACHE_BUCKETS 256
+
+struct ns_entry {
+	struct ns_entry *next;
+	int fd;
+	char name[];
+};
+
+struct kernel_backend {
+	struct vnet_backend base;
+	char prefix[VNET_PREFIX_MAX + 1];
+	/* endpoint_socket() runs on csd's worker threads: readers share */
+	pthread_rwlock_t lock;
+	struct ns_entry *cache[CACHE_BUCKETS];
+};
+
+/* "P.T.V" or "P.T.V.E" (@e NULL) into buf (NSNAME_MAX); CS_EINVAL if a
+ * name is not valid. */
+int kernel_ns_name(struct kernel_backend *kb, char *buf, const char *t, const char *v,
+		   const char *e);
+/* A netlink route socket bound to namespace @nsfd; reasons go to kb. */
+int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, const char *what,
+		      struct nl_sock **out);
+/* Write the reason of a failure for vnet_backend_error(). */
+void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The ops of the other files (see vnet.h for their contracts). */
+int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
+			const char *endpoint, const struct vnet_qos *qos);
+int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
+			   const char *endpoint, const struct vnet_fw *fw);
+int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
+			   size_t n);
+
+#endif
