@@ -1,1 +1,1260 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * apply (an overlay file, declaratively) and export (the declared state as
+ * an overlay file).
+ *
+ * apply: the file is validated whole (overlay.c), then planned against one
+ * reading of the store: for every tenant the file names, what to create,
+ * change and delete so that afterwards it holds exactly what the file
+ * declares. Allocated values are kept where the declaration allows (a vnet
+ * without an id keeps its VNI, an endpoint without an address keeps its
+ * addresses); new ones are the lowest free, counting what the same plan
+ * frees and takes. The plan is committed in one store transaction that
+ * compares every key it read and writes (0 for the keys it creates), so a
+ * concurrent change makes it re-read and re-plan; a refused apply changes
+ * nothing. Only then is this node made to match.
+ *
+ * Ephemeral endpoints (held by running programs) are not declared and not
+ * touched, except that they go with their vnet when it is deleted or its
+ * subnet changes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ops.h"
+#include "overlay.h"
+
+#define APPLY_ATTEMPTS 8
+
+/* ---- one reading of the store ---- */
+
+struct snap {
+	json_t *revs;    /* key -> mod_rev */
+	json_t *tenants; /* T -> doc */
+	json_t *vnets;   /* T -> {V -> doc} */
+	json_t *eps;     /* "T/V" -> {E -> doc} */
+	json_t *addrs;   /* "T/V" -> {ADDR -> E} */
+	json_t *vnis;    /* "N" -> "T/V" */
+};
+
+static void snap_clear(struct snap *s)
+{
+	json_decref(s->revs);
+	json_decref(s->tenants);
+	json_decref(s->vnets);
+	json_decref(s->eps);
+	json_decref(s->addrs);
+	json_decref(s->vnis);
+	memset(s, 0, sizeof(*s));
+}
+
+/* o[k1][k2] = v (stolen), creating o[k1]. */
+static void set2(json_t *o, const char *k1, const char *k2, json_t *v)
+{
+	json_t *in = json_object_get(o, k1);
+
+	if (!in) {
+		in = json_object();
+		json_object_set_new(o, k1, in);
+	}
+	json_object_set_new(in, k2, v);
+}
+
+static int snap_load(struct csd *d, struct snap *s)
+{
+	static const char *const prefixes[] = { "/tenants/", "/vnets/", "/endpoints/", "/alloc/" };
+	int r = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->revs = json_object();
+	s->tenants = json_object();
+	s->vnets = json_object();
+	s->eps = json_object();
+	s->addrs = json_object();
+	s->vnis = json_object();
+	if (!s->revs || !s->tenants || !s->vnets || !s->eps || !s->addrs || !s->vnis)
+		return CS_ENOMEM;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && r == 0; i++) {
+		struct store_kvs kvs = { 0 };
+		if ((r = store_list(d->store, prefixes[i], &kvs, NULL)) < 0)
+			break;
+		for (size_t j = 0; j < kvs.n; j++) {
+			const char *key = kvs.v[j].key;
+			char p[3][CS_NAME_MAX + 1], err[128], tv[2 * CS_NAME_MAX + 2];
+			json_t *doc = json_loads(kvs.v[j].value, JSON_DECODE_ANY, NULL);
+
+			if (!doc) {
+				log_warn("store: %s does not hold JSON; apply ignores it", key);
+				continue;
+			}
+			json_object_set_new(s->revs, key, json_integer(kvs.v[j].mod_rev));
+			if (!strncmp(key, "/tenants/", 9) && cs_name_valid(key + 9)) {
+				json_object_set_new(s->tenants, key + 9, doc);
+			} else if (!strncmp(key, "/vnets/", 7) &&
+				   cs_path_split(key + 7, 2, p, err, sizeof(err)) == 0) {
+				set2(s->vnets, p[0], p[1], doc);
+			} else if (!strncmp(key, "/endpoints/", 11) &&
+				   cs_path_split(key + 11, 3, p, err, sizeof(err)) == 0) {
+				snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+				set2(s->eps, tv, p[2], doc);
+			} else if (!strncmp(key, "/alloc/vni/", 11)) {
+				json_object_set_new(s->vnis, key + 11, doc);
+			} else if (!strncmp(key, "/alloc/addr/", 12)) {
+				/* /alloc/addr/T/V/ADDR: ADDR has no slash */
+				const char *rest = key + 12, *last = strrchr(rest, '/');
+				if (last && (size_t)(last - rest) < sizeof(tv)) {
+					snprintf(tv, sizeof(tv), "%.*s", (int)(last - rest), rest);
+					set2(s->addrs, tv, last + 1, doc);
+				} else {
+					json_decref(doc);
+				}
+			} else {
+				json_decref(doc);
+			}
+		}
+		store_kvs_clear(&kvs);
+	}
+	return r;
+}
+
+static int64_t snap_rev(const struct snap *s, const char *key)
+{
+	return json_integer_value(json_object_get(s->revs, key));
+}
+
+/* ---- the transaction, one entry per key ---- */
+
+struct txe {
+	char *key;
+	char *value;   /* NULL: delete (when op) */
+	bool op;       /* false: only compared */
+	int64_t cmp;   /* mod_rev when read; 0: must not exist */
+};
+
+struct txb {
+	struct txe *v;
+	size_t n, cap;
+	json_t *index; /* key -> position */
+};
+
+static void txb_clear(struct txb *tb)
+{
+	for (size_t i = 0; i < tb->n; i++) {
+		free(tb->v[i].key);
+		free(tb->v[i].value);
+	}
+	free(tb->v);
+	json_decref(tb->index);
+	memset(tb, 0, sizeof(*tb));
+}
+
+static struct txe *txb_entry(struct txb *tb, const struct snap *s, const char *key)
+{
+	json_t *at;
+
+	if (!tb->index && !(tb->index = json_object()))
+		return NULL;
+	if ((at = json_object_get(tb->index, key)))
+		return &tb->v[json_integer_value(at)];
+	if (tb->n == tb->cap) {
+		size_t cap = tb->cap ? 2 * tb->cap : 64;
+		struct txe *v = realloc(tb->v, sizeof(*v) * cap);
+		if (!v)
+			return NULL;
+		tb->v = v;
+		tb->cap = cap;
+	}
+	struct txe *e = &tb->v[tb->n];
+	memset(e, 0, sizeof(*e));
+	if (!(e->key = strdup(key)))
+		return NULL;
+	/* the first sight of a key is what the store held when it was read */
+	e->cmp = snap_rev(s, key);
+	json_object_set_new(tb->index, key, json_integer((json_int_t)tb->n));
+	tb->n++;
+	return e;
+}
+
+static int txb_cmp(struct txb *tb, const struct snap *s, const char *key)
+{
+	return txb_entry(tb, s, key) ? 0 : CS_ENOMEM;
+}
+
+static int txb_put(struct txb *tb, const struct snap *s, const char *key, const json_t *v)
+{
+	struct txe *e = txb_entry(tb, s, key);
+
+	if (!e)
+		return CS_ENOMEM;
+	free(e->value);
+	e->value = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	e->op = true;
+	return e->value ? 0 : CS_ENOMEM;
+}
+
+static int txb_del(struct txb *tb, const struct snap *s, const char *key)
+{
+	struct txe *e = txb_entry(tb, s, key);
+
+	if (!e)
+		return CS_ENOMEM;
+	free(e->value);
+	e->value = NULL;
+	e->op = true;
+	return 0;
+}
+
+static size_t txb_nops(const struct txb *tb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < tb->n; i++)
+		n += tb->v[i].op;
+	return n;
+}
+
+static int txb_commit(struct csd *d, const struct txb *tb)
+{
+	struct store_cmp *cmps = calloc(tb->n + 1, sizeof(*cmps));
+	struct store_op *ops = calloc(tb->n + 1, sizeof(*ops));
+	size_t nops = 0;
+	int r = CS_ENOMEM;
+
+	if (!cmps || !ops)
+		goto out;
+	for (size_t i = 0; i < tb->n; i++) {
+		const struct txe *e = &tb->v[i];
+		cmps[i] = (struct store_cmp){ e->key, e->cmp };
+		if (!e->op)
+			continue;
+		/* deleting what is already absent is no change worth a compare fail */
+		if (!e->value && !e->cmp)
+			continue;
+		ops[nops++] = (struct store_op){ e->value ? STORE_PUT : STORE_DELETE, e->key, e->value };
+	}
+	struct store_txn t = { cmps, tb->n, ops, nops };
+	r = store_txn(d->store, &t, NULL);
+out:
+	free(cmps);
+	free(ops);
+	return r;
+}
+
+/* ---- the plan ---- */
+
+struct plan {
+	struct csd_req *r;
+	const struct overlay *ov;
+	struct snap *s;
+	struct txb tb;
+	json_t *changes;        /* lines, "+ vnet acme/blue (...)" */
+	size_t created, updated, deleted;
+	json_t *down_eps;       /* "T/V/E" of local endpoints to tear down */
+	json_t *down_vnets;     /* "T/V" */
+	json_t *up_vnets;       /* "T/V" -> final doc, to realize */
+	json_t *up_eps;         /* "T/V/E" -> final doc, to realize */
+	json_t *vni_owner;      /* "N" -> "T/V" after the plan */
+	struct schema_errors errs;
+	int code;               /* of the first error */
+	int fatal;              /* ENOMEM and the like: stop at once */
+};
+
+static void plan_clear(struct plan *pl)
+{
+	txb_clear(&pl->tb);
+	json_decref(pl->changes);
+	json_decref(pl->down_eps);
+	json_decref(pl->down_vnets);
+	json_decref(pl->up_vnets);
+	json_decref(pl->up_eps);
+	json_decref(pl->vni_owner);
+	schema_errors_clear(&pl->errs);
+	struct csd_req *r = pl->r;
+	const struct overlay *ov = pl->ov;
+	struct snap *s = pl->s;
+	memset(pl, 0, sizeof(*pl));
+	pl->r = r;
+	pl->ov = ov;
+	pl->s = s;
+}
+
+static int plan_init(struct plan *pl)
+{
+	pl->changes = json_array();
+	pl->down_eps = json_array();
+	pl->down_vnets = json_array();
+	pl->up_vnets = json_object();
+	pl->up_eps = json_object();
+	pl->vni_owner = json_deep_copy(pl->s->vnis);
+	if (!pl->changes || !pl->down_eps || !pl->down_vnets || !pl->up_vnets || !pl->up_eps ||
+	    !pl->vni_owner)
+		return CS_ENOMEM;
+	return 0;
+}
+
+static void plan_error(struct plan *pl, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void plan_error(struct plan *pl, int code, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	int n = vasprintf(&m, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	schema_errors_add(&pl->errs, "%s", m);
+	free(m);
+	if (!pl->code)
+		pl->code = code;
+}
+
+static void plan_change(struct plan *pl, char kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void plan_change(struct plan *pl, char kind, const char *fmt, ...)
+{
+	va_list ap;
+	char line[2048];
+
+	line[0] = kind;
+	line[1] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(line + 2, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	json_array_append_new(pl->changes, json_string(line));
+	if (kind == '+')
+		pl->created++;
+	else if (kind == '~')
+		pl->updated++;
+	else
+		pl->deleted++;
+}
+
+/* A value as a person reads it: strings bare, lists comma-joined. */
+static void value_text(const json_t *v, char *out, size_t len)
+{
+	size_t i, off = 0;
+	json_t *el;
+
+	if (!v) {
+		snprintf(out, len, "(unset)");
+	} else if (json_is_string(v)) {
+		snprintf(out, len, "%s", json_string_value(v));
+	} else if (json_is_array(v) && json_array_size(v) == 0) {
+		snprintf(out, len, "[]");
+	} else if (json_is_array(v)) {
+		*out = '\0';
+		json_array_foreach(v, i, el) {
+			char one[256];
+			value_text(el, one, sizeof(one));
+			off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s",
+						i ? "," : "", one);
+			if (off >= len)
+				break;
+		}
+	} else {
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		snprintf(out, len, "%s", t ? t : "?");
+		free(t);
+	}
+}
+
+static void append(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Append to the string in @out; a line of a plan may be cut short. */
+static void append(char *out, size_t len, const char *fmt, ...)
+{
+	size_t off = strlen(out);
+	va_list ap;
+
+	if (off + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out + off, len - off, fmt, ap);
+	va_end(ap);
+}
+
+/* "mtu 1450 -> 1400; owners.uids 1000 -> 1000,1001" for what differs. */
+static void diff_text(const json_t *old, const json_t *new, const char *prefix, char *out,
+		      size_t len)
+{
+	const char *key;
+	json_t *v;
+
+	for (int pass = 0; pass < 2; pass++) {
+		json_object_foreach((json_t *)(pass ? new : old), key, v) {
+			const json_t *a = json_object_get(old, key), *b = json_object_get(new, key);
+			char path[256], ta[512], tb[512];
+			if (pass && a)
+				continue; /* seen in the first pass */
+			if (json_equal((json_t *)a, (json_t *)b))
+				continue;
+			snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+			if (json_is_object(a) && json_is_object(b)) {
+				diff_text(a, b, path, out, len);
+				continue;
+			}
+			value_text(a, ta, sizeof(ta));
+			value_text(b, tb, sizeof(tb));
+			append(out, len, "%s%s %s -> %s", *out ? "; " : "", path, ta, tb);
+		}
+	}
+}
+
+static bool is_local(struct plan *pl, const json_t *edoc)
+{
+	return model_endpoint_local(pl->r->d, edoc);
+}
+
+static void plan_delete_endpoint(struct plan *pl, const char *t, const char *v, const char *e,
+				 const json_t *doc, const char *why)
+{
+	char key[KEY_MAX], full[3 * CS_NAME_MAX + 3];
+	size_t i;
+	json_t *a;
+
+	key_endpoint(key, t, v, e);
+	if (txb_del(&pl->tb, pl->s, key) < 0) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	json_array_foreach(json_object_get(doc, "addresses"), i, a) {
+		if (!json_is_string(a))
+			continue;
+		key_addr(key, t, v, json_string_value(a));
+		if (txb_del(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	snprintf(full, sizeof(full), "%s/%s/%s", t, v, e);
+	plan_change(pl, '-', "endpoint %s%s", full, why);
+	if (is_local(pl, doc))
+		json_array_append_new(pl->down_eps, json_string(full));
+}
+
+static void plan_delete_vnet(struct plan *pl, const char *t, const char *v, const json_t *vdoc)
+{
+	char key[KEY_MAX], tv[2 * CS_NAME_MAX + 2], ik[32];
+	const char *name;
+	json_t *doc;
+
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	json_object_foreach(json_object_get(pl->s->eps, tv), name, doc)
+		plan_delete_endpoint(pl, t, v, name, doc,
+				     json_is_true(json_object_get(doc, "ephemeral")) ?
+					     " (ephemeral; its vnet is deleted)" : "");
+	/* addresses nobody holds any more go too */
+	json_object_foreach(json_object_get(pl->s->addrs, tv), name, doc) {
+		key_addr(key, t, v, name);
+		if (txb_del(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	key_vnet(key, t, v);
+	if (txb_del(&pl->tb, pl->s, key) < 0)
+		pl->fatal = CS_ENOMEM;
+	json_int_t id = json_integer_value(json_object_get(vdoc, "id"));
+	if (id > 0) {
+		snprintf(ik, sizeof(ik), "%" JSON_INTEGER_FORMAT, id);
+		const char *owner = json_string_value(json_object_get(pl->vni_owner, ik));
+		if (owner && !strcmp(owner, tv)) {
+			key_vni(key, (uint32_t)id);
+			if (txb_del(&pl->tb, pl->s, key) < 0)
+				pl->fatal = CS_ENOMEM;
+			json_object_del(pl->vni_owner, ik);
+		}
+	}
+	plan_change(pl, '-', "vnet %s", tv);
+	json_array_append_new(pl->down_vnets, json_string(tv));
+}
+
+static void plan_delete_tenant(struct plan *pl, const char *t)
+{
+	char key[KEY_MAX];
+	const char *v, *e;
+	json_t *doc, *eps;
+
+	json_object_foreach(json_object_get(pl->s->vnets, t), v, doc)
+		plan_delete_vnet(pl, t, v, doc);
+	/* endpoints whose vnet document is gone: nothing should hold them */
+	json_object_foreach(pl->s->eps, v, eps) {
+		char p[2][CS_NAME_MAX + 1], err[128];
+		if (cs_path_split(v, 2, p, err, sizeof(err)) < 0 || strcmp(p[0], t) ||
+		    json_object_get(json_object_get(pl->s->vnets, t), p[1]))
+			continue;
+		json_object_foreach(eps, e, doc)
+			plan_delete_endpoint(pl, p[0], p[1], e, doc, "");
+	}
+	key_tenant(key, t);
+	if (txb_del(&pl->tb, pl->s, key) < 0)
+		pl->fatal = CS_ENOMEM;
+	plan_change(pl, '-', "tenant %s", t);
+}
+
+/* The tenant's spec as it will be stored: owners default as tenant.create
+ * does for a new tenant, and stay as they are for an existing one. */
+static json_t *tenant_spec(const json_t *declared, const json_t *old_spec, uid_t uid)
+{
+	json_t *s = json_deep_copy(declared), *owners;
+
+	if (!s)
+		return NULL;
+	if (!(owners = json_object_get(s, "owners"))) {
+		const json_t *oo = json_object_get(old_spec, "owners");
+		owners = oo ? json_deep_copy(oo)
+			    : json_pack("{s:[I], s:[]}", "uids", (json_int_t)uid, "gids");
+		json_object_set_new(s, "owners", owners);
+	}
+	if (!json_object_get(owners, "uids"))
+		json_object_set_new(owners, "uids", json_array());
+	if (!json_object_get(owners, "gids"))
+		json_object_set_new(owners, "gids", json_array());
+	return s;
+}
+
+static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
+{
+	const struct principal *who = pl->r->who;
+	const json_t *old = json_object_get(pl->s->tenants, ot->name);
+	const json_t *old_spec = json_object_get(old, "spec");
+	char key[KEY_MAX], why[256];
+	json_t *spec, *doc;
+
+	key_tenant(key, ot->name);
+	if (old && !authz_tenant(who, old_spec, AZ_SEE)) {
+		if (ot->spec)
+			plan_error(pl, CS_EEXIST, "tenant %s: already exists", ot->name);
+		else
+			plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
+		return;
+	}
+	if (old && !authz_tenant(who, old_spec, AZ_MANAGE)) {
+		plan_error(pl, CS_EPERM, "tenant %s: permission denied for uid %u", ot->name,
+			   (unsigned)who->uid);
+		return;
+	}
+	if (!ot->spec) {
+		/* named only by its vnets: its own declaration stays */
+		if (!old)
+			plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
+		else if (txb_cmp(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+		return;
+	}
+	if (!(spec = tenant_spec(ot->spec, old_spec, who->uid))) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	if (old && json_equal(spec, (json_t *)old_spec)) {
+		if (txb_cmp(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+		json_decref(spec);
+		return;
+	}
+	const json_t *owners = json_object_get(spec, "owners");
+	if ((!old || !json_equal((json_t *)owners, json_object_get(old_spec, "owners"))) &&
+	    !authz_tenant_create(who, owners, why, sizeof(why))) {
+		plan_error(pl, CS_EPERM, "tenants.%s.owners: %s", ot->name, why);
+		json_decref(spec);
+		return;
+	}
+	doc = old ? json_deep_copy(old) : json_object();
+	json_object_set(doc, "spec", spec);
+	if (txb_put(&pl->tb, pl->s, key, doc) < 0)
+		pl->fatal = CS_ENOMEM;
+	if (!old) {
+		plan_change(pl, '+', "tenant %s", ot->name);
+	} else {
+		char diff[1024] = "";
+		diff_text(old_spec, spec, "", diff, sizeof(diff));
+		plan_change(pl, '~', "tenant %s: %s", ot->name, diff);
+	}
+	json_decref(doc);
+	json_decref(spec);
+}
+
+/* ---- vnets: ids ---- */
+
+struct vplan {
+	const struct overlay_vnet *ov;
+	const json_t *old;  /* the stored document, or NULL */
+	uint32_t old_id, id;
+};
+
+static void vni_key(char *buf, size_t len, uint32_t id)
+{
+	snprintf(buf, len, "%u", id);
+}
+
+static void plan_ids(struct plan *pl, struct vplan *vp, size_t n)
+{
+	char ik[32], tv[2 * CS_NAME_MAX + 2];
+
+	/* ids given up first, so that two vnets may swap theirs */
+	for (size_t i = 0; i < n; i++) {
+		if (!vp[i].old_id || !vp[i].ov->id || vp[i].ov->id == vp[i].old_id)
+			continue;
+		vni_key(ik, sizeof(ik), vp[i].old_id);
+		json_object_del(pl->vni_owner, ik);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct overlay_vnet *ov = vp[i].ov;
+		uint32_t want = ov->id ? ov->id : vp[i].old_id;
+		if (!want)
+			continue;
+		snprintf(tv, sizeof(tv), "%s/%s", ov->tenant, ov->name);
+		vni_key(ik, sizeof(ik), want);
+		const char *owner = json_string_value(json_object_get(pl->vni_owner, ik));
+		if (owner && strcmp(owner, tv)) {
+			plan_error(pl, CS_EEXIST, "vnets.\"%s\".id: %u is already used by another "
+				   "vnet; choose another or leave id out", tv, want);
+			continue;
+		}
+		json_object_set_new(pl->vni_owner, ik, json_string(tv));
+		vp[i].id = want;
+	}
+	/* then the lowest free for the rest */
+	uint32_t next = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (vp[i].id || vp[i].ov->id)
+			continue;
+		for (;; next++) {
+			if (next > 16777215) {
+				plan_error(pl, CS_ENOSPC, "vnets.\"%s/%s\": no free VNI left",
+					   vp[i].ov->tenant, vp[i].ov->name);
+				return;
+			}
+			vni_key(ik, sizeof(ik), next);
+			if (!json_object_get(pl->vni_owner, ik))
+				break;
+		}
+		snprintf(tv, sizeof(tv), "%s/%s", vp[i].ov->tenant, vp[i].ov->name);
+		json_object_set_new(pl->vni_owner, ik, json_string(tv));
+		vp[i].id = next++;
+	}
+}
+
+/* ---- vnets: endpoints and addresses ---- */
+
+struct eplan {
+	const struct overlay_endpoint *oe;
+	const json_t *old;
+	bool has[2];             /* by subnet index */
+	struct cs_addr addr[2];
+};
+
+struct used {
+	struct cs_addr *v;
+	size_t n;
+	json_t *owner;           /* address text -> endpoint name */
+};
+
+static int used_add(struct used *u, const struct cs_addr *a)
+{
+	struct cs_addr *v = realloc(u->v, sizeof(*v) * (u->n + 1));
+
+	if (!v)
+		return CS_ENOMEM;
+	u->v = v;
+	u->v[u->n++] = *a;
+	return 0;
+}
+
+static bool used_has(const struct used *u, const struct cs_addr *a)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (!cs_addr_cmp(&u->v[i], a))
+			return true;
+	return false;
+}
+
+static bool same_subnets(const json_t *old, const struct overlay_vnet *ov)
+{
+	struct cs_prefix p[2];
+	int n = model_vnet_subnets(old, p);
+
+	if (n != ov->nsubnets)
+		return false;
+	for (int i = 0; i < n; i++) {
+		bool found = false;
+		for (int j = 0; j < ov->nsubnets; j++)
+			if (p[i].plen == ov->subnets[j].plen &&
+			    !cs_addr_cmp(&p[i].addr, &ov->subnets[j].addr))
+				found = true;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static json_t *addr_list(const struct eplan *ep, int nsub)
+{
+	json_t *a = json_array();
+	char buf[CS_ADDRSTRLEN];
+
+	for (int k = 0; a && k < nsub; k++)
+		if (ep->has[k])
+			json_array_append_new(a, json_string(cs_addr_format(&ep->addr[k], buf)));
+	return a;
+}
+
+static bool in_list(const json_t *list, const char *s)
+{
+	size_t i;
+	json_t *el;
+
+	json_array_foreach(list, i, el)
+		if (json_is_string(el) && !strcmp(json_string_value(el), s))
+			return true;
+	return false;
+}
+
+/* Assign each declared endpoint its addresses: fixed ones, then the ones
+ * it keeps, then the lowest free. */
+static void plan_addresses(struct plan *pl, const struct overlay_vnet *ov, struct eplan *ep,
+			   struct used *u, const char *tv)
+{
+	char buf[CS_ADDRSTRLEN], path[512];
+
+	for (size_t i = 0; i < ov->nendpoints; i++) {
+		for (int k = 0; k < ov->nsubnets; k++) {
+			int f = ov->subnets[k].addr.family == AF_INET ? OV_V4 : OV_V6;
+			if (!ep[i].oe->has_fixed[f])
+				continue;
+			const struct cs_addr *a = &ep[i].oe->fixed[f];
+			cs_addr_format(a, buf);
+			if (used_has(u, a)) {
+				snprintf(path, sizeof(path), "vnets.\"%s\".endpoints.%s.address", tv,
+					 ep[i].oe->name);
+				plan_error(pl, CS_EEXIST, "%s: %s is already used by endpoint %s/%s "
+					   "(not declared in the file: an ephemeral endpoint of a "
+					   "running program); choose another address", path, buf, tv,
+					   json_string_value(json_object_get(u->owner, buf)) ?: "?");
+				continue;
+			}
+			if (used_add(u, a) < 0)
+				pl->fatal = CS_ENOMEM;
+			ep[i].has[k] = true;
+			ep[i].addr[k] = *a;
+		}
+	}
+	for (size_t i = 0; i < ov->nendpoints; i++) {
+		size_t j;
+		json_t *el;
+		json_array_foreach(json_object_get(ep[i].old, "addresses"), j, el) {
+			struct cs_addr a;
+			char err[256];
+			if (!json_is_string(el) || cs_addr_parse(json_string_value(el), &a) < 0)
+				continue;
+			for (int k = 0; k < ov->nsubnets; k++) {
+				if (ep[i].has[k] || ov->subnets[k].addr.family != a.family ||
+				    ipam_check_fixed(&ov->subnets[k], &a, err, sizeof(err)) < 0 ||
+				    used_has(u, &a))
+					continue;
+				if (used_add(u, &a) < 0)
+					pl->fatal = CS_ENOMEM;
+				ep[i].has[k] = true;
+				ep[i].addr[k] = a;
+			}
+		}
+	}
+	for (size_t i = 0; i < ov->nendpoints; i++) {
+		for (int k = 0; k < ov->nsubnets; k++) {
+			if (ep[i].has[k])
+				continue;
+			if (ipam_alloc(&ov->subnets[k], u->v, u->n, &ep[i].addr[k]) < 0) {
+				plan_error(pl, CS_ENOSPC, "vnets.\"%s\".subnet: no free address left in "
+					   "%s for endpoints.%s; use a larger subnet", tv,
+					   cs_prefix_format(&ov->subnets[k], buf), ep[i].oe->name);
+				continue;
+			}
+			if (used_add(u, &ep[i].addr[k]) < 0)
+				pl->fatal = CS_ENOMEM;
+			ep[i].has[k] = true;
+		}
+	}
+}
+
+static void plan_vnet(struct plan *pl, const struct vplan *vp)
+{
+	const struct overlay_vnet *ov = vp->ov;
+	const char *t = ov->tenant, *v = ov->name;
+	const json_t *old = vp->old;
+	char key[KEY_MAX], tv[2 * CS_NAME_MAX + 2], buf[CS_ADDRSTRLEN];
+	struct eplan *ep = calloc(ov->nendpoints + 1, sizeof(*ep));
+	struct used u = { 0 };
+	json_t *vdoc = NULL, *olds = NULL, *keep = NULL;
+	const char *name;
+	json_t *doc, *el;
+	size_t i, nerrs = pl->errs.n;
+
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	key_vnet(key, t, v);
+	if (!ep || !(u.owner = json_object()) || !(keep = json_object())) {
+		pl->fatal = CS_ENOMEM;
+		goto out;
+	}
+	olds = json_object_get(pl->s->eps, tv);
+	bool subnet_changed = old && !same_subnets(old, ov);
+
+	/* the vnet itself */
+	vdoc = old ? json_deep_copy(old) : json_object();
+	json_object_set(vdoc, "spec", ov->spec);
+	json_object_set_new(vdoc, "id", json_integer(vp->id));
+	bool vchanged = !old || !json_equal(vdoc, (json_t *)old);
+	if (!old) {
+		char subs[160] = "";
+		for (int k = 0; k < ov->nsubnets; k++)
+			snprintf(subs + strlen(subs), sizeof(subs) - strlen(subs), ", %s",
+				 cs_prefix_format(&ov->subnets[k], buf));
+		plan_change(pl, '+', "vnet %s (id %u%s)", tv, vp->id, subs);
+	} else if (vchanged) {
+		char diff[1024] = "";
+		diff_text(json_object_get(old, "spec"), ov->spec, "", diff, sizeof(diff));
+		if (vp->id != vp->old_id && !strstr(diff, "id "))
+			snprintf(diff + strlen(diff), sizeof(diff) - strlen(diff), "%sid %u -> %u",
+				 *diff ? "; " : "", vp->old_id, vp->id);
+		plan_change(pl, '~', "vnet %s: %s%s", tv, diff,
+			    subnet_changed ? " (its endpoints are re-addressed)" : "");
+	}
+	if ((vchanged ? txb_put(&pl->tb, pl->s, key, vdoc) : txb_cmp(&pl->tb, pl->s, key)) < 0)
+		pl->fatal = CS_ENOMEM;
+	if (vp->id != vp->old_id) {
+		if (vp->old_id) {
+			char ik[32];
+			vni_key(ik, sizeof(ik), vp->old_id);
+			key_vni(key, vp->old_id);
+			/* unless another vnet of this plan took it over */
+			if (!json_object_get(pl->vni_owner, ik) && txb_del(&pl->tb, pl->s, key) < 0)
+				pl->fatal = CS_ENOMEM;
+		}
+		json_t *owner = json_string(tv);
+		key_vni(key, vp->id);
+		if (txb_put(&pl->tb, pl->s, key, owner) < 0)
+			pl->fatal = CS_ENOMEM;
+		json_decref(owner);
+	}
+
+	/* endpoints that exist: declared ones are planned below; the others go,
+	 * except ephemeral ones while the subnet stays */
+	json_object_foreach(olds, name, doc) {
+		bool eph = json_is_true(json_object_get(doc, "ephemeral"));
+		bool declared = false;
+		for (i = 0; i < ov->nendpoints; i++)
+			if (!strcmp(ov->endpoints[i].name, name)) {
+				declared = true;
+				ep[i].old = doc;
+			}
+		if (eph && declared) {
+			plan_error(pl, CS_EEXIST, "vnets.\"%s\".endpoints.%s: endpoint %s/%s is an "
+				   "ephemeral endpoint of a running program; choose another name",
+				   tv, name, tv, name);
+			continue;
+		}
+		if (eph && !subnet_changed) {
+			json_object_set(keep, name, doc);
+			continue;
+		}
+		if (!declared)
+			plan_delete_endpoint(pl, t, v, name, doc,
+					     eph ? " (ephemeral; its vnet's subnet changed)" : "");
+	}
+	for (i = 0; i < ov->nendpoints; i++)
+		if (ep[i].old && json_is_true(json_object_get(ep[i].old, "ephemeral")))
+			ep[i].old = NULL; /* refused above */
+	for (i = 0; i < ov->nendpoints; i++)
+		ep[i].oe = &ov->endpoints[i];
+
+	/* addresses held by what the plan does not re-address */
+	json_object_foreach(json_object_get(pl->s->addrs, tv), name, el) {
+		const char *holder = json_string_value(el);
+		json_t *hdoc = holder ? json_object_get(olds, holder) : NULL;
+		struct cs_addr a;
+		if (hdoc && !json_object_get(keep, holder))
+			continue; /* re-addressed or deleted by this plan */
+		if (cs_addr_parse(name, &a) < 0)
+			continue;
+		if (used_add(&u, &a) < 0)
+			pl->fatal = CS_ENOMEM;
+		json_object_set_new(u.owner, cs_addr_format(&a, buf), json_string(holder ?: "?"));
+	}
+	plan_addresses(pl, ov, ep, &u, tv);
+	if (pl->errs.n > nerrs || pl->fatal)
+		goto out;
+
+	/* allocation keys: what endpoints give up first, then what they take,
+	 * so that one endpoint's old address may become another's */
+	for (i = 0; i < ov->nendpoints; i++) {
+		json_t *now = addr_list(&ep[i], ov->nsubnets);
+		size_t j;
+		json_array_foreach(json_object_get(ep[i].old, "addresses"), j, el) {
+			if (!json_is_string(el) || in_list(now, json_string_value(el)))
+				continue;
+			key_addr(key, t, v, json_string_value(el));
+			if (txb_del(&pl->tb, pl->s, key) < 0)
+				pl->fatal = CS_ENOMEM;
+		}
+		json_decref(now);
+	}
+	for (i = 0; i < ov->nendpoints; i++) {
+		const struct overlay_endpoint *oe = ep[i].oe;
+		json_t *now = addr_list(&ep[i], ov->nsubnets), *edoc;
+		json_t *ename = json_string(oe->name);
+		char full[3 * CS_NAME_MAX + 3], ekey[KEY_MAX];
+		size_t j;
+
+		snprintf(full, sizeof(full), "%s/%s", tv, oe->name);
+		json_array_foreach(now, j, el) {
+			if (in_list(json_object_get(ep[i].old, "addresses"), json_string_value(el)))
+				continue;
+			key_addr(key, t, v, json_string_value(el));
+			if (txb_put(&pl->tb, pl->s, key, ename) < 0)
+				pl->fatal = CS_ENOMEM;
+		}
+		json_decref(ename);
+		const char *node = json_string_value(json_object_get(oe->spec, "node"));
+		if (!node)
+			node = pl->r->d->cfg.node;
+		if (ep[i].old) {
+			edoc = json_deep_copy(ep[i].old);
+		} else {
+			edoc = json_pack("{s:I, s:b}", "owner", (json_int_t)pl->r->who->uid,
+					 "ephemeral", 0);
+		}
+		json_object_set(edoc, "spec", (json_t *)oe->spec);
+		json_object_set(edoc, "addresses", now);
+		json_object_set_new(edoc, "node", json_string(node));
+		key_endpoint(ekey, t, v, oe->name);
+		char addrs[256];
+		value_text(now, addrs, sizeof(addrs));
+		if (!ep[i].old) {
+			plan_change(pl, '+', "endpoint %s (%s)", full, addrs);
+		} else if (!json_equal(edoc, (json_t *)ep[i].old)) {
+			char diff[1024] = "", was[256];
+			diff_text(json_object_get(ep[i].old, "spec"), oe->spec, "", diff, sizeof(diff));
+			if (!json_equal(now, json_object_get(ep[i].old, "addresses"))) {
+				value_text(json_object_get(ep[i].old, "addresses"), was, sizeof(was));
+				snprintf(diff + strlen(diff), sizeof(diff) - strlen(diff),
+					 "%saddresses %s -> %s", *diff ? "; " : "", was, addrs);
+			}
+			if (!*diff)
+				snprintf(diff, sizeof(diff), "node %s", node);
+			plan_change(pl, '~', "endpoint %s: %s", full, diff);
+		}
+		bool echanged = !ep[i].old || !json_equal(edoc, (json_t *)ep[i].old);
+		if ((echanged ? txb_put(&pl->tb, pl->s, ekey, edoc) : 0) < 0)
+			pl->fatal = CS_ENOMEM;
+		if ((echanged || vchanged) && is_local(pl, edoc))
+			json_object_set(pl->up_eps, full, edoc);
+		json_decref(edoc);
+		json_decref(now);
+	}
+	/* a changed vnet (mtu, id) reaches the ephemeral endpoints it keeps */
+	if (vchanged) {
+		json_object_foreach(keep, name, doc) {
+			char full[3 * CS_NAME_MAX + 3];
+			snprintf(full, sizeof(full), "%s/%s", tv, name);
+			if (is_local(pl, doc))
+				json_object_set(pl->up_eps, full, doc);
+		}
+	}
+	if (vchanged || ov->nendpoints)
+		json_object_set(pl->up_vnets, tv, vdoc);
+out:
+	json_decref(vdoc);
+	json_decref(keep);
+	json_decref(u.owner);
+	free(u.v);
+	free(ep);
+}
+
+static void plan_build(struct plan *pl, bool prune)
+{
+	const struct overlay *ov = pl->ov;
+	const char *name;
+	json_t *doc;
+	struct vplan *vp = NULL;
+
+	if (plan_init(pl) < 0) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < ov->ntenants; i++)
+		plan_tenant(pl, &ov->tenants[i]);
+	if (pl->errs.n || pl->fatal)
+		return;
+	/* deletions first: what they free, the rest of the plan may take */
+	if (prune) {
+		json_object_foreach(pl->s->tenants, name, doc)
+			if (!overlay_tenant_find(ov, name))
+				plan_delete_tenant(pl, name);
+	}
+	for (size_t i = 0; i < ov->ntenants; i++) {
+		const char *t = ov->tenants[i].name;
+		json_object_foreach(json_object_get(pl->s->vnets, t), name, doc)
+			if (!overlay_vnet_find(ov, t, name))
+				plan_delete_vnet(pl, t, name, doc);
+	}
+	if (!(vp = calloc(ov->nvnets + 1, sizeof(*vp)))) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < ov->nvnets; i++) {
+		vp[i].ov = &ov->vnets[i];
+		vp[i].old = json_object_get(json_object_get(pl->s->vnets, ov->vnets[i].tenant),
+					    ov->vnets[i].name);
+		vp[i].old_id = (uint32_t)json_integer_value(json_object_get(vp[i].old, "id"));
+	}
+	plan_ids(pl, vp, ov->nvnets);
+	for (size_t i = 0; i < ov->nvnets && !pl->fatal; i++)
+		plan_vnet(pl, &vp[i]);
+	free(vp);
+}
+
+/* ---- the op ---- */
+
+/* Errors one per line, as many as the reply holds. */
+static int fail_lines(struct csd_req *r, int code, const struct schema_errors *errs)
+{
+	size_t off = 0, i;
+
+	r->error[0] = '\0';
+	for (i = 0; i < errs->n; i++) {
+		size_t l = strlen(errs->msgs[i]);
+		/* keep room for the "and N more" line */
+		if (off + l + 1 + 64 >= sizeof(r->error) && i > 0)
+			break;
+		off += (size_t)snprintf(r->error + off, sizeof(r->error) - off, "%s%s",
+					i ? "\n" : "", errs->msgs[i]);
+		if (off >= sizeof(r->error))
+			off = sizeof(r->error) - 1;
+	}
+	if (i < errs->n)
+		snprintf(r->error + off, sizeof(r->error) - off, "\n... and %zu more error%s",
+			 errs->n - i, errs->n - i == 1 ? "" : "s");
+	return code;
+}
+
+struct known {
+	const json_t *tenants; /* "/tenants/T" -> doc */
+	const struct principal *who;
+};
+
+static bool tenant_known(void *arg, const char *name)
+{
+	const struct known *k = arg;
+	char key[KEY_MAX];
+
+	key_tenant(key, name);
+	const json_t *doc = json_object_get(k->tenants, key);
+	return doc && authz_tenant(k->who, json_object_get(doc, "spec"), AZ_SEE);
+}
+
+static void split_name(const char *full, int n, char p[3][CS_NAME_MAX + 1])
+{
+	char err[128];
+
+	if (cs_path_split(full, n, p, err, sizeof(err)) < 0)
+		p[0][0] = p[1][0] = p[2][0] = '\0';
+}
+
+/* Make this node match what the committed plan declared. */
+static int realize(struct csd_req *r, struct plan *pl)
+{
+	struct csd *d = r->d;
+	struct schema_errors errs = { 0 };
+	char p[3][CS_NAME_MAX + 1], err[512];
+	const char *name;
+	json_t *el;
+	size_t i;
+	int code = 0, ret;
+
+	/* what goes first: endpoints (their links) before their vnets */
+	json_array_foreach(pl->down_eps, i, el) {
+		split_name(json_string_value(el), 3, p);
+		if (*p[0])
+			unrealize_endpoint(d, p[0], p[1], p[2]);
+	}
+	json_array_foreach(pl->down_vnets, i, el) {
+		split_name(json_string_value(el), 2, p);
+		if (*p[0])
+			unrealize_vnet(d, p[0], p[1]);
+	}
+	json_object_foreach(pl->up_vnets, name, el) {
+		split_name(name, 2, p);
+		if (*p[0] && (ret = realize_vnet(d, p[0], p[1], el, err, sizeof(err))) < 0) {
+			schema_errors_add(&errs, "%s", err);
+			code = code ? code : ret;
+		}
+	}
+	json_object_foreach(pl->up_eps, name, el) {
+		char tv[2 * CS_NAME_MAX + 2];
+		split_name(name, 3, p);
+		if (!*p[0])
+			continue;
+		snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+		const json_t *vdoc = json_object_get(pl->up_vnets, tv);
+		if (!vdoc)
+			vdoc = json_object_get(json_object_get(pl->s->vnets, p[0]), p[1]);
+		if ((ret = realize_endpoint(d, p[0], p[1], p[2], vdoc, el, err, sizeof(err))) < 0) {
+			schema_errors_add(&errs, "%s", err);
+			code = code ? code : ret;
+		}
+	}
+	if (code) {
+		char *all = schema_errors_join(&errs);
+		req_fail(r, code, "apply: the changes were committed, but making node %s match "
+			 "them failed:\n%s\nthe store keeps the declared state and the reconciler "
+			 "retries", d->cfg.node, all ? all : "?");
+		free(all);
+	}
+	schema_errors_clear(&errs);
+	return code;
+}
+
+static int apply(struct csd_req *r)
+{
+	const json_t *file = json_object_get(r->args, "file");
+	const json_t *jdry = json_object_get(r->args, "dry_run");
+	const json_t *jprune = json_object_get(r->args, "prune");
+	bool dry_run = json_is_true(jdry), prune = json_is_true(jprune);
+	struct schema_errors errs = { 0 };
+	struct overlay *ov = NULL;
+	struct snap s = { 0 };
+	struct plan pl = { .r = r, .s = &s };
+	json_t *tdocs = NULL;
+	int ret;
+
+	if (!json_is_object(file))
+		return req_fail(r, CS_EINVAL, "apply: \"file\" must be the overlay file as a JSON "
+				"object ({\"tenants\": ..., \"vnets\": ...})");
+	if ((jdry && !json_is_boolean(jdry)) || (jprune && !json_is_boolean(jprune)))
+		return req_fail(r, CS_EINVAL, "apply: \"dry_run\" and \"prune\" must be true or "
+				"false");
+	if (prune && !authz_admin(r->who))
+		return req_fail(r, CS_EPERM, "apply --prune: only administrators may prune (it "
+				"deletes every tenant the file does not name); leave --prune out");
+	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0)
+		return req_store_fail(r, ret, "apply");
+	struct known k = { tdocs, r->who };
+	struct overlay_env env = { r->d->cfg.node, tenant_known, &k };
+	ret = overlay_load(file, &env, &ov, &errs);
+	json_decref(tdocs);
+	if (ret == CS_EINVAL) {
+		ret = fail_lines(r, ret, &errs);
+		goto out;
+	} else if (ret < 0) {
+		ret = req_fail(r, ret, "apply: %s", cs_strerror(ret));
+		goto out;
+	}
+	pl.ov = ov;
+	for (int attempt = 0;; attempt++) {
+		if (attempt == APPLY_ATTEMPTS) {
+			ret = req_fail(r, CS_ECONFLICT, "apply: the store kept changing while the "
+				       "plan was made (%d attempts); nothing was changed, try again",
+				       APPLY_ATTEMPTS);
+			goto out;
+		}
+		snap_clear(&s);
+		plan_clear(&pl);
+		if ((ret = snap_load(r->d, &s)) < 0) {
+			ret = req_store_fail(r, ret, "apply");
+			goto out;
+		}
+		plan_build(&pl, prune);
+		if (pl.fatal) {
+			ret = req_fail(r, pl.fatal, "apply: %s", cs_strerror(pl.fatal));
+			goto out;
+		}
+		if (pl.errs.n) {
+			ret = fail_lines(r, pl.code ? pl.code : CS_EINVAL, &pl.errs);
+			goto out;
+		}
+		if (dry_run || txb_nops(&pl.tb) == 0)
+			break;
+		ret = txb_commit(r->d, &pl.tb);
+		if (ret == 0)
+			break;
+		if (ret != CS_ECONFLICT) {
+			ret = req_store_fail(r, ret, "apply");
+			goto out;
+		}
+		log_debug("apply: the store changed under the plan; planning again");
+	}
+	size_t i;
+	json_t *el;
+	if (!dry_run)
+		json_array_foreach(pl.changes, i, el)
+			log_info("apply by uid %u: %s", (unsigned)r->who->uid, json_string_value(el));
+	if (!dry_run && (ret = realize(r, &pl)) < 0)
+		goto out;
+	r->result = json_pack("{s:O, s:{s:I, s:I, s:I}, s:b}", "changes", pl.changes, "summary",
+			      "created", (json_int_t)pl.created, "updated", (json_int_t)pl.updated,
+			      "deleted", (json_int_t)pl.deleted, "dry_run", dry_run);
+	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "apply: out of memory");
+out:
+	plan_clear(&pl);
+	snap_clear(&s);
+	overlay_free(ov);
+	schema_errors_clear(&errs);
+	return ret;
+}
+
+static int export(struct csd_req *r)
+{
+	struct snap s = { 0 };
+	json_t *tenants = json_object(), *vnets = json_object();
+	const char *t, *v, *e;
+	json_t *tdoc, *vs, *vdoc, *edoc;
+	int ret;
+
+	if (!tenants || !vnets) {
+		ret = req_fail(r, CS_ENOMEM, "export: out of memory");
+		goto out;
+	}
+	if ((ret = snap_load(r->d, &s)) < 0) {
+		ret = req_store_fail(r, ret, "export");
+		goto out;
+	}
+	json_object_foreach(s.tenants, t, tdoc) {
+		const json_t *spec = json_object_get(tdoc, "spec");
+		if (!authz_tenant(r->who, spec, AZ_SEE))
+			continue;
+		json_object_set_new(tenants, t, spec ? json_deep_copy(spec) : json_object());
+		vs = json_object_get(s.vnets, t);
+		json_object_foreach(vs, v, vdoc) {
+			char tv[2 * CS_NAME_MAX + 2];
+			const json_t *vspec = json_object_get(vdoc, "spec");
+			json_t *out = vspec ? json_deep_copy(vspec) : json_object(), *eps = json_object();
+			snprintf(tv, sizeof(tv), "%s/%s", t, v);
+			json_object_foreach(json_object_get(s.eps, tv), e, edoc) {
+				const json_t *espec = json_object_get(edoc, "spec");
+				/* held by programs, not declared */
+				if (json_is_true(json_object_get(edoc, "ephemeral")))
+					continue;
+				json_object_set_new(eps, e, espec ? json_deep_copy(espec)
+								  : json_object());
+			}
+			json_object_set_new(out, "endpoints", eps);
+			json_object_set_new(vnets, tv, out);
+		}
+	}
+	r->result = json_pack("{s:O, s:O}", "tenants", tenants, "vnets", vnets);
+	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "export: out of memory");
+out:
+	json_decref(tenants);
+	json_decref(vnets);
+	snap_clear(&s);
+	return ret;
+}
+
+CSD_OP(apply, "apply", apply, CSD_OP_CHANGES,
+       "make the tenants an overlay file names exactly as declared");
+CSD_OP(export, "export", export, 0, "the declared state as an overlay file");

@@ -1,1 +1,407 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Overlay files: validation of a whole file into plain structs (no I/O). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cs/cs.h>
+#include "overlay.h"
+
+#define PATH_MAX_LEN 512
+
+static const char name_rule[] = "use 1-32 characters a-z, 0-9, '-', '_', starting with a "
+				"letter or digit";
+
+void overlay_path(char *out, size_t len, const char *base, const char *key)
+{
+	bool plain = *key != '\0';
+
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			plain = false;
+	if (plain)
+		snprintf(out, len, "%s%s%s", base, *base ? "." : "", key);
+	else
+		snprintf(out, len, "%s%s\"%s\"", base, *base ? "." : "", key);
+}
+
+static char *value_text(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (s && strlen(s) > 80)
+		strcpy(s + 77, "...");
+	return s;
+}
+
+static void not_object(struct schema_errors *errs, const char *path, const json_t *v,
+		       const char *what)
+{
+	char *t = value_text(v);
+
+	schema_errors_add(errs, "%s: %s is not valid; expected %s", path, t ? t : "?", what);
+	free(t);
+}
+
+void overlay_free(struct overlay *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->nvnets; i++) {
+		json_decref(o->vnets[i].spec);
+		free(o->vnets[i].endpoints);
+	}
+	free(o->vnets);
+	free(o->tenants);
+	json_decref(o->file);
+	free(o);
+}
+
+const struct overlay_tenant *overlay_tenant_find(const struct overlay *o, const char *t)
+{
+	for (size_t i = 0; i < o->ntenants; i++)
+		if (!strcmp(o->tenants[i].name, t))
+			return &o->tenants[i];
+	return NULL;
+}
+
+const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char *t,
+					     const char *v)
+{
+	for (size_t i = 0; i < o->nvnets; i++)
+		if (!strcmp(o->vnets[i].tenant, t) && !strcmp(o->vnets[i].name, v))
+			return &o->vnets[i];
+	return NULL;
+}
+
+static int add_tenant(struct overlay *o, const char *name, const json_t *spec)
+{
+	struct overlay_tenant *n = realloc(o->tenants, sizeof(*n) * (o->ntenants + 1));
+
+	if (!n)
+		return CS_ENOMEM;
+	o->tenants = n;
+	n = &o->tenants[o->ntenants++];
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->spec = spec;
+	return 0;
+}
+
+static int fam_index(int family)
+{
+	return family == AF_INET ? OV_V4 : OV_V6;
+}
+
+static const char *fam_text(int family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+/*
+ * The vnet's subnets as declared. Returns how many, or -1 when the value is
+ * malformed (schema_validate has reported it already).
+ */
+static int parse_subnets(const json_t *s, struct cs_prefix out[2])
+{
+	char err[256];
+	int n = 0;
+
+	if (json_is_string(s))
+		return cs_prefix_parse(json_string_value(s), &out[0], err, sizeof(err)) < 0 ? -1 : 1;
+	if (!json_is_array(s) || json_array_size(s) < 1 || json_array_size(s) > 2)
+		return -1;
+	for (size_t i = 0; i < json_array_size(s); i++) {
+		const char *t = json_string_value(json_array_get(s, i));
+		if (!t || cs_prefix_parse(t, &out[n], err, sizeof(err)) < 0)
+			return -1;
+		n++;
+	}
+	if (n == 2 && out[0].addr.family == out[1].addr.family)
+		return -1;
+	return n;
+}
+
+/* Fixed addresses of one endpoint, checked against its vnet's subnets. */
+static void check_addresses(struct overlay_vnet *ov, struct overlay_endpoint *oe,
+			    const char *path, json_t *seen, struct schema_errors *errs)
+{
+	const json_t *a = json_object_get(oe->spec, "address");
+	char apath[PATH_MAX_LEN], err[256], abuf[CS_ADDRSTRLEN], sbuf[CS_ADDRSTRLEN];
+	const json_t *items[2];
+	size_t n = 0;
+
+	if (!a)
+		return;
+	overlay_path(apath, sizeof(apath), path, "address");
+	if (json_is_string(a)) {
+		items[n++] = a;
+	} else if (json_is_array(a) && json_array_size(a) <= 2) {
+		for (size_t i = 0; i < json_array_size(a); i++)
+			items[n++] = json_array_get(a, i);
+	} else {
+		return; /* reported by the schema */
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cs_addr x;
+		const char *s = json_string_value(items[i]);
+		int k;
+
+		if (!s || cs_addr_parse(s, &x) < 0)
+			return; /* reported by the schema */
+		for (k = 0; k < ov->nsubnets; k++)
+			if (ov->subnets[k].addr.family == x.family)
+				break;
+		if (k == ov->nsubnets) {
+			schema_errors_add(errs, "%s: %s is %s but the vnet has no %s subnet (it has "
+					  "%s)", apath, s, fam_text(x.family), fam_text(x.family),
+					  cs_prefix_format(&ov->subnets[0], sbuf));
+			continue;
+		}
+		if (ipam_check_fixed(&ov->subnets[k], &x, err, sizeof(err)) < 0) {
+			schema_errors_add(errs, "%s: %s; give a free host address of the subnet or "
+					  "leave address out", apath, err);
+			continue;
+		}
+		if (oe->has_fixed[fam_index(x.family)])
+			continue; /* two of one family: reported by the schema */
+		cs_addr_format(&x, abuf);
+		const char *other = json_string_value(json_object_get(seen, abuf));
+		if (other) {
+			schema_errors_add(errs, "%s: %s is also the address of endpoints.%s; an "
+					  "address is used once per vnet", apath, s, other);
+			continue;
+		}
+		json_object_set_new(seen, abuf, json_string(oe->name));
+		oe->has_fixed[fam_index(x.family)] = true;
+		oe->fixed[fam_index(x.family)] = x;
+	}
+}
+
+static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char *vpath,
+			  const struct overlay_env *env, struct schema_errors *errs)
+{
+	char path[PATH_MAX_LEN], epath[PATH_MAX_LEN];
+	const char *name;
+	json_t *body, *seen;
+
+	overlay_path(path, sizeof(path), vpath, "endpoints");
+	if (!json_is_object(eps)) {
+		not_object(errs, path, eps, "an object keyed by endpoint name");
+		return 0;
+	}
+	if (!(seen = json_object()))
+		return CS_ENOMEM;
+	ov->endpoints = calloc(json_object_size(eps) + 1, sizeof(*ov->endpoints));
+	if (!ov->endpoints) {
+		json_decref(seen);
+		return CS_ENOMEM;
+	}
+	json_object_foreach((json_t *)eps, name, body) {
+		overlay_path(epath, sizeof(epath), path, name);
+		if (!cs_name_valid(name)) {
+			schema_errors_add(errs, "%s: \"%s\" is not a valid endpoint name; %s", epath,
+					  name, name_rule);
+			continue;
+		}
+		if (schema_validate(SCHEMA_ENDPOINT, body, epath, errs) && !json_is_object(body))
+			continue;
+		struct overlay_endpoint *oe = &ov->endpoints[ov->nendpoints++];
+		snprintf(oe->name, sizeof(oe->name), "%s", name);
+		oe->spec = body;
+		const char *node = json_string_value(json_object_get(body, "node"));
+		if (node && env->node && cs_name_valid(node) && strcmp(node, env->node)) {
+			char npath[PATH_MAX_LEN];
+			overlay_path(npath, sizeof(npath), epath, "node");
+			schema_errors_add(errs, "%s: node %s is not known; this csd is node %s (leave "
+					  "node out for this node; vnets across nodes come later)",
+					  npath, node, env->node);
+		}
+		if (ov->nsubnets > 0)
+			check_addresses(ov, oe, epath, seen, errs);
+	}
+	json_decref(seen);
+	return 0;
+}
+
+static int load_vnet(struct overlay *o, const char *key, const json_t *body,
+		     const json_t *tenants, json_t *ids, const struct overlay_env *env,
+		     struct schema_errors *errs)
+{
+	char path[PATH_MAX_LEN], err[256];
+	char p[2][CS_NAME_MAX + 1];
+	struct overlay_vnet *ov;
+	json_t *spec;
+	int r;
+
+	overlay_path(path, sizeof(path), "vnets", key);
+	if (cs_path_split(key, 2, p, err, sizeof(err)) < 0) {
+		schema_errors_add(errs, "%s: %s (vnets are keyed TENANT/VNET, e.g. \"acme/blue\")",
+				  path, err);
+		return 0;
+	}
+	if (!json_is_object(body)) {
+		not_object(errs, path, body, "an object with the vnet's keys");
+		return 0;
+	}
+	if (!(spec = json_deep_copy(body)))
+		return CS_ENOMEM;
+	json_object_del(spec, "endpoints");
+	schema_validate(SCHEMA_VNET, spec, path, errs);
+
+	if (!(ov = realloc(o->vnets, sizeof(*ov) * (o->nvnets + 1)))) {
+		json_decref(spec);
+		return CS_ENOMEM;
+	}
+	o->vnets = ov;
+	ov = &o->vnets[o->nvnets++];
+	memset(ov, 0, sizeof(*ov));
+	snprintf(ov->tenant, sizeof(ov->tenant), "%s", p[0]);
+	snprintf(ov->name, sizeof(ov->name), "%s", p[1]);
+	ov->spec = spec;
+
+	if (!json_object_get(tenants, p[0]) &&
+	    !(env->tenant_known && env->tenant_known(env->arg, p[0])))
+		schema_errors_add(errs, "%s: tenant %s is not declared in tenants and does not "
+				  "exist; declare it (\"tenants\": {\"%s\": {}})", path, p[0],
+				  p[0]);
+
+	const json_t *subnet = json_object_get(spec, "subnet");
+	char spath[PATH_MAX_LEN];
+	overlay_path(spath, sizeof(spath), path, "subnet");
+	if (!subnet) {
+		schema_errors_add(errs, "%s: missing; a vnet needs a subnet, e.g. \"10.0.0.0/24\", "
+				  "or [\"10.0.0.0/24\", \"fd00::/64\"] for both families", spath);
+	} else if ((ov->nsubnets = parse_subnets(subnet, ov->subnets)) > 0) {
+		for (int i = 0; i < ov->nsubnets; i++) {
+			if (ipam_subnet_check(&ov->subnets[i], err, sizeof(err)) < 0) {
+				schema_errors_add(errs, "%s: %s", spath, err);
+				ov->nsubnets = -1;
+				break;
+			}
+		}
+	}
+	if (ov->nsubnets < 0)
+		ov->nsubnets = 0;
+
+	const json_t *id = json_object_get(spec, "id");
+	if (json_is_integer(id) && json_integer_value(id) >= 1 &&
+	    json_integer_value(id) <= 16777215) {
+		char ik[32];
+		ov->id = (uint32_t)json_integer_value(id);
+		snprintf(ik, sizeof(ik), "%u", ov->id);
+		const char *other = json_string_value(json_object_get(ids, ik));
+		if (other) {
+			char ipath[PATH_MAX_LEN], opath[PATH_MAX_LEN];
+			overlay_path(ipath, sizeof(ipath), path, "id");
+			overlay_path(opath, sizeof(opath), "vnets", other);
+			schema_errors_add(errs, "%s: %u is also the id of %s; a VNI is used by one vnet "
+					  "only (leave id out to have one allocated)", ipath, ov->id,
+					  opath);
+		} else {
+			json_object_set_new(ids, ik, json_string(key));
+		}
+	}
+
+	const json_t *eps = json_object_get(body, "endpoints");
+	if (eps && (r = load_endpoints(ov, eps, path, env, errs)) < 0)
+		return r;
+	return 0;
+}
+
+int overlay_load(const json_t *file, const struct overlay_env *env, struct overlay **out,
+		 struct schema_errors *errs)
+{
+	size_t before = errs->n;
+	struct overlay *o;
+	const char *key;
+	json_t *v, *ids = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (!json_is_object(file)) {
+		not_object(errs, "(top level)", file, "an object with \"tenants\", \"nodes\" and "
+			   "\"vnets\"");
+		return CS_EINVAL;
+	}
+	if (!(o = calloc(1, sizeof(*o))) || !(ids = json_object())) {
+		free(o);
+		return CS_ENOMEM;
+	}
+	o->file = json_incref((json_t *)file);
+	json_object_foreach((json_t *)file, key, v) {
+		if (strcmp(key, "tenants") && strcmp(key, "nodes") && strcmp(key, "vnets")) {
+			char path[PATH_MAX_LEN];
+			overlay_path(path, sizeof(path), "", key);
+			schema_errors_add(errs, "%s: unknown key; the top level has tenants, nodes "
+					  "and vnets", path);
+		}
+	}
+
+	const json_t *tenants = json_object_get(file, "tenants");
+	if (tenants && !json_is_object(tenants)) {
+		not_object(errs, "tenants", tenants, "an object keyed by tenant name");
+		tenants = NULL;
+	}
+	json_object_foreach((json_t *)tenants, key, v) {
+		char path[PATH_MAX_LEN];
+		overlay_path(path, sizeof(path), "tenants", key);
+		o->nobjects++;
+		if (!cs_name_valid(key)) {
+			schema_errors_add(errs, "%s: \"%s\" is not a valid tenant name; %s", path, key,
+					  name_rule);
+			continue;
+		}
+		schema_validate(SCHEMA_TENANT, v, path, errs);
+		if ((r = add_tenant(o, key, v)) < 0)
+			goto out;
+	}
+
+	const json_t *nodes = json_object_get(file, "nodes");
+	if (nodes && !json_is_object(nodes)) {
+		not_object(errs, "nodes", nodes, "an object keyed by node name");
+		nodes = NULL;
+	}
+	json_object_foreach((json_t *)nodes, key, v) {
+		char path[PATH_MAX_LEN];
+		overlay_path(path, sizeof(path), "nodes", key);
+		o->nobjects++;
+		if (!cs_name_valid(key)) {
+			schema_errors_add(errs, "%s: \"%s\" is not a valid node name; %s", path, key,
+					  name_rule);
+			continue;
+		}
+		schema_validate(SCHEMA_NODE, v, path, errs);
+		if (env->node && strcmp(key, env->node))
+			schema_errors_add(errs, "%s: node %s is not known; this csd is node %s and "
+					  "manages one node so far (declare only %s, or leave "
+					  "nodes out)", path, key, env->node, env->node);
+	}
+
+	const json_t *vnets = json_object_get(file, "vnets");
+	if (vnets && !json_is_object(vnets)) {
+		not_object(errs, "vnets", vnets, "an object keyed by TENANT/VNET");
+		vnets = NULL;
+	}
+	json_object_foreach((json_t *)vnets, key, v) {
+		if ((r = load_vnet(o, key, v, tenants, ids, env, errs)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < o->nvnets; i++) {
+		o->nobjects += 1 + o->vnets[i].nendpoints;
+		if (!overlay_tenant_find(o, o->vnets[i].tenant) &&
+		    (r = add_tenant(o, o->vnets[i].tenant, NULL)) < 0)
+			goto out;
+	}
+	if (errs->n > before)
+		r = CS_EINVAL;
+out:
+	json_decref(ids);
+	if (r < 0) {
+		overlay_free(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}

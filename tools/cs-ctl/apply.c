@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "csd/overlay.h"
 
 /*
  * The file is parsed here, not by csd: a syntax error is then reported with
@@ -45,22 +46,89 @@ static json_t *load_file(struct ctl *c, const char *path, int *rc)
 	return root;
 }
 
-static void print_changes(const json_t *res, bool dry_run)
+/* Above this many objects a person is told that something is happening. */
+#define APPLY_PROGRESS_OBJECTS 50
+
+/*
+ * The pure checks of the file, here as well as in csd: a long file then gets
+ * every error it has, not as many as fit in one reply. What needs csd's
+ * state (do the tenants exist, which node is this) is left to csd.
+ */
+static bool tenant_unsure(void *arg, const char *name)
 {
+	(void)arg;
+	(void)name;
+	return true;
+}
+
+static int check_file(struct ctl *c, const char *name, const json_t *doc, size_t *nobjects)
+{
+	struct schema_errors errs = { 0 };
+	struct overlay_env env = { NULL, tenant_unsure, NULL };
+	struct overlay *o = NULL;
+	int r = overlay_load(doc, &env, &o, &errs);
+
+	*nobjects = o ? o->nobjects : 0;
+	overlay_free(o);
+	if (r == 0)
+		return CTL_OK;
+	if (r != CS_EINVAL) {
+		schema_errors_clear(&errs);
+		return ctl_fail(c, "%s: %s", name, cs_strerror(r));
+	}
+	ctl_fail(c, "%s: %zu error%s; nothing was changed:", name, errs.n, errs.n == 1 ? "" : "s");
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	schema_errors_clear(&errs);
+	return CTL_FAIL;
+}
+
+/* The plan grouped by kind of object, as csd sent it ("+ vnet acme/blue ..."). */
+static void print_changes(const json_t *res, bool dry_run, const char *file)
+{
+	static const char *const kinds[] = { "tenant", "vnet", "endpoint" };
+	static const char *const titles[] = { "tenants", "vnets", "endpoints" };
 	const json_t *changes = json_object_get(res, "changes");
+	const json_t *sum = json_object_get(res, "summary");
 	json_t *e;
 	size_t i;
 
-	if (!json_is_array(changes))
-		return;
-	if (dry_run && !json_array_size(changes))
-		puts("no changes");
-	json_array_foreach(changes, i, e) {
-		char *t = json_is_string(e) ? NULL : json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		bool title = false;
+		size_t l = strlen(kinds[k]);
 
-		puts(t ? t : json_is_string(e) ? json_string_value(e) : "?");
-		free(t);
+		json_array_foreach(changes, i, e) {
+			const char *s = json_string_value(e);
+			if (!s || strlen(s) < l + 3 || strncmp(s + 2, kinds[k], l) || s[l + 2] != ' ')
+				continue;
+			if (!title)
+				printf("%s:\n", titles[k]);
+			title = true;
+			printf("  %c %s\n", s[0], s + l + 3);
+		}
 	}
+	/* anything of a kind this cs-ctl does not know yet, as it came */
+	json_array_foreach(changes, i, e) {
+		const char *s = json_string_value(e);
+		bool known = false;
+		for (size_t k = 0; s && k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (strlen(s) > strlen(kinds[k]) + 2 && !strncmp(s + 2, kinds[k], strlen(kinds[k])) &&
+			    s[strlen(kinds[k]) + 2] == ' ')
+				known = true;
+		if (s && !known)
+			printf("%s\n", s);
+	}
+	json_int_t c = json_integer_value(json_object_get(sum, "created"));
+	json_int_t u = json_integer_value(json_object_get(sum, "updated"));
+	json_int_t d = json_integer_value(json_object_get(sum, "deleted"));
+	if (!json_array_size(changes))
+		printf("no changes: the declared state already matches %s\n", file);
+	else if (dry_run)
+		printf("dry run: %" JSON_INTEGER_FORMAT " to create, %" JSON_INTEGER_FORMAT
+		       " to change, %" JSON_INTEGER_FORMAT " to delete; nothing was changed\n", c, u, d);
+	else
+		printf("%" JSON_INTEGER_FORMAT " created, %" JSON_INTEGER_FORMAT " changed, %"
+		       JSON_INTEGER_FORMAT " deleted\n", c, u, d);
 }
 
 int ctl_apply(struct ctl *c, int argc, char **argv)
@@ -101,6 +169,14 @@ int ctl_apply(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c, "expected %s", usage);
 	if (!(doc = load_file(c, file, &r)))
 		return r;
+	size_t nobjects = 0;
+	const char *name = strcmp(file, "-") ? file : "<stdin>";
+	if ((r = check_file(c, name, doc, &nobjects)) != CTL_OK) {
+		json_decref(doc);
+		return r;
+	}
+	if (nobjects > APPLY_PROGRESS_OBJECTS)
+		fprintf(stderr, "%s %zu objects...\n", dry_run ? "planning" : "applying", nobjects);
 	r = ctl_request(c, "apply",
 			json_pack("{s:o, s:b, s:b}", "file", doc, "dry_run", dry_run, "prune",
 				  prune),
@@ -109,7 +185,7 @@ int ctl_apply(struct ctl *c, int argc, char **argv)
 		if (c->json)
 			r = ctl_print_json(res ? res : json_null());
 		else
-			print_changes(res, dry_run);
+			print_changes(res, dry_run, name);
 	}
 	json_decref(res);
 	return r;

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Overlay files (cs-overlay.json(5)): parse and validate a whole file into
+ * plain structs that ops_apply.c plans from. Pure: no store, no kernel, no
+ * logging; what it needs to know of the world comes through overlay_env.
+ *
+ * Every error names its JSON path in the style of schema.c
+ * (vnets."acme/blue".endpoints.web.address), the value and what is allowed,
+ * and all errors of a file are collected, not just the first.
+ */
+#ifndef CSD_OVERLAY_H
+#define CSD_OVERLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "csd/names.h"
+#include "schema.h"
+#include "vnet/ipam.h"
+
+/* Index of an address family in the per-family arrays below. */
+#define OV_V4 0
+#define OV_V6 1
+
+struct overlay_endpoint {
+	char name[CS_NAME_MAX + 1];
+	const json_t *spec;          /* the declared body (borrowed from the file) */
+	bool has_fixed[2];           /* by family: OV_V4, OV_V6 */
+	struct cs_addr fixed[2];
+};
+
+struct overlay_vnet {
+	char tenant[CS_NAME_MAX + 1];
+	char name[CS_NAME_MAX + 1];
+	json_t *spec;                /* the body without "endpoints" (owned) */
+	uint32_t id;                 /* declared VNI, 0 if left out */
+	struct cs_prefix subnets[2]; /* in the order declared */
+	int nsubnets;
+	struct overlay_endpoint *endpoints;
+	size_t nendpoints;
+};
+
+struct overlay_tenant {
+	char name[CS_NAME_MAX + 1];
+	/* the declared body, or NULL for a tenant the file names only as
+	 * the tenant of a vnet (it must exist already) */
+	const json_t *spec;
+};
+
+struct overlay {
+	json_t *file;                /* held: specs point into it */
+	/* the tenants the file names: those of "tenants" in file order, then
+	 * those named only by "vnets" keys */
+	struct overlay_tenant *tenants;
+	size_t ntenants;
+	struct overlay_vnet *vnets;  /* in file order */
+	size_t nvnets;
+	size_t nobjects;             /* tenants, nodes, vnets and endpoints declared */
+};
+
+struct overlay_env {
+	/* this csd's node: the only node endpoints may be placed on so far */
+	const char *node;
+	/* Does tenant @name already exist (as far as the caller may see)? */
+	bool (*tenant_known)(void *arg, const char *name);
+	void *arg;
+};
+
+/*
+ * Validate @file (a parsed overlay file) and build *out. Returns 0, or
+ * CS_EINVAL with every error of the file appended to @errs (one message per
+ * error, each starting with its JSON path), or CS_ENOMEM.
+ */
+int overlay_load(const json_t *file, const struct overlay_env *env, struct overlay **out,
+		 struct schema_errors *errs);
+void overlay_free(struct overlay *o);
+
+/* The tenant or vnet of that name in @o, or NULL. */
+const struct overlay_tenant *overlay_tenant_find(const struct overlay *o, const char *t);
+const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char *t,
+					     const char *v);
+
+/* A JSON path element appended to @base: .word, or ."quoted" when the key is
+ * not a plain word (schema.c's style). */
+void overlay_path(char *out, size_t len, const char *base, const char *key);
+
+#endif
