@@ -358,6 +358,8 @@ static void client_read(struct csd *d, struct client *c)
 		cs_wire_rx_reset(&c->rx);
 		client_queue(c, reply, fds, nfds);
 		json_decref(reply);
+		/* answer before reading on: the reply does not wait for EAGAIN */
+		client_flush(c);
 	}
 }
 
@@ -550,6 +552,9 @@ int csd_poll(struct csd *d, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : CS_EIO;
+	struct client *touched[64];
+	int nt = 0;
+
 	for (int i = 0; i < n; i++) {
 		void *p = ev[i].data.ptr;
 		if (p == &d->listen_fd) {
@@ -572,21 +577,22 @@ int csd_poll(struct csd *d, int timeout_ms)
 				reconcile_all(d);
 		} else {
 			struct client *c = p;
+			touched[nt++] = c;
+			if (ev[i].events & EPOLLOUT)
+				client_flush(c);
 			if (ev[i].events & EPOLLIN)
 				client_read(d, c);
 			if (ev[i].events & (EPOLLHUP | EPOLLERR) && !(ev[i].events & EPOLLIN))
 				c->dead = true;
 		}
 	}
-	/* flush after handling, and reap the dead, outside the event array */
-	for (struct client *c = d->clients, *next; c; c = next) {
-		next = c->next;
-		if (!c->dead)
-			client_flush(c);
-		if (c->dead)
-			client_free(d, c);
+	/* reap the dead outside the event array; only clients with events can
+	 * have changed, so the cost does not grow with idle connections */
+	for (int i = 0; i < nt; i++) {
+		if (touched[i]->dead)
+			client_free(d, touched[i]);
 		else
-			client_update_events(d, c);
+			client_update_events(d, touched[i]);
 	}
 	return 0;
 }
