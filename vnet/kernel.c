@@ -6,11 +6,19 @@
  * veth + bridge per endpoint costs a fifth of the throughput, a macvlan does
  * not). Everything goes through netlink (libnl-route); every step adopts
  * what exists and creates only what is missing.
+ *
+ * A vnet on one node has its vx0 made inside the vnet namespace, so it
+ * hears nothing from the underlay. A vnet across nodes has its vx0 made in
+ * the underlay namespace (the one csd runs in, remembered at open), so it
+ * encapsulates over the underlay, and one all-zero flood entry per peer
+ * node; no multicast.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if_ether.h>
+#include <linux/neighbour.h>
 #include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -28,6 +36,7 @@
 #include <netlink/attr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/link/macvlan.h>
 #include <netlink/route/link/vxlan.h>
 
@@ -40,6 +49,31 @@
 static struct kernel_backend *kb_of(struct vnet_backend *b)
 {
 	return (struct kernel_backend *)b;
+}
+
+/*
+ * What a vnet across nodes needs beyond struct kernel_backend: the
+ * underlay namespace and this node's address in it. Kept here so that
+ * kernel_priv.h, which the other parts share, stays as it is; the fd
+ * reaches kernel_underlay.c through kernel_underlay_ns().
+ */
+struct kernel_backend_ul {
+	struct kernel_backend kb;	/* first: kb_of() casts */
+	int ul_fd;
+	bool has_ul;
+	struct cs_addr ul;
+};
+
+static struct kernel_backend_ul *ul_of(struct kernel_backend *kb)
+{
+	return (struct kernel_backend_ul *)kb;
+}
+
+/* The underlay namespace (an fd the backend owns), for kernel_underlay.c. */
+int kernel_underlay_ns(struct kernel_backend *kb);
+int kernel_underlay_ns(struct kernel_backend *kb)
+{
+	return ul_of(kb)->ul_fd;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -352,6 +386,8 @@ static void kernel_close(struct vnet_backend *b)
 
 	if (!b)
 		return;
+	if (ul_of(kb)->ul_fd >= 0)
+		close(ul_of(kb)->ul_fd);
 	for (i = 0; i < CACHE_BUCKETS; i++) {
 		for (e = kb->cache[i]; e; e = next) {
 			next = e->next;
@@ -370,17 +406,20 @@ static void kernel_close(struct vnet_backend *b)
  */
 static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backend **out)
 {
+	struct kernel_backend_ul *kbu;
 	struct kernel_backend *kb;
 	char err[256];
 	int r;
 
 	*out = NULL;
-	kb = calloc(1, sizeof(*kb));
-	if (!kb)
+	kbu = calloc(1, sizeof(*kbu));
+	if (!kbu)
 		return CS_ENOMEM;
+	kbu->ul_fd = -1;
+	kb = &kbu->kb;
 	kb->base.ops = &vnet_kernel_ops;
 	if (pthread_rwlock_init(&kb->lock, NULL)) {
-		free(kb);
+		free(kbu);
 		return CS_ENOMEM;
 	}
 	*out = &kb->base;
@@ -394,6 +433,24 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		kerr(kb, "kernel backend: needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create "
 		     "network namespaces; run csd as root");
 		return CS_EPERM;
+	}
+	if (cfg->underlay && *cfg->underlay) {
+		if (cs_addr_parse(cfg->underlay, &kbu->ul) < 0) {
+			kerr(kb, "kernel backend: underlay address \"%s\" is not an IPv4 or IPv6 "
+			     "address", cfg->underlay);
+			return CS_EINVAL;
+		}
+		kbu->has_ul = true;
+	}
+	/*
+	 * The namespace csd runs in is the underlay: VXLAN devices of vnets
+	 * across nodes are made here, whatever thread later asks for them.
+	 */
+	kbu->ul_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (kbu->ul_fd < 0) {
+		kerr(kb, "kernel backend: cannot open the underlay namespace "
+		     "/proc/thread-self/ns/net: %s", strerror(errno));
+		return CS_EIO;
 	}
 	r = netns_init(err, sizeof(err));
 	if (r < 0) {
@@ -454,96 +511,6 @@ static int vxlan_create(struct nl_sock *sk, const struct vnet_spec *v)
 	r = rtnl_link_add(sk, vx, NLM_F_CREATE | NLM_F_EXCL);
 out:
 	rtnl_link_put(vx);
-	return r;
-}
-
-static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
-{
-	struct kernel_backend *kb = kb_of(b);
-	struct rtnl_link *vx = NULL;
-	struct nl_sock *sk = NULL;
-	char ns[NSNAME_MAX], what[96], err[256];
-	int nsfd = -1, r;
-
-	r = ns_name(kb, ns, v->tenant, v->name, NULL);
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "vnet %s/%s", v->tenant, v->name);
-	if (v->id < 1 || v->id > 16777215) {
-		kerr(kb, "%s: VNI %u is out of range 1-16777215", what, v->id);
-		return CS_EINVAL;
-	}
-	if (v->mtu && (v->mtu < 68 || v->mtu > 65535)) {
-		kerr(kb, "%s: MTU %d is out of range 68-65535", what, v->mtu);
-		return CS_EINVAL;
-	}
-	if (v->npeers > 0) {
-		/* later: vx0 made in the underlay namespace, moved in, flood entries */
-		kerr(kb, "%s: vnets spanning several nodes are not supported yet", what);
-		return CS_ENOTSUP;
-	}
-
-	r = netns_add(ns, err, sizeof(err));
-	if (r < 0 && r != CS_EEXIST) {
-		kerr(kb, "%s: %s", what, err);
-		goto out;
-	}
-	nsfd = netns_open(ns, err, sizeof(err));
-	if (nsfd < 0) {
-		r = nsfd;
-		kerr(kb, "%s: %s", what, err);
-		goto out;
-	}
-	r = nl_open_in(kb, nsfd, ns, what, &sk);
-	if (r < 0)
-		goto out;
-
-	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
-	if (r < 0 && !nl_absent(r)) {
-		kerr(kb, "%s: cannot query " VXLAN_DEV " in namespace %s: %s", what, ns,
-		     nl_geterror(r));
-		r = CS_EIO;
-		goto out;
-	}
-	if (vx && !vxlan_matches(vx, v)) {
-		/* Not ours to keep: the endpoints' macvlans go with it and
-		 * their ensure() recreates them on the new one. */
-		r = rtnl_link_delete(sk, vx);
-		if (r < 0 && !nl_absent(r)) {
-			kerr(kb, "%s: cannot delete the mismatched " VXLAN_DEV
-			     " in namespace %s: %s", what, ns, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-		rtnl_link_put(vx);
-		vx = NULL;
-	}
-	if (!vx) {
-		r = vxlan_create(sk, v);
-		if (r < 0) {
-			kerr(kb, "%s: cannot create " VXLAN_DEV " (VNI %u) in namespace %s: %s",
-			     what, v->id, ns, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-	} else {
-		r = link_fix(sk, vx, vnet_mtu(v));
-		if (r < 0) {
-			kerr(kb, "%s: cannot set " VXLAN_DEV " up with MTU %d in namespace %s: %s",
-			     what, vnet_mtu(v), ns, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-	}
-	cache_refresh(kb, ns, nsfd);
-	r = 0;
-out:
-	if (vx)
-		rtnl_link_put(vx);
-	if (sk)
-		nl_socket_free(sk);
-	if (nsfd >= 0)
-		close(nsfd);
 	return r;
 }
 
@@ -760,6 +727,605 @@ static int macvlan_create(struct nl_sock *vsk, int vx0_index, int efd, int mtu)
 	if (r >= 0)
 		r = rtnl_link_add(vsk, mv, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_put(mv);
+	return r;
+}
+
+/* --- vnets across nodes --- */
+
+static bool nl_addr_is(struct nl_addr *na, const struct cs_addr *a)
+{
+	return na && nl_addr_get_family(na) == a->family &&
+	       nl_addr_get_len(na) == (unsigned int)addr_len(a->family) &&
+	       !memcmp(nl_addr_get_binary_addr(na), a->a, addr_len(a->family));
+}
+
+/*
+ * Is @vx the vx0 of a vnet across nodes: made in the underlay namespace
+ * (the vnet namespace knows its link namespace by the id it gives the
+ * underlay) and sending from this node's underlay address?
+ */
+static bool vxlan_matches_multi(struct kernel_backend *kb, struct nl_sock *vsk,
+				struct rtnl_link *vx, const struct vnet_spec *v)
+{
+	struct kernel_backend_ul *kbu = ul_of(kb);
+	struct nl_addr *a = NULL;
+	uint32_t id, port;
+	int32_t lnsid, ulnsid;
+	bool ok;
+
+	if (!rtnl_link_is_vxlan(vx) || rtnl_link_vxlan_get_id(vx, &id) < 0 || id != v->id)
+		return false;
+	if (rtnl_link_vxlan_get_port(vx, &port) < 0 || port != VXLAN_PORT)
+		return false;
+	if (rtnl_link_vxlan_get_learning(vx) != 1)
+		return false;
+	/* remotes are flood entries, never a group */
+	if (rtnl_link_vxlan_get_group(vx, &a) == 0) {
+		nl_addr_put(a);
+		return false;
+	}
+	if (rtnl_link_get_link_netnsid(vx, &lnsid) < 0)
+		return false;
+	if (nsid_of(vsk, kbu->ul_fd, &ulnsid) < 0 || ulnsid == NETNSA_NSID_NOT_ASSIGNED ||
+	    ulnsid != lnsid)
+		return false;
+	a = NULL;
+	if (rtnl_link_vxlan_get_local(vx, &a) < 0)
+		return false;
+	ok = nl_addr_is(a, &kbu->ul);
+	nl_addr_put(a);
+	return ok;
+}
+
+/*
+ * One request from the underlay namespace makes vx0 directly in the vnet
+ * namespace under its final name: the kernel binds the device's UDP socket
+ * to the namespace the request comes from and registers the device in the
+ * target one. No temporary name to rename, and nothing left half-made in
+ * the underlay if csd is interrupted.
+ */
+static int vxlan_create_multi(struct kernel_backend *kb, struct nl_sock *usk, int vfd,
+			      const struct vnet_spec *v)
+{
+	struct kernel_backend_ul *kbu = ul_of(kb);
+	struct nl_addr *local = NULL;
+	struct rtnl_link *vx;
+	int r;
+
+	vx = rtnl_link_vxlan_alloc();
+	local = nl_addr_build(kbu->ul.family, kbu->ul.a, addr_len(kbu->ul.family));
+	if (!vx || !local) {
+		r = -NLE_NOMEM;
+		goto out;
+	}
+	rtnl_link_set_name(vx, VXLAN_DEV);
+	rtnl_link_set_mtu(vx, vnet_mtu(v));
+	rtnl_link_set_flags(vx, IFF_UP);
+	rtnl_link_set_ns_fd(vx, vfd);
+	if ((r = rtnl_link_vxlan_set_id(vx, v->id)) < 0 ||
+	    (r = rtnl_link_vxlan_set_port(vx, VXLAN_PORT)) < 0 ||
+	    (r = rtnl_link_vxlan_set_learning(vx, 1)) < 0 ||
+	    (r = rtnl_link_vxlan_set_local(vx, local)) < 0)
+		goto out;
+	r = rtnl_link_add(usk, vx, NLM_F_CREATE | NLM_F_EXCL);
+out:
+	if (local)
+		nl_addr_put(local);
+	if (vx)
+		rtnl_link_put(vx);
+	return r;
+}
+
+/* The flood entries (all-zero MAC) of one VXLAN device. */
+struct fdb_dump {
+	int ifindex;
+	struct cs_addr *dst;
+	size_t n, cap;
+	bool nomem, done;
+};
+
+static const uint8_t zero_mac[ETH_ALEN];
+
+static int fdb_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[NDA_MAX + 1];
+	struct fdb_dump *d = arg;
+	struct ndmsg *nd;
+	struct cs_addr a = { 0 };
+	int len;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH ||
+	    nlmsg_parse(h, sizeof(*nd), tb, NDA_MAX, NULL) < 0)
+		return NL_SKIP;
+	nd = nlmsg_data(h);
+	if (nd->ndm_family != AF_BRIDGE || nd->ndm_ifindex != d->ifindex)
+		return NL_SKIP;
+	if (!tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != ETH_ALEN ||
+	    memcmp(nla_data(tb[NDA_LLADDR]), zero_mac, ETH_ALEN) || !tb[NDA_DST])
+		return NL_SKIP;
+	len = nla_len(tb[NDA_DST]);
+	if (len != 4 && len != 16)
+		return NL_SKIP;
+	a.family = len == 4 ? AF_INET : AF_INET6;
+	memcpy(a.a, nla_data(tb[NDA_DST]), len);
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 8;
+		struct cs_addr *nv = realloc(d->dst, cap * sizeof(*nv));
+
+		if (!nv) {
+			d->nomem = true;
+			return NL_STOP;
+		}
+		d->dst = nv;
+		d->cap = cap;
+	}
+	d->dst[d->n++] = a;
+	return NL_OK;
+}
+
+static int fdb_list(struct nl_sock *sk, struct fdb_dump *d)
+{
+	struct ndmsg nd = { .ndm_family = AF_BRIDGE, .ndm_ifindex = d->ifindex };
+	struct nl_cb *cb, *scb;
+	int r;
+
+	scb = nl_socket_get_cb(sk);
+	cb = nl_cb_clone(scb);
+	nl_cb_put(scb);
+	if (!cb)
+		return -NLE_NOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_valid, d);
+	r = nl_send_simple(sk, RTM_GETNEIGH, NLM_F_DUMP, &nd, sizeof(nd));
+	if (r >= 0)
+		r = nl_recvmsgs(sk, cb);
+	nl_cb_put(cb);
+	if (r >= 0 && d->nomem)
+		r = -NLE_NOMEM;
+	return r < 0 ? r : 0;
+}
+
+/* Add (NLM_F_APPEND: one more remote of the all-zero entry) or remove the
+ * flood entry to @peer on @ifindex. */
+static int fdb_change(struct nl_sock *sk, int ifindex, const struct cs_addr *peer, bool add)
+{
+	struct rtnl_neigh *n;
+	struct nl_addr *mac, *dst;
+	int r;
+
+	n = rtnl_neigh_alloc();
+	mac = nl_addr_build(AF_LLC, zero_mac, ETH_ALEN);
+	dst = nl_addr_build(peer->family, peer->a, addr_len(peer->family));
+	if (!n || !mac || !dst) {
+		r = -NLE_NOMEM;
+		goto out;
+	}
+	rtnl_neigh_set_ifindex(n, ifindex);
+	rtnl_neigh_set_lladdr(n, mac);
+	/* libnl 3.7 checks the destination's family against the neighbour's
+	 * when the family is set: the destination must come first */
+	if ((r = rtnl_neigh_set_dst(n, dst)) < 0)
+		goto out;
+	rtnl_neigh_set_family(n, AF_BRIDGE);
+	rtnl_neigh_set_state(n, NUD_NOARP | NUD_PERMANENT);
+	rtnl_neigh_set_flags(n, NTF_SELF);
+	if (add) {
+		r = rtnl_neigh_add(sk, n, NLM_F_CREATE | NLM_F_APPEND);
+	} else {
+		r = rtnl_neigh_delete(sk, n, 0);
+		if (nl_absent(r))
+			r = 0;
+	}
+out:
+	if (dst)
+		nl_addr_put(dst);
+	if (mac)
+		nl_addr_put(mac);
+	if (n)
+		rtnl_neigh_put(n);
+	return r;
+}
+
+static bool addr_in(const struct cs_addr *a, const struct cs_addr *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!cs_addr_cmp(a, &v[i]))
+			return true;
+	return false;
+}
+
+/* Exactly one flood entry per peer of @v on vx0 (@ifindex): removing a
+ * node from the vnet removes its entry. */
+static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
+		    const struct vnet_spec *v, const char *what, const char *ns)
+{
+	struct fdb_dump d = { .ifindex = ifindex };
+	char buf[CS_ADDRSTRLEN];
+	size_t i;
+	int r;
+
+	r = fdb_list(sk, &d);
+	if (r < 0) {
+		kerr(kb, "%s: cannot list the flood entries of " VXLAN_DEV " in namespace %s: %s",
+		     what, ns, nl_geterror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	for (i = 0; i < d.n; i++) {
+		if (addr_in(&d.dst[i], v->peers, v->npeers))
+			continue;
+		r = fdb_change(sk, ifindex, &d.dst[i], false);
+		if (r < 0) {
+			kerr(kb, "%s: cannot remove the flood entry to %s (no longer a node of "
+			     "the vnet) from " VXLAN_DEV " in namespace %s: %s", what,
+			     cs_addr_format(&d.dst[i], buf), ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+	}
+	for (i = 0; i < v->npeers; i++) {
+		/* a peer listed twice gets one entry */
+		if (addr_in(&v->peers[i], d.dst, d.n) || addr_in(&v->peers[i], v->peers, i))
+			continue;
+		r = fdb_change(sk, ifindex, &v->peers[i], true);
+		if (r < 0) {
+			kerr(kb, "%s: cannot add the flood entry to node %s on " VXLAN_DEV
+			     " in namespace %s: %s", what, cs_addr_format(&v->peers[i], buf), ns,
+			     nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(d.dst);
+	return r;
+}
+
+/*
+ * An endpoint of the vnet as found in the kernel: a vx0 that is replaced
+ * takes every endpoint's macvlan with it, and only endpoint_ensure() knows
+ * the addresses otherwise; noting them first lets vnet_ensure() put the
+ * endpoints back on the new vx0 at once.
+ */
+struct ep_wire {
+	char ns[NSNAME_MAX];
+	bool has[2];		/* [0] IPv4, [1] IPv6 */
+	int plen[2];
+	struct cs_addr addr[2];
+};
+
+static void ep_read_addrs(struct nl_sock *esk, struct ep_wire *ep)
+{
+	struct rtnl_link *eth0 = NULL;
+	struct nl_cache *cache = NULL;
+	struct nl_object *o;
+	int ifindex, i;
+
+	if (rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0) < 0)
+		return;
+	ifindex = rtnl_link_get_ifindex(eth0);
+	rtnl_link_put(eth0);
+	if (rtnl_addr_alloc_cache(esk, &cache) < 0)
+		return;
+	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		int family = rtnl_addr_get_family(a);
+
+		if (rtnl_addr_get_ifindex(a) != ifindex || !local ||
+		    rtnl_addr_get_scope(a) == RT_SCOPE_LINK ||
+		    (family != AF_INET && family != AF_INET6) ||
+		    nl_addr_get_len(local) != (unsigned int)addr_len(family))
+			continue;
+		i = family == AF_INET6;
+		if (ep->has[i])
+			continue;
+		ep->has[i] = true;
+		ep->plen[i] = rtnl_addr_get_prefixlen(a);
+		ep->addr[i].family = family;
+		memcpy(ep->addr[i].a, nl_addr_get_binary_addr(local), addr_len(family));
+	}
+	nl_cache_free(cache);
+}
+
+/* The endpoints of vnet namespace @vns ("P.T.V.E" for every E). An
+ * endpoint that cannot be read is left to its endpoint_ensure(). */
+static int eps_snapshot(struct kernel_backend *kb, const char *vns, const char *what,
+			struct ep_wire **out, size_t *nout)
+{
+	char pfx[NSNAME_MAX + 1], err[256], **names = NULL;
+	struct ep_wire *eps = NULL;
+	struct nl_sock *esk;
+	size_t n = 0, i, k = 0, plen;
+	int efd, r;
+
+	snprintf(pfx, sizeof(pfx), "%s.", vns);
+	plen = strlen(pfx);
+	r = netns_list(pfx, &names, &n);
+	if (r < 0) {
+		kerr(kb, "%s: cannot list the endpoints under " NETNS_RUN_DIR ": %s", what,
+		     r == CS_ENOMEM ? "out of memory" : strerror(errno));
+		goto out;
+	}
+	eps = calloc(n ? n : 1, sizeof(*eps));
+	if (!eps) {
+		kerr(kb, "%s: out of memory", what);
+		r = CS_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (strchr(names[i] + plen, '.') || strlen(names[i]) >= NSNAME_MAX)
+			continue;
+		strcpy(eps[k].ns, names[i]);
+		efd = netns_open(names[i], err, sizeof(err));
+		if (efd >= 0) {
+			if (nl_open_in(kb, efd, names[i], what, &esk) == 0) {
+				ep_read_addrs(esk, &eps[k]);
+				nl_socket_free(esk);
+			}
+			close(efd);
+		}
+		k++;
+	}
+	*out = eps;
+	*nout = k;
+	eps = NULL;
+	r = 0;
+out:
+	free(eps);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+static int ep_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, int vx0_index,
+		     int mtu, const struct ep_wire *ep, const char *what)
+{
+	struct want_addr w[2];
+	struct rtnl_link *eth0 = NULL;
+	struct nl_sock *esk = NULL;
+	char err[256];
+	int efd, r, i;
+
+	efd = netns_open(ep->ns, err, sizeof(err));
+	if (efd < 0) {
+		/* destroyed meanwhile: nothing to put back */
+		if (efd == CS_ENOENT)
+			return 0;
+		kerr(kb, "%s: %s", what, err);
+		return efd;
+	}
+	r = nl_open_in(kb, efd, ep->ns, what, &esk);
+	if (r < 0)
+		goto out;
+	r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
+	if (r < 0 && !nl_absent(r)) {
+		kerr(kb, "%s: cannot query " EP_DEV " in namespace %s: %s", what, ep->ns,
+		     nl_geterror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	if (eth0 && eth0_matches(esk, eth0, vfd, vx0_index)) {
+		r = link_fix(esk, eth0, mtu);
+		if (r < 0) {
+			kerr(kb, "%s: cannot set " EP_DEV " to MTU %d in namespace %s: %s", what,
+			     mtu, ep->ns, nl_geterror(r));
+			r = CS_EIO;
+		}
+		goto out;
+	}
+	if (eth0) {
+		r = rtnl_link_delete(esk, eth0);
+		if (r < 0 && !nl_absent(r)) {
+			kerr(kb, "%s: cannot delete the stale " EP_DEV " in namespace %s: %s", what,
+			     ep->ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+		rtnl_link_put(eth0);
+		eth0 = NULL;
+	}
+	r = macvlan_create(vsk, vx0_index, efd, mtu);
+	if (r >= 0)
+		r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
+	if (r < 0) {
+		kerr(kb, "%s: cannot put namespace %s back on the new " VXLAN_DEV ": %s", what,
+		     ep->ns, nl_geterror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	for (i = 0; i < 2; i++)
+		w[i] = (struct want_addr){ .want = ep->has[i], .family = i ? AF_INET6 : AF_INET,
+					   .plen = ep->plen[i], .addr = &ep->addr[i] };
+	r = addrs_fix(kb, esk, rtnl_link_get_ifindex(eth0), w, what, true);
+out:
+	if (eth0)
+		rtnl_link_put(eth0);
+	if (esk)
+		nl_socket_free(esk);
+	close(efd);
+	return r;
+}
+
+/* Every endpoint on vx0 @vx0_index with @mtu; the first failure is
+ * reported, the others still get their turn. */
+static int eps_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, int vx0_index,
+		      int mtu, const struct ep_wire *eps, size_t n, const char *what)
+{
+	char first[sizeof(kb->base.error)] = "";
+	size_t i;
+	int r, ret = 0;
+
+	for (i = 0; i < n; i++) {
+		r = ep_rewire(kb, vsk, vfd, vx0_index, mtu, &eps[i], what);
+		if (r < 0 && !ret) {
+			ret = r;
+			memcpy(first, kb->base.error, sizeof(first));
+		}
+	}
+	if (ret)
+		memcpy(kb->base.error, first, sizeof(first));
+	return ret;
+}
+
+static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
+{
+	struct kernel_backend *kb = kb_of(b);
+	struct kernel_backend_ul *kbu = ul_of(kb);
+	struct rtnl_link *vx = NULL;
+	struct nl_sock *sk = NULL, *usk = NULL;
+	struct ep_wire *eps = NULL;
+	char ns[NSNAME_MAX], what[96], err[256], buf[CS_ADDRSTRLEN], buf2[CS_ADDRSTRLEN];
+	bool multi = v->npeers > 0, rewire = false, snapped = false;
+	int nsfd = -1, mtu = vnet_mtu(v), r;
+	size_t i, neps = 0;
+
+	r = ns_name(kb, ns, v->tenant, v->name, NULL);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "vnet %s/%s", v->tenant, v->name);
+	if (v->id < 1 || v->id > 16777215) {
+		kerr(kb, "%s: VNI %u is out of range 1-16777215", what, v->id);
+		return CS_EINVAL;
+	}
+	if (v->mtu && (v->mtu < 68 || v->mtu > 65535)) {
+		kerr(kb, "%s: MTU %d is out of range 68-65535", what, v->mtu);
+		return CS_EINVAL;
+	}
+	if (multi && !kbu->has_ul) {
+		/* the other nodes accept encapsulated packets only from our
+		 * declared address: a source picked by routing could be dropped */
+		kerr(kb, "%s: spans %zu other node(s) but this node's underlay address is not "
+		     "known; give csd its \"underlay\" address", what, v->npeers);
+		return CS_ENOTSUP;
+	}
+	for (i = 0; multi && i < v->npeers; i++) {
+		if (v->peers[i].family != kbu->ul.family) {
+			kerr(kb, "%s: node address %s is not of the family of this node's "
+			     "underlay address %s", what, cs_addr_format(&v->peers[i], buf),
+			     cs_addr_format(&kbu->ul, buf2));
+			return CS_EINVAL;
+		}
+		if (!cs_addr_cmp(&v->peers[i], &kbu->ul)) {
+			kerr(kb, "%s: node address %s is this node's own underlay address; list "
+			     "only the other nodes", what, cs_addr_format(&v->peers[i], buf));
+			return CS_EINVAL;
+		}
+	}
+
+	r = netns_add(ns, err, sizeof(err));
+	if (r < 0 && r != CS_EEXIST) {
+		kerr(kb, "%s: %s", what, err);
+		goto out;
+	}
+	nsfd = netns_open(ns, err, sizeof(err));
+	if (nsfd < 0) {
+		r = nsfd;
+		kerr(kb, "%s: %s", what, err);
+		goto out;
+	}
+	r = nl_open_in(kb, nsfd, ns, what, &sk);
+	if (r < 0)
+		goto out;
+
+	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
+	if (r < 0 && !nl_absent(r)) {
+		kerr(kb, "%s: cannot query " VXLAN_DEV " in namespace %s: %s", what, ns,
+		     nl_geterror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	if (vx && !(multi ? vxlan_matches_multi(kb, sk, vx, v) : vxlan_matches(vx, v))) {
+		/* One node to several or back, or not ours: the endpoints'
+		 * macvlans go with it, so note them for the new one. */
+		r = eps_snapshot(kb, ns, what, &eps, &neps);
+		if (r < 0)
+			goto out;
+		snapped = true;
+		r = rtnl_link_delete(sk, vx);
+		if (r < 0 && !nl_absent(r)) {
+			kerr(kb, "%s: cannot delete the mismatched " VXLAN_DEV
+			     " in namespace %s: %s", what, ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+		rtnl_link_put(vx);
+		vx = NULL;
+	}
+	if (!vx) {
+		/* endpoints left on a vx0 that is gone (or in a vnet namespace
+		 * deleted by hand) move to the new one too */
+		rewire = true;
+		if (multi) {
+			r = nl_open_in(kb, kbu->ul_fd, "(underlay)", what, &usk);
+			if (r < 0)
+				goto out;
+			r = vxlan_create_multi(kb, usk, nsfd, v);
+		} else {
+			r = vxlan_create(sk, v);
+		}
+		if (r == -NLE_EXIST && multi) {
+			kerr(kb, "%s: VNI %u is already in use in this node's underlay namespace "
+			     "(by another vnet, or another csd on this node); a VNI can exist "
+			     "only once per underlay: give the vnet another id", what, v->id);
+			r = CS_EEXIST;
+			goto out;
+		}
+		if (r < 0) {
+			kerr(kb, "%s: cannot create " VXLAN_DEV " (VNI %u) in namespace %s: %s",
+			     what, v->id, ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+		r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
+		if (r < 0) {
+			kerr(kb, "%s: " VXLAN_DEV " vanished from namespace %s after creation: %s",
+			     what, ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+	} else {
+		/* the macvlans follow a lower MTU by themselves, not a higher one */
+		rewire = rtnl_link_get_mtu(vx) != (unsigned int)mtu;
+		r = link_fix(sk, vx, mtu);
+		if (r < 0) {
+			kerr(kb, "%s: cannot set " VXLAN_DEV " up with MTU %d in namespace %s: %s",
+			     what, mtu, ns, nl_geterror(r));
+			r = CS_EIO;
+			goto out;
+		}
+	}
+	if (multi) {
+		r = fdb_sync(kb, sk, rtnl_link_get_ifindex(vx), v, what, ns);
+		if (r < 0)
+			goto out;
+	}
+	if (rewire) {
+		if (!snapped) {
+			r = eps_snapshot(kb, ns, what, &eps, &neps);
+			if (r < 0)
+				goto out;
+		}
+		r = eps_rewire(kb, sk, nsfd, rtnl_link_get_ifindex(vx), mtu, eps, neps, what);
+		if (r < 0)
+			goto out;
+	}
+	cache_refresh(kb, ns, nsfd);
+	r = 0;
+out:
+	free(eps);
+	if (vx)
+		rtnl_link_put(vx);
+	if (usk)
+		nl_socket_free(usk);
+	if (sk)
+		nl_socket_free(sk);
+	if (nsfd >= 0)
+		close(nsfd);
 	return r;
 }
 
