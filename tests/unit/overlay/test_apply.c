@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * apply and export through a real csd loop (a forked child, the recording
+ * backend), driven through libcs as cs-ctl drives it: apply(export()) is a
+ * no-op, a dry run and a refused apply leave the store revision alone, apply
+ * is idempotent, endpoints and vnets follow the file, prune is for
+ * administrators, and another user's tenant cannot be taken over.
+ *   test_apply EXAMPLES_DIR
+ */
+#include <ftw.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <cs/cs.h>
+#include "proto.h"
+#include "csd/csd.h"
+
+static const char *examples_dir;
+static char tmpdir[64], sock_path[100], state_dir[100];
+static pid_t daemon_pid = -1;
+static cs_t *g;
+
+static void __attribute__((noreturn)) run_daemon(void)
+{
+	char *argv[] = { "csd", "-S", sock_path, "-D", state_dir, "-p", "ua", "-n", "n1",
+			 "--backend", "recording", "-l", "warning", NULL };
+	struct csd d = { 0 };
+	char err[1024];
+	int r;
+
+	if (csd_config_load(&d.cfg, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
+			    sizeof(err)) != 0) {
+		fprintf(stderr, "csd child: config: %s\n", err);
+		exit(2);
+	}
+	log_set_level(d.cfg.log_level);
+	if ((r = csd_init(&d)) < 0) {
+		fprintf(stderr, "csd child: init: %s\n", cs_strerror(r));
+		exit(3);
+	}
+	while (!d.stopping && (r = csd_poll(&d, 100)) >= 0)
+		;
+	csd_fini(&d);
+	csd_config_free(&d.cfg);
+	exit(r < 0 ? 4 : 0);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cs-ut-apply-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	chmod(tmpdir, 0755);
+	snprintf(sock_path, sizeof(sock_path), "%s/csd.sock", tmpdir);
+	snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
+	mkdir(state_dir, 0700);
+	fflush(NULL);
+	if ((daemon_pid = fork()) < 0)
+		return -1;
+	if (daemon_pid == 0)
+		run_daemon();
+	for (int i = 0; i < 300; i++) {
+		if (cs_open(sock_path, &g) == 0)
+			return 0;
+		sleep_ms(100);
+	}
+	return -1;
+}
+
+static int group_teardown(void **state)
+{
+	int st;
+
+	(void)state;
+	cs_close(g);
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		waitpid(daemon_pid, &st, 0);
+	}
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static json_t *parse(const char *text)
+{
+	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+
+	if (!j)
+		fail_msg("not JSON: %.200s", text);
+	return j;
+}
+
+static int64_t revision(cs_t *cs)
+{
+	char *s = NULL;
+
+	if (cs_status(cs, &s) != 0)
+		fail_msg("status: %s", cs_last_error(cs));
+	json_t *j = parse(s);
+	int64_t v = json_integer_value(json_object_get(j, "revision"));
+	json_decref(j);
+	cs_free(s);
+	return v;
+}
+
+static json_t *example(void)
+{
+	char path[1024];
+	json_error_t e;
+
+	snprintf(path, sizeof(path), "%s/two-tenants.json", examples_dir);
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	if (!j)
+		fail_msg("%s: %s", path, e.text);
+	return j;
+}
+
+/* apply @file; returns csd's code, the result in *res (NULL on refusal) */
+static int apply_on(cs_t *cs, const json_t *file, bool dry_run, bool prune, json_t **res)
+{
+	json_t *args = json_pack("{s:O, s:b, s:b}", "file", file, "dry_run", dry_run, "prune",
+				 prune);
+	char *text = json_dumps(args, JSON_COMPACT), *out = NULL;
+	int r = cs_call(cs, "apply", text, &out);
+
+	*res = r == 0 && out ? parse(out) : NULL;
+	cs_free(out);
+	free(text);
+	json_decref(args);
+	return r;
+}
+
+static json_t *apply_ok(const json_t *file, bool dry_run, bool prune)
+{
+	json_t *res = NULL;
+	int r = apply_on(g, file, dry_run, prune, &res);
+
+	if (r != 0)
+		fail_msg("apply: %s: %s", cs_strerror(r), cs_last_error(g));
+	assert_true(json_is_true(json_object_get(res, "dry_run")) == dry_run);
+	return res;
+}
+
+static size_t nchanges(const json_t *res)
+{
+	return json_array_size(json_object_get(res, "changes"));
+}
+
+/* Is there a change line starting with @prefix? */
+static bool has_change(const json_t *res, const char *prefix)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(res, "changes"), i, c)
+		if (!strncmp(json_string_value(c), prefix, strlen(prefix)))
+			return true;
+	return false;
+}
+
+static json_t *export_state(cs_t *cs)
+{
+	char *out = NULL;
+
+	if (cs_call(cs, "export", NULL, &out) != 0)
+		fail_msg("export: %s", cs_last_error(cs));
+	json_t *j = parse(out);
+	cs_free(out);
+	return j;
+}
+
+static json_t *show_ep(const char *name)
+{
+	char *s = NULL;
+
+	if (cs_endpoint_show(g, name, &s) != 0)
+		return NULL;
+	json_t *j = parse(s);
+	cs_free(s);
+	return j;
+}
+
+static json_int_t vnet_int(const char *name, const char *key)
+{
+	char *s = NULL;
+
+	if (cs_vnet_show(g, name, &s) != 0)
+		fail_msg("vnet show %s: %s", name, cs_last_error(g));
+	json_t *j = parse(s);
+	json_int_t v = json_integer_value(json_object_get(j, key));
+	json_decref(j);
+	cs_free(s);
+	return v;
+}
+
+#define SUMMARY(res, c, u, d)                                                                \
+	do {                                                                                 \
+		const json_t *s_ = json_object_get(res, "summary");                          \
+		assert_int_equal(json_integer_value(json_object_get(s_, "created")), c);     \
+		assert_int_equal(json_integer_value(json_object_get(s_, "updated")), u);     \
+		assert_int_equal(json_integer_value(json_object_get(s_, "deleted")), d);     \
+	} while (0)
+
+/* ---- tests ---- */
+
+static void test_dry_run_first(void **state)
+{
+	json_t *file = example();
+	int64_t rev = revision(g);
+
+	(void)state;
+	json_t *res = apply_ok(file, true, false);
+	assert_int_equal(nchanges(res), 9);
+	SUMMARY(res, 9, 0, 0);
+	assert_true(has_change(res, "+ tenant acme"));
+	assert_true(has_change(res, "+ endpoint umbrella/blue/files (10.0.0.9)"));
+	assert_int_equal(revision(g), rev);
+	assert_null(show_ep("acme/blue/web"));
+	json_decref(res);
+	json_decref(file);
+}
+
+static void test_apply_and_again(void **state)
+{
+	json_t *file = example();
+
+	(void)state;
+	json_t *res = apply_ok(file, false, false);
+	SUMMARY(res, 9, 0, 0);
+	json_decref(res);
+	json_t *ep = show_ep("acme/blue/web");
+	assert_non_null(ep);
+	assert_string_equal(json_string_value(json_object_get(ep, "address")), "10.0.0.2");
+	assert_string_equal(json_string_value(json_object_get(ep, "state")), "up");
+	json_decref(ep);
+	ep = show_ep("umbrella/blue/files");
+	assert_string_equal(json_string_value(json_object_get(ep, "address")), "10.0.0.9");
+	json_decref(ep);
+	/* twice: nothing to do, and the store does not move */
+	int64_t rev = revision(g);
+	res = apply_ok(file, false, false);
+	assert_int_equal(nchanges(res), 0);
+	SUMMARY(res, 0, 0, 0);
+	assert_int_equal(revision(g), rev);
+	json_decref(res);
+	json_decref(file);
+}
+
+static void test_export_roundtrip(void **state)
+{
+	(void)state;
+	json_t *exp = export_state(g);
+	assert_non_null(json_object_get(json_object_get(exp, "tenants"), "acme"));
+	json_t *web = json_object_get(json_object_get(json_object_get(json_object_get(exp, "vnets"),
+				      "acme/blue"), "endpoints"), "web");
+	assert_non_null(web);
+	/* the spec only: nothing csd allocated */
+	assert_null(json_object_get(web, "addresses"));
+	int64_t rev = revision(g);
+	json_t *res = apply_ok(exp, false, false);
+	assert_int_equal(nchanges(res), 0);
+	assert_int_equal(revision(g), rev);
+	json_decref(res);
+	json_decref(exp);
+}
+
+static void test_refused_changes_nothing(void **state)
+{
+	json_t *file = example(), *res = NULL;
+	json_t *eps = json_object_get(json_object_get(json_object_get(file, "vnets"), "acme/blue"),
+				      "endpoints");
+	char name[32];
+
+	(void)state;
+	/* many good new endpoints and one bad one */
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		json_object_set_new(eps, name, json_object());
+	}
+	json_object_set_new(eps, "bad", json_pack("{s:s}", "address", "10.9.0.5"));
+	int64_t rev = revision(g);
+	int r = apply_on(g, file, false, false, &res);
+	assert_int_equal(r, CS_EINVAL);
+	assert_null(res);
+	if (!strstr(cs_last_error(g), "vnets.\"acme/blue\".endpoints.bad.address: 10.9.0.5 is "
+		    "outside the subnet 10.0.0.0/24"))
+		fail_msg("message: %s", cs_last_error(g));
+	assert_int_equal(revision(g), rev);
+	assert_null(show_ep("acme/blue/e0"));
+	/* several errors at once, one per line */
+	json_object_set_new(json_object_get(json_object_get(file, "vnets"), "acme/blue"), "mtu",
+			    json_string("big"));
+	json_object_set_new(file, "extra", json_object());
+	r = apply_on(g, file, false, false, &res);
+	assert_int_equal(r, CS_EINVAL);
+	const char *m = cs_last_error(g);
+	assert_non_null(strstr(m, "extra: unknown key"));
+	assert_non_null(strstr(m, "vnets.\"acme/blue\".mtu: \"big\""));
+	assert_non_null(strstr(m, "\n"));
+	assert_int_equal(revision(g), rev);
+	/* a tenant neither declared nor known */
+	json_decref(file);
+	file = json_pack("{s:{s:{s:s}}}", "vnets", "ghost/blue", "subnet", "10.0.0.0/24");
+	assert_int_equal(apply_on(g, file, false, false, &res), CS_EINVAL);
+	assert_non_null(strstr(cs_last_error(g), "tenant ghost is not declared"));
+	assert_int_equal(revision(g), rev);
+	/* not an overlay at all */
+	assert_int_equal(cs_call(g, "apply", "{\"file\":[1]}", NULL), CS_EINVAL);
+	assert_int_equal(revision(g), rev);
+	json_decref(file);
+}
+
+static void test_edits(void **state)
+{
+	json_t *file = example();
+	json_t *blue = json_object_get(json_object_get(file, "vnets"), "acme/blue");
+
+	(void)state;
+	/* mtu changes in place */
+	json_object_set_new(blue, "mtu", json_integer(1400));
+	json_t *res = apply_ok(file, false, false);
+	assert_true(has_change(res, "~ vnet acme/blue: mtu (unset) -> 1400"));
+	SUMMARY(res, 0, 1, 0);
+	json_decref(res);
+	assert_int_equal(vnet_int("acme/blue", "mtu"), 1400);
+	json_int_t id = vnet_int("acme/blue", "id");
+	/* an endpoint left out of the file goes; the others keep their addresses */
+	json_object_del(json_object_get(blue, "endpoints"), "web");
+	res = apply_ok(file, false, false);
+	assert_true(has_change(res, "- endpoint acme/blue/web"));
+	SUMMARY(res, 0, 0, 1);
+	json_decref(res);
+	assert_null(show_ep("acme/blue/web"));
+	json_t *ep = show_ep("acme/blue/db");
+	assert_string_equal(json_string_value(json_object_get(ep, "address")), "10.0.0.3");
+	json_decref(ep);
+	/* a fixed address: the endpoint gets it, and the old one is freed */
+	json_object_set_new(json_object_get(json_object_get(blue, "endpoints"), "db"), "address",
+			    json_string("10.0.0.2"));
+	json_object_set_new(json_object_get(blue, "endpoints"), "new", json_object());
+	res = apply_ok(file, false, false);
+	assert_true(has_change(res, "~ endpoint acme/blue/db"));
+	assert_true(has_change(res, "+ endpoint acme/blue/new (10.0.0.3)"));
+	json_decref(res);
+	ep = show_ep("acme/blue/db");
+	assert_string_equal(json_string_value(json_object_get(ep, "address")), "10.0.0.2");
+	json_decref(ep);
+	/* a new subnet re-addresses the endpoints; the vnet keeps its id */
+	json_object_set_new(blue, "subnet", json_pack("[s,s]", "10.5.0.0/24", "fd00:5::/64"));
+	json_object_set_new(json_object_get(json_object_get(blue, "endpoints"), "db"), "address",
+			    json_pack("[s,s]", "10.5.0.9", "fd00:5::9"));
+	res = apply_ok(file, false, false);
+	assert_true(has_change(res, "~ vnet acme/blue: subnet"));
+	json_decref(res);
+	ep = show_ep("acme/blue/new");
+	json_t *a = json_object_get(ep, "address");
+	assert_string_equal(json_string_value(json_array_get(a, 0)), "10.5.0.2");
+	assert_string_equal(json_string_value(json_array_get(a, 1)), "fd00:5::2");
+	json_decref(ep);
+	assert_int_equal(vnet_int("acme/blue", "id"), id);
+	/* and the result exports back unchanged */
+	json_t *exp = export_state(g);
+	int64_t rev = revision(g);
+	res = apply_ok(exp, false, false);
+	assert_int_equal(nchanges(res), 0);
+	assert_int_equal(revision(g), rev);
+	json_decref(res);
+	json_decref(exp);
+	json_decref(file);
+}
+
+static void test_ephemeral_untouched(void **state)
+{
+	cs_endpoint_t *ep = NULL;
+	char name[128];
+
+	(void)state;
+	json_t *exp = export_state(g);
+	if (cs_endpoint_open(g, "umbrella/blue", NULL, CS_EP_EPHEMERAL, &ep) != 0)
+		fail_msg("endpoint open: %s", cs_last_error(g));
+	snprintf(name, sizeof(name), "%s", cs_endpoint_name(ep));
+	json_t *res = apply_ok(exp, false, false);
+	assert_int_equal(nchanges(res), 0);
+	json_decref(res);
+	json_t *j = show_ep(name);
+	assert_non_null(j);
+	json_decref(j);
+	/* export leaves it out: it is not declared */
+	json_t *again = export_state(g);
+	assert_true(json_equal(again, exp));
+	json_decref(again);
+	cs_endpoint_close(ep);
+	json_decref(exp);
+}
+
+static void test_prune(void **state)
+{
+	(void)state;
+	assert_int_equal(cs_tenant_create(g, "extra", NULL), 0);
+	json_t *file = export_state(g);
+	json_object_del(json_object_get(file, "tenants"), "extra");
+	/* without prune an unnamed tenant stays */
+	json_t *res = apply_ok(file, false, false);
+	assert_int_equal(nchanges(res), 0);
+	json_decref(res);
+	res = apply_ok(file, true, true);
+	assert_true(has_change(res, "- tenant extra"));
+	json_decref(res);
+	char *s = NULL;
+	assert_int_equal(cs_tenant_show(g, "extra", &s), 0);
+	cs_free(s);
+	res = apply_ok(file, false, true);
+	assert_true(has_change(res, "- tenant extra"));
+	SUMMARY(res, 0, 0, 1);
+	json_decref(res);
+	assert_int_equal(cs_tenant_show(g, "extra", &s), CS_ENOENT);
+	json_decref(file);
+}
+
+/* ---- other users (root only: the children drop to uid 1000) ---- */
+
+#define CHILD_CHECK(cond, ...)                                                            \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "uid %u: line %d: ", (unsigned)getuid(), __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fputc('\n', stderr);                                              \
+			_exit(1);                                                         \
+		}                                                                         \
+	} while (0)
+
+static void child_user(void)
+{
+	cs_t *c = NULL;
+	json_t *res = NULL, *file;
+	int r;
+
+	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
+	int64_t rev = revision(c);
+	/* another user's tenant: its name is taken, nothing more is said */
+	file = json_pack("{s:{s:{}}, s:{s:{s:s}}}", "tenants", "private", "vnets", "private/x",
+			 "subnet", "10.0.0.0/24");
+	r = apply_on(c, file, false, false, &res);
+	CHILD_CHECK(r == CS_EEXIST && strstr(cs_last_error(c), "tenant private: already exists"),
+		    "apply naming private: %d %s", r, cs_last_error(c));
+	json_decref(file);
+	/* prune is for administrators */
+	file = json_pack("{s:{s:{}}}", "tenants", "mine");
+	r = apply_on(c, file, false, true, &res);
+	CHILD_CHECK(r == CS_EPERM && strstr(cs_last_error(c), "prune"), "prune: %d %s", r,
+		    cs_last_error(c));
+	CHILD_CHECK(revision(c) == rev, "the store moved");
+	/* the permitted case: a tenant of one's own */
+	r = apply_on(c, file, false, false, &res);
+	CHILD_CHECK(r == 0 && json_array_size(json_object_get(res, "changes")) == 1,
+		    "apply mine: %d %s", r, cs_last_error(c));
+	json_decref(res);
+	/* export shows only what the user may see */
+	json_t *exp = export_state(c);
+	CHILD_CHECK(json_object_size(json_object_get(exp, "tenants")) == 1 &&
+		    json_object_get(json_object_get(exp, "tenants"), "mine"), "export sees too much");
+	json_decref(exp);
+	json_decref(file);
+	cs_close(c);
+	exit(0);
+}
+
+static void test_other_users(void **state)
+{
+	int st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(cs_tenant_create(g, "private", "{\"owners\":{\"uids\":[1001]}}"), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(1000) < 0 || setuid(1000) < 0)
+			_exit(1);
+		child_user();
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("the child as uid 1000 failed (status %d; see its stderr)", st);
+	char *s = NULL;
+	assert_int_equal(cs_vnet_show(g, "private/x", &s), CS_ENOENT);
+	assert_int_equal(cs_tenant_delete(g, "private"), 0);
+	assert_int_equal(cs_tenant_delete(g, "mine"), 0);
+}
+
+int main(int argc, char **argv)
+{
+	/* order matters: each test starts from the state the one before left */
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dry_run_first),
+		cmocka_unit_test(test_apply_and_again),
+		cmocka_unit_test(test_export_roundtrip),
+		cmocka_unit_test(test_refused_changes_nothing),
+		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_ephemeral_untouched),
+		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_other_users),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_apply EXAMPLES_DIR\n");
+		return 2;
+	}
+	examples_dir = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
