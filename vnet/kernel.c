@@ -816,12 +816,17 @@ out:
 	return r;
 }
 
-/* The flood entries (all-zero MAC) of one VXLAN device. */
+/* The remote entries of one VXLAN device: flood entries (all-zero MAC)
+ * and learned ones. */
+struct fdb_entry {
+	uint8_t mac[ETH_ALEN];
+	struct cs_addr dst;
+};
 struct fdb_dump {
 	int ifindex;
-	struct cs_addr *dst;
+	struct fdb_entry *e;
 	size_t n, cap;
-	bool nomem, done;
+	bool nomem;
 };
 
 static const uint8_t zero_mac[ETH_ALEN];
@@ -841,8 +846,7 @@ static int fdb_valid(struct nl_msg *msg, void *arg)
 	nd = nlmsg_data(h);
 	if (nd->ndm_family != AF_BRIDGE || nd->ndm_ifindex != d->ifindex)
 		return NL_SKIP;
-	if (!tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != ETH_ALEN ||
-	    memcmp(nla_data(tb[NDA_LLADDR]), zero_mac, ETH_ALEN) || !tb[NDA_DST])
+	if (!tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != ETH_ALEN || !tb[NDA_DST])
 		return NL_SKIP;
 	len = nla_len(tb[NDA_DST]);
 	if (len != 4 && len != 16)
@@ -851,16 +855,17 @@ static int fdb_valid(struct nl_msg *msg, void *arg)
 	memcpy(a.a, nla_data(tb[NDA_DST]), len);
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 8;
-		struct cs_addr *nv = realloc(d->dst, cap * sizeof(*nv));
+		struct fdb_entry *nv = realloc(d->e, cap * sizeof(*nv));
 
 		if (!nv) {
 			d->nomem = true;
 			return NL_STOP;
 		}
-		d->dst = nv;
+		d->e = nv;
 		d->cap = cap;
 	}
-	d->dst[d->n++] = a;
+	memcpy(d->e[d->n].mac, nla_data(tb[NDA_LLADDR]), ETH_ALEN);
+	d->e[d->n++].dst = a;
 	return NL_OK;
 }
 
@@ -885,16 +890,17 @@ static int fdb_list(struct nl_sock *sk, struct fdb_dump *d)
 	return r < 0 ? r : 0;
 }
 
-/* Add (NLM_F_APPEND: one more remote of the all-zero entry) or remove the
- * flood entry to @peer on @ifindex. */
-static int fdb_change(struct nl_sock *sk, int ifindex, const struct cs_addr *peer, bool add)
+/* Add (NLM_F_APPEND: one more remote of the entry) or remove the entry
+ * @mac -> @peer on @ifindex. */
+static int fdb_change(struct nl_sock *sk, int ifindex, const uint8_t *lladdr,
+		      const struct cs_addr *peer, bool add)
 {
 	struct rtnl_neigh *n;
 	struct nl_addr *mac, *dst;
 	int r;
 
 	n = rtnl_neigh_alloc();
-	mac = nl_addr_build(AF_LLC, zero_mac, ETH_ALEN);
+	mac = nl_addr_build(AF_LLC, lladdr, ETH_ALEN);
 	dst = nl_addr_build(peer->family, peer->a, addr_len(peer->family));
 	if (!n || !mac || !dst) {
 		r = -NLE_NOMEM;
@@ -936,8 +942,19 @@ static bool addr_in(const struct cs_addr *a, const struct cs_addr *v, size_t n)
 	return false;
 }
 
+static bool flood_to(const struct cs_addr *a, const struct fdb_entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!memcmp(e[i].mac, zero_mac, ETH_ALEN) && !cs_addr_cmp(a, &e[i].dst))
+			return true;
+	return false;
+}
+
 /* Exactly one flood entry per peer of @v on vx0 (@ifindex): removing a
- * node from the vnet removes its entry. */
+ * node from the vnet removes its entry, and the addresses learned behind
+ * it, which would otherwise keep unicast going there until they age out. */
 static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 		    const struct vnet_spec *v, const char *what, const char *ns)
 {
@@ -954,22 +971,22 @@ static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 		goto out;
 	}
 	for (i = 0; i < d.n; i++) {
-		if (addr_in(&d.dst[i], v->peers, v->npeers))
+		if (addr_in(&d.e[i].dst, v->peers, v->npeers))
 			continue;
-		r = fdb_change(sk, ifindex, &d.dst[i], false);
+		r = fdb_change(sk, ifindex, d.e[i].mac, &d.e[i].dst, false);
 		if (r < 0) {
-			kerr(kb, "%s: cannot remove the flood entry to %s (no longer a node of "
+			kerr(kb, "%s: cannot remove the entry to %s (no longer a node of "
 			     "the vnet) from " VXLAN_DEV " in namespace %s: %s", what,
-			     cs_addr_format(&d.dst[i], buf), ns, nl_geterror(r));
+			     cs_addr_format(&d.e[i].dst, buf), ns, nl_geterror(r));
 			r = CS_EIO;
 			goto out;
 		}
 	}
 	for (i = 0; i < v->npeers; i++) {
 		/* a peer listed twice gets one entry */
-		if (addr_in(&v->peers[i], d.dst, d.n) || addr_in(&v->peers[i], v->peers, i))
+		if (flood_to(&v->peers[i], d.e, d.n) || addr_in(&v->peers[i], v->peers, i))
 			continue;
-		r = fdb_change(sk, ifindex, &v->peers[i], true);
+		r = fdb_change(sk, ifindex, zero_mac, &v->peers[i], true);
 		if (r < 0) {
 			kerr(kb, "%s: cannot add the flood entry to node %s on " VXLAN_DEV
 			     " in namespace %s: %s", what, cs_addr_format(&v->peers[i], buf), ns,
@@ -980,7 +997,7 @@ static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 	}
 	r = 0;
 out:
-	free(d.dst);
+	free(d.e);
 	return r;
 }
 

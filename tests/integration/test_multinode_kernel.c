@@ -608,6 +608,21 @@ static bool flood_is(int h, const char *t, const char *a, const char *b)
 	return !strcmp(got, x) || !strcmp(got, y);
 }
 
+/* Has vx0 of host @h's vnet of @t learned an address behind @dst? */
+static bool learned_to(int h, const char *t, const char *dst)
+{
+	char ns[64], *txt, *line, *save = NULL, d[64];
+	bool r = false;
+
+	txt = sh_out("bridge -n %s fdb show dev vx0", vnet_ns(ns, h, t));
+	for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "00:00:00:00:00:00 ", 18) && sscanf(line, "%*s dst %63s", d) == 1 &&
+		    !strcmp(d, dst))
+			r = true;
+	free(txt);
+	return r;
+}
+
 static char *link_of(int h, const char *ns_suffix, const char *dev)
 {
 	return sh_out("ip -n %s.%s -d link show %s 2>/dev/null", prefix[h], ns_suffix, dev);
@@ -947,8 +962,11 @@ int main(void)
 	close(x);
 
 	/* --- removing a node from the vnet updates the flood entries --- */
+	tcp_pair(0, "e1", 2, "e3", "10.42.0.4", 6011);
+	CHECK(learned_to(0, "acme", ul[2]), "host a learned no address behind host c");
 	v = vnet("acme", VNI_ACME, 0, 3);		/* a without c */
 	OK(0, ops->vnet_ensure(be[0], &v));
+	CHECK(!learned_to(0, "acme", ul[2]), "host a still sends learned addresses to c");
 	v = vnet("acme", VNI_ACME, 1, 3);		/* b without c */
 	OK(1, ops->vnet_ensure(be[1], &v));
 	CHECK(flood_is(0, "acme", ul[1], NULL), "host a still floods to c");
