@@ -308,16 +308,21 @@ static void utf8_sanitize(char *s)
 
 json_t *cs_msg_error(int64_t id, int code, const char *fmt, ...)
 {
-	char text[1024];
+	char *text = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
-	utf8_sanitize(text);
+	if (text)
+		utf8_sanitize(text);
 	const char *name = cs_errname(code);
-	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", (json_int_t)id, "ok", 0, "error",
-			 "code", name ? name : "EIO", "message", text);
+	json_t *m = json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", (json_int_t)id, "ok", 0, "error",
+			      "code", name ? name : "EIO", "message",
+			      text ? text : "out of memory");
+	free(text);
+	return m;
 }
 
 char *cs_msg_dump(const json_t *msg, size_t *len)

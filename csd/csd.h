@@ -101,7 +101,7 @@ struct csd_req {
 	json_t *result;    /* set by the handler (owned) */
 	int fds[CS_WIRE_MAX_FDS];
 	int nfds;          /* fds to pass with the reply; closed after sending */
-	char error[1024];
+	char error[16384];
 };
 
 /* Set the error message of a failed request and return @code. */

@@ -14,7 +14,7 @@ CTL=$CS_BUILD/tools/cs-ctl/cs-ctl
 PROBE=$CS_BUILD/tests/integration/probe
 
 # a unique prefix per run: "i" + 5 hex digits of pid and time (<= 8 chars)
-PFX=$(printf 'i%05x' $(( ($$ * 7919 + $(date +%s%N | cut -c10-15)) % 1048576 )))
+PFX=$(printf 'i%05x' $(( ($$ * 7919 + 10#$(date +%s%N | cut -c10-15)) % 1048576 )))
 TMP=$(mktemp -d "/tmp/cs-$PFX.XXXXXX")
 chmod 755 "$TMP"
 HOSTS=()
