@@ -163,6 +163,7 @@ struct flow {
 };
 
 static atomic_bool stop;
+static void qos_set(const char *ep, uint64_t rate, uint64_t ceil, enum vnet_qos_class cls);
 
 static void connect_flow(struct flow *f, int lfd, int port)
 {
@@ -282,6 +283,60 @@ static void within(const char *what, double measured, double want, double tol)
 {
 	CHECK(measured >= want * (1 - tol) && measured <= want * (1 + tol),
 	      "%s: measured %.2f Mbit/s, want %.1f +-%.0f%%", what, measured, want, tol * 100);
+}
+
+/*
+ * From the call to the moment traffic obeys: an unshaped flow from @from
+ * runs, QoS @rate is set, and arrivals are sampled. Enforced from the first
+ * sample after which nothing arrives faster than the rate allows (+10%,
+ * plus 128 KB of slack for the burst and what already crossed the qdisc).
+ * Counted at the receiver, so it is an upper bound: it includes draining
+ * the receiver's socket buffer. Returns µs after the call began.
+ */
+#define NSAMPLES 3000
+static double enforcement_us(const char *from, uint64_t rate)
+{
+	static double ts[NSAMPLES];
+	static uint64_t got[NSAMPLES];
+	struct flow f = { .from = from };
+	struct rx_job job = { .f = &f, .n = 1 };
+	struct timespec nap = { .tv_nsec = 200000 };
+	double t0, allowed;
+	pthread_t rth;
+	int lfd, i, j, k;
+
+	lfd = listener(5900);
+	connect_flow(&f, lfd, 5900);
+	atomic_store(&stop, false);
+	CHECK(pthread_create(&rth, NULL, receiver, &job) == 0, "thread");
+	CHECK(pthread_create(&f.th, NULL, sender, &f) == 0, "thread");
+	sleep_s(0.3);
+	t0 = now_s();
+	qos_set(from, rate, 0, VNET_QOS_BULK);
+	for (i = 0; i < NSAMPLES; i++) {
+		ts[i] = now_s();
+		got[i] = atomic_load(&f.got);
+		nanosleep(&nap, NULL);
+	}
+	atomic_store(&stop, true);
+	pthread_join(f.th, NULL);
+	pthread_join(rth, NULL);
+	close(f.tx);
+	close(f.rx);
+	close(lfd);
+	OK(ops->endpoint_qos(be, T, V, from, NULL));
+
+	/* the earliest k from which every later sample obeys the rate */
+	for (k = NSAMPLES - 2; k >= 0; k--) {
+		for (j = k + 1; j < NSAMPLES; j++) {
+			allowed = rate / 8.0 * 1.1 * (ts[j] - ts[k]) + 128 * 1024;
+			if (got[j] - got[k] > allowed)
+				break;
+		}
+		if (j < NSAMPLES)
+			break;
+	}
+	return (ts[k + 1] - t0) * 1e6;
 }
 
 /* --- looking at tc inside the endpoint --- */
@@ -597,6 +652,12 @@ int main(void)
 		}
 		printf("time of a call that changes nothing: median %.0f us (20 calls)\n",
 		       median(times, 20));
+		for (i = 0; i < 5; i++)
+			times[i] = enforcement_us("b", 20 * MBIT);
+		m = median(times, 5);
+		printf("time from the call until an unshaped flow obeys 20 Mbit/s, at the "
+		       "receiver: median %.0f us (5 runs, %.0f..%.0f)\n", m, times[0], times[4]);
+		CHECK(m < 100000, "enforcement took %.0f us", m);
 		OK(ops->endpoint_qos(be, T, V, "b", NULL));
 		OK(ops->endpoint_qos(be, T, V, "c", NULL));
 	}
