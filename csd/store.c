@@ -17,8 +17,13 @@ int store_open(const struct store_config *cfg, struct store **out)
 			return CS_EINVAL;
 		return store_sqlite_open(cfg->dir, out);
 	}
-	if (!strcmp(cfg->type, "etcd"))
-		return CS_ENOTSUP;
+	if (!strcmp(cfg->type, "etcd")) {
+		/* etcd without endpoints is not a store we can offer (and guessing
+		 * localhost:2379 would hide a missing line in the configuration) */
+		if (!cfg->endpoints || !cfg->endpoints[0])
+			return CS_ENOTSUP;
+		return store_etcd_open(cfg->endpoints, cfg->prefix, out);
+	}
 	return CS_EINVAL;
 }
 

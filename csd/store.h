@@ -113,6 +113,9 @@ struct store_config {
 
 int store_open(const struct store_config *cfg, struct store **out);
 int store_sqlite_open(const char *dir, struct store **out);
+/* @endpoints: NULL-terminated "http(s)://host:port"; @prefix: NULL for "/cs".
+ * Does not contact etcd: an unreachable etcd shows as CS_EUNAVAIL per call. */
+int store_etcd_open(const char *const *endpoints, const char *prefix, struct store **out);
 
 static inline void store_close(struct store *s) { if (s) s->ops->close(s); }
 static inline int store_get(struct store *s, const char *k, struct store_kv *o)
