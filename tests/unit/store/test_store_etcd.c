@@ -471,7 +471,8 @@ static bool pick_ports(void)
 	return false;
 }
 
-static int etcd_start(void)
+/* Serves the one data directory on @port for clients. */
+static int etcd_start_on(int port)
 {
 	char data[300], log[300], client[64], peer[64], cluster[96];
 	pid_t pid;
@@ -479,7 +480,7 @@ static int etcd_start(void)
 
 	snprintf(data, sizeof(data), "%s/data", tmpdir);
 	snprintf(log, sizeof(log), "%s/etcd.log", tmpdir);
-	snprintf(client, sizeof(client), "http://127.0.0.1:%d", client_port);
+	snprintf(client, sizeof(client), "http://127.0.0.1:%d", port);
 	snprintf(peer, sizeof(peer), "http://127.0.0.1:%d", peer_port);
 	snprintf(cluster, sizeof(cluster), "cstest=%s", peer);
 	fflush(NULL);
@@ -520,10 +521,15 @@ static int etcd_start(void)
 	return 0;
 }
 
-/* Until the gateway answers, for up to 10 s. */
-static int etcd_wait(void)
+static int etcd_start(void)
 {
-	const char *eps[] = { endpoint, NULL };
+	return etcd_start_on(client_port);
+}
+
+/* Until the gateway at @ep answers, for up to 10 s. */
+static int etcd_wait_at(const char *ep)
+{
+	const char *eps[] = { ep, NULL };
 	struct store *s = NULL;
 	struct timespec t0;
 	int64_t rev;
@@ -545,6 +551,11 @@ static int etcd_wait(void)
 	}
 	store_close(s);
 	return ret;
+}
+
+static int etcd_wait(void)
+{
+	return etcd_wait_at(endpoint);
 }
 
 static int open_etcd(void *ctx, struct store **out)
@@ -776,6 +787,85 @@ static void test_outage(void **state)
 	store_close(s);
 }
 
+/*
+ * History a watch still needs is compacted while it is cut off: etcd is
+ * brought back on another port first, so the watch cannot reconnect before
+ * the compaction; then it does, and must say CS_ECOMPACTED (re-list).
+ */
+static void test_compacted_while_away(void **state)
+{
+	struct store_events ev = { 0 };
+	struct store_watch *w = NULL;
+	struct store *s = NULL, *s2 = NULL;
+	char other[64];
+	const char *eps[] = { other, NULL };
+	json_t *req, *resp = NULL;
+	int64_t rev = 0;
+	int port = 0, p;
+
+	(void)state;
+	for (p = peer_port + 1; p < peer_port + 200 && !port; p++)
+		if (port_free(p))
+			port = p;
+	assert_true(port > 0);
+	snprintf(other, sizeof(other), "http://127.0.0.1:%d", port);
+	assert_int_equal(open_etcd(NULL, &s), 0);
+	assert_int_equal(store_revision(s, &rev), 0);
+	assert_int_equal(store_watch(s, "/away/", rev + 1, &w), 0);
+	assert_int_equal(store_put(s, "/away/a", "1", &rev), 0);
+	collect(w, 1, &ev, 5000);
+	store_events_clear(&ev);
+
+	etcd_kill();
+	assert_int_equal(etcd_start_on(port), 0);
+	assert_int_equal(etcd_wait_at(other), 0);
+	assert_int_equal(store_etcd_open_under_test(eps, store_prefix, &s2), 0);
+	assert_int_equal(store_put(s2, "/away/b", "2", NULL), 0);
+	assert_int_equal(store_put(s2, "/away/c", "3", &rev), 0);
+	req = json_object();
+	assert_int_equal(et_set_int64(req, "revision", rev), 0);
+	assert_int_equal(et_request(et_of(s2), "/v3/kv/compaction", req, false, &resp), 0);
+	json_decref(resp);
+	json_decref(req);
+	store_close(s2);
+	etcd_kill();
+
+	assert_int_equal(etcd_start(), 0);
+	assert_int_equal(etcd_wait(), 0);
+	{
+		struct pollfd pfd = { .fd = store_watch_fd(w), .events = POLLIN };
+		struct timespec t0;
+		int ret = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (ms_since(&t0) < 10000) {
+			ret = store_watch_read(w, &ev);
+			if (ret)
+				break;
+			poll(&pfd, 1, 100);
+		}
+		assert_int_equal(ret, CS_ECOMPACTED);
+		assert_int_equal(ev.n, 0);
+	}
+	store_watch_free(w);
+	/* re-list, then watch from the list's revision + 1, as csd does */
+	{
+		struct store_kvs kvs = { 0 };
+
+		assert_int_equal(store_list(s, "/away/", &kvs, &rev), 0);
+		assert_int_equal(kvs.n, 3);
+		store_kvs_clear(&kvs);
+		assert_int_equal(store_watch(s, "/away/", rev + 1, &w), 0);
+		assert_int_equal(store_delete(s, "/away/a", &rev), 0);
+		collect(w, 1, &ev, 5000);
+		assert_int_equal(ev.v[0].type, STORE_DELETE);
+		assert_int_equal(ev.v[0].mod_rev, rev);
+		store_events_clear(&ev);
+		store_watch_free(w);
+	}
+	store_close(s);
+}
+
 static bool have_etcd(void)
 {
 	const char *path = getenv("PATH");
@@ -816,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_compacted),
 		cmocka_unit_test(test_outage),
+		cmocka_unit_test(test_compacted_while_away),
 	};
 	struct store_factory f = { .name = "etcd", .open = open_etcd };
 	int failed;
