@@ -1,11 +1,320 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Rules in the kernel backend: nftables in the endpoint's namespace (to be written). */
+/*
+ * Endpoint rules in the kernel backend: a table "inet cs" in the endpoint's
+ * own namespace (the namespace name carries csd's prefix, and one table per
+ * namespace needs no other), one chain on the input hook:
+ *
+ *   ct state established,related accept   (so a replacement keeps what
+ *                                          was allowed: conntrack survives)
+ *   IPv6 neighbour discovery accept        (else a default deny breaks IPv6)
+ *   ct state invalid drop
+ *   iifname "lo" accept
+ *   the compiled rules, in order
+ *   the default, accept or drop
+ *
+ * Written as nft text and loaded through libnftables in one buffer: "add
+ * table; flush table; add chain; add rule..." is one netlink batch, so the
+ * kernel swaps the whole rule set atomically and no packet ever sees half
+ * of it, or none.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nftables/libnftables.h>
+
 #include "cs/cs.h"
 #include "kernel_priv.h"
+#include "netns.h"
+
+#define TABLE "inet cs"
+
+/* libnftables keeps some process-wide state (its init, the symbol tables
+ * it loads); csd may call this from several threads at once. */
+static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct nft_job {
+	const char *cmds;
+	char *error;		/* nft's own text, malloc'd */
+	int rc;
+};
+
+/* Runs inside the endpoint's namespace, so the netlink socket libnftables
+ * opens is bound there. */
+static int nft_fn(void *arg)
+{
+	struct nft_job *job = arg;
+	struct nft_ctx *ctx;
+	const char *e;
+
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx)
+		return CS_ENOMEM;
+	/* library code never prints: keep nft's output and errors */
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	job->rc = nft_run_cmd_from_buffer(ctx, job->cmds);
+	if (job->rc) {
+		e = nft_ctx_get_error_buffer(ctx);
+		job->error = strdup(e && *e ? e : "no reason given");
+	}
+	nft_ctx_free(ctx);
+	return job->rc && !job->error ? CS_ENOMEM : 0;
+}
+
+static int prefix_width(int family)
+{
+	return family == AF_INET ? 32 : 128;
+}
+
+/* "10.0.0.2" for a host, "10.0.0.0/24" otherwise. */
+static void put_prefix(FILE *f, const struct cs_prefix *p)
+{
+	char buf[CS_ADDRSTRLEN];
+
+	if (p->plen == prefix_width(p->addr.family))
+		fputs(cs_addr_format(&p->addr, buf), f);
+	else
+		fputs(cs_prefix_format(p, buf), f);
+}
+
+static size_t count_family(const struct vnet_fw_rule *r, int family)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->nsrc; i++)
+		n += r->src[i].addr.family == family;
+	return n;
+}
+
+/* " ip saddr 10.0.0.2" or " ip6 saddr { a, b }" for the sources of @family. */
+static void put_saddr(FILE *f, const struct vnet_fw_rule *r, int family)
+{
+	size_t i, n = count_family(r, family), k = 0;
+
+	fputs(family == AF_INET ? " ip saddr " : " ip6 saddr ", f);
+	if (n > 1)
+		fputs("{ ", f);
+	for (i = 0; i < r->nsrc; i++) {
+		if (r->src[i].addr.family != family)
+			continue;
+		if (k++)
+			fputs(", ", f);
+		put_prefix(f, &r->src[i]);
+	}
+	if (n > 1)
+		fputs(" }", f);
+}
+
+static void put_dport(FILE *f, const struct vnet_fw_rule *r)
+{
+	if (r->port_lo == r->port_hi)
+		fprintf(f, " dport %u", r->port_lo);
+	else
+		fprintf(f, " dport %u-%u", r->port_lo, r->port_hi);
+}
+
+/* The protocol part of a rule for @family (AF_UNSPEC: both). */
+static void put_proto(FILE *f, const struct vnet_fw_rule *r, int family)
+{
+	bool ports = r->port_lo || r->port_hi;
+
+	switch (r->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (ports) {
+			fputs(r->proto == IPPROTO_TCP ? " tcp" : " udp", f);
+			put_dport(f, r);
+		} else {
+			fputs(r->proto == IPPROTO_TCP ? " meta l4proto tcp" : " meta l4proto udp", f);
+		}
+		break;
+	case IPPROTO_ICMP:
+		if (family == AF_INET)
+			fputs(" meta l4proto icmp", f);
+		else if (family == AF_INET6)
+			fputs(" meta l4proto ipv6-icmp", f);
+		else
+			fputs(" meta l4proto { icmp, ipv6-icmp }", f);
+		break;
+	default:
+		if (ports) {
+			fputs(" meta l4proto { tcp, udp } th", f);
+			put_dport(f, r);
+		}
+		break;
+	}
+}
+
+static int fw_check(struct kernel_backend *kb, const char *what, const struct vnet_fw *fw)
+{
+	size_t i, k;
+
+	if (fw->n && !fw->rules)
+		goto bad;
+	if (fw->dflt != VNET_FW_ALLOW && fw->dflt != VNET_FW_DENY)
+		goto bad;
+	for (i = 0; i < fw->n; i++) {
+		const struct vnet_fw_rule *r = &fw->rules[i];
+
+		if (r->action != VNET_FW_ALLOW && r->action != VNET_FW_DENY) {
+			kernel_err(kb, "%s: rule %zu: unknown action %d", what, i, r->action);
+			return CS_EINVAL;
+		}
+		if (r->proto && r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP &&
+		    r->proto != IPPROTO_ICMP) {
+			kernel_err(kb, "%s: rule %zu: protocol %d is not tcp, udp, icmp or any",
+				   what, i, r->proto);
+			return CS_EINVAL;
+		}
+		if ((r->port_lo || r->port_hi) &&
+		    (r->proto == IPPROTO_ICMP || !r->port_lo || r->port_lo > r->port_hi)) {
+			kernel_err(kb, "%s: rule %zu: ports %u-%u: a range of 1-65535 for tcp, udp "
+				   "or any", what, i, r->port_lo, r->port_hi);
+			return CS_EINVAL;
+		}
+		if (r->nsrc && !r->src)
+			goto bad;
+		for (k = 0; k < r->nsrc; k++) {
+			int fam = r->src[k].addr.family;
+
+			if ((fam != AF_INET && fam != AF_INET6) || r->src[k].plen < 0 ||
+			    r->src[k].plen > prefix_width(fam)) {
+				kernel_err(kb, "%s: rule %zu: source %zu is not an IPv4 or IPv6 "
+					   "prefix", what, i, k);
+				return CS_EINVAL;
+			}
+		}
+	}
+	return 0;
+bad:
+	kernel_err(kb, "%s: malformed rule set", what);
+	return CS_EINVAL;
+}
+
+static void put_rules(FILE *f, const struct vnet_fw *fw)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	size_t i, k;
+
+	fputs("add table " TABLE "\n"
+	      "flush table " TABLE "\n"
+	      "add chain " TABLE " input { type filter hook input priority 0; policy accept; }\n"
+	      "add rule " TABLE " input ct state established,related accept\n"
+	      /* untracked by conntrack, and IPv6 needs them to resolve neighbours;
+	       * hop limit 255 means they come from the link (RFC 4861) */
+	      "add rule " TABLE " input icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, "
+	      "nd-router-advert, nd-redirect } ip6 hoplimit 255 accept\n"
+	      "add rule " TABLE " input ct state invalid drop\n"
+	      "add rule " TABLE " input iifname \"lo\" accept\n", f);
+	for (i = 0; i < fw->n; i++) {
+		const struct vnet_fw_rule *r = &fw->rules[i];
+		const char *verdict = r->action == VNET_FW_ALLOW ? " accept\n" : " drop\n";
+
+		if (!r->nsrc) {
+			fputs("add rule " TABLE " input", f);
+			put_proto(f, r, AF_UNSPEC);
+			fputs(verdict, f);
+			continue;
+		}
+		/* a packet is of one family: a rule per family with sources
+		 * there, adjacent and with the same verdict, keeps the order */
+		for (k = 0; k < 2; k++) {
+			if (!count_family(r, fams[k]))
+				continue;
+			fputs("add rule " TABLE " input", f);
+			put_saddr(f, r, fams[k]);
+			put_proto(f, r, fams[k]);
+			fputs(verdict, f);
+		}
+	}
+	fprintf(f, "add rule " TABLE " input %s\n", fw->dflt == VNET_FW_ALLOW ? "accept" : "drop");
+}
 
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, const struct vnet_fw *fw)
 {
-	kernel_err((struct kernel_backend *)b, "rules are not implemented yet");
-	return fw ? CS_ENOTSUP : 0;
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	struct nft_job job = { 0 };
+	char ns[NSNAME_MAX], what[128], err[256];
+	char *cmds = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int nsfd = -1, r;
+
+	r = kernel_ns_name(kb, ns, tenant, vnet, endpoint);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
+	if (fw) {
+		r = fw_check(kb, what, fw);
+		if (r < 0)
+			return r;
+	}
+	nsfd = netns_open(ns, err, sizeof(err));
+	if (nsfd < 0) {
+		/* no namespace, no rules: removing them is done */
+		if (nsfd == CS_ENOENT && !fw)
+			return 0;
+		r = nsfd;
+		if (r == CS_ENOENT)
+			kernel_err(kb, "%s is not realized (no namespace %s)", what, ns);
+		else
+			kernel_err(kb, "%s: %s", what, err);
+		goto out;
+	}
+
+	f = open_memstream(&cmds, &len);
+	if (!f) {
+		r = CS_ENOMEM;
+		kernel_err(kb, "%s: out of memory", what);
+		goto out;
+	}
+	if (fw)
+		put_rules(f, fw);
+	else	/* "add" then "delete" works whether or not the table is there */
+		fputs("add table " TABLE "\ndelete table " TABLE "\n", f);
+	r = fclose(f);
+	f = NULL;
+	if (r) {
+		r = CS_ENOMEM;
+		kernel_err(kb, "%s: out of memory", what);
+		goto out;
+	}
+
+	job.cmds = cmds;
+	pthread_mutex_lock(&nft_lock);
+	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	pthread_mutex_unlock(&nft_lock);
+	if (r < 0) {
+		if (r == CS_ENOMEM)
+			kernel_err(kb, "%s: out of memory", what);
+		else
+			kernel_err(kb, "%s: namespace %s: %s", what, ns, err);
+		goto out;
+	}
+	if (job.rc) {
+		/* nft's text ends in a newline and quotes the failing line */
+		len = strlen(job.error);
+		while (len && job.error[len - 1] == '\n')
+			job.error[--len] = '\0';
+		kernel_err(kb, "%s: nftables refused %s in namespace %s: %s", what,
+			   fw ? "the rules" : "to delete table " TABLE, ns, job.error);
+		r = CS_EIO;
+		goto out;
+	}
+	r = 0;
+out:
+	if (f)
+		fclose(f);
+	free(job.error);
+	free(cmds);
+	if (nsfd >= 0)
+		close(nsfd);
+	return r;
 }
