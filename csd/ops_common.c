@@ -85,10 +85,10 @@ int csd_inventory(struct csd *d, struct vnet_inventory *inv)
 {
 	int r = d->backend->ops->inventory(d->backend, inv);
 
-	if (r == 0) {
+	if (r == 0 && inv->nvnets)
 		qsort(inv->vnets, inv->nvnets, sizeof(char *), cmp_str);
+	if (r == 0 && inv->nendpoints)
 		qsort(inv->endpoints, inv->nendpoints, sizeof(char *), cmp_str);
-	}
 	return r;
 }
 
