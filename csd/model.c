@@ -32,6 +32,11 @@ void key_addr(char *buf, const char *t, const char *v, const char *addr)
 	snprintf(buf, KEY_MAX, "/alloc/addr/%s/%s/%s", t, v, addr);
 }
 
+void key_node(char *buf, const char *n)
+{
+	snprintf(buf, KEY_MAX, "/nodes/%s", n);
+}
+
 int model_get(struct csd *d, const char *key, json_t **doc, int64_t *mod_rev)
 {
 	struct store_kv kv = { 0 };
@@ -140,19 +145,153 @@ bool model_endpoint_local(struct csd *d, const json_t *edoc)
 	return !node || !strcmp(node, d->cfg.node);
 }
 
-int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc, char *err,
-		 size_t errlen)
+static const json_t *vnet_nodes(const json_t *vdoc)
 {
-	struct vnet_spec vs;
-	int r = model_vnet_spec(t, v, vdoc, &vs);
+	return json_object_get(json_object_get(vdoc, "spec"), "nodes");
+}
 
+size_t model_vnet_nnodes(const json_t *vdoc)
+{
+	const json_t *n = vnet_nodes(vdoc);
+
+	return n ? json_array_size(n) : 1;
+}
+
+bool model_vnet_here(struct csd *d, const json_t *vdoc)
+{
+	const json_t *n = vnet_nodes(vdoc);
+	size_t i;
+	json_t *el;
+
+	if (!n)
+		return true;
+	json_array_foreach(n, i, el)
+		if (json_is_string(el) && !strcmp(json_string_value(el), d->cfg.node))
+			return true;
+	return false;
+}
+
+bool model_store_shared(const struct csd *d)
+{
+	return d->cfg.store_type && !strcmp(d->cfg.store_type, "etcd");
+}
+
+void vnet_where_clear(struct vnet_where *w)
+{
+	free(w->peers);
+	memset(w, 0, sizeof(*w));
+}
+
+/* The declared underlay address of node @n, from @nodes. */
+static int node_underlay(const json_t *nodes, const char *n, struct cs_addr *out)
+{
+	char key[KEY_MAX];
+	const char *s;
+
+	key_node(key, n);
+	s = json_string_value(json_object_get(json_object_get(json_object_get(nodes, key), "spec"),
+					      "underlay"));
+	if (!s)
+		return CS_ENOENT;
+	return cs_addr_parse(s, out) < 0 ? CS_EIO : 0;
+}
+
+int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
+		     struct vnet_where *w, char *err, size_t errlen)
+{
+	const json_t *list = vnet_nodes(vdoc);
+	json_t *owned = NULL, *el;
+	size_t i;
+	int r = 0;
+
+	memset(w, 0, sizeof(*w));
+	if (!list || json_array_size(list) < 2)
+		return 0;
+	if (!nodes) {
+		if ((r = model_list(d, "/nodes/", &owned, NULL)) < 0) {
+			snprintf(err, errlen, "cannot read the nodes from the store: %s",
+				 cs_strerror(r));
+			return r;
+		}
+		nodes = owned;
+	}
+	if (d->cfg.underlay) {
+		w->has_local = cs_addr_parse(d->cfg.underlay, &w->local) == 0;
+	} else if (node_underlay(nodes, d->cfg.node, &w->local) == 0) {
+		w->has_local = true;
+	}
+	if (!w->has_local) {
+		snprintf(err, errlen, "this node's (%s) underlay address is not known; give csd "
+			 "--underlay or \"underlay\" in its configuration, or declare "
+			 "nodes.%s.underlay in the overlay file", d->cfg.node, d->cfg.node);
+		r = CS_ENOTSUP;
+		goto out;
+	}
+	if (!(w->peers = calloc(json_array_size(list), sizeof(*w->peers)))) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	json_array_foreach(list, i, el) {
+		const char *n = json_string_value(el);
+		if (!n || !strcmp(n, d->cfg.node))
+			continue;
+		if (node_underlay(nodes, n, &w->peers[w->npeers]) < 0) {
+			snprintf(err, errlen, "node %s is not declared with an underlay address; "
+				 "declare nodes.%s.underlay in the overlay file", n, n);
+			r = CS_ENOENT;
+			goto out;
+		}
+		w->npeers++;
+	}
+out:
+	json_decref(owned);
+	if (r < 0)
+		vnet_where_clear(w);
+	return r;
+}
+
+/* The backend's spec of a vnet realized here, peers included (@w owns them). */
+static int vnet_spec_here(struct csd *d, const char *t, const char *v, const json_t *vdoc,
+			  struct vnet_spec *vs, struct vnet_where *w, char *err, size_t errlen)
+{
+	char why[400];
+	int r = model_vnet_spec(t, v, vdoc, vs);
+
+	memset(w, 0, sizeof(*w));
 	if (r < 0) {
 		snprintf(err, errlen, "vnet %s/%s: stored document has no id", t, v);
 		return r;
 	}
+	if ((r = model_vnet_where(d, vdoc, NULL, w, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "vnet %s/%s: %s", t, v, why);
+		return r;
+	}
+	vs->peers = w->peers;
+	vs->npeers = w->npeers;
+	vs->local = w->has_local ? &w->local : NULL;
+	return 0;
+}
+
+int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc, char *err,
+		 size_t errlen)
+{
+	struct vnet_spec vs;
+	struct vnet_where w;
+	int r;
+
+	/* a vnet that no longer spans this node goes, with what it held here */
+	if (!model_vnet_here(d, vdoc)) {
+		if ((r = unrealize_vnet(d, t, v)) < 0)
+			snprintf(err, errlen, "vnet %s/%s: no longer spans node %s; teardown failed: "
+				 "%s", t, v, d->cfg.node, vnet_backend_error(d->backend));
+		return r;
+	}
+	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
+		return r;
 	r = d->backend->ops->vnet_ensure(d->backend, &vs);
 	if (r < 0)
 		snprintf(err, errlen, "vnet %s/%s: %s", t, v, vnet_backend_error(d->backend));
+	vnet_where_clear(&w);
 	return r;
 }
 
@@ -160,17 +299,76 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen)
 {
 	struct vnet_spec vs;
+	struct vnet_where w;
 	struct endpoint_spec es;
 	int r;
 
-	if ((r = realize_vnet(d, t, v, vdoc, err, errlen)) < 0)
+	if (!model_vnet_here(d, vdoc)) {
+		snprintf(err, errlen, "endpoint %s/%s/%s: is placed on node %s, but vnet %s/%s does "
+			 "not span it", t, v, e, d->cfg.node, t, v);
+		return CS_EINVAL;
+	}
+	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	model_vnet_spec(t, v, vdoc, &vs);
+	r = d->backend->ops->vnet_ensure(d->backend, &vs);
+	if (r < 0) {
+		snprintf(err, errlen, "vnet %s/%s: %s", t, v, vnet_backend_error(d->backend));
+		goto out;
+	}
 	model_endpoint_spec(e, edoc, &es);
 	r = d->backend->ops->endpoint_ensure(d->backend, &vs, &es);
 	if (r < 0)
 		snprintf(err, errlen, "endpoint %s/%s/%s: %s", t, v, e,
 			 vnet_backend_error(d->backend));
+out:
+	vnet_where_clear(&w);
+	return r;
+}
+
+int model_underlay_sync(struct csd *d)
+{
+	json_t *vnets = NULL, *nodes = NULL, *doc;
+	struct vnet_underlay_rule *rules = NULL;
+	struct vnet_where *ws = NULL;
+	size_t n = 0, cap;
+	const char *key;
+	char err[400];
+	int r;
+
+	if ((r = model_list(d, "/vnets/", &vnets, NULL)) < 0 ||
+	    (r = model_list(d, "/nodes/", &nodes, NULL)) < 0) {
+		log_warn("underlay filter: cannot read the store (%s); left as it is",
+			 cs_strerror(r));
+		goto out;
+	}
+	cap = json_object_size(vnets) + 1;
+	rules = calloc(cap, sizeof(*rules));
+	ws = calloc(cap, sizeof(*ws));
+	if (!rules || !ws) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	json_object_foreach(vnets, key, doc) {
+		json_int_t id = json_integer_value(json_object_get(doc, "id"));
+		if (model_vnet_nnodes(doc) < 2 || !model_vnet_here(d, doc) || id < 1)
+			continue;
+		if (model_vnet_where(d, doc, nodes, &ws[n], err, sizeof(err)) < 0) {
+			/* not realized either: its VNI stays closed */
+			log_warn("underlay filter: vnet %s: %s", key + 7, err);
+			continue;
+		}
+		rules[n] = (struct vnet_underlay_rule){ (uint32_t)id, ws[n].peers, ws[n].npeers };
+		n++;
+	}
+	if ((r = d->backend->ops->underlay_filter(d->backend, rules, n)) < 0)
+		log_warn("underlay filter: %s", vnet_backend_error(d->backend));
+out:
+	for (size_t i = 0; ws && i < n; i++)
+		vnet_where_clear(&ws[i]);
+	free(ws);
+	free(rules);
+	json_decref(vnets);
+	json_decref(nodes);
 	return r;
 }
 
@@ -349,11 +547,17 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 			unrealize_endpoint(d, p[0], p[1], p[2]);
 		json_decref(doc);
 	}
+	bool vnets_gone = false;
 	for (size_t i = 0; i < all.n; i++) {
 		char p[3][CS_NAME_MAX + 1];
-		if (split_key(all.v[i].key, "/vnets/", p, 2) == 0)
+		if (split_key(all.v[i].key, "/vnets/", p, 2) == 0) {
 			unrealize_vnet(d, p[0], p[1]);
+			vnets_gone = true;
+		}
 	}
+	/* their VNIs close on the underlay */
+	if (vnets_gone)
+		model_underlay_sync(d);
 out:
 	tb_free(&tb);
 	store_kvs_clear(&all);

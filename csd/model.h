@@ -7,6 +7,7 @@
  *   /endpoints/T/V/E      {"spec":{node, address, groups}, "addresses":[...],
  *                          "node":"n1", "owner":uid, "ephemeral":bool,
  *                          "pid":P, "pid_start":S}
+ *   /nodes/N              {"spec":{underlay}}  (declared by overlay files)
  *   /alloc/vni/N          "T/V"          (a VNI is used once)
  *   /alloc/addr/T/V/ADDR  "E"            (an address is used once per vnet)
  *
@@ -30,6 +31,7 @@ void key_vnet(char *buf, const char *t, const char *v);
 void key_endpoint(char *buf, const char *t, const char *v, const char *e);
 void key_vni(char *buf, uint32_t id);
 void key_addr(char *buf, const char *t, const char *v, const char *addr);
+void key_node(char *buf, const char *n);
 
 /* Load a JSON document. CS_ENOENT if absent; CS_EIO if it is not JSON. */
 int model_get(struct csd *d, const char *key, json_t **doc, int64_t *mod_rev);
@@ -52,6 +54,35 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen);
 int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *e);
 int unrealize_vnet(struct csd *d, const char *t, const char *v);
+
+/*
+ * Vnets across nodes. A vnet spans the nodes its spec lists ("nodes"), or
+ * only the node that holds it when they are left out; it is realized on the
+ * nodes it spans. Its peers are the underlay addresses of its other nodes,
+ * from their declarations (/nodes/N); this node's own address is csd's
+ * "underlay" setting, else its declaration. Read when used, so applying a
+ * file that declares the node is enough.
+ */
+bool model_vnet_here(struct csd *d, const json_t *vdoc);
+size_t model_vnet_nnodes(const json_t *vdoc);
+/* Is the store shared by the nodes (etcd)? */
+bool model_store_shared(const struct csd *d);
+
+struct vnet_where {
+	struct cs_addr *peers;  /* owned */
+	size_t npeers;
+	bool has_local;
+	struct cs_addr local;
+};
+/* Fill @w for @vdoc; @nodes is "/nodes/N" -> doc, or NULL to read the
+ * store. 0, or a code with a message naming what is missing in @err. */
+int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
+		     struct vnet_where *w, char *err, size_t errlen);
+void vnet_where_clear(struct vnet_where *w);
+/* Set the node's underlay filter from the store: for every vnet realized
+ * here that spans other nodes, its VNI from its peers only. A failed read
+ * leaves the filter as it is. */
+int model_underlay_sync(struct csd *d);
 
 /* Is the endpoint placed on this node? */
 bool model_endpoint_local(struct csd *d, const json_t *edoc);

@@ -38,6 +38,7 @@ struct snap {
 	json_t *eps;     /* "T/V" -> {E -> doc} */
 	json_t *addrs;   /* "T/V" -> {ADDR -> E} */
 	json_t *vnis;    /* "N" -> "T/V" */
+	json_t *nodes;   /* N -> doc */
 };
 
 static void snap_clear(struct snap *s)
@@ -48,6 +49,7 @@ static void snap_clear(struct snap *s)
 	json_decref(s->eps);
 	json_decref(s->addrs);
 	json_decref(s->vnis);
+	json_decref(s->nodes);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -65,7 +67,8 @@ static void set2(json_t *o, const char *k1, const char *k2, json_t *v)
 
 static int snap_load(struct csd *d, struct snap *s)
 {
-	static const char *const prefixes[] = { "/tenants/", "/vnets/", "/endpoints/", "/alloc/" };
+	static const char *const prefixes[] = { "/tenants/", "/vnets/", "/endpoints/", "/alloc/",
+						"/nodes/" };
 	int r = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -75,7 +78,8 @@ static int snap_load(struct csd *d, struct snap *s)
 	s->eps = json_object();
 	s->addrs = json_object();
 	s->vnis = json_object();
-	if (!s->revs || !s->tenants || !s->vnets || !s->eps || !s->addrs || !s->vnis)
+	s->nodes = json_object();
+	if (!s->revs || !s->tenants || !s->vnets || !s->eps || !s->addrs || !s->vnis || !s->nodes)
 		return CS_ENOMEM;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]) && r == 0; i++) {
 		struct store_kvs kvs = { 0 };
@@ -93,6 +97,8 @@ static int snap_load(struct csd *d, struct snap *s)
 			json_object_set_new(s->revs, key, json_integer(kvs.v[j].mod_rev));
 			if (!strncmp(key, "/tenants/", 9) && cs_name_valid(key + 9)) {
 				json_object_set_new(s->tenants, key + 9, doc);
+			} else if (!strncmp(key, "/nodes/", 7) && cs_name_valid(key + 7)) {
+				json_object_set_new(s->nodes, key + 7, doc);
 			} else if (!strncmp(key, "/vnets/", 7) &&
 				   cs_path_split(key + 7, 2, p, err, sizeof(err)) == 0) {
 				set2(s->vnets, p[0], p[1], doc);
@@ -260,6 +266,7 @@ struct plan {
 	struct schema_errors errs;
 	int code;               /* of the first error */
 	int fatal;              /* ENOMEM and the like: stop at once */
+	bool nodes_changed;     /* a node declaration: vnets' peers may change */
 };
 
 static void plan_clear(struct plan *pl)
@@ -578,6 +585,63 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 	}
 	json_decref(doc);
 	json_decref(spec);
+}
+
+/* ---- nodes ---- */
+
+/* Nodes are declared like tenants: those the file names become exactly as
+ * declared, the others stay (--prune deletes them). They are the machines
+ * of the installation, so only administrators change them. */
+static void plan_nodes(struct plan *pl, bool prune)
+{
+	const struct overlay *ov = pl->ov;
+	const bool admin = authz_admin(pl->r->who);
+	char key[KEY_MAX], diff[1024];
+	const char *name;
+	json_t *doc;
+
+	for (size_t i = 0; i < ov->nnodes; i++) {
+		const struct overlay_node *on = &ov->nodes[i];
+		const json_t *old = json_object_get(pl->s->nodes, on->name);
+		const json_t *old_spec = json_object_get(old, "spec");
+
+		key_node(key, on->name);
+		if (old && json_equal((json_t *)old_spec, (json_t *)on->spec)) {
+			if (txb_cmp(&pl->tb, pl->s, key) < 0)
+				pl->fatal = CS_ENOMEM;
+			continue;
+		}
+		if (!admin) {
+			plan_error(pl, CS_EPERM, "nodes.%s: only administrators may declare or change "
+				   "nodes (uid %u is not one)", on->name, (unsigned)pl->r->who->uid);
+			continue;
+		}
+		doc = old ? json_deep_copy(old) : json_object();
+		json_object_set(doc, "spec", (json_t *)on->spec);
+		if (txb_put(&pl->tb, pl->s, key, doc) < 0)
+			pl->fatal = CS_ENOMEM;
+		json_decref(doc);
+		if (!old) {
+			plan_change(pl, '+', "node %s (%s)", on->name,
+				    json_string_value(json_object_get(on->spec, "underlay")) ?: "");
+		} else {
+			diff[0] = '\0';
+			diff_text(old_spec, on->spec, "", diff, sizeof(diff));
+			plan_change(pl, '~', "node %s: %s", on->name, diff);
+		}
+		pl->nodes_changed = true;
+	}
+	if (!prune)
+		return;
+	json_object_foreach(pl->s->nodes, name, doc) {
+		if (overlay_node_find(ov, name))
+			continue;
+		key_node(key, name);
+		if (txb_del(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+		plan_change(pl, '-', "node %s", name);
+		pl->nodes_changed = true;
+	}
 }
 
 /* ---- vnets: ids ---- */
@@ -919,9 +983,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 				pl->fatal = CS_ENOMEM;
 		}
 		json_decref(ename);
-		const char *node = json_string_value(json_object_get(oe->spec, "node"));
-		if (!node)
-			node = pl->r->d->cfg.node;
+		const char *node = oe->node ? oe->node : pl->r->d->cfg.node;
 		if (ep[i].old) {
 			edoc = json_deep_copy(ep[i].old);
 		} else {
@@ -953,6 +1015,8 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 			pl->fatal = CS_ENOMEM;
 		if ((echanged || vchanged) && is_local(pl, edoc))
 			json_object_set(pl->up_eps, full, edoc);
+		else if (echanged && ep[i].old && is_local(pl, ep[i].old))
+			json_array_append_new(pl->down_eps, json_string(full)); /* moved away */
 		json_decref(edoc);
 		json_decref(now);
 	}
@@ -988,6 +1052,7 @@ static void plan_build(struct plan *pl, bool prune)
 	}
 	for (size_t i = 0; i < ov->ntenants; i++)
 		plan_tenant(pl, &ov->tenants[i]);
+	plan_nodes(pl, prune);
 	if (pl->errs.n || pl->fatal)
 		return;
 	/* deletions first: what they free, the rest of the plan may take */
@@ -1045,7 +1110,17 @@ static int fail_lines(struct csd_req *r, int code, const struct schema_errors *e
 struct known {
 	const json_t *tenants; /* "/tenants/T" -> doc */
 	const struct principal *who;
+	const json_t *nodes;   /* "/nodes/N" -> doc */
 };
+
+static bool node_known(void *arg, const char *name)
+{
+	const struct known *k = arg;
+	char key[KEY_MAX];
+
+	key_node(key, name);
+	return json_object_get(k->nodes, key) != NULL;
+}
 
 static bool tenant_known(void *arg, const char *name)
 {
@@ -1108,6 +1183,14 @@ static int realize(struct csd_req *r, struct plan *pl)
 			code = code ? code : ret;
 		}
 	}
+	/* a node's address changed: every vnet realized here may have new peers */
+	if (pl->nodes_changed && reconcile_all(d) < 0 && !code) {
+		schema_errors_add(&errs, "some vnets could not be realized with the new nodes "
+				  "(see csd's log)");
+		code = CS_EIO;
+	}
+	if (json_object_size(pl->up_vnets) || json_array_size(pl->down_vnets) || pl->nodes_changed)
+		model_underlay_sync(d);
 	if (code) {
 		char *all = schema_errors_join(&errs);
 		req_fail(r, code, "apply: the changes were committed, but making node %s match "
@@ -1129,7 +1212,7 @@ static int apply(struct csd_req *r)
 	struct overlay *ov = NULL;
 	struct snap s = { 0 };
 	struct plan pl = { .r = r, .s = &s };
-	json_t *tdocs = NULL;
+	json_t *tdocs = NULL, *ndocs = NULL;
 	int ret;
 
 	if (!json_is_object(file))
@@ -1143,10 +1226,18 @@ static int apply(struct csd_req *r)
 				"deletes every tenant the file does not name); leave --prune out");
 	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0)
 		return req_store_fail(r, ret, "apply");
-	struct known k = { tdocs, r->who };
-	struct overlay_env env = { r->d->cfg.node, tenant_known, &k };
+	if ((ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
+		json_decref(tdocs);
+		return req_store_fail(r, ret, "apply");
+	}
+	struct known k = { tdocs, r->who, ndocs };
+	struct overlay_env env = { .node = r->d->cfg.node, .tenant_known = tenant_known, .arg = &k,
+				   .node_known = node_known,
+				   .store = model_store_shared(r->d) ? OV_STORE_SHARED
+								     : OV_STORE_LOCAL };
 	ret = overlay_load(file, &env, &ov, &errs);
 	json_decref(tdocs);
+	json_decref(ndocs);
 	if (ret == CS_EINVAL) {
 		ret = fail_lines(r, ret, &errs);
 		goto out;
@@ -1246,7 +1337,17 @@ static int export(struct csd_req *r)
 			json_object_set_new(vnets, tv, out);
 		}
 	}
-	r->result = json_pack("{s:O, s:O}", "tenants", tenants, "vnets", vnets);
+	r->result = json_pack("{s:O}", "tenants", tenants);
+	if (r->result && json_object_size(s.nodes)) {
+		json_t *nodes = json_object();
+		json_object_foreach(s.nodes, t, tdoc) {
+			const json_t *spec = json_object_get(tdoc, "spec");
+			json_object_set_new(nodes, t, spec ? json_deep_copy(spec) : json_object());
+		}
+		json_object_set_new(r->result, "nodes", nodes);
+	}
+	if (r->result)
+		json_object_set(r->result, "vnets", vnets);
 	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "export: out of memory");
 out:
 	json_decref(tenants);

@@ -138,10 +138,25 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	const char *node = json_string_value(json_object_get(spec, "node"));
 	if (!node)
 		node = d->cfg.node;
-	if (strcmp(node, d->cfg.node)) {
-		/* until nodes are declared or registered, only this one is known */
-		ret = req_fail(r, CS_EINVAL, "%s: node %s is not known; this csd is node %s "
-			       "(leave node out for this node)", what, node, d->cfg.node);
+	if (strcmp(node, d->cfg.node) && !model_store_shared(d)) {
+		/* nothing would tell that node: its csd reads a store of its own */
+		ret = req_fail(r, CS_EINVAL, "%s: node %s is not this node (%s), and each node has "
+			       "a store of its own; declare the endpoint in an overlay file applied "
+			       "on every node, or create it through node %s's csd", what, node,
+			       d->cfg.node, node);
+		goto out;
+	}
+	if (model_vnet_nnodes(vdoc) > 1 && !model_store_shared(d)) {
+		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s spans several nodes, each with a store "
+			       "of its own, so an address allocated here could be given out on "
+			       "another node too; declare the endpoint in the overlay file applied "
+			       "on every node", what, t, v);
+		goto out;
+	}
+	if (!model_vnet_here(d, vdoc) && !strcmp(node, d->cfg.node)) {
+		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s does not span this node (%s); add %s "
+			       "to its nodes or open the endpoint on one of them", what, t, v,
+			       d->cfg.node, d->cfg.node);
 		goto out;
 	}
 	key_endpoint(key, t, v, e);

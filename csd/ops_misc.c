@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* hello and status */
+/* hello, status, and node.list/show/create/delete */
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "config.h"
@@ -56,3 +58,166 @@ static int status(struct csd_req *r)
 
 CSD_OP(hello, "hello", hello, CSD_OP_NO_HELLO, "agree the protocol version");
 CSD_OP(status, "status", status, 0, "the daemon's status");
+
+/* ---- nodes: /nodes/N, declared by overlay files (or node.create) ---- */
+
+static json_t *view_node(struct csd *d, const char *n, const json_t *doc)
+{
+	json_t *o = json_pack("{s:s}", "name", n);
+	const char *ul;
+
+	json_object_update(o, json_object_get(doc, "spec"));
+	/* csd's own setting wins for this node, as it does for its vnets */
+	if (!strcmp(n, d->cfg.node) && d->cfg.underlay)
+		json_object_set_new(o, "underlay", json_string(d->cfg.underlay));
+	ul = json_string_value(json_object_get(o, "underlay"));
+	if (!ul)
+		json_object_set_new(o, "underlay", json_null());
+	json_object_set_new(o, "declared", json_boolean(doc != NULL));
+	json_object_set_new(o, "state", json_string(strcmp(n, d->cfg.node) ? "remote" : "local"));
+	return o;
+}
+
+static int node_list(struct csd_req *r)
+{
+	json_t *docs, *doc;
+	const char *key;
+	char lkey[KEY_MAX];
+	int ret;
+
+	if ((ret = model_list(r->d, "/nodes/", &docs, NULL)) < 0)
+		return req_store_fail(r, ret, "node list");
+	r->result = json_array();
+	/* this node, even when no file declared it */
+	key_node(lkey, r->d->cfg.node);
+	if (!json_object_get(docs, lkey))
+		json_array_append_new(r->result, view_node(r->d, r->d->cfg.node, NULL));
+	json_object_foreach(docs, key, doc)
+		json_array_append_new(r->result, view_node(r->d, key + 7, doc));
+	json_decref(docs);
+	return 0;
+}
+
+static int node_name(struct csd_req *r, char *key, const char **name)
+{
+	*name = json_string_value(json_object_get(r->args, "name"));
+	if (!*name)
+		return req_fail(r, CS_EINVAL, "%s: missing \"name\" (NODE)", r->op);
+	if (!cs_name_valid(*name))
+		return req_fail(r, CS_EINVAL, "node \"%s\": not a valid name (use 1-32 characters "
+				"a-z, 0-9, '-', '_', starting with a letter or digit)", *name);
+	key_node(key, *name);
+	return 0;
+}
+
+static int node_show(struct csd_req *r)
+{
+	char key[KEY_MAX];
+	const char *n;
+	json_t *doc = NULL;
+	int ret;
+
+	if ((ret = node_name(r, key, &n)) < 0)
+		return ret;
+	ret = model_get(r->d, key, &doc, NULL);
+	if (ret == CS_ENOENT && strcmp(n, r->d->cfg.node))
+		return req_fail(r, ret, "node %s: no such node (nodes are declared in overlay files: "
+				"\"nodes\": {\"%s\": {\"underlay\": ADDRESS}})", n, n);
+	if (ret < 0 && ret != CS_ENOENT)
+		return req_store_fail(r, ret, key);
+	r->result = view_node(r->d, n, doc);
+	json_decref(doc);
+	return 0;
+}
+
+static int node_create(struct csd_req *r)
+{
+	char key[KEY_MAX], what[64];
+	const char *n;
+	json_t *spec = NULL, *doc = NULL;
+	char *text = NULL;
+	int ret;
+
+	if ((ret = node_name(r, key, &n)) < 0)
+		return ret;
+	snprintf(what, sizeof(what), "node %s", n);
+	if (!authz_admin(r->who))
+		return req_fail(r, CS_EPERM, "%s: only administrators may declare nodes", what);
+	if ((ret = req_spec(r, SCHEMA_NODE, what, &spec)) < 0)
+		return ret;
+	if (!json_object_get(spec, "underlay")) {
+		ret = req_fail(r, CS_EINVAL, "%s: underlay is required (the address the other nodes "
+			       "send its vnets' traffic to: underlay 192.0.2.1)", what);
+		goto out;
+	}
+	doc = json_pack("{s:O}", "spec", spec);
+	text = json_dumps(doc, JSON_COMPACT);
+	struct store_cmp cmps[1] = { { key, 0 } };
+	struct store_op ops[1] = { { STORE_PUT, key, text } };
+	struct store_txn txn = { cmps, 1, ops, 1 };
+	ret = store_txn(r->d->store, &txn, NULL);
+	if (ret == CS_ECONFLICT) {
+		ret = req_fail(r, CS_EEXIST, "%s: already exists", what);
+		goto out;
+	} else if (ret < 0) {
+		ret = req_store_fail(r, ret, what);
+		goto out;
+	}
+	r->d->gen++;
+	/* vnets that span it learn its address */
+	reconcile_all(r->d);
+	log_info("%s declared (underlay %s) by uid %u", what,
+		 json_string_value(json_object_get(spec, "underlay")), (unsigned)r->who->uid);
+	r->result = view_node(r->d, n, doc);
+out:
+	free(text);
+	json_decref(doc);
+	json_decref(spec);
+	return ret;
+}
+
+static int node_delete(struct csd_req *r)
+{
+	char key[KEY_MAX], what[64];
+	const char *n, *vkey;
+	json_t *doc = NULL, *vnets = NULL, *vdoc;
+	int ret;
+
+	if ((ret = node_name(r, key, &n)) < 0)
+		return ret;
+	snprintf(what, sizeof(what), "node %s", n);
+	if (!authz_admin(r->who))
+		return req_fail(r, CS_EPERM, "%s: only administrators may delete nodes", what);
+	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
+		return ret == CS_ENOENT ? req_fail(r, ret, "%s: no such node", what)
+					: req_store_fail(r, ret, key);
+	json_decref(doc);
+	if ((ret = model_list(r->d, "/vnets/", &vnets, NULL)) < 0)
+		return req_store_fail(r, ret, what);
+	json_object_foreach(vnets, vkey, vdoc) {
+		size_t i;
+		json_t *el;
+		json_array_foreach(json_object_get(json_object_get(vdoc, "spec"), "nodes"), i, el) {
+			if (json_is_string(el) && !strcmp(json_string_value(el), n)) {
+				ret = req_fail(r, CS_EBUSY, "%s: vnet %s spans it; remove %s from the "
+					       "vnet's nodes first", what, vkey + 7, n);
+				json_decref(vnets);
+				return ret;
+			}
+		}
+	}
+	json_decref(vnets);
+	struct store_op ops[1] = { { STORE_DELETE, key, NULL } };
+	struct store_txn txn = { NULL, 0, ops, 1 };
+	if ((ret = store_txn(r->d->store, &txn, NULL)) < 0)
+		return req_store_fail(r, ret, what);
+	r->d->gen++;
+	log_info("%s deleted by uid %u", what, (unsigned)r->who->uid);
+	return 0;
+}
+
+CSD_OP(node_list, "node.list", node_list, 0, "list the nodes");
+CSD_OP(node_show, "node.show", node_show, 0, "show a node");
+CSD_OP(node_create, "node.create", node_create, CSD_OP_CHANGES,
+       "declare a node and its underlay address");
+CSD_OP(node_delete, "node.delete", node_delete, CSD_OP_CHANGES, "delete a node's declaration");

@@ -78,6 +78,12 @@ static int vnet_create(struct csd_req *r)
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
 	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));
+	if (!fixed && json_array_size(json_object_get(spec, "nodes")) > 1 &&
+	    !model_store_shared(r->d)) {
+		ret = req_fail(r, CS_EINVAL, "%s: id is required when a vnet spans nodes without a "
+			       "shared store (give every node the same id)", what);
+		goto out;
+	}
 	for (int attempt = 0; attempt < 16; attempt++) {
 		uint32_t id = (uint32_t)fixed;
 		if (!fixed && (ret = vni_alloc(r->d, &id)) < 0) {
@@ -119,6 +125,8 @@ static int vnet_create(struct csd_req *r)
 		ret = req_fail(r, ret, "%s", err);
 		goto out;
 	}
+	if (model_vnet_nnodes(doc) > 1)
+		model_underlay_sync(r->d);
 	log_info("%s created (id %" JSON_INTEGER_FORMAT ") by uid %u", what,
 		 json_integer_value(json_object_get(doc, "id")), (unsigned)r->who->uid);
 	struct vnet_inventory inv = { 0 };

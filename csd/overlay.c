@@ -52,8 +52,10 @@ void overlay_free(struct overlay *o)
 	for (size_t i = 0; i < o->nvnets; i++) {
 		json_decref(o->vnets[i].spec);
 		free(o->vnets[i].endpoints);
+		free(o->vnets[i].nodes);
 	}
 	free(o->vnets);
+	free(o->nodes);
 	free(o->tenants);
 	json_decref(o->file);
 	free(o);
@@ -76,6 +78,14 @@ const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char
 	return NULL;
 }
 
+const struct overlay_node *overlay_node_find(const struct overlay *o, const char *n)
+{
+	for (size_t i = 0; i < o->nnodes; i++)
+		if (!strcmp(o->nodes[i].name, n))
+			return &o->nodes[i];
+	return NULL;
+}
+
 static int add_tenant(struct overlay *o, const char *name, const json_t *spec)
 {
 	struct overlay_tenant *n = realloc(o->tenants, sizeof(*n) * (o->ntenants + 1));
@@ -86,6 +96,40 @@ static int add_tenant(struct overlay *o, const char *name, const json_t *spec)
 	n = &o->tenants[o->ntenants++];
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->spec = spec;
+	return 0;
+}
+
+static int add_node(struct overlay *o, const char *name, const json_t *spec, const char *path,
+		    struct schema_errors *errs)
+{
+	struct overlay_node *n = realloc(o->nodes, sizeof(*n) * (o->nnodes + 1));
+	const char *ul = json_string_value(json_object_get(spec, "underlay"));
+	char upath[PATH_MAX_LEN], buf[CS_ADDRSTRLEN];
+
+	if (!n)
+		return CS_ENOMEM;
+	o->nodes = n;
+	n = &o->nodes[o->nnodes++];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->spec = spec;
+	overlay_path(upath, sizeof(upath), path, "underlay");
+	if (!json_object_get(spec, "underlay")) {
+		schema_errors_add(errs, "%s: missing; a node needs the underlay address the other "
+				  "nodes send its vnets' traffic to, e.g. \"192.0.2.1\"", upath);
+		return 0;
+	}
+	if (!ul || cs_addr_parse(ul, &n->underlay) < 0)
+		return 0; /* reported by the schema */
+	n->has_underlay = true;
+	for (size_t i = 0; i + 1 < o->nnodes; i++) {
+		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay)) {
+			schema_errors_add(errs, "%s: %s is also the underlay address of nodes.%s; each "
+					  "node has its own", upath, cs_addr_format(&n->underlay, buf),
+					  o->nodes[i].name);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -179,6 +223,47 @@ static void check_addresses(struct overlay_vnet *ov, struct overlay_endpoint *oe
 	}
 }
 
+/* The vnet's nodes as one line: "n1, n2". */
+static void nodes_text(const struct overlay_vnet *ov, char *out, size_t len)
+{
+	size_t off = 0;
+
+	*out = '\0';
+	for (size_t i = 0; i < ov->nnodes && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : "", ov->nodes[i]);
+}
+
+/* An endpoint lives on one of its vnet's nodes; where the vnet spans
+ * several, which one must be said (each node applies the same file). */
+static void check_node(struct overlay_vnet *ov, struct overlay_endpoint *oe, const char *epath,
+		       struct schema_errors *errs)
+{
+	const char *node = json_string_value(json_object_get(oe->spec, "node"));
+	char npath[PATH_MAX_LEN], list[512];
+
+	overlay_path(npath, sizeof(npath), epath, "node");
+	nodes_text(ov, list, sizeof(list));
+	if (!node) {
+		if (ov->nnodes > 1)
+			schema_errors_add(errs, "%s: required when the vnet spans several nodes "
+					  "(%s); say which one the endpoint lives on", npath, list);
+		else if (ov->nnodes == 1)
+			oe->node = ov->nodes[0];
+		return;
+	}
+	if (!cs_name_valid(node))
+		return; /* reported by the schema */
+	oe->node = node;
+	if (ov->nnodes == 0)
+		return; /* the vnet's nodes are not known here */
+	for (size_t i = 0; i < ov->nnodes; i++)
+		if (!strcmp(ov->nodes[i], node))
+			return;
+	schema_errors_add(errs, "%s: node %s is not one of the vnet's nodes (%s); place the "
+			  "endpoint on one of them or add %s to the vnet's nodes", npath, node,
+			  list, node);
+}
+
 static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char *vpath,
 			  const struct overlay_env *env, struct schema_errors *errs)
 {
@@ -210,18 +295,66 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 		struct overlay_endpoint *oe = &ov->endpoints[ov->nendpoints++];
 		snprintf(oe->name, sizeof(oe->name), "%s", name);
 		oe->spec = body;
-		const char *node = json_string_value(json_object_get(body, "node"));
-		if (node && env->node && cs_name_valid(node) && strcmp(node, env->node)) {
-			char npath[PATH_MAX_LEN];
-			overlay_path(npath, sizeof(npath), epath, "node");
-			schema_errors_add(errs, "%s: node %s is not known; this csd is node %s (leave "
-					  "node out for this node; vnets across nodes come later)",
-					  npath, node, env->node);
-		}
+		check_node(ov, oe, epath, errs);
+		(void)env;
 		if (ov->nsubnets > 0)
 			check_addresses(ov, oe, epath, seen, errs);
 	}
 	json_decref(seen);
+	return 0;
+}
+
+static bool node_known(const struct overlay *o, const struct overlay_env *env, const char *n)
+{
+	if (overlay_node_find(o, n) || (env->node && !strcmp(env->node, n)))
+		return true;
+	if (env->node_known)
+		return env->node_known(env->arg, n);
+	return !env->node; /* nothing to check against */
+}
+
+/* The vnet's nodes: as declared, each known; this node when left out. */
+static int load_vnet_nodes(struct overlay *o, struct overlay_vnet *ov, const char *path,
+			   const struct overlay_env *env, struct schema_errors *errs)
+{
+	const json_t *jn = json_object_get(ov->spec, "nodes");
+	char npath[PATH_MAX_LEN];
+	size_t i;
+	json_t *el;
+
+	overlay_path(npath, sizeof(npath), path, "nodes");
+	if (!jn) {
+		if (!env->node)
+			return 0;
+		if (!(ov->nodes = calloc(1, sizeof(*ov->nodes))))
+			return CS_ENOMEM;
+		ov->nodes[ov->nnodes++] = env->node;
+		return 0;
+	}
+	if (!json_is_array(jn))
+		return 0; /* reported by the schema */
+	if (json_array_size(jn) == 0) {
+		schema_errors_add(errs, "%s: [] spans no node; list at least one (or leave nodes "
+				  "out for this node)", npath);
+		return 0;
+	}
+	if (!(ov->nodes = calloc(json_array_size(jn), sizeof(*ov->nodes))))
+		return CS_ENOMEM;
+	json_array_foreach(jn, i, el) {
+		const char *n = json_string_value(el);
+		bool dup = false;
+		if (!n || !cs_name_valid(n))
+			continue; /* reported by the schema */
+		for (size_t k = 0; k < ov->nnodes; k++)
+			dup = dup || !strcmp(ov->nodes[k], n);
+		if (dup)
+			continue; /* reported by the schema */
+		if (!node_known(o, env, n))
+			schema_errors_add(errs, "%s[%zu]: node %s is not declared; declare it in "
+					  "nodes (\"nodes\": {\"%s\": {\"underlay\": ADDRESS}})",
+					  npath, i, n, n);
+		ov->nodes[ov->nnodes++] = n;
+	}
 	return 0;
 }
 
@@ -304,6 +437,16 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		}
 	}
 
+	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
+		return r;
+	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
+		char ipath[PATH_MAX_LEN];
+		overlay_path(ipath, sizeof(ipath), path, "id");
+		schema_errors_add(errs, "%s: required when a vnet spans nodes without a shared store "
+				  "(every node allocates on its own, so the file must give the "
+				  "VNI all of them use)", ipath);
+	}
+
 	const json_t *eps = json_object_get(body, "endpoints");
 	if (eps && (r = load_endpoints(ov, eps, path, env, errs)) < 0)
 		return r;
@@ -372,11 +515,10 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 					  name_rule);
 			continue;
 		}
-		schema_validate(SCHEMA_NODE, v, path, errs);
-		if (env->node && strcmp(key, env->node))
-			schema_errors_add(errs, "%s: node %s is not known; this csd is node %s and "
-					  "manages one node so far (declare only %s, or leave "
-					  "nodes out)", path, key, env->node, env->node);
+		if (schema_validate(SCHEMA_NODE, v, path, errs) && !json_is_object(v))
+			continue;
+		if ((r = add_node(o, key, v, path, errs)) < 0)
+			goto out;
 	}
 
 	const json_t *vnets = json_object_get(file, "vnets");

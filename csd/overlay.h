@@ -29,6 +29,9 @@ struct overlay_endpoint {
 	const json_t *spec;          /* the declared body (borrowed from the file) */
 	bool has_fixed[2];           /* by family: OV_V4, OV_V6 */
 	struct cs_addr fixed[2];
+	/* where it lives: its "node", else the vnet's only node; NULL when
+	 * that is the applying node and it is not known (cs-ctl) */
+	const char *node;
 };
 
 struct overlay_vnet {
@@ -40,6 +43,17 @@ struct overlay_vnet {
 	int nsubnets;
 	struct overlay_endpoint *endpoints;
 	size_t nendpoints;
+	/* the nodes it spans: "nodes" as declared, or the applying node when
+	 * left out (none when that is not known, as in cs-ctl); borrowed */
+	const char **nodes;
+	size_t nnodes;
+};
+
+struct overlay_node {
+	char name[CS_NAME_MAX + 1];
+	const json_t *spec;          /* the declared body (borrowed from the file) */
+	bool has_underlay;
+	struct cs_addr underlay;
 };
 
 struct overlay_tenant {
@@ -58,14 +72,25 @@ struct overlay {
 	struct overlay_vnet *vnets;  /* in file order */
 	size_t nvnets;
 	size_t nobjects;             /* tenants, nodes, vnets and endpoints declared */
+	struct overlay_node *nodes;  /* "nodes" in file order */
+	size_t nnodes;
 };
 
+/* Is the store shared by the nodes (etcd), so that ids and addresses are
+ * allocated once for all of them? Unknown: checks that need it are left. */
+enum overlay_store { OV_STORE_UNKNOWN = 0, OV_STORE_LOCAL, OV_STORE_SHARED };
+
 struct overlay_env {
-	/* this csd's node: the only node endpoints may be placed on so far */
+	/* this csd's node: what a vnet spans when its "nodes" are left out;
+	 * NULL when not known (cs-ctl checks a file before sending it) */
 	const char *node;
 	/* Does tenant @name already exist (as far as the caller may see)? */
 	bool (*tenant_known)(void *arg, const char *name);
 	void *arg;
+	/* Is node @name declared already (in the store)? NULL: a node the
+	 * file does not declare is taken as known when node is NULL too */
+	bool (*node_known)(void *arg, const char *name);
+	enum overlay_store store;
 };
 
 /*
@@ -81,6 +106,7 @@ void overlay_free(struct overlay *o);
 const struct overlay_tenant *overlay_tenant_find(const struct overlay *o, const char *t);
 const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char *t,
 					     const char *v);
+const struct overlay_node *overlay_node_find(const struct overlay *o, const char *n);
 
 /* A JSON path element appended to @base: .word, or ."quoted" when the key is
  * not a plain word (schema.c's style). */

@@ -29,7 +29,7 @@ int reconcile_all(struct csd *d)
 	}
 	json_object_foreach(vnets, key, doc) {
 		name_t p[2];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0 || !model_vnet_here(d, doc))
 			continue;
 		if (realize_vnet(d, p[0], p[1], doc, err, sizeof(err)) < 0) {
 			log_warn("reconcile: %s", err);
@@ -91,11 +91,14 @@ int reconcile_all(struct csd *d)
 		if (cs_path_split(inv.vnets[i], 2, p, err, sizeof(err)) < 0)
 			continue;
 		key_vnet(vkey, p[0], p[1]);
-		if (!json_object_get(vnets, vkey)) {
+		doc = json_object_get(vnets, vkey);
+		if (!doc || !model_vnet_here(d, doc)) {
 			unrealize_vnet(d, p[0], p[1]);
 			removed++;
 		}
 	}
+	if (model_underlay_sync(d) < 0)
+		failed++;
 	log_debug("reconcile: %zu vnets, %zu endpoints in the store; %d failed, %d removed",
 		  json_object_size(vnets), json_object_size(eps), failed, removed);
 	r = failed ? CS_EIO : 0;

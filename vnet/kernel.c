@@ -69,6 +69,15 @@ static struct kernel_backend_ul *ul_of(struct kernel_backend *kb)
 	return (struct kernel_backend_ul *)kb;
 }
 
+/* This node's underlay address for @v: the caller's, else the configured
+ * one, else NULL. */
+static const struct cs_addr *ul_addr(struct kernel_backend_ul *kbu, const struct vnet_spec *v)
+{
+	if (v->local)
+		return v->local;
+	return kbu->has_ul ? &kbu->ul : NULL;
+}
+
 /* The underlay namespace (an fd the backend owns), for kernel_underlay.c. */
 int kernel_underlay_ns(struct kernel_backend *kb);
 int kernel_underlay_ns(struct kernel_backend *kb)
@@ -772,7 +781,7 @@ static bool vxlan_matches_multi(struct kernel_backend *kb, struct nl_sock *vsk,
 	a = NULL;
 	if (rtnl_link_vxlan_get_local(vx, &a) < 0)
 		return false;
-	ok = nl_addr_is(a, &kbu->ul);
+	ok = ul_addr(kbu, v) && nl_addr_is(a, ul_addr(kbu, v));
 	nl_addr_put(a);
 	return ok;
 }
@@ -787,13 +796,13 @@ static bool vxlan_matches_multi(struct kernel_backend *kb, struct nl_sock *vsk,
 static int vxlan_create_multi(struct kernel_backend *kb, struct nl_sock *usk, int vfd,
 			      const struct vnet_spec *v)
 {
-	struct kernel_backend_ul *kbu = ul_of(kb);
+	const struct cs_addr *ul = ul_addr(ul_of(kb), v);
 	struct nl_addr *local = NULL;
 	struct rtnl_link *vx;
 	int r;
 
 	vx = rtnl_link_vxlan_alloc();
-	local = nl_addr_build(kbu->ul.family, kbu->ul.a, addr_len(kbu->ul.family));
+	local = nl_addr_build(ul->family, ul->a, addr_len(ul->family));
 	if (!vx || !local) {
 		r = -NLE_NOMEM;
 		goto out;
@@ -1213,7 +1222,8 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		kerr(kb, "%s: MTU %d is out of range 68-65535", what, v->mtu);
 		return CS_EINVAL;
 	}
-	if (multi && !kbu->has_ul) {
+	const struct cs_addr *ul = ul_addr(kbu, v);
+	if (multi && !ul) {
 		/* the other nodes accept encapsulated packets only from our
 		 * declared address: a source picked by routing could be dropped */
 		kerr(kb, "%s: spans %zu other node(s) but this node's underlay address is not "
@@ -1221,13 +1231,13 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		return CS_ENOTSUP;
 	}
 	for (i = 0; multi && i < v->npeers; i++) {
-		if (v->peers[i].family != kbu->ul.family) {
+		if (v->peers[i].family != ul->family) {
 			kerr(kb, "%s: node address %s is not of the family of this node's "
 			     "underlay address %s", what, cs_addr_format(&v->peers[i], buf),
-			     cs_addr_format(&kbu->ul, buf2));
+			     cs_addr_format(ul, buf2));
 			return CS_EINVAL;
 		}
-		if (!cs_addr_cmp(&v->peers[i], &kbu->ul)) {
+		if (!cs_addr_cmp(&v->peers[i], ul)) {
 			kerr(kb, "%s: node address %s is this node's own underlay address; list "
 			     "only the other nodes", what, cs_addr_format(&v->peers[i], buf));
 			return CS_EINVAL;

@@ -35,6 +35,9 @@ struct vnet_spec {
 	/* underlay addresses of the other nodes the vnet spans (issue 5) */
 	const struct cs_addr *peers;
 	size_t npeers;
+	/* this node's underlay address when the caller knows it better than
+	 * the backend's configuration (declared for the node); NULL: that */
+	const struct cs_addr *local;
 };
 
 struct endpoint_spec {

@@ -64,7 +64,7 @@ static bool tenant_unsure(void *arg, const char *name)
 static int check_file(struct ctl *c, const char *name, const json_t *doc, size_t *nobjects)
 {
 	struct schema_errors errs = { 0 };
-	struct overlay_env env = { NULL, tenant_unsure, NULL };
+	struct overlay_env env = { .tenant_known = tenant_unsure };
 	struct overlay *o = NULL;
 	int r = overlay_load(doc, &env, &o, &errs);
 
@@ -86,8 +86,8 @@ static int check_file(struct ctl *c, const char *name, const json_t *doc, size_t
 /* The plan grouped by kind of object, as csd sent it ("+ vnet acme/blue ..."). */
 static void print_changes(const json_t *res, bool dry_run, const char *file)
 {
-	static const char *const kinds[] = { "tenant", "vnet", "endpoint" };
-	static const char *const titles[] = { "tenants", "vnets", "endpoints" };
+	static const char *const kinds[] = { "tenant", "node", "vnet", "endpoint" };
+	static const char *const titles[] = { "tenants", "nodes", "vnets", "endpoints" };
 	const json_t *changes = json_object_get(res, "changes");
 	const json_t *sum = json_object_get(res, "summary");
 	json_t *e;

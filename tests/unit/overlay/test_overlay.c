@@ -27,7 +27,8 @@ static bool known(void *arg, const char *name)
 	return !strcmp(name, "existing");
 }
 
-static const struct overlay_env env = { "n1", known, NULL };
+static const struct overlay_env env = { .node = "n1", .tenant_known = known,
+					.store = OV_STORE_LOCAL };
 
 static json_t *load_json(const char *path)
 {
