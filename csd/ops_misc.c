@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "config.h"
 #include "ops.h"
 
@@ -53,6 +54,8 @@ static int status(struct csd_req *r)
 		json_object_set_new(r->result, "vnets", json_integer(count(d, "/vnets/")));
 		json_object_set_new(r->result, "endpoints", json_integer(count(d, "/endpoints/")));
 	}
+	/* the latest changes: all of them to administrators, their own to others */
+	json_object_set_new(r->result, "audit", audit_view(r->who));
 	return 0;
 }
 

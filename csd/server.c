@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "csd.h"
 #include "model.h"
@@ -163,6 +164,21 @@ const char *client_ephemeral(const struct client *c, size_t i)
 	return i < c->nephemerals ? c->ephemerals[i] : NULL;
 }
 
+/* Take the fds that came with the request being handled (endpoint.exec);
+ * returns how many were moved into @fds (the caller closes them). */
+int client_take_fds(struct client *c, int fds[CS_WIRE_MAX_FDS]);
+int client_take_fds(struct client *c, int fds[CS_WIRE_MAX_FDS])
+{
+	int n;
+
+	if (!c)
+		return 0;
+	n = c->rx.nfds;
+	memcpy(fds, c->rx.fds, sizeof(int) * n);
+	c->rx.nfds = 0;
+	return n;
+}
+
 json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 		   const char *msg, size_t len, int *fds, int *nfds)
 {
@@ -216,12 +232,13 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 			close(req.fds[i]);
 		reply = cs_msg_error(id, r, "%s", req.error[0] ? req.error : cs_strerror(r));
 		if (op->flags & CSD_OP_CHANGES)
-			log_info("%s refused for uid %u: %s", op->name, (unsigned)who->uid,
-				 req.error[0] ? req.error : cs_strerror(r));
+			audit_record(who, op->name, args, NULL, r, req.error, NULL);
 		json_decref(req.result);
 	} else {
-		if (op->flags & CSD_OP_CHANGES)
+		if (op->flags & CSD_OP_CHANGES) {
 			d->gen++;
+			audit_record(who, op->name, args, NULL, 0, NULL, NULL);
+		}
 		reply = cs_msg_ok(id, req.result);
 		memcpy(fds, req.fds, sizeof(int) * req.nfds);
 		*nfds = req.nfds;
@@ -353,7 +370,8 @@ static void client_read(struct csd *d, struct client *c)
 			continue;
 		}
 		int fds[CS_WIRE_MAX_FDS], nfds;
-		/* clients have no business sending fds; drop any */
+		/* fds a request brought are closed after it unless its op took
+		 * them (client_take_fds) */
 		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
 		cs_wire_rx_reset(&c->rx);
 		client_queue(c, reply, fds, nfds);
