@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "ops.h"
 
 /* Start time of a process (clock ticks since boot), 0 if it is gone. */
@@ -474,7 +475,7 @@ static int ep_socket(struct csd_req *r)
 	return 0;
 }
 
-static int ep_netns(struct csd_req *r)
+static int ep_netns_get(struct csd_req *r)
 {
 	name_t p[3];
 	json_t *doc;
@@ -483,8 +484,8 @@ static int ep_netns(struct csd_req *r)
 	if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
 		return ret;
 	json_decref(doc);
-	/* entering a namespace needs CAP_SYS_ADMIN; others get exec from csd
-	 * itself once it can drop privileges for them */
+	/* entering a namespace needs CAP_SYS_ADMIN: only root's cs-ctl exec
+	 * comes here; everyone else's goes through endpoint.exec */
 	if (!r->who->admin)
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: only administrators may enter "
 				"the namespace", p[0], p[1], p[2]);
@@ -494,6 +495,15 @@ static int ep_netns(struct csd_req *r)
 				vnet_backend_error(r->d->backend));
 	r->fds[r->nfds++] = fd;
 	return 0;
+}
+
+/* audited like endpoint.exec: root's cs-ctl exec enters this way */
+static int ep_netns(struct csd_req *r)
+{
+	int ret = ep_netns_get(r);
+
+	audit_record(r->who, r->op, r->args, NULL, ret, r->error, ret < 0 ? NULL : "namespace fd");
+	return ret;
 }
 
 static int resolve(struct csd_req *r)

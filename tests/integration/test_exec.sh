@@ -103,6 +103,7 @@ as 1000 endpoint create acme/blue/db >/dev/null
 as 1001 endpoint create acme/blue/x >/dev/null 2>&1
 as 1000 exec acme/blue/db -- true
 as 1001 exec acme/blue/db -- true 2>/dev/null
+in_ep a acme/blue/db true
 st=$(ctl a status)
 echo "$st" | sed -n '/^audit/,$p'
 check "audit: accepted change with uid and verdict" \
@@ -113,6 +114,8 @@ check "audit: accepted exec with the program's pid" \
 	grep -Eq '^[^ ]+ +1000 +[0-9]+ +endpoint.exec +acme/blue/db +ok +pid [0-9]+' <<<"$st"
 check "audit: refused exec" \
 	grep -Eq '^[^ ]+ +1001 +[0-9]+ +endpoint.exec +acme/blue/db +ENOENT' <<<"$st"
+check "audit: root's exec (endpoint.netns)" \
+	grep -Eq '^[^ ]+ +0 +[0-9]+ +endpoint.netns +acme/blue/db +ok' <<<"$st"
 check "audit in the log" grep -q 'audit: uid 1001 pid [0-9]* endpoint.exec acme/blue/db: refused ENOENT' "$TMP/a/csd.log"
 check "-j status has the audit array" bash -c "'$CTL' -S '$TMP/a/csd.sock' -j status | python3 -c '
 import json, sys
