@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "model.h"
+#include "qos.h"
 
 void key_tenant(char *buf, const char *t)
 {
@@ -450,6 +451,12 @@ static int tb_delete_object(struct txn_build *tb, const char *key, const char *v
 	if (!strncmp(key, "/vnets/", 7) && json_integer_value(json_object_get(doc, "id")) > 0) {
 		key_vni(k, (uint32_t)json_integer_value(json_object_get(doc, "id")));
 		r = tb_delete(tb, k, 0);
+		char p[2][CS_NAME_MAX + 1], e[64];
+		/* the vnet's admission key goes with it */
+		if (r == 0 && cs_path_split(key + 7, 2, p, e, sizeof(e)) == 0) {
+			key_qos(k, p[0], p[1]);
+			r = tb_delete(tb, k, 0);
+		}
 	} else if (!strncmp(key, "/endpoints/", 11)) {
 		char path[KEY_MAX], *slash;
 		snprintf(path, sizeof(path), "%s", key + 11);
@@ -558,6 +565,21 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 	/* their VNIs close on the underlay */
 	if (vnets_gone)
 		model_underlay_sync(d);
+	/* what a deleted endpoint held (its reservation, its share) goes to
+	 * the endpoints left in its vnet */
+	for (size_t i = 0; i < all.n; i++) {
+		char p[3][CS_NAME_MAX + 1], e2[256];
+		if (split_key(all.v[i].key, "/endpoints/", p, 3) < 0)
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			char q[3][CS_NAME_MAX + 1];
+			seen = split_key(all.v[j].key, "/endpoints/", q, 3) == 0 &&
+			       !strcmp(p[0], q[0]) && !strcmp(p[1], q[1]);
+		}
+		if (!seen && realize_vnet_qos(d, p[0], p[1], NULL, NULL, e2, sizeof(e2)) < 0)
+			log_warn("%s (the reconciler retries)", e2);
+	}
 out:
 	tb_free(&tb);
 	store_kvs_clear(&all);

@@ -26,6 +26,8 @@
 
 #include "ops.h"
 #include "overlay.h"
+#include "qos.h"
+#include "resources/qos_spec.h"
 
 #define APPLY_ATTEMPTS 8
 
@@ -467,6 +469,9 @@ static void plan_delete_vnet(struct plan *pl, const char *t, const char *v, cons
 	key_vnet(key, t, v);
 	if (txb_del(&pl->tb, pl->s, key) < 0)
 		pl->fatal = CS_ENOMEM;
+	key_qos(key, t, v);
+	if (snap_rev(pl->s, key) && txb_del(&pl->tb, pl->s, key) < 0)
+		pl->fatal = CS_ENOMEM;
 	json_int_t id = json_integer_value(json_object_get(vdoc, "id"));
 	if (id > 0) {
 		snprintf(ik, sizeof(ik), "%" JSON_INTEGER_FORMAT, id);
@@ -846,6 +851,90 @@ static void plan_addresses(struct plan *pl, const struct overlay_vnet *ov, struc
 	}
 }
 
+/*
+ * What the vnet will hold must fit its capacity less the headroom: the
+ * reservations of the ephemeral endpoints it keeps first, then the declared
+ * ones in file order (a refusal names the first that does not fit). When a
+ * reservation is added or changed, the plan writes the vnet's admission key
+ * and compares every endpoint of the vnet it read, so that it and
+ * concurrent reservations are decided one after the other (qos.h).
+ */
+static void plan_admission(struct plan *pl, const struct overlay_vnet *ov, const json_t *olds,
+			   const json_t *keep, const char *tv, bool vchanged)
+{
+	struct admission_pool pool = { 0 };
+	struct admission_resv *cur = calloc(ov->nendpoints + json_object_size(keep) + 1,
+					    sizeof(*cur));
+	char (*ids)[3 * CS_NAME_MAX + 3] = calloc(ov->nendpoints + json_object_size(keep) + 1,
+						  sizeof(*ids));
+	char pname[2 * CS_NAME_MAX + 8], why[512], key[KEY_MAX];
+	const char *name;
+	json_t *doc;
+	size_t n = 0;
+	bool changed = vchanged;
+
+	if (!cur || !ids) {
+		pl->fatal = CS_ENOMEM;
+		goto out;
+	}
+	snprintf(pname, sizeof(pname), "vnet %s", tv);
+	pool.name = pname;
+	pool.capacity = qos_capacity(ov->spec);
+	pool.headroom = pl->r->d->cfg.headroom;
+	json_object_foreach((json_t *)keep, name, doc) {
+		const json_t *q = json_object_get(json_object_get(doc, "spec"), "qos");
+		if (!q)
+			continue;
+		if (!pool.capacity) {
+			plan_error(pl, CS_EINVAL, "vnets.\"%s\": the ephemeral endpoint %s/%s of a "
+				   "running program holds a reservation, so the vnet needs a "
+				   "capacity; keep one or release the reservation first", tv, tv,
+				   name);
+			continue;
+		}
+		snprintf(ids[n], sizeof(ids[n]), "%s/%s", tv, name);
+		if (qos_spec_parse(q, "qos", &cur[n], NULL, 0) == 0) {
+			cur[n].id = ids[n];
+			n++;
+		}
+	}
+	for (size_t i = 0; i < ov->nendpoints; i++) {
+		const json_t *q = json_object_get(ov->endpoints[i].spec, "qos");
+		const json_t *old = json_object_get(olds, ov->endpoints[i].name);
+		struct admission_usage use;
+
+		const json_t *oq = json_object_get(json_object_get(old, "spec"), "qos");
+		if ((q || oq) && !json_equal((json_t *)q, (json_t *)oq))
+			changed = true;
+		if (!q || !pool.capacity ||
+		    qos_spec_parse(q, "qos", &cur[n], NULL, 0) < 0)
+			continue; /* no capacity: reported by overlay_load */
+		snprintf(ids[n], sizeof(ids[n]), "%s/%s", tv, ov->endpoints[i].name);
+		cur[n].id = ids[n];
+		if (admission_check(&pool, cur, n, &cur[n], &use, why, sizeof(why)) < 0) {
+			plan_error(pl, CS_EADMIT, "vnets.\"%s\".endpoints.%s.qos: reservation refused: "
+				   "%s", tv, ov->endpoints[i].name, why);
+			continue;
+		}
+		n++;
+	}
+	if (!pool.capacity || !changed)
+		goto out;
+	key_qos(key, ov->tenant, ov->name);
+	json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
+	if (txb_put(&pl->tb, pl->s, key, tok) < 0)
+		pl->fatal = CS_ENOMEM;
+	json_decref(tok);
+	json_object_foreach((json_t *)olds, name, doc) {
+		key_endpoint(key, ov->tenant, ov->name, name);
+		if (txb_cmp(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+out:
+	free(cur);
+	free(ids);
+}
+
 static void plan_vnet(struct plan *pl, const struct vplan *vp)
 {
 	const struct overlay_vnet *ov = vp->ov;
@@ -1020,6 +1109,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 		json_decref(edoc);
 		json_decref(now);
 	}
+	plan_admission(pl, ov, olds, keep, tv, vchanged);
 	/* a changed vnet (mtu, id) reaches the ephemeral endpoints it keeps */
 	if (vchanged) {
 		json_object_foreach(keep, name, doc) {
@@ -1191,6 +1281,26 @@ static int realize(struct csd_req *r, struct plan *pl)
 	}
 	if (json_object_size(pl->up_vnets) || json_array_size(pl->down_vnets) || pl->nodes_changed)
 		model_underlay_sync(d);
+	json_t *touched = json_object();
+	json_object_foreach(pl->up_vnets, name, el)
+		json_object_set(touched, name, el);
+	json_array_foreach(pl->down_eps, i, el) {
+		char tv[2 * CS_NAME_MAX + 2];
+		split_name(json_string_value(el), 3, p);
+		snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+		if (*p[0] && !json_object_get(touched, tv))
+			json_object_set_new(touched, tv, json_null());
+	}
+	json_object_foreach(touched, name, el) {
+		split_name(name, 2, p);
+		/* a vnet deleted by the plan is not read back: nothing to shape */
+		if (*p[0] && (ret = realize_vnet_qos(d, p[0], p[1], json_is_null(el) ? NULL : el,
+						     NULL, err, sizeof(err))) < 0) {
+			schema_errors_add(&errs, "%s", err);
+			code = code ? code : ret;
+		}
+	}
+	json_decref(touched);
 	if (code) {
 		char *all = schema_errors_join(&errs);
 		req_fail(r, code, "apply: the changes were committed, but making node %s match "

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "ops.h"
+#include "qos.h"
+#include "resources/qos_spec.h"
+#include "resources/units.h"
 
 int req_path(struct csd_req *r, const char *key, int n, name_t parts[])
 {
@@ -175,6 +178,23 @@ json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc
 	set_count(o, "endpoints", ep_counts, d, "/endpoints/", name);
 	json_object_set_new(o, "state", json_string(inv && inventory_has(inv, false, name) ?
 							    "up" : "down"));
+	/* a shaped vnet: what its endpoints reserved and what is left to admit */
+	if (qos_capacity(json_object_get(doc, "spec"))) {
+		char prefix[KEY_MAX + 16], buf[32];
+		struct admission_usage use;
+		json_t *eps = NULL;
+		snprintf(prefix, sizeof(prefix), "/endpoints/%s/", name);
+		if (model_list(d, prefix, &eps, NULL) == 0 &&
+		    qos_usage(d, t, v, doc, eps, &use) == 0) {
+			json_object_set_new(o, "reserved",
+					    json_string(cs_rate_format(use.reserved, buf, sizeof(buf))));
+			json_object_set_new(o, "free",
+					    json_string(cs_rate_format(use.free, buf, sizeof(buf))));
+			json_object_set_new(o, "usable",
+					    json_string(cs_rate_format(use.usable, buf, sizeof(buf))));
+		}
+		json_decref(eps);
+	}
 	return o;
 }
 

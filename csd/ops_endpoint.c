@@ -14,6 +14,8 @@
 
 #include "audit.h"
 #include "ops.h"
+#include "qos.h"
+#include "resources/qos_spec.h"
 
 /* Start time of a process (clock ticks since boot), 0 if it is gone. */
 static unsigned long long pid_start(pid_t pid)
@@ -123,6 +125,10 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	size_t nused = 0;
 	char *text = NULL;
 	int nsub, ret;
+	/* a reservation is admitted in the transaction that stores it */
+	const json_t *qos = json_object_get(spec, "qos");
+	struct qos_txn qt = { 0 };
+	struct store_cmp *cmps = NULL;
 
 	*out = NULL;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
@@ -196,14 +202,30 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 		text = json_dumps(doc, JSON_COMPACT);
 		char ename[CS_NAME_MAX + 3];
 		snprintf(ename, sizeof(ename), "\"%s\"", e);
-		struct store_cmp cmps[3] = { { key, 0 } };
-		struct store_op ops[3] = { { STORE_PUT, key, text } };
+		qos_txn_clear(&qt);
+		if (qos && (ret = qos_admit(d, t, v, e, qos, &qt, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s", err);
+			goto out;
+		}
+		free(cmps);
+		if (!(cmps = calloc(3 + qt.ncmps, sizeof(*cmps)))) {
+			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		struct store_op ops[4] = { { STORE_PUT, key, text } };
 		size_t n = 1;
+		cmps[0] = (struct store_cmp){ key, 0 };
 		for (int s = 0; s < nsub; s++, n++) {
 			cmps[n] = (struct store_cmp){ akey[s], 0 };
 			ops[n] = (struct store_op){ STORE_PUT, akey[s], ename };
 		}
-		struct store_txn txn = { cmps, n, ops, n };
+		size_t nops = n;
+		if (qos) {
+			memcpy(cmps + n, qt.cmps, qt.ncmps * sizeof(*cmps));
+			n += qt.ncmps;
+			ops[nops++] = qt.op;
+		}
+		struct store_txn txn = { cmps, n, ops, nops };
 		ret = store_txn(d->store, &txn, NULL);
 		if (ret != CS_ECONFLICT)
 			break;
@@ -235,6 +257,10 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 		ret = req_fail(r, ret, "%s", err);
 		goto out;
 	}
+	/* its share, or its reservation, and its siblings' shares */
+	if (qos_capacity(json_object_get(vdoc, "spec")) &&
+	    realize_vnet_qos(d, t, v, NULL, NULL, err, sizeof(err)) < 0)
+		log_warn("%s: %s (the reconciler retries)", what, err);
 	log_info("%s created (%s) by uid %u", what, json_string_value(json_array_get(
 		 json_object_get(doc, "addresses"), 0)) ?: "no address", (unsigned)r->who->uid);
 	*out = doc;
@@ -242,6 +268,8 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 out:
 	free(text);
 	free(used);
+	free(cmps);
+	qos_txn_clear(&qt);
 	json_decref(doc);
 	json_decref(vdoc);
 	return ret;

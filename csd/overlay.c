@@ -7,6 +7,7 @@
 
 #include <cs/cs.h>
 #include "overlay.h"
+#include "resources/qos_spec.h"
 
 #define PATH_MAX_LEN 512
 
@@ -290,8 +291,23 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 					  name, name_rule);
 			continue;
 		}
+		size_t before = errs->n;
 		if (schema_validate(SCHEMA_ENDPOINT, body, epath, errs) && !json_is_object(body))
 			continue;
+		const json_t *qos = json_object_get(body, "qos");
+		if (qos && errs->n == before) {
+			/* what spans keys; each value was checked by the schema */
+			struct admission_resv rv;
+			char qpath[PATH_MAX_LEN], why[1024];
+			overlay_path(qpath, sizeof(qpath), epath, "qos");
+			if (qos_spec_parse(qos, qpath, &rv, why, sizeof(why)) < 0)
+				schema_errors_add(errs, "%s", why);
+			else if (!json_object_get(ov->spec, "capacity"))
+				schema_errors_add(errs, "%s: vnet %s/%s has no capacity: it is not shaped "
+						  "and takes no reservations; give it a capacity (e.g. "
+						  "\"capacity\": \"1gbit\") or leave qos out", qpath,
+						  ov->tenant, ov->name);
+		}
 		struct overlay_endpoint *oe = &ov->endpoints[ov->nendpoints++];
 		snprintf(oe->name, sizeof(oe->name), "%s", name);
 		oe->spec = body;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "qos.h"
 
 bool endpoint_owner_gone(const json_t *doc);
 
@@ -58,6 +59,16 @@ int reconcile_all(struct csd *d)
 		if (!vdoc)
 			continue;
 		if (realize_endpoint(d, p[0], p[1], p[2], vdoc, doc, err, sizeof(err)) < 0) {
+			log_warn("reconcile: %s", err);
+			failed++;
+		}
+	}
+	/* reservations and shares, from the same reading */
+	json_object_foreach(vnets, key, doc) {
+		name_t p[2];
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
+			continue;
+		if (realize_vnet_qos(d, p[0], p[1], doc, eps, err, sizeof(err)) < 0) {
 			log_warn("reconcile: %s", err);
 			failed++;
 		}

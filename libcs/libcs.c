@@ -266,6 +266,12 @@ static int mgmt(cs_t *cs, const char *op, const char *key, const char *name,
 MGMT_CALLS(tenant)
 MGMT_CALLS(vnet)
 MGMT_CALLS(endpoint)
+MGMT_CALLS(reservation)
+
+CS_EXPORT int cs_reservation_list(cs_t *cs, const char *filter, char **json)
+{
+	return json ? mgmt(cs, "reservation.list", "filter", filter, NULL, json) : CS_EINVAL;
+}
 
 CS_EXPORT int cs_tenant_list(cs_t *cs, char **json)
 {
@@ -585,4 +591,47 @@ CS_EXPORT int cs_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t 
 	if (len)
 		*len = l;
 	return fd;
+}
+
+CS_EXPORT int cs_reserve(cs_endpoint_t *ep, const struct cs_qos *qos)
+{
+	static const char *const classes[] = {
+		[CS_QOS_BULK] = "bulk",
+		[CS_QOS_INTERACTIVE] = "interactive",
+		[CS_QOS_REALTIME] = "realtime",
+	};
+	json_t *spec;
+
+	if (!ep || !qos)
+		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
+	/* JSON integers are signed 64-bit: larger values cannot be sent */
+	if (!qos->rate || qos->rate > INT64_MAX || qos->ceil > INT64_MAX ||
+	    qos->burst > INT64_MAX || (qos->ceil && qos->ceil < qos->rate) || qos->cls < 0 ||
+	    qos->cls > CS_QOS_REALTIME) {
+		set_error(ep->cs, "endpoint %s: invalid reservation: rate must be in 1..%lld bit/s, "
+			  "ceil 0 or at least the rate, class an enum cs_qos_class", ep->name,
+			  (long long)INT64_MAX);
+		return CS_EINVAL;
+	}
+	spec = json_pack("{s:I, s:s}", "rate", (json_int_t)qos->rate, "class", classes[qos->cls]);
+	if (!spec)
+		return CS_ENOMEM;
+	if (qos->ceil)
+		json_object_set_new(spec, "ceil", json_integer((json_int_t)qos->ceil));
+	if (qos->burst)
+		json_object_set_new(spec, "burst", json_integer((json_int_t)qos->burst));
+	return request(ep->cs, "reservation.create",
+		       json_pack("{s:s, s:o}", "name", ep->name, "spec", spec), NULL, NULL);
+}
+
+CS_EXPORT int cs_release(cs_endpoint_t *ep)
+{
+	if (!ep)
+		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
+	return request(ep->cs, "reservation.delete", json_pack("{s:s}", "name", ep->name), NULL,
+		       NULL);
 }

@@ -196,6 +196,81 @@ int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog);
 /** accept(2) on a listening fd from cs_listen(); @return the fd or a code. */
 int cs_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *len);
 
+/**
+ * @name Reservations
+ * A reservation belongs to an endpoint and covers what it sends: @c rate is
+ * guaranteed and is also its ceiling unless @c ceil allows borrowing up to
+ * @c ceil. Rates count the bytes of the frames the endpoint sends (what the
+ * kernel's HTB counts), not the encapsulation. It is admitted against its
+ * vnet's capacity less csd's headroom (csd(8) "headroom", 0.1 by default) in
+ * the same store transaction that records it, so concurrent requests, also
+ * through other csd processes sharing the store, never over-admit; a refusal
+ * (CS_EADMIT) says in cs_last_error() how much is free. A vnet without a
+ * capacity takes no reservations. A reservation is the endpoint's @c qos
+ * (cs-overlay.json(5)): it shows in cs_endpoint_show() and `cs-ctl export`,
+ * and an apply that does not declare it removes it. Release frees the
+ * capacity at once; an ephemeral endpoint releases its reservation when it
+ * goes.
+ *
+ * On one node, endpoints of a vnet are joined without a shared queue, so
+ * csd enforces fixed caps where each endpoint sends: a reserved endpoint at
+ * its rate (its ceil when given), each unreserved endpoint of a shaped vnet
+ * at an even share of what is left of the usable capacity (never below 1%
+ * of the capacity or 1 mbit).
+ * @{
+ */
+
+/** Latency priority of a reservation: realtime is served first, bulk last. */
+enum cs_qos_class {
+	CS_QOS_BULK = 0,        /**< the default */
+	CS_QOS_INTERACTIVE = 1,
+	CS_QOS_REALTIME = 2,
+};
+
+/** A reservation, as cs_reserve() takes it. Zero-initialize, then set @c rate. */
+struct cs_qos {
+	uint64_t rate;   /**< bit/s guaranteed; > 0, at most INT64_MAX */
+	uint64_t ceil;   /**< bit/s it may borrow up to, >= rate; 0: the rate */
+	uint64_t burst;  /**< bytes; 0: a default that suits the rate (4 ms of it) */
+	int cls;         /**< an enum cs_qos_class; 0 is bulk */
+};
+
+/**
+ * Reserve @p qos for what endpoint @p ep sends, replacing a reservation it
+ * holds (raising one needs only the increase to fit; lowering or keeping
+ * one always succeeds). The reservation is enforced on the endpoint's node
+ * when the call returns.
+ * @return 0; CS_EADMIT (does not fit: cs_last_error() says how much is
+ *         free); CS_EINVAL (zero or too large a rate, ceil below rate, an
+ *         unknown class, or the vnet has no capacity); CS_ENOENT (the
+ *         endpoint is gone); CS_EPERM; CS_ECONN.
+ */
+int cs_reserve(cs_endpoint_t *ep, const struct cs_qos *qos);
+
+/**
+ * Release the reservation of @p ep: the capacity is free for others at once,
+ * and the endpoint is shaped as an unreserved one of its vnet.
+ * @return 0; CS_ENOENT (it holds none, or the endpoint is gone); CS_EPERM;
+ *         CS_ECONN.
+ */
+int cs_release(cs_endpoint_t *ep);
+
+/**
+ * Management calls that mirror `cs-ctl reservation create|delete|show|list`.
+ * @p name is the endpoint's "tenant/vnet/endpoint"; @p spec_json its
+ * reservation as in an overlay file, e.g. `{"rate":"50mbit","class":"realtime"}`
+ * (cs_reservation_create() sets it, admitted as cs_reserve() is). show and
+ * list return JSON objects with name, rate, ceil, burst, class, declared,
+ * node and state ("enforced", "down" or "remote"); @p filter narrows the list
+ * to a tenant, vnet or endpoint (NULL for all).
+ * @return as cs_reserve(); show: CS_ENOENT when the endpoint holds none.
+ */
+int cs_reservation_create(cs_t *cs, const char *name, const char *spec_json);
+int cs_reservation_delete(cs_t *cs, const char *name);
+int cs_reservation_show(cs_t *cs, const char *name, char **json);
+int cs_reservation_list(cs_t *cs, const char *filter, char **json);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,6 +71,8 @@ static const struct ctl_column vnet_cols[] = {
 	{ "SUBNET", "subnet", NULL },
 	{ "MTU", "mtu", NULL },
 	{ "ENDPOINTS", "endpoints", NULL },
+	{ "CAPACITY", "capacity", NULL },
+	{ "FREE", "free", NULL },
 	{ "STATE", "state", NULL },
 	{ NULL, NULL, NULL },
 };
