@@ -8,6 +8,9 @@
 
 host_add a
 csd_start a || exit 1
+# the programs start in cs-ctl's working directory, which must be one the
+# caller may enter (the build tree may sit under a directory only root reads)
+cd "$TMP"
 
 as() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/a/csd.sock" "$@"; }
 # in the background without a subshell, so that $! is cs-ctl itself
