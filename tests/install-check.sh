@@ -15,8 +15,11 @@ done
 find "$d/root" -name csd.service | grep -q . || { echo "missing after install: csd.service"; fail=1; }
 pc=$(dirname "$(find "$d/root" -name libcs.pc)")
 export PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$d/root
-cc -o "$d/greet" "$CS_SRC/examples/greet.c" $(pkg-config --cflags --libs libcs)
 lib=$(dirname "$(find "$d/root" -name 'libcs.so*' | head -1)")
+# a sanitizer build's libcs needs its runtime loaded first: build alike
+san=()
+ldd "$lib/libcs.so.0" 2>/dev/null | grep -q libasan && san=(-fsanitize=address,undefined)
+cc "${san[@]}" -o "$d/greet" "$CS_SRC/examples/greet.c" $(pkg-config --cflags --libs libcs)
 rc=0; LD_LIBRARY_PATH=$lib "$d/greet" >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "installed greet did not run (exit $rc, expected its usage exit 2)"; fail=1; }
 # only cs_* symbols are exported
