@@ -123,6 +123,7 @@ static const char *type_text(enum schema_type t)
 	case ST_NAME_LIST: return "an array of names";
 	case ST_STRING_LIST: return "an array of strings";
 	case ST_OBJECT_LIST: return "an array of objects";
+	case ST_PORT_LIST: return "an array of ports and ranges such as [5432, \"8000-8080\"]";
 	}
 	return "?";
 }
@@ -316,6 +317,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 	case ST_INT_LIST:
 	case ST_NAME_LIST:
 	case ST_STRING_LIST:
+	case ST_PORT_LIST:
 	case ST_OBJECT_LIST: {
 		if (!json_is_array(v))
 			goto wrong;
@@ -326,6 +328,15 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 			snprintf(w, sizeof(w), "%s[%zu]", where, i);
 			if (k->type == ST_INT_LIST) {
 				check_int(k, el, w, e);
+			} else if (k->type == ST_PORT_LIST) {
+				/* the owner (policy/rules.c) checks numbers and ranges */
+				if (!json_is_integer(el) && !json_is_string(el)) {
+					t = value_text(el);
+					schema_errors_add(e, "%s: %s is not a port or a range such as "
+							  "\"8000-8080\"", w, t ? t : "?");
+					free(t);
+					t = NULL;
+				}
 			} else if (k->type == ST_OBJECT_LIST) {
 				char sub[256];
 				if (!json_is_object(el)) {
@@ -424,6 +435,7 @@ static json_t *scalar_from_text(enum schema_type t, const char *s)
 
 	switch (t) {
 	case ST_INT:
+	case ST_PORT_LIST:
 	case ST_INT_LIST: {
 		errno = 0;
 		long long x = strtoll(s, &end, 10);
@@ -509,6 +521,7 @@ json_t *schema_argv_to_json(enum schema_object o, int argc, char *const argv[], 
 		case ST_INT_LIST:
 		case ST_NAME_LIST:
 		case ST_STRING_LIST:
+		case ST_PORT_LIST:
 			v = list_from_text(k->type, s);
 			break;
 		case ST_CIDRS:

@@ -44,6 +44,7 @@ enum schema_type {
 	ST_NAME_LIST,  /* array of names, no duplicates */
 	ST_STRING_LIST,
 	ST_OBJECT_LIST,/* array of objects; element keys registered as "key[].sub" */
+	ST_PORT_LIST,  /* array of ports (integers) and ranges ("8000-8080") */
 	ST_UINT_LIST = ST_INT_LIST,
 };
 

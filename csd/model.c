@@ -7,6 +7,7 @@
 
 #include "model.h"
 #include "qos.h"
+#include "policy.h"
 
 void key_tenant(char *buf, const char *t)
 {
@@ -578,6 +579,9 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 			       !strcmp(p[0], q[0]) && !strcmp(p[1], q[1]);
 		}
 		if (!seen && realize_vnet_qos(d, p[0], p[1], NULL, NULL, e2, sizeof(e2)) < 0)
+			log_warn("%s (the reconciler retries)", e2);
+		/* rules that named it or its groups no longer match its address */
+		if (!seen && realize_vnet_policy(d, p[0], p[1], NULL, NULL, e2, sizeof(e2)) < 0)
 			log_warn("%s (the reconciler retries)", e2);
 	}
 out:

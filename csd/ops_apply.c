@@ -27,6 +27,7 @@
 #include "ops.h"
 #include "overlay.h"
 #include "qos.h"
+#include "policy.h"
 #include "resources/qos_spec.h"
 
 #define APPLY_ATTEMPTS 8
@@ -1291,11 +1292,24 @@ static int realize(struct csd_req *r, struct plan *pl)
 		if (*p[0] && !json_object_get(touched, tv))
 			json_object_set_new(touched, tv, json_null());
 	}
+	/* an endpoint added or regrouped changes its vnet's rules everywhere */
+	json_object_foreach(pl->up_eps, name, el) {
+		char tv[2 * CS_NAME_MAX + 2];
+		split_name(name, 3, p);
+		snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+		if (*p[0] && !json_object_get(touched, tv))
+			json_object_set_new(touched, tv, json_null());
+	}
 	json_object_foreach(touched, name, el) {
 		split_name(name, 2, p);
 		/* a vnet deleted by the plan is not read back: nothing to shape */
 		if (*p[0] && (ret = realize_vnet_qos(d, p[0], p[1], json_is_null(el) ? NULL : el,
 						     NULL, err, sizeof(err))) < 0) {
+			schema_errors_add(&errs, "%s", err);
+			code = code ? code : ret;
+		}
+		if (*p[0] && (ret = realize_vnet_policy(d, p[0], p[1], json_is_null(el) ? NULL : el,
+							NULL, err, sizeof(err))) < 0) {
 			schema_errors_add(&errs, "%s", err);
 			code = code ? code : ret;
 		}
@@ -1310,6 +1324,64 @@ static int realize(struct csd_req *r, struct plan *pl)
 	}
 	schema_errors_clear(&errs);
 	return code;
+}
+
+/*
+ * Run every "policy.tests" of the file against the endpoints the vnet
+ * would have once the plan commits (the store's, replaced by the plan's,
+ * less those it deletes). A failure is an error of the plan, so nothing
+ * is committed.
+ */
+static void plan_policy_tests(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->ov->nvnets; i++) {
+		const struct overlay_vnet *ov = &pl->ov->vnets[i];
+		const json_t *tests = json_object_get(json_object_get(ov->spec, "policy"), "tests");
+		struct rules_policy *pol = NULL;
+		struct policy_eps pe = { 0 };
+		char tv[2 * CS_NAME_MAX + 2], path[512], why[512], report[4096];
+		json_t *eps, *el;
+		const char *name;
+		size_t j;
+
+		if (!json_array_size(tests))
+			continue;
+		snprintf(tv, sizeof(tv), "%s/%s", ov->tenant, ov->name);
+		overlay_path(path, sizeof(path), "vnets", tv);
+		if (policy_of_spec(ov->spec, path, &pol, why, sizeof(why)) < 0)
+			continue; /* reported by overlay_load */
+		eps = json_deep_copy(json_object_get(pl->s->eps, tv));
+		if (!eps)
+			eps = json_object();
+		json_object_foreach(pl->up_eps, name, el) {
+			size_t l = strlen(tv);
+			if (!strncmp(name, tv, l) && name[l] == '/')
+				json_object_set(eps, name + l + 1, el);
+		}
+		json_array_foreach(pl->down_eps, j, el) {
+			const char *n = json_string_value(el);
+			size_t l = strlen(tv);
+			if (n && !strncmp(n, tv, l) && n[l] == '/')
+				json_object_del(eps, n + l + 1);
+		}
+		if (policy_eps_build(eps, NULL, &pe) < 0) {
+			pl->fatal = CS_ENOMEM;
+		} else {
+			int n = rules_run_tests(pol, pe.v, pe.n, report, sizeof(report));
+			if (n != 0) {
+				size_t l = strlen(report);
+				while (l && report[l - 1] == '\n')
+					report[--l] = '\0';
+				schema_errors_add(&pl->errs, "%s.policy.tests: %s; nothing was "
+						  "changed:\n%s", path, n > 0 ? "failing tests" :
+						  "a test names no endpoint of the vnet", report);
+				pl->code = CS_EINVAL;
+			}
+		}
+		policy_eps_clear(&pe);
+		rules_free(pol);
+		json_decref(eps);
+	}
 }
 
 static int apply(struct csd_req *r)
@@ -1370,6 +1442,8 @@ static int apply(struct csd_req *r)
 			goto out;
 		}
 		plan_build(&pl, prune);
+		if (!pl.fatal && !pl.errs.n)
+			plan_policy_tests(&pl);
 		if (pl.fatal) {
 			ret = req_fail(r, pl.fatal, "apply: %s", cs_strerror(pl.fatal));
 			goto out;

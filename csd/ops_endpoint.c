@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "ops.h"
 #include "qos.h"
+#include "policy.h"
 #include "resources/qos_spec.h"
 
 /* Start time of a process (clock ticks since boot), 0 if it is gone. */
@@ -261,6 +262,9 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	if (qos_capacity(json_object_get(vdoc, "spec")) &&
 	    realize_vnet_qos(d, t, v, NULL, NULL, err, sizeof(err)) < 0)
 		log_warn("%s: %s (the reconciler retries)", what, err);
+	/* its own ingress, and its siblings' rules that name it or its groups */
+	if (realize_vnet_policy(d, t, v, vdoc, NULL, err, sizeof(err)) < 0)
+		log_warn("%s: %s (the reconciler retries)", what, err);
 	log_info("%s created (%s) by uid %u", what, json_string_value(json_array_get(
 		 json_object_get(doc, "addresses"), 0)) ?: "no address", (unsigned)r->who->uid);
 	*out = doc;
@@ -338,7 +342,9 @@ static int ep_get(struct csd_req *r, enum authz_action a, name_t p[3], json_t **
 	char key[KEY_MAX];
 	int ret;
 
-	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_tenant(r, p[0], a, &tdoc)) < 0)
+	/* a vnet's members see its endpoints (policy/authz.c) */
+	if ((ret = req_path(r, "name", 3, p)) < 0 ||
+	    (ret = req_vnet(r, p[0], p[1], a, &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, p[0], p[1], p[2]);
@@ -425,7 +431,7 @@ static int ep_open(struct csd_req *r)
 		return req_fail(r, CS_EINVAL, "endpoint \"%s\" in %s/%s: not a valid name (use 1-32 "
 				"characters a-z, 0-9, '-', '_', starting with a letter or digit)",
 				name, p[0], p[1]);
-	if ((ret = req_tenant(r, p[0], AZ_USE, &tdoc)) < 0)
+	if ((ret = req_vnet(r, p[0], p[1], AZ_USE, &tdoc, NULL)) < 0)
 		goto out;
 	if (name) {
 		snprintf(e, sizeof(e), "%s", name);
@@ -556,7 +562,7 @@ static int resolve(struct csd_req *r)
 	} else {
 		snprintf(p[2], sizeof(p[2]), "%s", name);
 	}
-	if ((ret = req_tenant(r, v[0], AZ_SEE, &tdoc)) < 0)
+	if ((ret = req_vnet(r, v[0], v[1], AZ_SEE, &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, v[0], v[1], p[2]);

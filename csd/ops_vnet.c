@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "ops.h"
+#include "policy.h"
 
 /* The lowest VNI not in use. */
 static int vni_alloc(struct csd *d, uint32_t *out)
@@ -54,6 +55,12 @@ static int vnet_create(struct csd_req *r)
 	if ((ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0 ||
 	    (ret = req_spec(r, SCHEMA_VNET, what, &spec)) < 0)
 		goto out;
+	struct rules_policy *pol = NULL;
+	if ((ret = policy_of_spec(spec, "policy", &pol, err, sizeof(err))) < 0) {
+		ret = req_fail(r, ret, "%s: %s", what, err);
+		goto out;
+	}
+	rules_free(pol);
 	const json_t *subnet = json_object_get(spec, "subnet");
 	if (!subnet) {
 		ret = req_fail(r, CS_EINVAL, "%s: subnet is required (e.g. subnet 10.0.0.0/24, or "
@@ -148,13 +155,12 @@ static int vnet_delete(struct csd_req *r)
 	char k[2][KEY_MAX], err[256];
 	int ret;
 
-	if ((ret = req_path(r, "name", 2, p)) < 0 || (ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0)
+	/* a member sees the vnet, so it is told "permission denied" */
+	if ((ret = req_path(r, "name", 2, p)) < 0 ||
+	    (ret = req_vnet(r, p[0], p[1], AZ_MANAGE, &tdoc, &doc)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_vnet(k[1], p[0], p[1]);
-	if ((ret = model_get(r->d, k[1], &doc, NULL)) < 0)
-		return ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
-					: req_store_fail(r, ret, k[1]);
 	json_decref(doc);
 	snprintf(k[0], KEY_MAX, "/endpoints/%s/%s/", p[0], p[1]);
 	const char *const prefixes[] = { k[0], k[1] };
@@ -168,16 +174,12 @@ static int vnet_show(struct csd_req *r)
 {
 	name_t p[2];
 	json_t *tdoc, *doc;
-	char key[KEY_MAX];
 	int ret;
 
-	if ((ret = req_path(r, "name", 2, p)) < 0 || (ret = req_tenant(r, p[0], AZ_SEE, &tdoc)) < 0)
+	if ((ret = req_path(r, "name", 2, p)) < 0 ||
+	    (ret = req_vnet(r, p[0], p[1], AZ_SEE, &tdoc, &doc)) < 0)
 		return ret;
 	json_decref(tdoc);
-	key_vnet(key, p[0], p[1]);
-	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
-		return ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
-					: req_store_fail(r, ret, key);
 	struct vnet_inventory inv = { 0 };
 	csd_inventory(r->d, &inv);
 	r->result = view_vnet(r->d, p[0], p[1], doc, &inv, NULL);

@@ -8,6 +8,7 @@
 #include <cs/cs.h>
 #include "overlay.h"
 #include "resources/qos_spec.h"
+#include "policy/rules.h"
 
 #define PATH_MAX_LEN 512
 
@@ -397,7 +398,17 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	if (!(spec = json_deep_copy(body)))
 		return CS_ENOMEM;
 	json_object_del(spec, "endpoints");
-	schema_validate(SCHEMA_VNET, spec, path, errs);
+	if (schema_validate(SCHEMA_VNET, spec, path, errs) == 0 &&
+	    json_object_get(spec, "policy")) {
+		/* what types cannot say: selectors, ranges, ports with icmp */
+		char ppath[PATH_MAX_LEN], why[512];
+		struct rules_policy *pol = NULL;
+		overlay_path(ppath, sizeof(ppath), path, "policy");
+		if (rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
+				sizeof(why)) < 0)
+			schema_errors_add(errs, "%s", why);
+		rules_free(pol);
+	}
 
 	if (!(ov = realloc(o->vnets, sizeof(*ov) * (o->nvnets + 1)))) {
 		json_decref(spec);

@@ -12,6 +12,7 @@
 
 #include "ops.h"
 #include "qos.h"
+#include "policy.h"
 
 bool endpoint_owner_gone(const json_t *doc);
 
@@ -69,6 +70,12 @@ int reconcile_all(struct csd *d)
 		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
 			continue;
 		if (realize_vnet_qos(d, p[0], p[1], doc, eps, err, sizeof(err)) < 0) {
+			log_warn("reconcile: %s", err);
+			failed++;
+		}
+		/* rules: drift repair of every local endpoint's ingress */
+		if (model_vnet_here(d, doc) &&
+		    realize_vnet_policy(d, p[0], p[1], doc, eps, err, sizeof(err)) < 0) {
 			log_warn("reconcile: %s", err);
 			failed++;
 		}

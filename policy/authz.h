@@ -20,6 +20,44 @@ enum authz_action {
 	AZ_MANAGE,  /* create, change, delete what the tenant holds */
 };
 
+/*
+ * Roles, strongest first. A vnet's members ("members": {"uids":[],
+ * "gids":[]} in its spec) may see it and use it (open endpoints and sockets
+ * in it, exec in its endpoints) but not change it or anything else of the
+ * tenant.
+ */
+enum authz_role { AZ_ROLE_ADMIN, AZ_ROLE_OWNER, AZ_ROLE_MEMBER, AZ_ROLE_OTHER };
+
+/* @who's role in vnet @vnet (its spec; NULL: the tenant as a whole) of
+ * the tenant whose spec is @tenant (NULL: it does not exist). */
+enum authz_role authz_role(const struct principal *who, const json_t *tenant,
+			   const json_t *vnet);
+/* May @who do @a in vnet @vnet of tenant @tenant (specs)? */
+bool authz_vnet(const struct principal *who, const json_t *tenant, const json_t *vnet,
+		enum authz_action a);
+
+/* The authorization table: what each op needs, and where. */
+enum authz_scope {
+	AZ_SCOPE_ADMIN,   /* administrators only */
+	AZ_SCOPE_ANY,     /* any caller (what it answers is filtered) */
+	AZ_SCOPE_CREATE,  /* tenant.create: authz_tenant_create() decides */
+	AZ_SCOPE_TENANT,  /* the tenant as a whole */
+	AZ_SCOPE_VNET,    /* one vnet of the tenant */
+};
+struct authz_op {
+	const char *op;
+	enum authz_scope scope;
+	enum authz_action action;
+};
+/* The entry of @op, or NULL for an op the table does not know. */
+const struct authz_op *authz_op_find(const char *op);
+/* Every entry: call with *it = 0 until NULL. */
+const struct authz_op *authz_op_next(size_t *it);
+/* May @who call @op on vnet @vnet of tenant @tenant (specs; @vnet NULL for
+ * tenant-scoped ops)? Unknown ops are refused. */
+bool authz_op(const struct principal *who, const json_t *tenant, const json_t *vnet,
+	      const char *op);
+
 /* May @who do @a in the tenant whose document is @tenant? */
 bool authz_tenant(const struct principal *who, const json_t *tenant, enum authz_action a);
 /* Is @who among the owners listed in @owners ({"uids":[],"gids":[]})? */

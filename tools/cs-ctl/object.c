@@ -405,16 +405,95 @@ static int verb_list(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
-static int object_run(struct ctl *c, const struct ctl_obj *o, int argc, char **argv)
+static int object_run_tab(struct ctl *c, const struct ctl_obj *o, const struct ctl_cmd *tab,
+			  size_t n, int argc, char **argv)
 {
 	const struct ctl_obj *outer = c->obj;
 	int r;
 
 	c->obj = o;
-	r = ctl_dispatch(c, verbs, V_MAX, "verb", argc - 1, argv + 1);
+	r = ctl_dispatch(c, tab, n, "verb", argc - 1, argv + 1);
 	c->obj = outer;
 	return r;
 }
+
+static int object_run(struct ctl *c, const struct ctl_obj *o, int argc, char **argv)
+{
+	return object_run_tab(c, o, verbs, V_MAX, argc, argv);
+}
+
+#define RULE_CHECK_USAGE "TENANT/VNET FROM TO tcp|udp PORT, or TENANT/VNET FROM TO icmp"
+
+/* rule show TENANT/VNET RULE: the same as TENANT/VNET/RULE */
+static int rule_show(struct ctl *c, int argc, char **argv)
+{
+	char *joined = NULL, *args[2];
+	int r;
+
+	ctl_drop_dashdash(&argc, argv);
+	if (c->help || argc != 3 || strchr(argv[2], '/'))
+		return verb_show(c, argc, argv);
+	if (asprintf(&joined, "%s/%s", argv[1], argv[2]) < 0)
+		return ctl_fail(c, "out of memory");
+	args[0] = argv[0];
+	args[1] = joined;
+	r = verb_show(c, 2, args);
+	free(joined);
+	return r;
+}
+
+/* rule check TENANT/VNET FROM TO PROTO [PORT]: the verdict and what decided */
+static int rule_check(struct ctl *c, int argc, char **argv)
+{
+	char what[256], *end;
+	json_t *args, *res = NULL;
+	int r;
+
+	if (c->help) {
+		ctl_usage_line(c, stdout, RULE_CHECK_USAGE);
+		return CTL_OK;
+	}
+	ctl_drop_dashdash(&argc, argv);
+	if (argc < 5 || argc > 6)
+		return ctl_usage_error(c, "expected %s", RULE_CHECK_USAGE);
+	for (int i = 1; i < argc; i++)
+		if ((r = ctl_no_option(c, argv[i])))
+			return r;
+	if ((r = check_name(c, argv[1], 2)))
+		return r;
+	args = json_pack("{s:s, s:s, s:s, s:s}", "vnet", argv[1], "from", argv[2], "to",
+			 argv[3], "proto", argv[4]);
+	if (argc == 6) {
+		long port = strtol(argv[5], &end, 10);
+		if (!*argv[5] || *end || port < 1 || port > 65535) {
+			json_decref(args);
+			return ctl_usage_error(c, "%s: not a port (1-65535)", argv[5]);
+		}
+		json_object_set_new(args, "port", json_integer(port));
+	}
+	snprintf(what, sizeof(what), "rule check %s", argv[1]);
+	r = ctl_request(c, "rule.check", args, what, &res);
+	if (!r && c->json) {
+		r = ctl_print_json(res);
+	} else if (!r) {
+		const char *port = json_integer_value(json_object_get(res, "port")) ? "/" : "";
+		printf("%s %s -> %s %s%s%.0" JSON_INTEGER_FORMAT ": %s (%s)\n", argv[1], argv[2],
+		       argv[3], json_string_value(json_object_get(res, "proto")) ?: "?", port,
+		       json_integer_value(json_object_get(res, "port")),
+		       json_string_value(json_object_get(res, "verdict")) ?: "?",
+		       json_string_value(json_object_get(res, "by")) ?: "?");
+	}
+	json_decref(res);
+	return r;
+}
+
+static const struct ctl_cmd rule_verbs[] = {
+	{ "create", verb_create, "%s [key value]..." },
+	{ "delete", verb_delete, "%s" },
+	{ "list", verb_list, "%s" },
+	{ "show", rule_show, "%s" },
+	{ "check", rule_check, RULE_CHECK_USAGE },
+};
 
 int ctl_tenant(struct ctl *c, int argc, char **argv)
 {
@@ -438,7 +517,8 @@ int ctl_reservation(struct ctl *c, int argc, char **argv)
 
 int ctl_rule(struct ctl *c, int argc, char **argv)
 {
-	return object_run(c, &rule_obj, argc, argv);
+	return object_run_tab(c, &rule_obj, rule_verbs, sizeof(rule_verbs) / sizeof(rule_verbs[0]),
+			      argc, argv);
 }
 
 int ctl_node(struct ctl *c, int argc, char **argv)

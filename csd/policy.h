@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Rules in csd: a vnet's "policy" (policy/rules.h) enforced on this node's
+ * endpoints, explained (rule.check) and tested before an apply commits.
+ */
+#ifndef CSD_POLICY_H
+#define CSD_POLICY_H
+
+#include <jansson.h>
+
+#include "csd.h"
+#include "policy/authz.h"
+#include "policy/rules.h"
+
+/* A vnet's endpoints as rules see them, built from their documents. */
+struct policy_eps {
+	struct rules_endpoint *v;
+	size_t n;
+	const char **groups;      /* all groups, v[i].groups points in */
+	struct cs_addr *addrs;    /* all addresses, v[i].addrs points in */
+};
+
+/*
+ * Fill @pe from endpoint documents: @docs keyed "PREFIXE" (PREFIX
+ * "/endpoints/T/V/"; other keys skipped) or, @prefix NULL, keyed E. Strings
+ * point into @docs. 0 or CS_ENOMEM.
+ */
+int policy_eps_build(const json_t *docs, const char *prefix, struct policy_eps *pe);
+void policy_eps_clear(struct policy_eps *pe);
+
+/*
+ * Authorize @a in vnet T/V (policy/authz.c decides: owners and
+ * administrators do all, the vnet's members see and use). Fails the request
+ * with "no such tenant" or "no such vnet" when the caller has no role there,
+ * CS_EPERM when it may see but not do @a. @tdoc, @vdoc (either NULL) get the
+ * documents.
+ */
+int req_vnet(struct csd_req *r, const char *t, const char *v, enum authz_action a,
+	     json_t **tdoc, json_t **vdoc);
+
+/* The vnet's policy from its spec: 0 with *out NULL when it has none. */
+int policy_of_spec(const json_t *vspec, const char *where, struct rules_policy **out,
+		   char *err, size_t errlen);
+
+/*
+ * Make this node's endpoints of vnet T/V admit what the vnet's policy
+ * allows (each its ingress rules, replaced atomically; no policy: all
+ * allowed). @vdoc NULL: read it (absent: nothing to do); @eps NULL: list
+ * the vnet's endpoints, else documents keyed "/endpoints/..." (others
+ * skipped). Idempotent; 0 or the first failure, with a reason in @err.
+ */
+int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_t *vdoc,
+			const json_t *eps, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Rules through csd (issue 8): a 3-group vnet from an overlay file; data-path
+# probes (TCP, UDP, ICMP) agree with `rule check` for every pair, each deny
+# paired with an allow from the same endpoint; a rule change keeps an
+# established TCP connection; failing policy.tests refuse the apply and
+# leave the old state.
+. "$(dirname "$0")/lib.sh"
+
+host_add a
+csd_start a || exit 1
+export CS_SOCKET=$TMP/a/csd.sock
+
+# write_file FILE EXTRA_RULE TESTS
+write_file() {
+	cat > "$1" <<JSON
+{"tenants": {"acme": {}},
+ "vnets": {"acme/blue": {"subnet": "10.9.0.0/24",
+   "policy": {"default": "deny",
+     "rules": [
+       {"name": "web-app", "from": "group:web", "to": "group:app", "proto": "tcp",
+        "ports": [7000], "action": "allow"},
+       {"name": "app-db", "from": "group:app", "to": "group:db", "proto": "udp",
+        "ports": ["7000-7001"], "action": "allow"},
+       {"name": "no-ping-db", "from": "group:web", "to": "group:db", "proto": "icmp",
+        "action": "deny"},
+       $2
+       {"name": "ping", "from": "any", "to": "any", "proto": "icmp", "action": "allow"}],
+     "tests": [$3]},
+   "endpoints": {"w1": {"groups": ["web"]}, "a1": {"groups": ["app"]},
+                 "d1": {"groups": ["db"]}}}}}
+JSON
+}
+write_file "$TMP/v1.json" "" '{"from": "w1", "to": "a1", "proto": "tcp", "port": 7000, "expect": "allow"}'
+check "apply of the 3-group vnet with its policy" ctl a apply -f "$TMP/v1.json"
+check "rule list shows the 4 rules" test "$(ctl a rule list acme/blue | tail -n +2 | wc -l)" = 4
+check "rule show by name" ctl a rule show acme/blue app-db
+check "rule show by position" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule show acme/blue/2 | grep -q app-db"
+check_not "rule show of a rule that does not exist" ctl a rule show acme/blue nope
+
+declare -A ADDR
+for e in w1 a1 d1; do
+	ADDR[$e]=$(ctl a -j endpoint show acme/blue/$e | python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+	bg_ep a acme/blue/$e "$PROBE" serve 7000
+done
+sleep 0.5
+
+# every pair, every protocol: the data path agrees with rule check
+declare -A ALLOWS DENIES
+probe_pairs() {
+	local tag=$1
+	for f in w1 a1 d1; do for t in w1 a1 d1; do
+		[ $f = $t ] && continue
+		for p in tcp udp icmp; do
+			if [ $p = icmp ]; then
+				v=$(ctl a -j rule check acme/blue $f $t icmp | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')
+				cmd=(in_ep a acme/blue/$f ping -c1 -W1 -q "${ADDR[$t]}")
+			else
+				v=$(ctl a -j rule check acme/blue $f $t $p 7000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')
+				cmd=(in_ep a acme/blue/$f "$PROBE" $p "${ADDR[$t]}" 7000 500)
+			fi
+			if [ "$v" = allow ]; then
+				ALLOWS[$f]=$((${ALLOWS[$f]:-0} + 1))
+				check "$tag: $f -> $t $p allowed, as rule check says" "${cmd[@]}"
+			else
+				DENIES[$f]=$((${DENIES[$f]:-0} + 1))
+				check_not "$tag: $f -> $t $p denied, as rule check says" "${cmd[@]}"
+			fi
+		done
+	done; done
+}
+probe_pairs v1
+for e in w1 a1 d1; do
+	check "every deny from $e is paired with an allow from $e (${ALLOWS[$e]:-0} allows, ${DENIES[$e]:-0} denies)" \
+		test "${ALLOWS[$e]:-0}" -gt 0 -a "${DENIES[$e]:-0}" -gt 0
+done
+check "rule check names the deciding rule" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule check acme/blue w1 a1 tcp 7000 | grep -q 'allow (rule web-app'"
+check "rule check names the default" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule check acme/blue d1 a1 tcp 7000 | grep -q 'deny (default)'"
+check_not "rule check of an unknown endpoint fails" ctl a rule check acme/blue w1 zz tcp 7000
+
+# a rule change keeps an established allowed TCP connection
+bg_ep a acme/blue/w1 "$PROBE" stream "${ADDR[a1]}" 7000 "$TMP/stream"
+sleep 0.5
+oks() { grep -c '^ok' "$1" 2>/dev/null || echo 0; }
+write_file "$TMP/v2.json" '{"name": "db-web", "from": "group:db", "to": "group:web", "proto": "tcp", "ports": [7000], "action": "allow"},' ''
+check "re-apply with one more rule" ctl a apply -f "$TMP/v2.json"
+s1=$(oks "$TMP/stream")
+sleep 0.6
+check "the established TCP stream keeps flowing across the rule change" test "$(oks "$TMP/stream")" -gt "$s1"
+check "the new rule is enforced: d1 reaches w1 over tcp" in_ep a acme/blue/d1 "$PROBE" tcp "${ADDR[w1]}" 7000
+check "rule check agrees" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule check acme/blue d1 w1 tcp 7000 | grep -q 'allow (rule db-web'"
+
+# failing policy.tests refuse the whole apply and leave the old state
+write_file "$TMP/v3.json" '{"name": "w1-d1", "from": "w1", "to": "d1", "proto": "tcp", "action": "allow"},' \
+	'{"from": "w1", "to": "d1", "proto": "tcp", "port": 7000, "expect": "deny"}'
+out=$(ctl a apply -f "$TMP/v3.json" 2>&1)
+check_not "an apply whose policy.tests fail is refused" test $? = 0
+check "the report names the failing test" sh -c "printf '%s' \"\$1\" | grep -q 'policy.tests' && printf '%s' \"\$1\" | grep -q 'tests\[0\]'" _ "$out"
+check "the old rules stay (5 rules)" test "$(ctl a rule list acme/blue | tail -n +2 | wc -l)" = 5
+check_not "the old state is enforced: w1 cannot reach d1 over tcp" in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[d1]}" 7000 500
+check "...while w1 still reaches a1" in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[a1]}" 7000
+
+# drift: rules flushed by hand come back with the reconciler
+if command -v nft >/dev/null; then
+	nsenter --net="/run/netns/$PFX.acme.blue.a1" nft flush ruleset
+	check "with a1's rules flushed by hand, d1 reaches a1 over tcp" in_ep a acme/blue/d1 "$PROBE" tcp "${ADDR[a1]}" 7000
+	kill -HUP "$(csd_pid a)"
+	for i in $(seq 50); do in_ep a acme/blue/d1 "$PROBE" tcp "${ADDR[a1]}" 7000 200 >/dev/null 2>&1 || break; sleep 0.1; done
+	check_not "the reconciler restores them: d1 cannot reach a1 over tcp" in_ep a acme/blue/d1 "$PROBE" tcp "${ADDR[a1]}" 7000 500
+	check "...while w1 still reaches a1" in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[a1]}" 7000
+fi
+
+# bad policy: every error with its JSON path
+cat > "$TMP/bad.json" <<'JSON'
+{"vnets": {"acme/blue": {"subnet": "10.9.0.0/24", "policy": {"default": "deny",
+  "rules": [{"from": "any", "to": "any", "proto": "icmp", "ports": [80], "action": "allow"}]}}}}
+JSON
+out=$(ctl a apply -f "$TMP/bad.json" 2>&1)
+check "a bad policy is refused with its JSON path" sh -c "printf '%s' \"\$1\" | grep -q 'policy.rules\[0\]'" _ "$out"
+
+# roles: a vnet's members use it (endpoints, exec) but do not change it
+cd "$TMP"
+as() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/a/csd.sock" "$@"; }
+check "root creates tenant team owned by uid 1000" ctl a tenant create team owners.uids 1000
+check "owner uid 1000 creates a vnet with member uid 1001" \
+	as 1000 vnet create team/red subnet 10.10.0.0/24 members.uids 1001
+check "the owner creates an endpoint" as 1000 endpoint create team/red/app
+out=$(as 1001 exec team/red/app -- id -u 2>&1)
+check "the member execs in it as itself (said: $out)" test "$out" = 1001
+check "the member sees the vnet" as 1001 vnet show team/red
+check "the member checks its rules" as 1001 rule check team/red app app tcp 80
+check_not "the member may not delete the vnet" as 1001 vnet delete team/red
+check_not "the member may not create an endpoint" as 1001 endpoint create team/red/x
+check_not "the member may not delete the endpoint" as 1001 endpoint delete team/red/app
+out=$(as 1001 vnet delete team/red 2>&1)
+check "the refusal says why (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
+out=$(as 1002 exec team/red/app -- id -u 2>&1)
+check "another uid is refused exec and sees nothing (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'no such tenant'" _ "$out"
+check_not "another uid cannot show the vnet" as 1002 vnet show team/red
+check "the vnet is still there" ctl a vnet show team/red
+ctl a tenant delete team
+
+ctl a tenant delete acme
+for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+check "nothing leaked (no namespace with the prefix)" test -z "$(leaked)"
+finish

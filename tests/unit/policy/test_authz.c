@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The authorization table: every op x role (admin, owner, member, other),
+ * positive and negative, and every op csd serves is in the table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy/authz.h"
+
+static gid_t g_admin[] = { 0 }, g_owner[] = { 1000 }, g_member[] = { 1001, 500 },
+	     g_other[] = { 1002 };
+static const struct principal admin = { 0, 0, 1, g_admin, 1, true };
+static const struct principal owner = { 1000, 1000, 1, g_owner, 1, false };
+static const struct principal member = { 1001, 1001, 1, g_member, 2, false };
+static const struct principal gmember = { 1003, 500, 1, g_member + 1, 1, false };
+static const struct principal other = { 1002, 1002, 1, g_other, 1, false };
+
+/* expected[role] for each action in a vnet */
+static bool expect(enum authz_role role, const struct authz_op *e)
+{
+	switch (e->scope) {
+	case AZ_SCOPE_ADMIN:
+		return role == AZ_ROLE_ADMIN;
+	case AZ_SCOPE_ANY:
+	case AZ_SCOPE_CREATE:
+		return true;
+	case AZ_SCOPE_TENANT:
+		return role == AZ_ROLE_ADMIN || role == AZ_ROLE_OWNER;
+	case AZ_SCOPE_VNET:
+		return role != AZ_ROLE_OTHER &&
+		       (role != AZ_ROLE_MEMBER || e->action != AZ_MANAGE);
+	}
+	return false;
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	json_t *tenant = json_pack("{s:{s:[i]}}", "owners", "uids", 1000);
+	json_t *vnet = json_pack("{s:s, s:{s:[i], s:[i]}}", "subnet", "10.0.0.0/24", "members",
+				 "uids", 1001, "gids", 500);
+	json_t *plain = json_pack("{s:s}", "subnet", "10.1.0.0/24");
+	const struct { const struct principal *who; enum authz_role role; } roles[] = {
+		{ &admin, AZ_ROLE_ADMIN }, { &owner, AZ_ROLE_OWNER },
+		{ &member, AZ_ROLE_MEMBER }, { &gmember, AZ_ROLE_MEMBER },
+		{ &other, AZ_ROLE_OTHER },
+	};
+	const struct authz_op *e;
+	size_t it = 0, n = 0, pos = 0, neg = 0;
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		assert_int_equal(authz_role(roles[i].who, tenant, vnet), roles[i].role);
+	while ((e = authz_op_next(&it))) {
+		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+			bool want = expect(roles[i].role, e);
+			bool got = authz_op(roles[i].who, tenant, vnet, e->op);
+			if (want != got)
+				fail_msg("%s by role %d: expected %s, got %s", e->op, roles[i].role,
+					 want ? "allowed" : "refused", got ? "allowed" : "refused");
+			want ? pos++ : neg++;
+			/* a member of one vnet is nobody in another */
+			if (e->scope == AZ_SCOPE_VNET && roles[i].role == AZ_ROLE_MEMBER)
+				assert_false(authz_op(roles[i].who, tenant, plain, e->op));
+			n++;
+		}
+	}
+	assert_true(pos > 0 && neg > 0);
+	/* members use but never manage */
+	assert_true(authz_op(&member, tenant, vnet, "endpoint.open"));
+	assert_true(authz_op(&member, tenant, vnet, "endpoint.exec"));
+	assert_true(authz_op(&member, tenant, vnet, "endpoint.socket"));
+	assert_false(authz_op(&member, tenant, vnet, "vnet.delete"));
+	assert_false(authz_op(&member, tenant, vnet, "endpoint.create"));
+	assert_false(authz_op(&member, tenant, vnet, "apply"));
+	assert_false(authz_op(&member, tenant, vnet, "reservation.create"));
+	assert_false(authz_op(&other, tenant, vnet, "endpoint.open"));
+	assert_false(authz_op(&other, tenant, vnet, "vnet.show"));
+	assert_false(authz_op(&owner, tenant, vnet, "node.create"));
+	assert_false(authz_op(&owner, tenant, vnet, "no.such.op"));
+	/* no tenant: nobody but an administrator */
+	assert_false(authz_vnet(&owner, NULL, vnet, AZ_SEE));
+	assert_true(authz_vnet(&admin, NULL, NULL, AZ_MANAGE));
+	print_message("%zu checks: %zu allowed, %zu refused\n", n, pos, neg);
+	json_decref(tenant);
+	json_decref(vnet);
+	json_decref(plain);
+}
+
+static void test_every_op_in_table(void **state)
+{
+	(void)state;
+	const struct csd_op *o;
+	size_t it = 0, n = 0;
+
+	while ((o = csd_op_next(&it))) {
+		if (!authz_op_find(o->name))
+			fail_msg("op %s is not in the authorization table (policy/authz.c)",
+				 o->name);
+		n++;
+	}
+	assert_true(n > 20);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_every_op_in_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
