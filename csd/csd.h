@@ -82,7 +82,19 @@ struct csd {
 	/* bumped by every change of the desired state: caches of
 	 * authorization decisions (client_may_use) are valid for one value */
 	uint64_t gen;
+	/* watch-driven reconcile (shared store): the watch on the store,
+	 * a one-shot timer coalescing its events, a 1 s tick that heartbeats
+	 * this node and retries what failed while the store was away */
+	struct store_watch *watch;
+	int debounce_fd;
+	int tick_fd;
+	bool debounce_armed;
+	bool store_up;      /* the last call to the store succeeded */
+	uint64_t heartbeat_at; /* monotonic ms of the last heartbeat */
 };
+
+/* Watch the store and heartbeat (server.c); no-ops with a local store. */
+bool csd_store_shared(const struct csd *d);
 
 int csd_init(struct csd *d);
 int csd_run(struct csd *d);

@@ -41,13 +41,17 @@ static int status(struct csd_req *r)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	store_revision(d->store, &rev);
+	int sr = store_revision(d->store, &rev);
 	r->result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
 			      "version", CS_VERSION, "node", d->cfg.node, "prefix", d->cfg.prefix,
 			      "store", d->store->ops->name, "backend", d->backend->ops->name,
 			      "revision", (json_int_t)rev, "uptime_s",
 			      (json_int_t)((now - d->started) / 1000), "clients",
 			      (json_int_t)d->nclients, "requests", (json_int_t)d->requests);
+	/* csd serves what exists while its store is away, and says so */
+	json_object_set_new(r->result, "store_state",
+			    json_string(sr == 0 ? "available" : sr == CS_EUNAVAIL ? "unavailable"
+						: "error"));
 	if (authz_admin(r->who)) {
 		json_object_set_new(r->result, "state_dir", json_string(d->cfg.state_dir));
 		json_object_set_new(r->result, "tenants", json_integer(count(d, "/tenants/")));
@@ -63,6 +67,31 @@ CSD_OP(hello, "hello", hello, CSD_OP_NO_HELLO, "agree the protocol version");
 CSD_OP(status, "status", status, 0, "the daemon's status");
 
 /* ---- nodes: /nodes/N, declared by overlay files (or node.create) ---- */
+
+/* Liveness from the heartbeat (/nodes-alive/N, put every 2 s by a csd on a
+ * shared store): up when seen within NODE_DOWN_S seconds. */
+#define NODE_DOWN_S 10
+
+static void node_liveness(struct csd *d, json_t *o, const char *n, const json_t *alive)
+{
+	char key[KEY_MAX];
+	const json_t *a;
+
+	if (!csd_store_shared(d))
+		return;
+	snprintf(key, sizeof(key), "/nodes-alive/%s", n);
+	a = json_object_get(alive, key);
+	if (!a) {
+		json_object_set_new(o, "state", json_string("down"));
+		return;
+	}
+	json_int_t age = (json_int_t)time(NULL) - json_integer_value(json_object_get(a, "seen"));
+	json_object_set_new(o, "state", json_string(age > NODE_DOWN_S ? "down" : "up"));
+	json_object_set_new(o, "seen_s_ago", json_integer(age < 0 ? 0 : age));
+	if (!json_string_value(json_object_get(o, "underlay")) &&
+	    json_string_value(json_object_get(a, "underlay")))
+		json_object_set(o, "underlay", json_object_get(a, "underlay"));
+}
 
 static json_t *view_node(struct csd *d, const char *n, const json_t *doc)
 {
@@ -83,21 +112,38 @@ static json_t *view_node(struct csd *d, const char *n, const json_t *doc)
 
 static int node_list(struct csd_req *r)
 {
-	json_t *docs, *doc;
+	json_t *docs, *doc, *alive = NULL, *v;
 	const char *key;
 	char lkey[KEY_MAX];
 	int ret;
 
 	if ((ret = model_list(r->d, "/nodes/", &docs, NULL)) < 0)
 		return req_store_fail(r, ret, "node list");
+	if (csd_store_shared(r->d) && (ret = model_list(r->d, "/nodes-alive/", &alive, NULL)) < 0) {
+		json_decref(docs);
+		return req_store_fail(r, ret, "node list");
+	}
 	r->result = json_array();
 	/* this node, even when no file declared it */
 	key_node(lkey, r->d->cfg.node);
-	if (!json_object_get(docs, lkey))
-		json_array_append_new(r->result, view_node(r->d, r->d->cfg.node, NULL));
-	json_object_foreach(docs, key, doc)
-		json_array_append_new(r->result, view_node(r->d, key + 7, doc));
+	if (!json_object_get(docs, lkey)) {
+		json_array_append_new(r->result, v = view_node(r->d, r->d->cfg.node, NULL));
+		node_liveness(r->d, v, r->d->cfg.node, alive);
+	}
+	json_object_foreach(docs, key, doc) {
+		json_array_append_new(r->result, v = view_node(r->d, key + 7, doc));
+		node_liveness(r->d, v, key + 7, alive);
+	}
+	/* nodes that heartbeat without an underlay to register */
+	json_object_foreach(alive, key, doc) {
+		key_node(lkey, key + 13);
+		if (json_object_get(docs, lkey) || !strcmp(key + 13, r->d->cfg.node))
+			continue;
+		json_array_append_new(r->result, v = view_node(r->d, key + 13, NULL));
+		node_liveness(r->d, v, key + 13, alive);
+	}
 	json_decref(docs);
+	json_decref(alive);
 	return 0;
 }
 
@@ -130,6 +176,12 @@ static int node_show(struct csd_req *r)
 		return req_store_fail(r, ret, key);
 	r->result = view_node(r->d, n, doc);
 	json_decref(doc);
+	if (csd_store_shared(r->d)) {
+		json_t *alive = NULL;
+		if (model_list(r->d, "/nodes-alive/", &alive, NULL) == 0)
+			node_liveness(r->d, r->result, n, alive);
+		json_decref(alive);
+	}
 	return 0;
 }
 

@@ -508,6 +508,155 @@ static int listen_socket(struct csd *d)
 	return 0;
 }
 
+/* ---- a store shared by the nodes (etcd): watch, debounce, heartbeat ---- */
+
+#define DEBOUNCE_MS 20
+#define HEARTBEAT_MS 2000
+#define ALIVE_PREFIX "/nodes-alive/"
+
+bool csd_store_shared(const struct csd *d)
+{
+	return d->cfg.store_type && !strcmp(d->cfg.store_type, "etcd");
+}
+
+static void timer_once_ms(int fd, unsigned ms)
+{
+	struct itimerspec its = { { 0, 0 }, { ms / 1000, (long)(ms % 1000) * 1000000 } };
+
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void store_state(struct csd *d, int r, const char *what)
+{
+	bool up = r != CS_EUNAVAIL;
+
+	if (up && !d->store_up)
+		log_info("store: reachable (%s)", what);
+	else if (!up && d->store_up)
+		log_warn("store: unavailable (%s); serving what exists, refusing changes, "
+			 "retrying every second", what);
+	d->store_up = up;
+}
+
+static void watch_stop(struct csd *d)
+{
+	if (!d->watch)
+		return;
+	if (store_watch_fd(d->watch) >= 0)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, store_watch_fd(d->watch), NULL);
+	store_watch_free(d->watch);
+	d->watch = NULL;
+}
+
+/* Revision first, then reconcile, then watch from the next revision: a
+ * change between the two is seen twice at worst, never missed. */
+static int watch_start(struct csd *d)
+{
+	int64_t rev = 0;
+	int r;
+
+	if ((r = store_revision(d->store, &rev)) < 0) {
+		store_state(d, r, "reading the revision");
+		return r;
+	}
+	store_state(d, 0, "revision");
+	reconcile_all(d);
+	if ((r = store_watch(d->store, "/", rev + 1, &d->watch)) < 0) {
+		store_state(d, r, "watch");
+		log_warn("store: cannot watch from revision %lld: %s; retrying", (long long)rev + 1,
+			 cs_strerror(r));
+		d->watch = NULL;
+		return r;
+	}
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &d->watch };
+	if (store_watch_fd(d->watch) >= 0 &&
+	    epoll_ctl(d->epfd, EPOLL_CTL_ADD, store_watch_fd(d->watch), &e) < 0) {
+		watch_stop(d);
+		return CS_EIO;
+	}
+	log_info("store: watching from revision %lld", (long long)rev + 1);
+	return 0;
+}
+
+static void watch_events(struct csd *d)
+{
+	struct store_events ev = { 0 };
+	bool relevant = false;
+	int r = store_watch_read(d->watch, &ev);
+
+	/* heartbeats change nothing to realize */
+	for (size_t i = 0; i < ev.n; i++)
+		if (strncmp(ev.v[i].key, ALIVE_PREFIX, strlen(ALIVE_PREFIX)))
+			relevant = true;
+	store_events_clear(&ev);
+	if (relevant && !d->debounce_armed) {
+		timer_once_ms(d->debounce_fd, DEBOUNCE_MS);
+		d->debounce_armed = true;
+	}
+	if (r == CS_ECOMPACTED) {
+		log_info("store: the watched history was compacted; re-listing");
+		watch_stop(d);
+		watch_start(d);
+	} else if (r < 0) {
+		log_warn("store: watch failed: %s; retrying", cs_strerror(r));
+		watch_stop(d);
+	}
+}
+
+/* This node's liveness, and its registration for vnets to name it. */
+static void heartbeat(struct csd *d)
+{
+	char key[KEY_MAX], nkey[KEY_MAX];
+	struct store_kv kv = { 0 };
+	json_t *doc;
+	char *text;
+	int r;
+
+	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", d->cfg.node);
+	doc = json_pack("{s:s?, s:I}", "underlay", d->cfg.underlay, "seen",
+			(json_int_t)time(NULL));
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return;
+	r = store_put(d->store, key, text, NULL);
+	free(text);
+	store_state(d, r, "heartbeat");
+	if (r < 0 || !d->cfg.underlay)
+		return;
+	key_node(nkey, d->cfg.node);
+	r = store_get(d->store, nkey, &kv);
+	store_kv_clear(&kv);
+	if (r != CS_ENOENT)
+		return;
+	doc = json_pack("{s:{s:s}, s:b}", "spec", "underlay", d->cfg.underlay, "registered", 1);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return;
+	struct store_cmp cmps[1] = { { nkey, 0 } };
+	struct store_op ops[1] = { { STORE_PUT, nkey, text } };
+	struct store_txn txn = { cmps, 1, ops, 1 };
+	if ((r = store_txn(d->store, &txn, NULL)) == 0)
+		log_info("node %s registered in the store (underlay %s)", d->cfg.node,
+			 d->cfg.underlay);
+	else if (r != CS_ECONFLICT)
+		log_warn("node %s: cannot register: %s", d->cfg.node, cs_strerror(r));
+	free(text);
+}
+
+static void tick(struct csd *d)
+{
+	uint64_t now = now_ms();
+
+	if (!d->heartbeat_at || now - d->heartbeat_at >= HEARTBEAT_MS) {
+		d->heartbeat_at = now;
+		heartbeat(d);
+	}
+	if (!d->watch)
+		watch_start(d);
+}
+
 int csd_init(struct csd *d)
 {
 	struct store_config sc = {
@@ -522,6 +671,8 @@ int csd_init(struct csd *d)
 	int r;
 
 	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = -1;
+	d->debounce_fd = d->tick_fd = -1;
+	d->store_up = true;
 	d->started = now_ms();
 	if ((r = store_open(&sc, &d->store)) < 0) {
 		log_err("cannot open the %s store in %s: %s", sc.type ? sc.type : "sqlite",
@@ -560,6 +711,18 @@ int csd_init(struct csd *d)
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->signal_fd, &e);
 	e.data.ptr = &d->timer_fd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timer_fd, &e);
+	if (csd_store_shared(d)) {
+		d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (d->debounce_fd < 0 || d->tick_fd < 0)
+			return CS_EIO;
+		struct itimerspec t1 = { { 1, 0 }, { 1, 0 } };
+		timerfd_settime(d->tick_fd, 0, &t1, NULL);
+		e.data.ptr = &d->debounce_fd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->debounce_fd, &e);
+		e.data.ptr = &d->tick_fd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tick_fd, &e);
+	}
 	return 0;
 }
 
@@ -593,6 +756,18 @@ int csd_poll(struct csd *d, int timeout_ms)
 			uint64_t x;
 			if (read(d->timer_fd, &x, sizeof(x)) == sizeof(x))
 				reconcile_all(d);
+		} else if (p == &d->watch) {
+			if (d->watch)
+				watch_events(d);
+		} else if (p == &d->debounce_fd) {
+			uint64_t x;
+			d->debounce_armed = false;
+			if (read(d->debounce_fd, &x, sizeof(x)) == sizeof(x))
+				reconcile_all(d);
+		} else if (p == &d->tick_fd) {
+			uint64_t x;
+			if (read(d->tick_fd, &x, sizeof(x)) == sizeof(x))
+				tick(d);
 		} else {
 			struct client *c = p;
 			touched[nt++] = c;
@@ -622,6 +797,8 @@ int csd_run(struct csd *d)
 	log_info("csd %s serving %s (node %s, prefix %s, store %s in %s)", CS_VERSION,
 		 d->cfg.socket_path, d->cfg.node, d->cfg.prefix,
 		 d->cfg.store_type ? d->cfg.store_type : "sqlite", d->cfg.state_dir);
+	if (csd_store_shared(d))
+		tick(d);
 	while (!d->stopping && r == 0)
 		r = csd_poll(d, -1);
 	return r;
@@ -643,6 +820,11 @@ void csd_fini(struct csd *d)
 		close(d->signal_fd);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
+	watch_stop(d);
+	if (d->debounce_fd >= 0)
+		close(d->debounce_fd);
+	if (d->tick_fd >= 0)
+		close(d->tick_fd);
 	if (d->backend)
 		d->backend->ops->close(d->backend);
 	store_close(d->store);
