@@ -208,12 +208,17 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 			ret = req_fail(r, ret, "%s", err);
 			goto out;
 		}
+		struct quota_txn quo;
+		if ((ret = quota_check(d, t, "endpoints", &quo, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s: %s", what, err);
+			goto out;
+		}
 		free(cmps);
-		if (!(cmps = calloc(3 + qt.ncmps, sizeof(*cmps)))) {
+		if (!(cmps = calloc(4 + qt.ncmps, sizeof(*cmps)))) {
 			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
 			goto out;
 		}
-		struct store_op ops[4] = { { STORE_PUT, key, text } };
+		struct store_op ops[5] = { { STORE_PUT, key, text } };
 		size_t n = 1;
 		cmps[0] = (struct store_cmp){ key, 0 };
 		for (int s = 0; s < nsub; s++, n++) {
@@ -225,6 +230,10 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 			memcpy(cmps + n, qt.cmps, qt.ncmps * sizeof(*cmps));
 			n += qt.ncmps;
 			ops[nops++] = qt.op;
+		}
+		if (quo.active) {
+			cmps[n++] = quo.cmp;
+			ops[nops++] = quo.op;
 		}
 		struct store_txn txn = { cmps, n, ops, nops };
 		ret = store_txn(d->store, &txn, NULL);

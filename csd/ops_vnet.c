@@ -103,9 +103,15 @@ static int vnet_create(struct csd_req *r)
 		doc = json_pack("{s:O, s:I}", "spec", spec, "id", (json_int_t)id);
 		text = json_dumps(doc, JSON_COMPACT);
 		key_vni(vkey, id);
-		struct store_cmp cmps[2] = { { key, 0 }, { vkey, 0 } };
-		struct store_op ops[2] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value } };
-		struct store_txn txn = { cmps, 2, ops, 2 };
+		struct quota_txn qt;
+		if ((ret = quota_check(r->d, p[0], "vnets", &qt, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s: %s", what, err);
+			goto out;
+		}
+		struct store_cmp cmps[3] = { { key, 0 }, { vkey, 0 }, qt.cmp };
+		struct store_op ops[3] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value },
+					   qt.op };
+		struct store_txn txn = { cmps, qt.active ? 3 : 2, ops, qt.active ? 3 : 2 };
 		ret = store_txn(r->d->store, &txn, NULL);
 		if (ret != CS_ECONFLICT)
 			break;

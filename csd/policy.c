@@ -212,6 +212,55 @@ fail:
 	return ret;
 }
 
+int quota_check(struct csd *d, const char *t, const char *kind, struct quota_txn *qt,
+		char *err, size_t errlen)
+{
+	char tkey[KEY_MAX], prefix[KEY_MAX];
+	json_t *tdoc = NULL, *docs = NULL;
+	struct store_kv kv = { 0 };
+	int ret;
+
+	memset(qt, 0, sizeof(*qt));
+	key_tenant(tkey, t);
+	if ((ret = model_get(d, tkey, &tdoc, NULL)) < 0) {
+		snprintf(err, errlen, "tenant %s: store: %s", t, cs_strerror(ret));
+		return ret;
+	}
+	const json_t *lim = json_object_get(json_object_get(json_object_get(tdoc, "spec"),
+							    "quotas"), kind);
+	if (!json_is_integer(lim)) {
+		json_decref(tdoc);
+		return 0;
+	}
+	json_int_t max = json_integer_value(lim);
+	json_decref(tdoc);
+	snprintf(qt->key, sizeof(qt->key), "/alloc/quota/%s", t);
+	/* the key first: a creation that commits after this read bumps it */
+	ret = store_get(d->store, qt->key, &kv);
+	if (ret < 0 && ret != CS_ENOENT) {
+		snprintf(err, errlen, "tenant %s: store: %s", t, cs_strerror(ret));
+		return ret;
+	}
+	qt->cmp = (struct store_cmp){ qt->key, ret == 0 ? kv.mod_rev : 0 };
+	snprintf(qt->val, sizeof(qt->val), "%lld", (long long)(ret == 0 ? kv.mod_rev + 1 : 1));
+	store_kv_clear(&kv);
+	qt->op = (struct store_op){ STORE_PUT, qt->key, qt->val };
+	snprintf(prefix, sizeof(prefix), "/%s/%s/", kind, t);
+	if ((ret = model_list(d, prefix, &docs, NULL)) < 0) {
+		snprintf(err, errlen, "tenant %s: store: %s", t, cs_strerror(ret));
+		return ret;
+	}
+	size_t n = json_object_size(docs);
+	json_decref(docs);
+	if ((json_int_t)n + 1 > max) {
+		snprintf(err, errlen, "tenant %s: quota of %" JSON_INTEGER_FORMAT " %s reached "
+			 "(it holds %zu); delete one or raise quotas.%s", t, max, kind, n, kind);
+		return CS_EQUOTA;
+	}
+	qt->active = true;
+	return 0;
+}
+
 /* ---- ops ---- */
 
 /* The vnet T/V the caller may see, its policy and its endpoints. */

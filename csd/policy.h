@@ -38,6 +38,24 @@ void policy_eps_clear(struct policy_eps *pe);
 int req_vnet(struct csd_req *r, const char *t, const char *v, enum authz_action a,
 	     json_t **tdoc, json_t **vdoc);
 
+/*
+ * Tenant quotas ("quotas": {"vnets": N, "endpoints": N} in the tenant's
+ * spec), enforced atomically: a creation reads the tenant's quota key
+ * /alloc/quota/T and the count, and its transaction compares that key's
+ * revision and bumps it, so two creations never both take the last place
+ * (the second fails its compare, counts again and is refused).
+ */
+struct quota_txn {
+	bool active;              /* the tenant has this quota: add cmp and op */
+	struct store_cmp cmp;
+	struct store_op op;
+	char key[KEY_MAX], val[32];
+};
+/* @kind "vnets" or "endpoints". 0 (within the quota, or none), CS_EQUOTA
+ * with a message in @err, or a store error. */
+int quota_check(struct csd *d, const char *t, const char *kind, struct quota_txn *qt,
+		char *err, size_t errlen);
+
 /* The vnet's policy from its spec: 0 with *out NULL when it has none. */
 int policy_of_spec(const json_t *vspec, const char *where, struct rules_policy **out,
 		   char *err, size_t errlen);

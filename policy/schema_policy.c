@@ -14,6 +14,11 @@ static const char *const protos[] = { "tcp", "udp", "icmp", "any", NULL };
 static const char *const test_protos[] = { "tcp", "udp", "icmp", NULL };
 
 static const struct schema_key policy_keys[] = {
+	{ SCHEMA_TENANT, "quotas", ST_OBJECT, .doc = "limits on what the tenant holds" },
+	{ SCHEMA_TENANT, "quotas.vnets", ST_INT, .min = 0, .max = 1000000,
+	  .doc = "most vnets the tenant may hold" },
+	{ SCHEMA_TENANT, "quotas.endpoints", ST_INT, .min = 0, .max = 100000000,
+	  .doc = "most endpoints the tenant may hold, in all its vnets" },
 	{ SCHEMA_VNET, "members", ST_OBJECT,
 	  .doc = "who may use the vnet (endpoints, sockets, exec) but not change it" },
 	{ SCHEMA_VNET, "members.uids", ST_INT_LIST, .min = 0, .max = 4294967294LL,

@@ -140,6 +140,22 @@ check_not "another uid cannot show the vnet" as 1002 vnet show team/red
 check "the vnet is still there" ctl a vnet show team/red
 ctl a tenant delete team
 
+# quotas: the first object over the limit is refused with EQUOTA
+check "a tenant with quotas" ctl a tenant create q quotas.vnets 1 quotas.endpoints 2
+check "its first vnet" ctl a vnet create q/one subnet 10.11.0.0/24
+out=$(ctl a vnet create q/two subnet 10.12.0.0/24 2>&1)
+check "the second vnet is refused: $out" sh -c "printf '%s' \"\$1\" | grep -q 'quota of 1 vnets'" _ "$out"
+check "two endpoints" sh -c "\"$CTL\" -S $TMP/a/csd.sock endpoint create q/one/e1 && \"$CTL\" -S $TMP/a/csd.sock endpoint create q/one/e2"
+out=$(ctl a -j endpoint create q/one/e3 2>&1)
+check "the third endpoint is refused: $out" sh -c "printf '%s' \"\$1\" | grep -q 'quota of 2 endpoints'"  _ "$out"
+# concurrently: of 6 creations with one place left, exactly one wins
+ctl a endpoint delete q/one/e2
+cpids=()
+for i in 1 2 3 4 5 6; do ctl a endpoint create q/one/c$i >/dev/null 2>&1 & cpids+=($!); done
+wait "${cpids[@]}"
+check "concurrent creations never exceed the quota" test "$(ctl a endpoint list q | tail -n +2 | wc -l)" = 2
+ctl a tenant delete q
+
 ctl a tenant delete acme
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 check "nothing leaked (no namespace with the prefix)" test -z "$(leaked)"
