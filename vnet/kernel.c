@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1622,48 +1623,116 @@ static int kernel_endpoint_netns(struct vnet_backend *b, const char *tenant, con
 	return fd;
 }
 
+/*
+ * Counters of one endpoint's eth0. "endpoint list" asks for every endpoint,
+ * so this is one raw RTM_GETSTATS on a route socket made inside the
+ * namespace (setns there and back, as for endpoint sockets) rather than a
+ * libnl socket and a full RTM_GETLINK per call. The namespace fd comes
+ * from the cache when a socket was already asked for; otherwise it is
+ * opened and closed again, so that listing does not hold one fd per
+ * endpoint.
+ */
+static int stats_query(int sk, struct endpoint_stats *out)
+{
+	/*
+	 * RTM_GETSTATS for just the 64-bit counters: a fraction of what the
+	 * kernel fills for RTM_GETLINK (every attribute, IPv6 settings). It
+	 * takes an ifindex, which the socket's own namespace gives by name.
+	 */
+	struct {
+		struct nlmsghdr nh;
+		struct if_stats_msg ifsm;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETSTATS,
+			.nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		.ifsm = { .family = AF_UNSPEC,
+			  .filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64) },
+	};
+	struct ifreq ifr = { .ifr_name = EP_DEV };
+	char buf[1024];
+	ssize_t n;
+
+	if (ioctl(sk, SIOCGIFINDEX, &ifr) < 0)
+		return errno == ENODEV ? CS_ENOENT : CS_EIO;
+	req.ifsm.ifindex = (uint32_t)ifr.ifr_ifindex;
+	if (send(sk, &req, sizeof(req), 0) < 0)
+		return CS_EIO;
+	do
+		n = recv(sk, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return CS_EIO;
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+	     nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			struct nlmsgerr *e = NLMSG_DATA(nh);
+			errno = -e->error;
+			return e->error == -ENODEV ? CS_ENOENT : CS_EIO;
+		}
+		if (nh->nlmsg_type != RTM_NEWSTATS)
+			continue;
+		int alen = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(sizeof(struct if_stats_msg));
+		struct rtattr *a = (struct rtattr *)((char *)NLMSG_DATA(nh) +
+						     NLMSG_ALIGN(sizeof(struct if_stats_msg)));
+		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+			if (a->rta_type != IFLA_STATS_LINK_64 ||
+			    RTA_PAYLOAD(a) < sizeof(struct rtnl_link_stats64))
+				continue;
+			struct rtnl_link_stats64 st;
+			memcpy(&st, RTA_DATA(a), sizeof(st));
+			out->rx_bytes = st.rx_bytes;
+			out->tx_bytes = st.tx_bytes;
+			out->rx_packets = st.rx_packets;
+			out->tx_packets = st.tx_packets;
+			return 0;
+		}
+		errno = ENODATA;
+		return CS_EIO;
+	}
+	errno = EPROTO;
+	return CS_EIO;
+}
+
 static int kernel_endpoint_stats(struct vnet_backend *b, const char *tenant, const char *vnet,
 				 const char *endpoint, struct endpoint_stats *out)
 {
 	struct kernel_backend *kb = kb_of(b);
-	struct rtnl_link *eth0 = NULL;
-	struct nl_sock *sk = NULL;
-	char ns[NSNAME_MAX], what[128], err[256];
-	int nsfd = -1, r;
+	struct ns_entry *ent;
+	char ns[NSNAME_MAX], err[256];
+	int nsfd, sk, r;
 
 	memset(out, 0, sizeof(*out));
 	r = ns_name(kb, ns, tenant, vnet, endpoint);
 	if (r < 0)
 		return r;
-	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
-	nsfd = netns_open(ns, err, sizeof(err));
-	if (nsfd < 0) {
-		r = nsfd;
-		kerr(kb, "%s is not realized: %s", what, err);
-		goto out;
-	}
-	r = nl_open_in(kb, nsfd, ns, what, &sk);
-	if (r < 0)
-		goto out;
-	r = rtnl_link_get_kernel(sk, 0, EP_DEV, &eth0);
-	if (r < 0) {
-		kerr(kb, "%s: cannot read " EP_DEV " in namespace %s: %s", what, ns,
-		     nl_geterror(r));
-		r = nl_absent(r) ? CS_ENOENT : CS_EIO;
-		goto out;
-	}
-	out->rx_bytes = rtnl_link_get_stat(eth0, RTNL_LINK_RX_BYTES);
-	out->tx_bytes = rtnl_link_get_stat(eth0, RTNL_LINK_TX_BYTES);
-	out->rx_packets = rtnl_link_get_stat(eth0, RTNL_LINK_RX_PACKETS);
-	out->tx_packets = rtnl_link_get_stat(eth0, RTNL_LINK_TX_PACKETS);
-	r = 0;
-out:
-	if (eth0)
-		rtnl_link_put(eth0);
-	if (sk)
-		nl_socket_free(sk);
-	if (nsfd >= 0)
+	pthread_rwlock_rdlock(&kb->lock);
+	ent = cache_find(kb, ns);
+	/* a cached fd outlives a namespace deleted by hand: only if it is
+	 * still the one mounted under its name */
+	if (ent && netns_same(ent->fd, ns) == 1) {
+		sk = netns_socket(ent->fd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+		pthread_rwlock_unlock(&kb->lock);
+	} else {
+		pthread_rwlock_unlock(&kb->lock);
+		nsfd = netns_open(ns, err, sizeof(err));
+		if (nsfd < 0) {
+			kerr(kb, "endpoint %s/%s/%s is not realized: %s", tenant, vnet, endpoint,
+			     err);
+			return nsfd;
+		}
+		sk = netns_socket(nsfd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 		close(nsfd);
+	}
+	if (sk < 0) {
+		kerr(kb, "endpoint %s/%s/%s: cannot open a netlink socket in namespace %s: %s",
+		     tenant, vnet, endpoint, ns, strerror(errno));
+		return sk;
+	}
+	r = stats_query(sk, out);
+	if (r < 0)
+		kerr(kb, "endpoint %s/%s/%s: cannot read " EP_DEV " in namespace %s: %s", tenant,
+		     vnet, endpoint, ns, r == CS_ENOMEM ? "out of memory" : strerror(errno));
+	close(sk);
 	return r;
 }
 
