@@ -26,6 +26,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <nftables/libnftables.h>
 
 #include "cs/cs.h"
@@ -46,6 +50,53 @@ struct nft_job {
 
 /* Runs inside the endpoint's namespace, so the netlink socket libnftables
  * opens is bound there. */
+/*
+ * Does the namespace we are in hold table "inet cs"? One NFT_MSG_GETTABLE
+ * over a bare netfilter socket: far cheaper than a libnftables context,
+ * which matters because every reconcile asks it of every endpoint of every
+ * vnet without rules. Returns 1, 0, or a negative code.
+ */
+static int table_exists_fn(void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	int r = CS_EIO;
+
+	(void)arg;
+	if (!nl)
+		return CS_EIO;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "cs");
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		goto out;
+	/* the table comes back as a message; absence as an error ack */
+	for (struct nlmsghdr *m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, (int)n);
+	     m = mnl_nlmsg_next(m, (int *)&n)) {
+		if (m->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+			r = e->error == 0 ? 1 : e->error == -ENOENT ? 0 : CS_EIO;
+			break;
+		}
+		r = 1;
+		break;
+	}
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
 static int nft_fn(void *arg)
 {
 	struct nft_job *job = arg;
@@ -269,6 +320,14 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 		goto out;
 	}
 
+	if (!fw) {
+		/* nothing to remove is the common case: ask cheaply first */
+		int ex = netns_run(nsfd, table_exists_fn, NULL, err, sizeof(err));
+		if (ex == 0) {
+			r = 0;
+			goto out;
+		}
+	}
 	f = open_memstream(&cmds, &len);
 	if (!f) {
 		r = CS_ENOMEM;
