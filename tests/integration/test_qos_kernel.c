@@ -48,58 +48,7 @@
 #define WARM_S 0.7
 #define WINDOW_S 2.5
 
-static char prefix[VNET_PREFIX_MAX + 1];
-static const struct vnet_ops *ops;
-static struct vnet_backend *be;
-static int checks;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-		exit(1); \
-	} \
-	checks++; \
-} while (0)
-
-#define OK(call) do { \
-	int r_ = (call); \
-	CHECK(r_ >= 0, "%s -> %d: %s", #call, r_, vnet_backend_error(be)); \
-} while (0)
-
-static void cleanup(void)
-{
-	char pfx[VNET_PREFIX_MAX + 2], err[256], **names = NULL;
-	size_t n = 0, i;
-
-	if (be)
-		ops->close(be);
-	be = NULL;
-	snprintf(pfx, sizeof(pfx), "%s.", prefix);
-	if (netns_list(pfx, &names, &n) < 0)
-		return;
-	for (i = 0; i < n; i++) {
-		netns_delete(names[i], err, sizeof(err));
-		free(names[i]);
-	}
-	free(names);
-}
-
-static void on_signal(int sig)
-{
-	fprintf(stderr, "FAIL: signal %d\n", sig);
-	exit(1);
-}
-
-/* A crash still removes the namespaces; not async-signal-safe, but the
- * alternative is leaking them. */
-static void on_crash(int sig)
-{
-	cleanup();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
+#include "ktest.h"
 
 static struct cs_addr addr(const char *s)
 {
