@@ -16,7 +16,13 @@
  *  - a watch delivers, in revision order, every change with revision >=
  *    from_rev to keys under its prefix; if the store no longer holds
  *    history back to from_rev it returns CS_ECOMPACTED (re-list, then
- *    watch from the list's revision + 1).
+ *    watch from the list's revision + 1);
+ *  - a lease (etcd's) lives for its TTL in seconds unless kept alive; a
+ *    key put with a lease is deleted when the lease expires or is revoked
+ *    (a delete under a new revision, seen by watches); a put without a
+ *    lease detaches the key from the one it had.  Granting and keeping
+ *    alive change no revision.  An expired lease is gone: keepalive,
+ *    revoke and puts naming it fail with CS_ENOENT.
  * Values are opaque text to the store (JSON by convention).
  * All calls return 0 or a negative CS_E* code (CS_ENOENT, CS_ECONFLICT,
  * CS_EUNAVAIL when the backing engine cannot be reached, CS_EIO, CS_ENOMEM).
@@ -92,6 +98,15 @@ struct store_ops {
 	/* non-blocking: appends pending events (possibly none) */
 	int (*watch_read)(struct store_watch *w, struct store_events *out);
 	void (*watch_free)(struct store_watch *w);
+	/* a lease of @ttl seconds (the store may raise it: *granted says) */
+	int (*lease_grant)(struct store *s, int64_t ttl, int64_t *id, int64_t *granted);
+	/* renews it for its TTL; *ttl the seconds left; CS_ENOENT: expired */
+	int (*lease_keepalive)(struct store *s, int64_t id, int64_t *ttl);
+	/* ends it now, deleting its keys; CS_ENOENT if it is already gone */
+	int (*lease_revoke)(struct store *s, int64_t id, int64_t *rev);
+	/* put attached to lease @lease (CS_ENOENT if that lease is gone) */
+	int (*put_lease)(struct store *s, const char *key, const char *value, int64_t lease,
+			 int64_t *rev);
 };
 
 struct store {
@@ -138,6 +153,15 @@ static inline int store_watch_read(struct store_watch *w, struct store_events *o
 { return w->store->ops->watch_read(w, o); }
 static inline void store_watch_free(struct store_watch *w)
 { if (w) w->store->ops->watch_free(w); }
+static inline int store_lease_grant(struct store *s, int64_t ttl, int64_t *id, int64_t *granted)
+{ return s->ops->lease_grant(s, ttl, id, granted); }
+static inline int store_lease_keepalive(struct store *s, int64_t id, int64_t *ttl)
+{ return s->ops->lease_keepalive(s, id, ttl); }
+static inline int store_lease_revoke(struct store *s, int64_t id, int64_t *rev)
+{ return s->ops->lease_revoke(s, id, rev); }
+static inline int store_put_lease(struct store *s, const char *k, const char *v, int64_t lease,
+				  int64_t *rev)
+{ return s->ops->put_lease(s, k, v, lease, rev); }
 
 /* Free helpers; all accept NULL/empty. */
 void store_kv_clear(struct store_kv *kv);

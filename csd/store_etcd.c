@@ -266,9 +266,11 @@ static int et_error(json_t *root)
 	if (!msg)
 		msg = "";
 	switch (code) {
+	case ET_GRPC_NOT_FOUND:
+		/* a lease that expired or was revoked: gone, as store.h says */
+		return strstr(msg, "lease not found") ? CS_ENOENT : CS_EINVAL;
 	case ET_GRPC_INVALID_ARGUMENT:
 	case ET_GRPC_FAILED_PRECONDITION:
-	case ET_GRPC_NOT_FOUND:
 		return CS_EINVAL;
 	case ET_GRPC_OUT_OF_RANGE:
 		return strstr(msg, "compacted") ? CS_ECOMPACTED : CS_EINVAL;
@@ -772,14 +774,15 @@ static int et_revision(struct store *store, int64_t *rev)
 	return ret;
 }
 
-static int et_put(struct store *store, const char *key, const char *value, int64_t *rev)
+static int et_put_lease(struct store *store, const char *key, const char *value,
+			int64_t lease, int64_t *rev)
 {
 	struct et_store *s = et_of(store);
 	json_t *req, *resp = NULL;
 	int64_t r = 0;
 	int ret;
 
-	if (!key || !*key || !value)
+	if (!key || !*key || !value || lease < 0)
 		return CS_EINVAL;
 	req = json_object();
 	if (!req)
@@ -787,6 +790,9 @@ static int et_put(struct store *store, const char *key, const char *value, int64
 	ret = et_set_key(req, "key", s->prefix, s->plen, key, strlen(key));
 	if (!ret)
 		ret = et_set_value(req, value);
+	/* no "lease" detaches the key from the one it had, as etcd does */
+	if (!ret && lease)
+		ret = et_set_int64(req, "lease", lease);
 	if (!ret)
 		ret = et_request(s, "/v3/kv/put", req, false, &resp);
 	if (!ret)
@@ -796,6 +802,11 @@ static int et_put(struct store *store, const char *key, const char *value, int64
 	json_decref(resp);
 	json_decref(req);
 	return ret;
+}
+
+static int et_put(struct store *store, const char *key, const char *value, int64_t *rev)
+{
+	return et_put_lease(store, key, value, 0, rev);
 }
 
 static int et_del(struct store *store, const char *key, int64_t *rev)
@@ -888,6 +899,7 @@ static int et_txn_request(struct et_store *s, const struct store_txn *t, json_t 
 		ret = et_set_key(inner, "key", s->prefix, s->plen, op->key, strlen(op->key));
 		if (!ret && op->type == STORE_PUT)
 			ret = et_set_value(inner, op->value);
+
 		if (ret)
 			goto out;
 		ret = CS_ENOMEM;
@@ -920,6 +932,95 @@ static int et_txn(struct store *store, const struct store_txn *t, int64_t *rev)
 	if (!ret)
 		ret = et_parse_txn(resp, &r);
 	if ((!ret || ret == CS_ECONFLICT) && rev)
+		*rev = r;
+	json_decref(resp);
+	json_decref(req);
+	return ret;
+}
+
+/* ---- leases: /v3/lease/{grant,keepalive,revoke} ---- */
+
+static int et_lease_grant(struct store *store, int64_t ttl, int64_t *id, int64_t *granted)
+{
+	struct et_store *s = et_of(store);
+	json_t *req, *resp = NULL;
+	int64_t got = 0, lid = 0;
+	int ret;
+
+	if (ttl < 1 || !id)
+		return CS_EINVAL;
+	req = json_object();
+	if (!req)
+		return CS_ENOMEM;
+	ret = et_set_int64(req, "TTL", ttl);
+	/* a grant repeated on another member leaves an unused lease that
+	 * expires by itself: safe to retry */
+	if (!ret)
+		ret = et_request(s, "/v3/lease/grant", req, true, &resp);
+	if (!ret)
+		ret = et_int64(resp, "ID", &lid);
+	if (!ret)
+		ret = et_int64(resp, "TTL", &got);
+	if (!ret && (lid <= 0 || got <= 0))
+		ret = CS_EPROTO;
+	if (!ret) {
+		*id = lid;
+		if (granted)
+			*granted = got;
+	}
+	json_decref(resp);
+	json_decref(req);
+	return ret;
+}
+
+/* The gateway turns the keepalive stream into one {"result": ...} line. */
+static int et_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
+{
+	struct et_store *s = et_of(store);
+	json_t *req, *resp = NULL, *res;
+	int64_t left = 0;
+	int ret;
+
+	if (id <= 0)
+		return CS_EINVAL;
+	req = json_object();
+	if (!req)
+		return CS_ENOMEM;
+	ret = et_set_int64(req, "ID", id);
+	if (!ret)
+		ret = et_request(s, "/v3/lease/keepalive", req, true, &resp);
+	if (!ret) {
+		res = json_object_get(resp, "result");
+		ret = json_is_object(res) ? et_int64(res, "TTL", &left) : CS_EPROTO;
+	}
+	/* an expired lease answers with TTL 0, which is omitted */
+	if (!ret && left <= 0)
+		ret = CS_ENOENT;
+	if (!ret && ttl)
+		*ttl = left;
+	json_decref(resp);
+	json_decref(req);
+	return ret;
+}
+
+static int et_lease_revoke(struct store *store, int64_t id, int64_t *rev)
+{
+	struct et_store *s = et_of(store);
+	json_t *req, *resp = NULL;
+	int64_t r = 0;
+	int ret;
+
+	if (id <= 0)
+		return CS_EINVAL;
+	req = json_object();
+	if (!req)
+		return CS_ENOMEM;
+	ret = et_set_int64(req, "ID", id);
+	if (!ret)
+		ret = et_request(s, "/v3/lease/revoke", req, false, &resp);
+	if (!ret)
+		ret = et_header_rev(resp, &r);
+	if (!ret && rev)
 		*rev = r;
 	json_decref(resp);
 	json_decref(req);
@@ -1316,6 +1417,10 @@ static const struct store_ops et_ops = {
 	.watch_fd = et_watch_fd,
 	.watch_read = et_watch_read,
 	.watch_free = et_watch_free,
+	.lease_grant = et_lease_grant,
+	.lease_keepalive = et_lease_keepalive,
+	.lease_revoke = et_lease_revoke,
+	.put_lease = et_put_lease,
 };
 
 static pthread_once_t et_curl_once = PTHREAD_ONCE_INIT;

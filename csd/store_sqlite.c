@@ -5,8 +5,14 @@
  * Tables:
  *  meta(k, v)    'rev' = current revision, 'compact' = oldest revision whose
  *                events are all still held (watches from before it fail);
- *  kv            the current state, one row per key;
- *  events        one row per change, (rev, idx) ordered, for watch.
+ *  kv            the current state, one row per key, with its lease (0: none);
+ *  events        one row per change, (rev, idx) ordered, for watch;
+ *  lease         leases and when they expire (wall-clock ms, as several
+ *                processes share the file and it outlives them).
+ *
+ * Leases: reads ignore keys whose lease has expired; the first write, lease
+ * call or watch read after the expiry deletes them, one revision per lease
+ * as etcd does, so watches see the deletes.
  *
  * Every write runs under BEGIN IMMEDIATE, which takes the database's write
  * lock before the revision is read, so writers in other processes or on
@@ -27,6 +33,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -38,7 +45,7 @@
 /* Revisions of event history kept for watches that fall behind. */
 #define SQ_HISTORY 10000
 #define SQ_BUSY_MS 5000
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 
 enum sq_stmt {
 	SQ_BEGIN,
@@ -55,8 +62,19 @@ enum sq_stmt {
 	SQ_EV_INSERT,
 	SQ_EV_COMPACT,
 	SQ_EV_READ,
+	SQ_LEASE_DUE,
+	SQ_LEASE_EXPIRED,
+	SQ_LEASE_GET,
+	SQ_LEASE_INSERT,
+	SQ_LEASE_RENEW,
+	SQ_LEASE_DEL,
+	SQ_LEASE_KEYS,
 	SQ_NSTMT,
 };
+
+/* A key is live unless its lease expired (@now: the statement's parameter). */
+#define SQ_LIVE(now) " AND (kv.lease = 0 OR NOT EXISTS (SELECT 1 FROM lease" \
+	" WHERE lease.id = kv.lease AND lease.expires <= " now "))"
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN",
@@ -65,13 +83,14 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_META_GET] = "SELECT v FROM meta WHERE k = ?1",
 	[SQ_META_SET] = "UPDATE meta SET v = ?2 WHERE k = ?1",
-	[SQ_KV_GET] = "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1",
+	[SQ_KV_GET] = "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?1" SQ_LIVE("?2"),
 	[SQ_KV_MODREV] = "SELECT mod_rev FROM kv WHERE key = ?1",
 	[SQ_KV_LIST] = "SELECT key, value, create_rev, mod_rev FROM kv"
-		       " WHERE key >= ?1 AND key < ?2 ORDER BY key",
-	[SQ_KV_PUT] = "INSERT INTO kv (key, value, create_rev, mod_rev)"
-		      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (key) DO UPDATE"
-		      " SET value = excluded.value, mod_rev = excluded.mod_rev",
+		       " WHERE key >= ?1 AND key < ?2" SQ_LIVE("?3") " ORDER BY key",
+	[SQ_KV_PUT] = "INSERT INTO kv (key, value, create_rev, mod_rev, lease)"
+		      " VALUES (?1, ?2, ?3, ?3, ?4) ON CONFLICT (key) DO UPDATE"
+		      " SET value = excluded.value, mod_rev = excluded.mod_rev,"
+		      " lease = excluded.lease",
 	[SQ_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
 	[SQ_EV_INSERT] = "INSERT INTO events (rev, idx, type, key, value)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -79,6 +98,14 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_EV_READ] = "SELECT rev, type, key, value FROM events"
 		       " WHERE rev >= ?1 AND rev <= ?2 AND key >= ?3 AND key < ?4"
 		       " ORDER BY rev, idx",
+	[SQ_LEASE_DUE] = "SELECT 1 FROM lease WHERE expires <= ?1 LIMIT 1",
+	[SQ_LEASE_EXPIRED] = "SELECT id FROM lease WHERE expires <= ?1 ORDER BY expires",
+	[SQ_LEASE_GET] = "SELECT ttl FROM lease WHERE id = ?1 AND expires > ?2",
+	[SQ_LEASE_INSERT] = "INSERT INTO lease (id, ttl, expires) VALUES (?1, ?2, ?3)",
+	[SQ_LEASE_RENEW] = "UPDATE lease SET expires = ?2 + ttl * 1000 WHERE id = ?1"
+			   " AND expires > ?2 RETURNING ttl",
+	[SQ_LEASE_DEL] = "DELETE FROM lease WHERE id = ?1",
+	[SQ_LEASE_KEYS] = "SELECT key FROM kv WHERE lease = ?1 ORDER BY key",
 };
 
 static const char sq_schema[] =
@@ -89,7 +116,8 @@ static const char sq_schema[] =
 	" key TEXT PRIMARY KEY NOT NULL,"
 	" value TEXT NOT NULL,"
 	" create_rev INTEGER NOT NULL,"
-	" mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
+	" mod_rev INTEGER NOT NULL,"
+	" lease INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS events ("
 	" rev INTEGER NOT NULL,"
 	" idx INTEGER NOT NULL,"
@@ -97,6 +125,13 @@ static const char sq_schema[] =
 	" key TEXT NOT NULL,"
 	" value TEXT,"
 	" PRIMARY KEY (rev, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS lease ("
+	" id INTEGER PRIMARY KEY NOT NULL,"
+	" ttl INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS lease_expires ON lease (expires);"
+	"CREATE INDEX IF NOT EXISTS kv_lease ON kv (lease) WHERE lease != 0;"
+	"INSERT OR IGNORE INTO meta (k, v) VALUES ('lease', 0);"
 	"INSERT OR IGNORE INTO meta (k, v) VALUES ('rev', 1);"
 	"INSERT OR IGNORE INTO meta (k, v) VALUES ('compact', 1);";
 
@@ -264,6 +299,15 @@ static char *sq_column_strdup(sqlite3_stmt *st, int col)
 	return p;
 }
 
+/* Lease expiry is wall-clock: the file outlives processes and boots. */
+static int64_t sq_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void sq_signal(struct sq_store *s)
 {
 	struct sq_watch *w;
@@ -288,6 +332,8 @@ static int sq_get(struct store *store, const char *key, struct store_kv *out)
 		return CS_EUNAVAIL;
 	st = s->stmt[SQ_KV_GET];
 	ret = sq_bind_text(st, 1, key);
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 2, sq_now_ms()));
 	if (ret)
 		goto out;
 	rc = sqlite3_step(st);
@@ -338,6 +384,8 @@ static int sq_list(struct store *store, const char *prefix, struct store_kvs *ou
 	ret = sq_bind_text(st, 1, prefix);
 	if (!ret)
 		ret = sq_bind_prefix_end(st, 2, prefix, &end);
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 3, sq_now_ms()));
 	if (ret)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -416,16 +464,45 @@ static int sq_event_insert(struct sq_store *s, int64_t rev, int idx,
 	return ret;
 }
 
-static int sq_apply_put(struct sq_store *s, const char *key, const char *value, int64_t rev)
+/* CS_ENOENT unless lease @id exists and has not expired. */
+static int sq_lease_live(struct sq_store *s, int64_t id, int64_t *ttl)
+{
+	sqlite3_stmt *st = s->stmt[SQ_LEASE_GET];
+	int rc, ret;
+
+	ret = sq_err(sqlite3_bind_int64(st, 1, id));
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 2, sq_now_ms()));
+	if (ret)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (ttl)
+			*ttl = sqlite3_column_int64(st, 0);
+	} else {
+		ret = rc == SQLITE_DONE ? CS_ENOENT : sq_err(rc);
+	}
+out:
+	sq_reset(st);
+	return ret;
+}
+
+static int sq_apply_put(struct sq_store *s, const char *key, const char *value, int64_t rev,
+			int64_t lease)
 {
 	sqlite3_stmt *st = s->stmt[SQ_KV_PUT];
 	int ret;
 
+	/* as etcd: a put naming a lease that is gone fails the whole write */
+	if (lease && (ret = sq_lease_live(s, lease, NULL)))
+		return ret;
 	ret = sq_bind_text(st, 1, key);
 	if (!ret)
 		ret = sq_bind_text(st, 2, value);
 	if (!ret)
 		ret = sq_err(sqlite3_bind_int64(st, 3, rev));
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 4, lease));
 	if (!ret)
 		ret = sq_err(sqlite3_step(st));
 	sq_reset(st);
@@ -488,11 +565,224 @@ static int sq_txn_valid(const struct store_txn *t)
 }
 
 /*
+ * Deletes the keys of lease @id (one event each, under revision @next,
+ * counted in *@changed) and the lease itself.  In a write transaction.
+ */
+static int sq_lease_drop(struct sq_store *s, int64_t id, int64_t next, int *changed)
+{
+	sqlite3_stmt *st = s->stmt[SQ_LEASE_KEYS];
+	char **keys = NULL, **nk;
+	size_t n = 0, i;
+	int rc, ret, deleted;
+
+	ret = sq_err(sqlite3_bind_int64(st, 1, id));
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		nk = realloc(keys, (n + 1) * sizeof(*keys));
+		if (!nk || !(nk[n] = sq_column_strdup(st, 0))) {
+			if (nk)
+				keys = nk;
+			ret = CS_ENOMEM;
+			break;
+		}
+		keys = nk;
+		n++;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_err(rc);
+	sq_reset(st);
+	/* collected first: no delete from kv while a select on it is open */
+	for (i = 0; !ret && i < n; i++) {
+		ret = sq_apply_del(s, keys[i], &deleted);
+		if (!ret && deleted)
+			ret = sq_event_insert(s, next, (*changed)++, STORE_DELETE, keys[i], NULL);
+	}
+	if (!ret) {
+		st = s->stmt[SQ_LEASE_DEL];
+		ret = sq_err(sqlite3_bind_int64(st, 1, id));
+		if (!ret)
+			ret = sq_err(sqlite3_step(st));
+		sq_reset(st);
+	}
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return ret;
+}
+
+/* Commits a write that changed @changed keys under revision @next. */
+static int sq_commit_rev(struct sq_store *s, int changed, int64_t next)
+{
+	int ret = 0;
+
+	if (changed) {
+		ret = sq_meta_set(s, "rev", next);
+		if (!ret)
+			ret = sq_compact(s, next);
+	}
+	if (!ret)
+		ret = sq_exec(s, SQ_COMMIT);
+	if (!ret && changed)
+		sq_signal(s);
+	return ret;
+}
+
+/* Expired leases lose their keys, one revision per lease that held any. */
+static int sq_expire(struct sq_store *s)
+{
+	sqlite3_stmt *st = s->stmt[SQ_LEASE_DUE];
+	int64_t now = sq_now_ms(), cur = 0, *ids = NULL, *ni;
+	size_t n = 0, i;
+	int rc, ret, changed;
+
+	/* the common case, no lease due, costs one indexed lookup */
+	ret = sq_err(sqlite3_bind_int64(st, 1, now));
+	rc = ret ? SQLITE_DONE : sqlite3_step(st);
+	sq_reset(st);
+	if (ret || rc != SQLITE_ROW)
+		return ret ? ret : sq_err(rc);
+	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
+	if (ret)
+		return ret;
+	st = s->stmt[SQ_LEASE_EXPIRED];
+	ret = sq_err(sqlite3_bind_int64(st, 1, now));
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(ni = realloc(ids, (n + 1) * sizeof(*ids)))) {
+			ret = CS_ENOMEM;
+			break;
+		}
+		ids = ni;
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_err(rc);
+	sq_reset(st);
+	if (!ret)
+		ret = sq_meta_get(s, "rev", &cur);
+	for (i = 0; !ret && i < n; i++) {
+		changed = 0;
+		ret = sq_lease_drop(s, ids[i], cur + 1, &changed);
+		if (!ret && changed) {
+			cur++;
+			ret = sq_meta_set(s, "rev", cur);
+			if (!ret)
+				ret = sq_compact(s, cur);
+		}
+	}
+	if (!ret)
+		ret = sq_exec(s, SQ_COMMIT);
+	if (!ret && n)
+		sq_signal(s);
+	sq_abort(s);
+	free(ids);
+	return ret;
+}
+
+static int sq_lease_grant(struct store *store, int64_t ttl, int64_t *id, int64_t *granted)
+{
+	struct sq_store *s = sq_of(store);
+	sqlite3_stmt *st = s->stmt[SQ_LEASE_INSERT];
+	int64_t last = 0;
+	int ret;
+
+	if (ttl < 1 || ttl > INT32_MAX || !id)
+		return CS_EINVAL;
+	if (!s->db)
+		return CS_EUNAVAIL;
+	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
+	if (ret)
+		return ret;
+	/* ids are never reused, as a counter in meta keeps them */
+	ret = sq_meta_get(s, "lease", &last);
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 1, last + 1));
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 2, ttl));
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 3, sq_now_ms() + ttl * 1000));
+	if (!ret)
+		ret = sq_err(sqlite3_step(st));
+	sq_reset(st);
+	if (!ret)
+		ret = sq_meta_set(s, "lease", last + 1);
+	/* no revision: a lease alone changes no key */
+	if (!ret)
+		ret = sq_exec(s, SQ_COMMIT);
+	sq_abort(s);
+	if (!ret) {
+		*id = last + 1;
+		if (granted)
+			*granted = ttl;
+	}
+	return ret;
+}
+
+static int sq_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
+{
+	struct sq_store *s = sq_of(store);
+	sqlite3_stmt *st = s->stmt[SQ_LEASE_RENEW];
+	int rc, ret;
+
+	if (id <= 0)
+		return CS_EINVAL;
+	if (!s->db)
+		return CS_EUNAVAIL;
+	sq_expire(s);
+	ret = sq_err(sqlite3_bind_int64(st, 1, id));
+	if (!ret)
+		ret = sq_err(sqlite3_bind_int64(st, 2, sq_now_ms()));
+	if (ret)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (ttl)
+			*ttl = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	} else if (rc == SQLITE_DONE) {
+		ret = CS_ENOENT;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_err(rc);
+out:
+	sq_reset(st);
+	return ret;
+}
+
+static int sq_lease_revoke(struct store *store, int64_t id, int64_t *rev)
+{
+	struct sq_store *s = sq_of(store);
+	int64_t cur = 0;
+	int ret, changed = 0;
+
+	if (id <= 0)
+		return CS_EINVAL;
+	if (!s->db)
+		return CS_EUNAVAIL;
+	sq_expire(s);
+	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
+	if (ret)
+		return ret;
+	ret = sq_meta_get(s, "rev", &cur);
+	if (!ret)
+		ret = sq_lease_live(s, id, NULL);
+	if (!ret)
+		ret = sq_lease_drop(s, id, cur + 1, &changed);
+	if (!ret)
+		ret = sq_commit_rev(s, changed, cur + 1);
+	if (!ret && changed)
+		cur++;
+	sq_abort(s);
+	if (!ret && rev)
+		*rev = cur;
+	return ret;
+}
+
+/*
  * The one write path.  @strict: a lone delete of an absent key fails with
  * CS_ENOENT (store_delete) instead of succeeding without change (txn).
+ * @lease: the lease its puts are attached to (0: none, detaching them).
  */
 static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
-		    int64_t *rev)
+		    int64_t lease, int64_t *rev)
 {
 	int64_t cur = 0, next, mr = 0;
 	int ret, changed = 0, deleted;
@@ -502,6 +792,9 @@ static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
 		return CS_EINVAL;
 	if (!s->db)
 		return CS_EUNAVAIL;
+	/* expired leases' deletes come first, under revisions of their own; a
+	 * sweep that fails is retried by the next call, the write goes on */
+	sq_expire(s);
 	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
 	if (ret)
 		return ret;
@@ -522,7 +815,7 @@ static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
 		const struct store_op *op = &t->ops[i];
 
 		if (op->type == STORE_PUT) {
-			ret = sq_apply_put(s, op->key, op->value, next);
+			ret = sq_apply_put(s, op->key, op->value, next, lease);
 		} else {
 			ret = sq_apply_del(s, op->key, &deleted);
 			if (!ret && !deleted) {
@@ -566,7 +859,18 @@ static int sq_put(struct store *store, const char *key, const char *value, int64
 	struct store_op op = { .type = STORE_PUT, .key = key, .value = value };
 	struct store_txn t = { .ops = &op, .nops = 1 };
 
-	return sq_write(sq_of(store), &t, 0, rev);
+	return sq_write(sq_of(store), &t, 0, 0, rev);
+}
+
+static int sq_put_lease(struct store *store, const char *key, const char *value,
+			int64_t lease, int64_t *rev)
+{
+	struct store_op op = { .type = STORE_PUT, .key = key, .value = value };
+	struct store_txn t = { .ops = &op, .nops = 1 };
+
+	if (lease < 0)
+		return CS_EINVAL;
+	return sq_write(sq_of(store), &t, 0, lease, rev);
 }
 
 static int sq_del(struct store *store, const char *key, int64_t *rev)
@@ -574,12 +878,12 @@ static int sq_del(struct store *store, const char *key, int64_t *rev)
 	struct store_op op = { .type = STORE_DELETE, .key = key };
 	struct store_txn t = { .ops = &op, .nops = 1 };
 
-	return sq_write(sq_of(store), &t, 1, rev);
+	return sq_write(sq_of(store), &t, 1, 0, rev);
 }
 
 static int sq_txn(struct store *store, const struct store_txn *t, int64_t *rev)
 {
-	return sq_write(sq_of(store), t, 0, rev);
+	return sq_write(sq_of(store), t, 0, 0, rev);
 }
 
 static void sq_destroy(struct sq_store *s)
@@ -717,6 +1021,8 @@ static int sq_watch_read(struct store_watch *base, struct store_events *out)
 		return CS_EINVAL;
 	if (!s->db)
 		return CS_EUNAVAIL;
+	/* expiries are deletes a watch must see */
+	sq_expire(s);
 	/* drain before querying so a write racing with us re-arms the fd */
 	if (read(w->efd, &cnt, sizeof(cnt)) < 0) {
 		/* EAGAIN: nothing signalled; the table may still have news */
@@ -827,6 +1133,10 @@ static const struct store_ops sq_ops = {
 	.watch_fd = sq_watch_fd,
 	.watch_read = sq_watch_read,
 	.watch_free = sq_watch_free,
+	.lease_grant = sq_lease_grant,
+	.lease_keepalive = sq_lease_keepalive,
+	.lease_revoke = sq_lease_revoke,
+	.put_lease = sq_put_lease,
 };
 
 /* mkdir -p; only the last component gets 0700 (it holds the database). */
@@ -892,7 +1202,7 @@ out:
 static int sq_schema_init(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, ret, version = 0;
+	int rc, ret = 0, version = 0;
 	char sql[64];
 
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -911,7 +1221,12 @@ static int sq_schema_init(sqlite3 *db)
 		ret = CS_ENOTSUP;
 		goto out;
 	}
-	ret = sq_err(sqlite3_exec(db, sq_schema, NULL, NULL, NULL));
+	/* version 1 had no leases: its keys get none */
+	if (version == 1)
+		ret = sq_err(sqlite3_exec(db, "ALTER TABLE kv ADD COLUMN lease INTEGER NOT NULL"
+					  " DEFAULT 0", NULL, NULL, NULL));
+	if (!ret)
+		ret = sq_err(sqlite3_exec(db, sq_schema, NULL, NULL, NULL));
 	if (ret)
 		goto out;
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SQ_SCHEMA_VERSION);

@@ -780,6 +780,116 @@ static void test_concurrent_create(void **state)
 	store_kv_clear(&kv);
 }
 
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* A key on a lease that is not kept alive goes when the lease expires,
+ * not before, as a delete under a revision of its own; then the lease is
+ * gone for every call that names it. */
+static void test_lease_expire(void **state)
+{
+	struct ctx *c = *state;
+	struct store_events ev = { 0 };
+	struct store_watch *w = NULL;
+	struct timespec t0, t1;
+	int64_t id = 0, granted = 0, r0, rev = 0, ttl = 0;
+
+	assert_int_equal(store_lease_grant(c->s, 0, &id, &granted), CS_EINVAL);
+	r0 = rev_now(c);
+	assert_int_equal(store_lease_grant(c->s, 2, &id, &granted), 0);
+	assert_true(id > 0);
+	assert_true(granted >= 2);
+	/* a lease alone changes no key, hence no revision */
+	assert_int_equal(rev_now(c), r0);
+	assert_int_equal(store_put_lease(c->s, K(c, "l/a"), "A", -1, &rev), CS_EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(store_put_lease(c->s, K(c, "l/a"), "A", id, &rev), 0);
+	assert_int_equal(rev, r0 + 1);
+	assert_kv(c, K(c, "l/a"), "A", r0 + 1, r0 + 1);
+	assert_int_equal(store_watch(c->s, K(c, "l/"), r0 + 1, &w), 0);
+	collect(w, 1, &ev);
+	assert_event(&ev.v[0], STORE_PUT, K(c, "l/a"), "A", r0 + 1);
+	collect(w, 2, &ev);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_event(&ev.v[1], STORE_DELETE, K(c, "l/a"), NULL, r0 + 2);
+	assert_true(ms_between(&t0, &t1) >= (granted - 1) * 1000);
+	store_events_clear(&ev);
+	store_watch_free(w);
+	assert_absent(c, K(c, "l/a"));
+	assert_int_equal(rev_now(c), r0 + 2);
+	assert_int_equal(store_lease_keepalive(c->s, id, &ttl), CS_ENOENT);
+	assert_int_equal(store_lease_revoke(c->s, id, &rev), CS_ENOENT);
+	assert_int_equal(store_put_lease(c->s, K(c, "l/b"), "B", id, &rev), CS_ENOENT);
+	assert_absent(c, K(c, "l/b"));
+	assert_int_equal(rev_now(c), r0 + 2);
+}
+
+/* Kept alive, a lease outlives its TTL; revoked, its keys go at once,
+ * together, under one revision. */
+static void test_lease_keepalive_revoke(void **state)
+{
+	struct ctx *c = *state;
+	struct store_events ev = { 0 };
+	struct store_watch *w = NULL;
+	struct timespec t0, t1;
+	int64_t id = 0, granted = 0, r0, rev = 0, ttl = 0;
+	const char *const both[] = { K(c, "k/a"), K(c, "k/b"), NULL };
+
+	assert_int_equal(store_lease_grant(c->s, 2, &id, &granted), 0);
+	assert_int_equal(store_put_lease(c->s, K(c, "k/a"), "A", id, &r0), 0);
+	assert_int_equal(store_put_lease(c->s, K(c, "k/b"), "B", id, &rev), 0);
+	assert_int_equal(rev, r0 + 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		ttl = 0;
+		assert_int_equal(store_lease_keepalive(c->s, id, &ttl), 0);
+		assert_true(ttl > 0 && ttl <= granted);
+		usleep(400000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (ms_between(&t0, &t1) < (granted + 1) * 1000);
+	assert_list(c, K(c, "k/"), both);
+	assert_int_equal(store_watch(c->s, K(c, "k/"), r0 + 2, &w), 0);
+	assert_int_equal(store_lease_revoke(c->s, id, &rev), 0);
+	assert_int_equal(rev, r0 + 2);
+	collect(w, 2, &ev);
+	assert_event(&ev.v[0], STORE_DELETE, K(c, "k/a"), NULL, r0 + 2);
+	assert_event(&ev.v[1], STORE_DELETE, K(c, "k/b"), NULL, r0 + 2);
+	store_events_clear(&ev);
+	store_watch_free(w);
+	assert_absent(c, K(c, "k/a"));
+	assert_absent(c, K(c, "k/b"));
+	assert_int_equal(store_lease_revoke(c->s, id, &rev), CS_ENOENT);
+	assert_int_equal(store_lease_keepalive(c->s, id, &ttl), CS_ENOENT);
+	assert_int_equal(rev_now(c), r0 + 2);
+}
+
+/* A put without a lease detaches the key: the lease's end leaves it. */
+static void test_lease_detach(void **state)
+{
+	struct ctx *c = *state;
+	int64_t id = 0, id2 = 0, rev = 0, r;
+
+	assert_int_equal(store_lease_grant(c->s, 30, &id, NULL), 0);
+	assert_int_equal(store_lease_grant(c->s, 30, &id2, NULL), 0);
+	assert_true(id2 != id);
+	assert_int_equal(store_put_lease(c->s, K(c, "d/a"), "1", id, &rev), 0);
+	assert_int_equal(store_put(c->s, K(c, "d/a"), "2", &r), 0);
+	/* moved from one lease to another */
+	assert_int_equal(store_put_lease(c->s, K(c, "d/b"), "1", id, &rev), 0);
+	assert_int_equal(store_put_lease(c->s, K(c, "d/b"), "2", id2, &rev), 0);
+	r = rev_now(c);
+	/* a lease holding no key: its end changes nothing */
+	assert_int_equal(store_lease_revoke(c->s, id, &rev), 0);
+	assert_int_equal(rev_now(c), r);
+	assert_kv(c, K(c, "d/a"), "2", r - 3, r - 2);
+	assert_int_equal(store_lease_revoke(c->s, id2, &rev), 0);
+	assert_int_equal(rev, r + 1);
+	assert_absent(c, K(c, "d/b"));
+	assert_kv(c, K(c, "d/a"), "2", r - 3, r - 2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int store_conformance_run(const struct store_factory *f)
@@ -802,6 +912,9 @@ int store_conformance_run(const struct store_factory *f)
 		T(test_restart),
 		T(test_concurrent_cas),
 		T(test_concurrent_create),
+		T(test_lease_expire),
+		T(test_lease_keepalive_revoke),
+		T(test_lease_detach),
 	};
 	struct timespec ts;
 	char name[128];

@@ -264,6 +264,50 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
+/* A database of schema 1 (no leases) opens as it was and takes leases. */
+static void test_schema1_upgrade(void **state)
+{
+	static const char v1[] =
+		"PRAGMA journal_mode = WAL;"
+		"CREATE TABLE meta (k TEXT PRIMARY KEY NOT NULL, v INTEGER NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL,"
+		" create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
+		"CREATE TABLE events (rev INTEGER NOT NULL, idx INTEGER NOT NULL,"
+		" type INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,"
+		" PRIMARY KEY (rev, idx)) WITHOUT ROWID;"
+		"INSERT INTO meta VALUES ('rev', 2), ('compact', 1);"
+		"INSERT INTO kv VALUES ('/old', 'kept', 2, 2);"
+		"INSERT INTO events VALUES (2, 0, 1, '/old', 'kept');"
+		"PRAGMA user_version = 1;";
+	char dir[256], path[300];
+	struct store *s = NULL;
+	struct store_kv kv = { 0 };
+	sqlite3 *db = NULL;
+	int64_t id = 0, rev = 0;
+
+	(void)state;
+	subdir(dir, sizeof(dir), "schema1");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cs.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_sqlite_open(dir, &s), 0);
+	assert_int_equal(store_get(s, "/old", &kv), 0);
+	assert_string_equal(kv.value, "kept");
+	assert_int_equal(kv.mod_rev, 2);
+	store_kv_clear(&kv);
+	assert_int_equal(store_lease_grant(s, 60, &id, NULL), 0);
+	assert_int_equal(store_put_lease(s, "/new", "x", id, &rev), 0);
+	assert_int_equal(rev, 3);
+	assert_int_equal(store_lease_revoke(s, id, &rev), 0);
+	assert_int_equal(rev, 4);
+	assert_int_equal(store_get(s, "/old", &kv), 0);
+	store_kv_clear(&kv);
+	assert_int_equal(store_get(s, "/new", &kv), CS_ENOENT);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_store_open),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_close_before_watch_free),
+		cmocka_unit_test(test_schema1_upgrade),
 	};
 	char dir[256];
 	struct store_factory f = { .name = "sqlite", .open = open_sqlite, .ctx = dir };
