@@ -113,6 +113,7 @@ struct csd_req {
 	json_t *result;    /* set by the handler (owned) */
 	int fds[CS_WIRE_MAX_FDS];
 	int nfds;          /* fds to pass with the reply; closed after sending */
+	bool authorized;   /* the op's authorization passed (ops.h: req_tenant) */
 	char error[16384];
 };
 

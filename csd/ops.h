@@ -12,10 +12,37 @@ typedef char name_t[CS_NAME_MAX + 1];
 
 /* args[key] as a path of n names ("acme/blue"); fails the request if not. */
 int req_path(struct csd_req *r, const char *key, int n, name_t parts[]);
-/* The tenant's document, if the caller may see it and do @a: CS_ENOENT
- * "no such tenant" when absent or invisible, CS_EPERM when visible but @a
- * is not allowed. */
-int req_tenant(struct csd_req *r, const char *t, enum authz_action a, json_t **doc);
+/*
+ * Authorization, decided by policy/authz.c's table for the request's op
+ * (r->op); handlers never choose the right they check.
+ *
+ * req_tenant: the tenant's document, if the caller may call r->op on it.
+ * req_vnet: the same for vnet T/V (@tdoc, @vdoc, either NULL, get the
+ * documents). req_endpoint_vnet: req_vnet for an op on one endpoint;
+ * @opener says the endpoint is an ephemeral one the caller opened.
+ *
+ * They fail the request with "no such tenant" (or "no such vnet") when the
+ * object is absent or the caller has no role there, so nothing of another
+ * tenant shows, and with CS_EPERM when it may see but not do r->op.
+ */
+int req_tenant(struct csd_req *r, const char *t, json_t **doc);
+int req_vnet(struct csd_req *r, const char *t, const char *v, json_t **tdoc, json_t **vdoc);
+int req_endpoint_vnet(struct csd_req *r, const char *t, const char *v, bool opener,
+		      json_t **tdoc, json_t **vdoc);
+/* Only that vnet T/V exists and the caller may see it (the op is decided
+ * later, on a document read in the op's own transaction). */
+int req_visible(struct csd_req *r, const char *t, const char *v);
+/* A list narrowed to tenant T (or vnet T/V, @v not NULL): fails with "no
+ * such tenant" unless the caller has a role in the tenant or, as a member,
+ * in one of its vnets (that vnet, when @v is given). */
+int req_list_filter(struct csd_req *r, const char *t, const char *v);
+/* In a listing: may the caller see vnet T/V? @tdocs, @vdocs: the listings
+ * of /tenants/ and /vnets/. */
+bool list_visible(const struct principal *who, const json_t *tdocs, const json_t *vdocs,
+		  const char *t, const char *v);
+/* Check r->op for an object the handler already read (apply, per tenant):
+ * @tenant (spec, NULL: to be created) and @vnet (spec or NULL). */
+bool req_may(struct csd_req *r, const json_t *tenant, const json_t *vnet);
 /* args["spec"] validated against the schema (all errors at once). */
 int req_spec(struct csd_req *r, enum schema_object o, const char *what, json_t **spec);
 /* Copy a store failure into the request. */

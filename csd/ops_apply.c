@@ -541,16 +541,16 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 	json_t *spec, *doc;
 
 	key_tenant(key, ot->name);
-	if (old && !authz_tenant(who, old_spec, AZ_SEE)) {
+	if (old && !authz_visible(who, old_spec, NULL)) {
 		if (ot->spec)
 			plan_error(pl, CS_EEXIST, "tenant %s: already exists", ot->name);
 		else
 			plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
 		return;
 	}
-	if (old && !authz_tenant(who, old_spec, AZ_MANAGE)) {
-		plan_error(pl, CS_EPERM, "tenant %s: permission denied for uid %u", ot->name,
-			   (unsigned)who->uid);
+	if (old && !req_may(pl->r, old_spec, NULL)) {
+		plan_error(pl, CS_EPERM, "tenant %s: permission denied for uid %u (ask an owner of "
+			   "the tenant or an administrator)", ot->name, (unsigned)who->uid);
 		return;
 	}
 	if (!ot->spec) {
@@ -1220,7 +1220,7 @@ static bool tenant_known(void *arg, const char *name)
 
 	key_tenant(key, name);
 	const json_t *doc = json_object_get(k->tenants, key);
-	return doc && authz_tenant(k->who, json_object_get(doc, "spec"), AZ_SEE);
+	return doc && authz_visible(k->who, json_object_get(doc, "spec"), NULL);
 }
 
 static void split_name(const char *full, int n, char p[3][CS_NAME_MAX + 1])
@@ -1406,6 +1406,10 @@ static int apply(struct csd_req *r)
 	if (prune && !authz_admin(r->who))
 		return req_fail(r, CS_EPERM, "apply --prune: only administrators may prune (it "
 				"deletes every tenant the file does not name); leave --prune out");
+	/* decided per object while planning: plan_tenant() asks req_may() for
+	 * every tenant the file names, new owners go through
+	 * authz_tenant_create(), nodes and --prune need an administrator */
+	r->authorized = true;
 	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0)
 		return req_store_fail(r, ret, "apply");
 	if ((ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
@@ -1500,7 +1504,7 @@ static int export(struct csd_req *r)
 	}
 	json_object_foreach(s.tenants, t, tdoc) {
 		const json_t *spec = json_object_get(tdoc, "spec");
-		if (!authz_tenant(r->who, spec, AZ_SEE))
+		if (!authz_visible(r->who, spec, NULL))
 			continue;
 		json_object_set_new(tenants, t, spec ? json_deep_copy(spec) : json_object());
 		vs = json_object_get(s.vnets, t);

@@ -30,7 +30,25 @@ int req_store_fail(struct csd_req *r, int code, const char *what)
 	return req_fail(r, code, "%s: store: %s", what, cs_strerror(code));
 }
 
-int req_tenant(struct csd_req *r, const char *t, enum authz_action a, json_t **doc)
+bool req_may(struct csd_req *r, const json_t *tenant, const json_t *vnet)
+{
+	bool ok = authz_op(r->who, tenant, vnet, r->op, false);
+
+	r->authorized = r->authorized || ok;
+	return ok;
+}
+
+static int denied(struct csd_req *r, const char *t, const char *v)
+{
+	if (v)
+		return req_fail(r, CS_EPERM, "vnet %s/%s: %s: permission denied for uid %u (a "
+				"vnet's members may use it but not change it; ask an owner of "
+				"tenant %s)", t, v, r->op, (unsigned)r->who->uid, t);
+	return req_fail(r, CS_EPERM, "tenant %s: %s: permission denied for uid %u (ask an "
+			"owner of the tenant or an administrator)", t, r->op, (unsigned)r->who->uid);
+}
+
+int req_tenant(struct csd_req *r, const char *t, json_t **doc)
 {
 	char key[KEY_MAX];
 	int ret;
@@ -38,21 +56,140 @@ int req_tenant(struct csd_req *r, const char *t, enum authz_action a, json_t **d
 	*doc = NULL;
 	key_tenant(key, t);
 	ret = model_get(r->d, key, doc, NULL);
-	if (ret == CS_ENOENT ||
-	    (ret == 0 && !authz_tenant(r->who, json_object_get(*doc, "spec"), AZ_SEE))) {
+	if (ret < 0 && ret != CS_ENOENT)
+		return req_store_fail(r, ret, t);
+	const json_t *spec = json_object_get(*doc, "spec");
+	if (ret == CS_ENOENT || !authz_visible(r->who, spec, NULL)) {
 		json_decref(*doc);
 		*doc = NULL;
 		return req_fail(r, CS_ENOENT, "tenant %s: no such tenant", t);
 	}
-	if (ret < 0)
-		return req_store_fail(r, ret, t);
-	if (!authz_tenant(r->who, json_object_get(*doc, "spec"), a)) {
+	if (!authz_op(r->who, spec, NULL, r->op, false)) {
 		json_decref(*doc);
 		*doc = NULL;
-		return req_fail(r, CS_EPERM, "tenant %s: permission denied for uid %u", t,
-				(unsigned)r->who->uid);
+		return denied(r, t, NULL);
 	}
+	r->authorized = true;
 	return 0;
+}
+
+/* vnet T/V, visible to the caller; @decide: and r->op allowed there */
+static int vnet_access(struct csd_req *r, const char *t, const char *v, bool decide, bool opener,
+		       json_t **tdoc, json_t **vdoc)
+{
+	char tkey[KEY_MAX], vkey[KEY_MAX];
+	json_t *td = NULL, *vd = NULL;
+	int ret;
+
+	if (tdoc)
+		*tdoc = NULL;
+	if (vdoc)
+		*vdoc = NULL;
+	key_tenant(tkey, t);
+	key_vnet(vkey, t, v);
+	if ((ret = model_get(r->d, tkey, &td, NULL)) < 0 && ret != CS_ENOENT)
+		return req_store_fail(r, ret, tkey);
+	if (ret == 0 && (ret = model_get(r->d, vkey, &vd, NULL)) < 0 && ret != CS_ENOENT) {
+		json_decref(td);
+		return req_store_fail(r, ret, vkey);
+	}
+	const json_t *ts = json_object_get(td, "spec"), *vs = json_object_get(vd, "spec");
+	if (!td || !authz_visible(r->who, ts, vs)) {
+		/* nothing of a tenant where the caller has no role, not even whether
+		 * it exists; a tenant's owners learn that a vnet is missing */
+		ret = td && (authz_visible(r->who, ts, NULL) || (!vd && r->who->admin))
+			      ? req_fail(r, CS_ENOENT, "vnet %s/%s: no such vnet", t, v)
+			      : req_fail(r, CS_ENOENT, "tenant %s: no such tenant", t);
+		goto fail;
+	}
+	if (!vd) {
+		ret = req_fail(r, CS_ENOENT, "vnet %s/%s: no such vnet", t, v);
+		goto fail;
+	}
+	if (decide && !authz_op(r->who, ts, vs, r->op, opener)) {
+		ret = denied(r, t, v);
+		goto fail;
+	}
+	r->authorized = r->authorized || decide;
+	if (tdoc)
+		*tdoc = td;
+	else
+		json_decref(td);
+	if (vdoc)
+		*vdoc = vd;
+	else
+		json_decref(vd);
+	return 0;
+fail:
+	json_decref(td);
+	json_decref(vd);
+	return ret;
+}
+
+int req_endpoint_vnet(struct csd_req *r, const char *t, const char *v, bool opener,
+		      json_t **tdoc, json_t **vdoc)
+{
+	return vnet_access(r, t, v, true, opener, tdoc, vdoc);
+}
+
+int req_vnet(struct csd_req *r, const char *t, const char *v, json_t **tdoc, json_t **vdoc)
+{
+	return vnet_access(r, t, v, true, false, tdoc, vdoc);
+}
+
+int req_visible(struct csd_req *r, const char *t, const char *v)
+{
+	return vnet_access(r, t, v, false, false, NULL, NULL);
+}
+
+bool list_visible(const struct principal *who, const json_t *tdocs, const json_t *vdocs,
+		  const char *t, const char *v)
+{
+	char tkey[KEY_MAX], vkey[KEY_MAX];
+
+	key_tenant(tkey, t);
+	const json_t *ts = json_object_get(json_object_get(tdocs, tkey), "spec");
+	if (!ts || authz_visible(who, ts, NULL))
+		return ts != NULL;
+	key_vnet(vkey, t, v);
+	const json_t *vs = json_object_get(json_object_get(vdocs, vkey), "spec");
+	return vs && authz_visible(who, ts, vs);
+}
+
+int req_list_filter(struct csd_req *r, const char *t, const char *v)
+{
+	char key[KEY_MAX];
+	json_t *td = NULL, *vdocs = NULL, *doc;
+	const char *k;
+	bool seen = false;
+	int ret;
+
+	key_tenant(key, t);
+	if ((ret = model_get(r->d, key, &td, NULL)) < 0 && ret != CS_ENOENT)
+		return req_store_fail(r, ret, t);
+	const json_t *ts = json_object_get(td, "spec");
+	if (td && authz_visible(r->who, ts, NULL)) {
+		json_decref(td);
+		return 0;
+	}
+	if (td) {
+		if (v)
+			key_vnet(key, t, v);
+		else
+			snprintf(key, sizeof(key), "/vnets/%s/", t);
+		if ((ret = v ? model_get(r->d, key, &doc, NULL) : model_list(r->d, key, &vdocs, NULL)) < 0 &&
+		    ret != CS_ENOENT) {
+			json_decref(td);
+			return req_store_fail(r, ret, t);
+		}
+		if (v && ret == 0)
+			vdocs = json_pack("{so}", key, doc);
+		json_object_foreach(vdocs, k, doc)
+			seen = seen || authz_visible(r->who, ts, json_object_get(doc, "spec"));
+		json_decref(vdocs);
+	}
+	json_decref(td);
+	return seen ? 0 : req_fail(r, CS_ENOENT, "tenant %s: no such tenant", t);
 }
 
 int req_spec(struct csd_req *r, enum schema_object o, const char *what, json_t **spec)

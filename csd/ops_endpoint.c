@@ -306,7 +306,7 @@ static int ep_create(struct csd_req *r)
 	if ((ret = req_path(r, "name", 3, p)) < 0)
 		return ret;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
-	if ((ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0 ||
+	if ((ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0 ||
 	    (ret = req_spec(r, SCHEMA_ENDPOINT, what, &spec)) < 0 ||
 	    (ret = endpoint_create(r, p[0], p[1], p[2], spec, false, &doc)) < 0)
 		goto out;
@@ -325,7 +325,7 @@ static int ep_delete(struct csd_req *r)
 	char key[KEY_MAX], err[256], full[KEY_MAX];
 	int ret;
 
-	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0)
+	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, p[0], p[1], p[2]);
@@ -343,7 +343,7 @@ static int ep_delete(struct csd_req *r)
 	return 0;
 }
 
-static int ep_get(struct csd_req *r, enum authz_action a, name_t p[3], json_t **doc)
+static int ep_get(struct csd_req *r, name_t p[3], json_t **doc)
 {
 	json_t *tdoc;
 	char key[KEY_MAX];
@@ -351,7 +351,7 @@ static int ep_get(struct csd_req *r, enum authz_action a, name_t p[3], json_t **
 
 	/* a vnet's members see its endpoints (policy/authz.c) */
 	if ((ret = req_path(r, "name", 3, p)) < 0 ||
-	    (ret = req_vnet(r, p[0], p[1], a, &tdoc, NULL)) < 0)
+	    (ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, p[0], p[1], p[2]);
@@ -366,7 +366,7 @@ static int ep_show(struct csd_req *r)
 {
 	name_t p[3];
 	json_t *doc;
-	int ret = ep_get(r, AZ_SEE, p, &doc);
+	int ret = ep_get(r, p, &doc);
 
 	if (ret < 0)
 		return ret;
@@ -379,7 +379,7 @@ static int ep_list(struct csd_req *r)
 {
 	const char *filter = json_string_value(json_object_get(r->args, "filter"));
 	char prefix[KEY_MAX] = "/endpoints/", err[256];
-	json_t *docs = NULL, *doc, *tdocs = NULL;
+	json_t *docs = NULL, *doc, *tdocs = NULL, *vdocs = NULL;
 	const char *key;
 	int ret;
 
@@ -389,17 +389,18 @@ static int ep_list(struct csd_req *r)
 		if (cs_path_split(filter, n, p, err, sizeof(err)) < 0)
 			return req_fail(r, CS_EINVAL, "endpoint list: %s (expected TENANT or "
 					"TENANT/VNET)", err);
-		if ((ret = req_tenant(r, p[0], AZ_SEE, &doc)) < 0)
+		if ((ret = req_list_filter(r, p[0], n == 2 ? p[1] : NULL)) < 0)
 			return ret;
-		json_decref(doc);
 		if (n == 1)
 			snprintf(prefix, sizeof(prefix), "/endpoints/%s/", p[0]);
 		else
 			snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", p[0], p[1]);
 	}
 	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0) {
+	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/vnets/", &vdocs, NULL)) < 0) {
 		json_decref(docs);
+		json_decref(tdocs);
 		return req_store_fail(r, ret, "endpoint list");
 	}
 	struct vnet_inventory inv = { 0 };
@@ -407,17 +408,15 @@ static int ep_list(struct csd_req *r)
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		name_t p[3];
-		char tkey[KEY_MAX];
-		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0)
-			continue;
-		key_tenant(tkey, p[0]);
-		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
+		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 ||
+		    !list_visible(r->who, tdocs, vdocs, p[0], p[1]))
 			continue;
 		json_array_append_new(r->result, view_endpoint(r->d, p[0], p[1], p[2], doc, &inv));
 	}
 	vnet_inventory_clear(&inv);
 	json_decref(docs);
 	json_decref(tdocs);
+	json_decref(vdocs);
 	return 0;
 }
 
@@ -438,7 +437,7 @@ static int ep_open(struct csd_req *r)
 		return req_fail(r, CS_EINVAL, "endpoint \"%s\" in %s/%s: not a valid name (use 1-32 "
 				"characters a-z, 0-9, '-', '_', starting with a letter or digit)",
 				name, p[0], p[1]);
-	if ((ret = req_vnet(r, p[0], p[1], AZ_USE, &tdoc, NULL)) < 0)
+	if ((ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
 		goto out;
 	if (name) {
 		snprintf(e, sizeof(e), "%s", name);
@@ -495,11 +494,15 @@ static int ep_socket(struct csd_req *r)
 				" is not supported (AF_INET or AF_INET6)", domain);
 	const char *name = json_string_value(json_object_get(r->args, "name"));
 	if (name && client_may_use(r->d, r->client, name)) {
+		/* req_vnet() allowed this connection endpoint.socket on it, and
+		 * nothing changed since (any change clears what client_may_use
+		 * remembers) */
 		char err[128];
+		r->authorized = true;
 		if (cs_path_split(name, 3, p, err, sizeof(err)) < 0)
 			return req_fail(r, CS_EINVAL, "%s", err);
 	} else {
-		if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
+		if ((ret = ep_get(r, p, &doc)) < 0)
 			return ret;
 		json_decref(doc);
 		client_note_use(r->d, r->client, name);
@@ -522,7 +525,7 @@ static int ep_netns_get(struct csd_req *r)
 	json_t *doc;
 	int ret;
 
-	if ((ret = ep_get(r, AZ_USE, p, &doc)) < 0)
+	if ((ret = ep_get(r, p, &doc)) < 0)
 		return ret;
 	json_decref(doc);
 	/* entering a namespace needs CAP_SYS_ADMIN: only root's cs-ctl exec
@@ -569,7 +572,7 @@ static int resolve(struct csd_req *r)
 	} else {
 		snprintf(p[2], sizeof(p[2]), "%s", name);
 	}
-	if ((ret = req_vnet(r, v[0], v[1], AZ_SEE, &tdoc, NULL)) < 0)
+	if ((ret = req_vnet(r, v[0], v[1], &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, v[0], v[1], p[2]);

@@ -303,7 +303,7 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 	if ((ret = req_path(r, "name", 3, p)) < 0)
 		goto out;
 	snprintf(name, namelen, "%s/%s/%s", p[0], p[1], p[2]);
-	if ((ret = req_vnet(r, p[0], p[1], AZ_USE, &tdoc, NULL)) < 0)
+	if ((ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
 		goto out;
 	key_endpoint(key, p[0], p[1], p[2]);
 	if ((ret = model_get(r->d, key, &doc, NULL)) < 0) {

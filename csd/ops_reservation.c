@@ -45,20 +45,15 @@ static json_t *view_reservation(struct csd *d, const char *t, const char *v, con
 	return o;
 }
 
-/* May the caller change endpoint T/V/E's reservation? Owners of the tenant
- * may; so may the program that opened it as an ephemeral endpoint. */
-static int may_reserve(struct csd_req *r, const char *t, const json_t *edoc)
+/* May the caller change endpoint T/V/E's reservation? policy/authz.c
+ * decides; the program that opened it as an ephemeral endpoint counts as
+ * its opener. */
+static int may_reserve(struct csd_req *r, const char *t, const char *v, const json_t *edoc)
 {
-	json_t *tdoc = NULL;
-	int ret;
+	bool opener = json_is_true(json_object_get(edoc, "ephemeral")) &&
+		      json_integer_value(json_object_get(edoc, "owner")) == (json_int_t)r->who->uid;
 
-	if (json_is_true(json_object_get(edoc, "ephemeral")) &&
-	    json_integer_value(json_object_get(edoc, "owner")) == (json_int_t)r->who->uid)
-		ret = req_tenant(r, t, AZ_USE, &tdoc);
-	else
-		ret = req_tenant(r, t, AZ_MANAGE, &tdoc);
-	json_decref(tdoc);
-	return ret;
+	return req_endpoint_vnet(r, t, v, opener, NULL, NULL);
 }
 
 /*
@@ -72,15 +67,14 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 	struct qos_txn qt = { 0 };
 	char what[160], ekey[KEY_MAX], err[1024];
 	char *text = NULL;
-	json_t *doc = NULL, *tdoc = NULL;
+	json_t *doc = NULL;
 	int ret = 0, attempt;
 
 	*out = NULL;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
-	/* the tenant must be visible before anything of it is named */
-	if ((ret = req_tenant(r, p[0], AZ_SEE, &tdoc)) < 0)
+	/* the vnet must be visible before anything of it is named */
+	if ((ret = req_visible(r, p[0], p[1])) < 0)
 		return ret;
-	json_decref(tdoc);
 	key_endpoint(ekey, p[0], p[1], p[2]);
 	for (attempt = 0; attempt < QOS_ATTEMPTS; attempt++) {
 		qos_txn_clear(&qt);
@@ -96,7 +90,7 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 		}
 		/* who may: decided on the document this decision read */
 		if (attempt == 0) {
-			int a = may_reserve(r, p[0], qt.self);
+			int a = may_reserve(r, p[0], p[1], qt.self);
 			if (a < 0) {
 				ret = a;
 				goto out;
@@ -212,7 +206,7 @@ static int resv_show(struct csd_req *r)
 	char key[KEY_MAX];
 	int ret;
 
-	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_tenant(r, p[0], AZ_SEE, &tdoc)) < 0)
+	if ((ret = req_path(r, "name", 3, p)) < 0 || (ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_endpoint(key, p[0], p[1], p[2]);
@@ -246,7 +240,7 @@ static int resv_list(struct csd_req *r)
 		if (n > 3 || cs_path_split(filter, n, p, err, sizeof(err)) < 0)
 			return req_fail(r, CS_EINVAL, "reservation list: %s: expected TENANT, "
 					"TENANT/VNET or TENANT/VNET/ENDPOINT", filter);
-		if ((ret = req_tenant(r, p[0], AZ_SEE, &doc)) < 0)
+		if ((ret = req_tenant(r, p[0], &doc)) < 0)
 			return ret;
 		json_decref(doc);
 		/* a whole endpoint name matches itself only: no trailing slash */
@@ -269,7 +263,7 @@ static int resv_list(struct csd_req *r)
 		if (n == 3 && strcmp(key + 11, filter))
 			continue;
 		key_tenant(tkey, p[0]);
-		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
+		if (!authz_visible(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), NULL))
 			continue;
 		json_array_append_new(r->result, view_reservation(r->d, p[0], p[1], p[2], doc, &inv));
 	}

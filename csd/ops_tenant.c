@@ -63,7 +63,7 @@ static int tenant_delete(struct csd_req *r)
 	char k[4][KEY_MAX], err[256];
 	int ret;
 
-	if ((ret = req_path(r, "name", 1, t)) < 0 || (ret = req_tenant(r, t[0], AZ_MANAGE, &doc)) < 0)
+	if ((ret = req_path(r, "name", 1, t)) < 0 || (ret = req_tenant(r, t[0], &doc)) < 0)
 		return ret;
 	json_decref(doc);
 	snprintf(k[0], KEY_MAX, "/endpoints/%s/", t[0]);
@@ -82,7 +82,7 @@ static int tenant_show(struct csd_req *r)
 	json_t *doc;
 	int ret;
 
-	if ((ret = req_path(r, "name", 1, t)) < 0 || (ret = req_tenant(r, t[0], AZ_SEE, &doc)) < 0)
+	if ((ret = req_path(r, "name", 1, t)) < 0 || (ret = req_tenant(r, t[0], &doc)) < 0)
 		return ret;
 	r->result = view_tenant(r->d, t[0], doc, NULL, NULL);
 	json_decref(doc);
@@ -100,7 +100,7 @@ static int tenant_list(struct csd_req *r)
 	json_t *vc = model_count(r->d, "/vnets/", 1), *ec = model_count(r->d, "/endpoints/", 1);
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
-		if (authz_tenant(r->who, json_object_get(doc, "spec"), AZ_SEE))
+		if (authz_visible(r->who, json_object_get(doc, "spec"), NULL))
 			json_array_append_new(r->result, view_tenant(r->d, key + 9, doc, vc, ec));
 	}
 	json_decref(vc);

@@ -52,7 +52,7 @@ static int vnet_create(struct csd_req *r)
 	if ((ret = req_path(r, "name", 2, p)) < 0)
 		return ret;
 	snprintf(what, sizeof(what), "vnet %s/%s", p[0], p[1]);
-	if ((ret = req_tenant(r, p[0], AZ_MANAGE, &tdoc)) < 0 ||
+	if ((ret = req_tenant(r, p[0], &tdoc)) < 0 ||
 	    (ret = req_spec(r, SCHEMA_VNET, what, &spec)) < 0)
 		goto out;
 	struct rules_policy *pol = NULL;
@@ -163,7 +163,7 @@ static int vnet_delete(struct csd_req *r)
 
 	/* a member sees the vnet, so it is told "permission denied" */
 	if ((ret = req_path(r, "name", 2, p)) < 0 ||
-	    (ret = req_vnet(r, p[0], p[1], AZ_MANAGE, &tdoc, &doc)) < 0)
+	    (ret = req_vnet(r, p[0], p[1], &tdoc, &doc)) < 0)
 		return ret;
 	json_decref(tdoc);
 	key_vnet(k[1], p[0], p[1]);
@@ -183,7 +183,7 @@ static int vnet_show(struct csd_req *r)
 	int ret;
 
 	if ((ret = req_path(r, "name", 2, p)) < 0 ||
-	    (ret = req_vnet(r, p[0], p[1], AZ_SEE, &tdoc, &doc)) < 0)
+	    (ret = req_vnet(r, p[0], p[1], &tdoc, &doc)) < 0)
 		return ret;
 	json_decref(tdoc);
 	struct vnet_inventory inv = { 0 };
@@ -204,9 +204,8 @@ static int vnet_list(struct csd_req *r)
 	int ret;
 
 	if (filter) {
-		if ((ret = req_path(r, "filter", 1, t)) < 0 || (ret = req_tenant(r, t[0], AZ_SEE, &doc)) < 0)
+		if ((ret = req_path(r, "filter", 1, t)) < 0 || (ret = req_list_filter(r, t[0], NULL)) < 0)
 			return ret;
-		json_decref(doc);
 		snprintf(prefix, sizeof(prefix), "/vnets/%s/", t[0]);
 	}
 	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
@@ -220,11 +219,9 @@ static int vnet_list(struct csd_req *r)
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		name_t p[2];
-		char err[128], tkey[KEY_MAX];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
-			continue;
-		key_tenant(tkey, p[0]);
-		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), AZ_SEE))
+		char err[128];
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0 ||
+		    !list_visible(r->who, tdocs, docs, p[0], p[1]))
 			continue;
 		json_array_append_new(r->result, view_vnet(r->d, p[0], p[1], doc, &inv, ec));
 	}

@@ -160,58 +160,6 @@ out:
 	return r;
 }
 
-int req_vnet(struct csd_req *r, const char *t, const char *v, enum authz_action a,
-	     json_t **tdoc, json_t **vdoc)
-{
-	char tkey[KEY_MAX], vkey[KEY_MAX];
-	json_t *td = NULL, *vd = NULL;
-	int ret;
-
-	if (tdoc)
-		*tdoc = NULL;
-	if (vdoc)
-		*vdoc = NULL;
-	key_tenant(tkey, t);
-	key_vnet(vkey, t, v);
-	if ((ret = model_get(r->d, tkey, &td, NULL)) < 0 && ret != CS_ENOENT)
-		return req_store_fail(r, ret, tkey);
-	if (ret == 0 && (ret = model_get(r->d, vkey, &vd, NULL)) < 0 && ret != CS_ENOENT) {
-		json_decref(td);
-		return req_store_fail(r, ret, vkey);
-	}
-	const json_t *ts = json_object_get(td, "spec"), *vs = json_object_get(vd, "spec");
-	if (!td || !authz_vnet(r->who, ts, vs, AZ_SEE)) {
-		/* nothing of a tenant where the caller has no role, not even whether
-		 * it exists */
-		ret = authz_tenant(r->who, ts, AZ_SEE) || (td && !vd && r->who->admin)
-			      ? req_fail(r, CS_ENOENT, "vnet %s/%s: no such vnet", t, v)
-			      : req_fail(r, CS_ENOENT, "tenant %s: no such tenant", t);
-		goto fail;
-	}
-	if (!vd) {
-		ret = req_fail(r, CS_ENOENT, "vnet %s/%s: no such vnet", t, v);
-		goto fail;
-	}
-	if (!authz_vnet(r->who, ts, vs, a)) {
-		ret = req_fail(r, CS_EPERM, "vnet %s/%s: permission denied for uid %u (a member "
-			       "may use the vnet but not change it)", t, v, (unsigned)r->who->uid);
-		goto fail;
-	}
-	if (tdoc)
-		*tdoc = td;
-	else
-		json_decref(td);
-	if (vdoc)
-		*vdoc = vd;
-	else
-		json_decref(vd);
-	return 0;
-fail:
-	json_decref(td);
-	json_decref(vd);
-	return ret;
-}
-
 int quota_check(struct csd *d, const char *t, const char *kind, struct quota_txn *qt,
 		char *err, size_t errlen)
 {
@@ -274,7 +222,7 @@ static int load_vnet(struct csd_req *r, const char *t, const char *v, json_t **v
 	if (eps)
 		*eps = NULL;
 	*pol = NULL;
-	if ((ret = req_vnet(r, t, v, AZ_SEE, NULL, vdoc)) < 0)
+	if ((ret = req_vnet(r, t, v, NULL, vdoc)) < 0)
 		return ret;
 	if (eps) {
 		snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
@@ -348,9 +296,8 @@ static int rule_list(struct csd_req *r)
 		if (n > 2 || cs_path_split(filter, n, p, err, sizeof(err)) < 0)
 			return req_fail(r, CS_EINVAL, "rule list: %s: expected TENANT or "
 					"TENANT/VNET", filter);
-		if ((ret = req_tenant(r, p[0], AZ_SEE, &doc)) < 0)
+		if ((ret = req_list_filter(r, p[0], n == 2 ? p[1] : NULL)) < 0)
 			return ret;
-		json_decref(doc);
 		snprintf(prefix, sizeof(prefix), "/vnets/%s%s", filter, n < 2 ? "/" : "");
 	}
 	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
@@ -367,8 +314,8 @@ static int rule_list(struct csd_req *r)
 		if (n == 2 && strcmp(key + 7, filter))
 			continue;
 		key_tenant(tkey, p[0]);
-		if (!authz_tenant(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"),
-				  AZ_SEE))
+		if (!authz_visible(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"),
+				   json_object_get(doc, "spec")))
 			continue;
 		list_vnet(r->result, p[0], p[1], doc);
 	}

@@ -29,16 +29,6 @@ int policy_eps_build(const json_t *docs, const char *prefix, struct policy_eps *
 void policy_eps_clear(struct policy_eps *pe);
 
 /*
- * Authorize @a in vnet T/V (policy/authz.c decides: owners and
- * administrators do all, the vnet's members see and use). Fails the request
- * with "no such tenant" or "no such vnet" when the caller has no role there,
- * CS_EPERM when it may see but not do @a. @tdoc, @vdoc (either NULL) get the
- * documents.
- */
-int req_vnet(struct csd_req *r, const char *t, const char *v, enum authz_action a,
-	     json_t **tdoc, json_t **vdoc);
-
-/*
  * Tenant quotas ("quotas": {"vnets": N, "endpoints": N} in the tenant's
  * spec), enforced atomically: a creation reads the tenant's quota key
  * /alloc/quota/T and the count, and its transaction compares that key's

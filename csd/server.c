@@ -27,6 +27,7 @@
 #include "config.h"
 #include "csd.h"
 #include "model.h"
+#include "policy/authz.h"
 
 #define READS_PER_TURN 16
 #define TX_MAX_BYTES (32u * 1024 * 1024)
@@ -226,7 +227,29 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 		args = empty = json_object();
 	req.op = op->name;
 	req.args = args;
-	r = op->fn(&req);
+	/* authorization: policy/authz.c's table holds every op; administrator
+	 * ops are decided here, the rest by req_tenant()/req_vnet() once the
+	 * handler has named its object (ops.h) */
+	const struct authz_op *az = authz_op_find(op->name);
+	if (!az || (az->scope == AZ_SCOPE_ADMIN && !authz_op(who, NULL, NULL, op->name, false))) {
+		r = req_fail(&req, CS_EPERM, az ? "%s: only administrators may do this (root or a "
+			     "member of admin_gids)" : "%s: refused: the operation has no entry in "
+			     "the authorization table", op->name);
+	} else {
+		r = op->fn(&req);
+		if (r >= 0 && !req.authorized &&
+		    (az->scope == AZ_SCOPE_TENANT || az->scope == AZ_SCOPE_VNET)) {
+			log_err("%s: answered without an authorization decision (a bug): refused",
+				op->name);
+			for (int i = 0; i < req.nfds; i++)
+				close(req.fds[i]);
+			req.nfds = 0;
+			json_decref(req.result);
+			req.result = NULL;
+			r = req_fail(&req, CS_EPERM, "%s: refused: internal authorization error",
+				     op->name);
+		}
+	}
 	if (r < 0) {
 		for (int i = 0; i < req.nfds; i++)
 			close(req.fds[i]);

@@ -113,38 +113,38 @@ bool authz_vnet(const struct principal *who, const json_t *tenant, const json_t 
 }
 
 static const struct authz_op table[] = {
-	{ "hello", AZ_SCOPE_ANY, AZ_SEE },
-	{ "status", AZ_SCOPE_ANY, AZ_SEE },
-	{ "export", AZ_SCOPE_ANY, AZ_SEE },
-	{ "apply", AZ_SCOPE_TENANT, AZ_MANAGE },
-	{ "tenant.create", AZ_SCOPE_CREATE, AZ_MANAGE },
-	{ "tenant.delete", AZ_SCOPE_TENANT, AZ_MANAGE },
-	{ "tenant.show", AZ_SCOPE_TENANT, AZ_SEE },
-	{ "tenant.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "vnet.create", AZ_SCOPE_TENANT, AZ_MANAGE },
-	{ "vnet.delete", AZ_SCOPE_TENANT, AZ_MANAGE },
-	{ "vnet.show", AZ_SCOPE_VNET, AZ_SEE },
-	{ "vnet.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "endpoint.create", AZ_SCOPE_VNET, AZ_MANAGE },
-	{ "endpoint.delete", AZ_SCOPE_VNET, AZ_MANAGE },
-	{ "endpoint.show", AZ_SCOPE_VNET, AZ_SEE },
-	{ "endpoint.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "endpoint.open", AZ_SCOPE_VNET, AZ_USE },
-	{ "endpoint.socket", AZ_SCOPE_VNET, AZ_USE },
-	{ "endpoint.netns", AZ_SCOPE_VNET, AZ_USE },
-	{ "endpoint.exec", AZ_SCOPE_VNET, AZ_USE },
-	{ "resolve", AZ_SCOPE_VNET, AZ_SEE },
-	{ "reservation.create", AZ_SCOPE_VNET, AZ_MANAGE },
-	{ "reservation.delete", AZ_SCOPE_VNET, AZ_MANAGE },
-	{ "reservation.show", AZ_SCOPE_VNET, AZ_SEE },
-	{ "reservation.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "rule.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "rule.show", AZ_SCOPE_VNET, AZ_SEE },
-	{ "rule.check", AZ_SCOPE_VNET, AZ_SEE },
-	{ "node.list", AZ_SCOPE_ANY, AZ_SEE },
-	{ "node.show", AZ_SCOPE_ANY, AZ_SEE },
-	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE },
-	{ "node.delete", AZ_SCOPE_ADMIN, AZ_MANAGE },
+	{ "hello", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "status", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "export", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "apply", AZ_SCOPE_TENANT, AZ_MANAGE, false },
+	{ "tenant.create", AZ_SCOPE_CREATE, AZ_MANAGE, false },
+	{ "tenant.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false },
+	{ "tenant.show", AZ_SCOPE_TENANT, AZ_SEE, false },
+	{ "tenant.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "vnet.create", AZ_SCOPE_TENANT, AZ_MANAGE, false },
+	{ "vnet.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false },
+	{ "vnet.show", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "vnet.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "endpoint.create", AZ_SCOPE_VNET, AZ_MANAGE, false },
+	{ "endpoint.delete", AZ_SCOPE_VNET, AZ_MANAGE, false },
+	{ "endpoint.show", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "endpoint.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "endpoint.open", AZ_SCOPE_VNET, AZ_USE, false },
+	{ "endpoint.socket", AZ_SCOPE_VNET, AZ_USE, false },
+	{ "endpoint.netns", AZ_SCOPE_VNET, AZ_USE, false },
+	{ "endpoint.exec", AZ_SCOPE_VNET, AZ_USE, false },
+	{ "resolve", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "reservation.create", AZ_SCOPE_VNET, AZ_MANAGE, true },
+	{ "reservation.delete", AZ_SCOPE_VNET, AZ_MANAGE, true },
+	{ "reservation.show", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "reservation.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "rule.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "rule.show", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "rule.check", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "node.list", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "node.show", AZ_SCOPE_ANY, AZ_SEE, false },
+	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE, false },
+	{ "node.delete", AZ_SCOPE_ADMIN, AZ_MANAGE, false },
 };
 
 const struct authz_op *authz_op_find(const char *op)
@@ -162,8 +162,13 @@ const struct authz_op *authz_op_next(size_t *it)
 	return &table[(*it)++];
 }
 
+bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet)
+{
+	return vnet ? authz_vnet(who, tenant, vnet, AZ_SEE) : authz_tenant(who, tenant, AZ_SEE);
+}
+
 bool authz_op(const struct principal *who, const json_t *tenant, const json_t *vnet,
-	      const char *op)
+	      const char *op, bool opener)
 {
 	const struct authz_op *e = authz_op_find(op);
 
@@ -173,11 +178,19 @@ bool authz_op(const struct principal *who, const json_t *tenant, const json_t *v
 	case AZ_SCOPE_ADMIN:
 		return who->admin;
 	case AZ_SCOPE_ANY:
+		/* what it answers is filtered; what it names must be visible */
+		return !tenant || authz_visible(who, tenant, vnet);
 	case AZ_SCOPE_CREATE:
 		return true;
 	case AZ_SCOPE_TENANT:
 		return authz_tenant(who, tenant, e->action);
 	case AZ_SCOPE_VNET:
+		/* an op of a vnet asked without one (the vnet is not named yet)
+		 * needs the right on the whole tenant */
+		if (!vnet)
+			return authz_tenant(who, tenant, e->action);
+		if (e->opener_uses && opener && authz_vnet(who, tenant, vnet, AZ_USE))
+			return true;
 		return authz_vnet(who, tenant, vnet, e->action);
 	}
 	return false;

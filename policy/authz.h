@@ -48,15 +48,27 @@ struct authz_op {
 	const char *op;
 	enum authz_scope scope;
 	enum authz_action action;
+	/* the program that opened an ephemeral endpoint may also do this to
+	 * it when it may use the vnet (cs_reserve on its own endpoint) */
+	bool opener_uses;
 };
 /* The entry of @op, or NULL for an op the table does not know. */
 const struct authz_op *authz_op_find(const char *op);
 /* Every entry: call with *it = 0 until NULL. */
 const struct authz_op *authz_op_next(size_t *it);
-/* May @who call @op on vnet @vnet of tenant @tenant (specs; @vnet NULL for
- * tenant-scoped ops)? Unknown ops are refused. */
+/*
+ * May @who call @op on vnet @vnet of tenant @tenant (specs; @vnet NULL when
+ * the op names no vnet)? @opener: the op's endpoint is an ephemeral one the
+ * caller opened. Unknown ops are refused. This is the decision every op
+ * goes through: csd asks it before a handler touches anything
+ * (csd/server.c for administrator-only ops, req_tenant()/req_vnet() in
+ * csd/ops_common.c for the rest).
+ */
 bool authz_op(const struct principal *who, const json_t *tenant, const json_t *vnet,
-	      const char *op);
+	      const char *op, bool opener);
+/* May @who see the tenant (and vnet, when given) at all? Nothing of a
+ * tenant where the caller has no role is shown, not even that it exists. */
+bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet);
 
 /* May @who do @a in the tenant whose document is @tenant? */
 bool authz_tenant(const struct principal *who, const json_t *tenant, enum authz_action a);

@@ -40,7 +40,7 @@ refuse "duplicate address" "already used" endpoint create acme/blue/x address 10
 refuse "duplicate endpoint" "already exists" endpoint create acme/blue/web
 refuse "duplicate vnet" "already exists" vnet create acme/blue subnet 10.9.0.0/24
 refuse "duplicate tenant" "already exists" tenant create acme
-refuse "missing vnet" "does not exist" endpoint create acme/nope/x
+refuse "missing vnet" "no such vnet" endpoint create acme/nope/x
 refuse "bad mtu" "mtu" vnet create acme/red subnet 10.3.0.0/24 mtu 99999
 check "store revision unchanged by refused requests" test "$(revision a)" = "$rev"
 out=$(ctl a vnet create acme/red subnett 10.0.0.0/24 2>&1); rc=$?

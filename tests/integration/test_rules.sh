@@ -129,6 +129,21 @@ out=$(as 1001 exec team/red/app -- id -u 2>&1)
 check "the member execs in it as itself (said: $out)" test "$out" = 1001
 check "the member sees the vnet" as 1001 vnet show team/red
 check "the member checks its rules" as 1001 rule check team/red app app tcp 80
+check "root makes a second vnet the member is not in" ctl a vnet create team/blue subnet 10.10.1.0/24
+check "and an endpoint in it" ctl a endpoint create team/blue/hidden
+out=$(as 1001 -j vnet list 2>&1)
+check "the member lists its vnet and only that one (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'team/red' && ! printf '%s' \"\$1\" | grep -q 'team/blue'" _ "$out"
+out=$(as 1001 -j endpoint list team 2>&1)
+check "the member lists the endpoints of its vnet only (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'team/red/app' && ! printf '%s' \"\$1\" | grep -q hidden" _ "$out"
+check_not "the member cannot show the other vnet" as 1001 vnet show team/blue
+check_not "the member cannot use the other vnet" as 1001 exec team/blue/hidden -- true
+out=$(as 1002 vnet list team 2>&1)
+check "another uid listing the tenant hears of no such tenant (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'no such tenant'" _ "$out"
+out=$(as 1002 -j endpoint list 2>&1)
+check "another uid lists nothing of it (said: $out)" test "$out" = "[]"
 check_not "the member may not delete the vnet" as 1001 vnet delete team/red
 check_not "the member may not create an endpoint" as 1001 endpoint create team/red/x
 check_not "the member may not delete the endpoint" as 1001 endpoint delete team/red/app
