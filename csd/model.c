@@ -318,6 +318,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		goto out;
 	}
 	model_endpoint_spec(e, edoc, &es);
+	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
 	r = d->backend->ops->endpoint_ensure(d->backend, &vs, &es);
 	if (r < 0)
 		snprintf(err, errlen, "endpoint %s/%s/%s: %s", t, v, e,

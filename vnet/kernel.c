@@ -1463,6 +1463,13 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 			goto out;
 		}
 	}
+	if (fresh && e->guarded) {
+		/* closed before it has an address: its rules replace this */
+		const struct vnet_fw closed = { .dflt = VNET_FW_DENY };
+		r = kernel_endpoint_policy(b, v->tenant, v->name, e->name, &closed);
+		if (r < 0)
+			goto out;
+	}
 	r = addrs_fix(kb, esk, rtnl_link_get_ifindex(eth0), w, what, fresh);
 	if (r < 0)
 		goto out;

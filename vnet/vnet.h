@@ -44,6 +44,10 @@ struct endpoint_spec {
 	const char *name;
 	bool has4, has6;
 	struct cs_addr addr4, addr6;
+	/* the vnet has rules: a new endpoint accepts nothing from the vnet
+	 * until endpoint_policy() loads them (it is never open before its
+	 * rules hold) */
+	bool guarded;
 };
 
 struct endpoint_stats {

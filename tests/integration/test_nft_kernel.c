@@ -540,6 +540,22 @@ int main(void)
 	CHECK(tcp_probe("c", E("b")->ip4, 5432, E("b")->tcp5432), "c -> b before any rule");
 	CHECK(ping_probe("a", E("b")->ip4), "ping a -> b before any rule");
 
+	/* a new endpoint of a vnet with rules is closed until they load */
+	{
+		struct endpoint_spec es = { .name = "g", .has4 = true, .addr4 = addr("10.78.0.40"),
+					    .guarded = true };
+		OK(ops->endpoint_ensure(be, &vs, &es));
+		int gl = listener("g", 5432, SOCK_STREAM);
+		CHECK(has_table("g"), "a guarded endpoint came up without a table");
+		CHECK(!tcp_probe("a", "10.78.0.40", 5432, gl),
+		      "a -> g:5432 passed before g's rules were loaded");
+		OK(ops->endpoint_policy(be, T, V, "g", NULL));
+		CHECK(tcp_probe("a", "10.78.0.40", 5432, gl), "a -> g:5432 once g's rules allow all");
+		close(gl);
+		OK(ops->endpoint_destroy(be, T, V, "g"));
+		printf("ok: a new endpoint of a vnet with rules accepts nothing until they load\n");
+	}
+
 	/* --- on b: tcp 5432 from a only, default deny --- */
 	p = policy("{\"default\":\"deny\",\"rules\":[{\"from\":\"group:web\",\"to\":\"group:db\","
 		   "\"proto\":\"tcp\",\"ports\":[5432],\"action\":\"allow\"}]}");
