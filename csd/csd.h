@@ -91,6 +91,16 @@ struct csd {
 	bool debounce_armed;
 	bool store_up;      /* the last call to the store succeeded */
 	uint64_t heartbeat_at; /* monotonic ms of the last heartbeat */
+	int64_t lease;      /* the store lease that holds this node's liveness */
+	/* the nodes alive (/nodes-alive/ read at alive_at, monotonic ms;
+	 * model.c), so that listings ask the store once */
+	json_t *alive;
+	uint64_t alive_at;
+	/* vnets ("T/V") whose keys the coalesced watch events touched, and
+	 * whether something else asks for a full reconcile */
+	json_t *dirty;
+	bool dirty_all;
+	int64_t rev_seen;   /* the newest store revision reconcile_all read */
 };
 
 /* Watch the store and heartbeat (server.c); no-ops with a local store. */

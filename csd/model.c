@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "model.h"
 #include "qos.h"
@@ -145,6 +146,55 @@ bool model_endpoint_local(struct csd *d, const json_t *edoc)
 {
 	const char *node = json_string_value(json_object_get(edoc, "node"));
 	return !node || !strcmp(node, d->cfg.node);
+}
+
+/* an old-style heartbeat older than this is a node gone */
+#define ALIVE_SEEN_MAX_S 10
+#define ALIVE_CACHE_MS 1000
+
+bool model_alive_doc(const json_t *adoc)
+{
+	const json_t *seen = json_object_get(adoc, "seen");
+
+	if (!adoc)
+		return false;
+	/* on a lease: present means alive */
+	if (!seen || json_object_get(adoc, "lease"))
+		return true;
+	return (json_int_t)time(NULL) - json_integer_value(seen) <= ALIVE_SEEN_MAX_S;
+}
+
+void model_alive_forget(struct csd *d)
+{
+	d->alive_at = 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int model_node_alive(struct csd *d, const char *n)
+{
+	char key[KEY_MAX];
+	uint64_t now = mono_ms();
+	json_t *alive = NULL;
+	int r;
+
+	if (!model_store_shared(d))
+		return 1;
+	if (!d->alive || !d->alive_at || now - d->alive_at >= ALIVE_CACHE_MS) {
+		if ((r = model_list(d, ALIVE_PREFIX, &alive, NULL)) < 0)
+			return r;
+		json_decref(d->alive);
+		d->alive = alive;
+		d->alive_at = now ? now : 1;
+	}
+	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", n);
+	return model_alive_doc(json_object_get(d->alive, key));
 }
 
 static const json_t *vnet_nodes(const json_t *vdoc)

@@ -87,8 +87,27 @@ int model_underlay_sync(struct csd *d);
 /* Is the endpoint placed on this node? */
 bool model_endpoint_local(struct csd *d, const json_t *edoc);
 
+/*
+ * Node liveness on a shared store: each csd holds /nodes-alive/NODE on a
+ * lease it keeps alive (server.c); the key goes when the lease expires.
+ */
+#define ALIVE_PREFIX "/nodes-alive/"
+/* Does /nodes-alive/N's document say the node is up? (Keys written by an
+ * older csd carry a heartbeat time "seen" instead of a lease.) */
+bool model_alive_doc(const json_t *adoc);
+/* Is node @n up: 1 yes, 0 no, or a store error. Always 1 without a shared
+ * store. Reads /nodes-alive/ at most once a second; model_alive_forget
+ * drops that reading (a watch event changed it). */
+int model_node_alive(struct csd *d, const char *n);
+void model_alive_forget(struct csd *d);
+
 /* Full reconcile of this node (reconcile.c): never deletes on a failed read. */
 int reconcile_all(struct csd *d);
+/* Reconcile only the vnets named in @vnets (an object "T/V" -> true when
+ * the vnet's own key changed, false when only what it holds did): each
+ * vnet, its endpoints here, their QoS and rules; a vnet whose key the store
+ * says is gone is torn down here. */
+int reconcile_vnets(struct csd *d, const json_t *vnets);
 
 /* Delete endpoints (and their allocations) matching a key prefix, in one
  * transaction with @extra ops; then tear down what was local. */

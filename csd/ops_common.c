@@ -355,7 +355,11 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 	json_object_set_new(o, "ephemeral",
 			    json_boolean(json_is_true(json_object_get(doc, "ephemeral"))));
 	if (!local) {
-		json_object_set_new(o, "state", json_string("remote"));
+		/* on another node: "remote" while that node's csd holds its liveness
+		 * lease, "unreachable" once it lost it (nobody answers for it) */
+		const char *node = json_string_value(json_object_get(doc, "node"));
+		json_object_set_new(o, "state", json_string(node && model_node_alive(d, node) == 0
+							    ? "unreachable" : "remote"));
 		return o;
 	}
 	snprintf(ns, sizeof(ns), "%s.%s.%s.%s", d->cfg.prefix, t, v, e);

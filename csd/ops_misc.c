@@ -68,10 +68,8 @@ CSD_OP(status, "status", status, 0, "the daemon's status");
 
 /* ---- nodes: /nodes/N, declared by overlay files (or node.create) ---- */
 
-/* Liveness from the heartbeat (/nodes-alive/N, put every 2 s by a csd on a
- * shared store): up when seen within NODE_DOWN_S seconds. */
-#define NODE_DOWN_S 10
-
+/* Liveness on a shared store: each csd holds /nodes-alive/N on a lease it
+ * keeps alive (server.c); the key, hence "up", goes when the lease expires. */
 static void node_liveness(struct csd *d, json_t *o, const char *n, const json_t *alive)
 {
 	char key[KEY_MAX];
@@ -79,15 +77,19 @@ static void node_liveness(struct csd *d, json_t *o, const char *n, const json_t 
 
 	if (!csd_store_shared(d))
 		return;
-	snprintf(key, sizeof(key), "/nodes-alive/%s", n);
+	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", n);
 	a = json_object_get(alive, key);
-	if (!a) {
+	if (!model_alive_doc(a)) {
 		json_object_set_new(o, "state", json_string("down"));
 		return;
 	}
-	json_int_t age = (json_int_t)time(NULL) - json_integer_value(json_object_get(a, "seen"));
-	json_object_set_new(o, "state", json_string(age > NODE_DOWN_S ? "down" : "up"));
-	json_object_set_new(o, "seen_s_ago", json_integer(age < 0 ? 0 : age));
+	json_object_set_new(o, "state", json_string("up"));
+	if (json_object_get(a, "since")) {
+		json_int_t up = (json_int_t)time(NULL) - json_integer_value(json_object_get(a, "since"));
+		json_object_set_new(o, "up_s", json_integer(up < 0 ? 0 : up));
+	}
+	if (json_object_get(a, "ttl"))
+		json_object_set(o, "lease_ttl_s", json_object_get(a, "ttl"));
 	if (!json_string_value(json_object_get(o, "underlay")) &&
 	    json_string_value(json_object_get(a, "underlay")))
 		json_object_set(o, "underlay", json_object_get(a, "underlay"));
@@ -119,7 +121,7 @@ static int node_list(struct csd_req *r)
 
 	if ((ret = model_list(r->d, "/nodes/", &docs, NULL)) < 0)
 		return req_store_fail(r, ret, "node list");
-	if (csd_store_shared(r->d) && (ret = model_list(r->d, "/nodes-alive/", &alive, NULL)) < 0) {
+	if (csd_store_shared(r->d) && (ret = model_list(r->d, ALIVE_PREFIX, &alive, NULL)) < 0) {
 		json_decref(docs);
 		return req_store_fail(r, ret, "node list");
 	}
@@ -178,7 +180,7 @@ static int node_show(struct csd_req *r)
 	json_decref(doc);
 	if (csd_store_shared(r->d)) {
 		json_t *alive = NULL;
-		if (model_list(r->d, "/nodes-alive/", &alive, NULL) == 0)
+		if (model_list(r->d, ALIVE_PREFIX, &alive, NULL) == 0)
 			node_liveness(r->d, r->result, n, alive);
 		json_decref(alive);
 	}

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reconciliation: make this node's kernel match the store. Runs at start,
- * on a timer and on SIGHUP; op handlers realize what they change at once.
- * Every step is idempotent and adopts what exists. Deleting what the store
- * does not hold happens only after every read succeeded, and never when the
- * store holds no vnet at all while the kernel still has some: an empty or
- * failed read is not taken to mean "delete everything".
+ * on a timer and on SIGHUP; op handlers realize what they change at once;
+ * on a shared store, the watch's changes reconcile just the vnets they
+ * touch (reconcile_vnets). Every step is idempotent and adopts what
+ * exists.
+ *
+ * Deleting what the store does not hold happens only after every read
+ * succeeded: a read that failed deletes nothing. A successful read carries
+ * the store's revision, which proves it happened; an empty answer is then
+ * believed, so deleting a cluster's last vnet removes it on every node,
+ * except from a store that was never written (revision 1) or that went back
+ * in time (a revision older than one already read: restored from a backup,
+ * or another etcd): an empty store that is not the one the kernel was
+ * realized from is not taken to mean "delete everything".
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +24,130 @@
 
 bool endpoint_owner_gone(const json_t *doc);
 
+/* Tear down what vnet T/V has here: its endpoints in @inv but not in @eps
+ * (NULL: all of them) or not placed here; with @vnet_too the vnet. */
+static int remove_stale(struct csd *d, const char *t, const char *v, const json_t *eps,
+			const struct vnet_inventory *inv, bool vnet_too)
+{
+	char tv[KEY_MAX], ekey[KEY_MAX], err[256];
+	size_t l;
+	int removed = 0;
+
+	snprintf(tv, sizeof(tv), "%s/%s/", t, v);
+	l = strlen(tv);
+	for (size_t i = 0; i < inv->nendpoints; i++) {
+		name_t p[3];
+		const json_t *doc;
+		if (strncmp(inv->endpoints[i], tv, l) ||
+		    cs_path_split(inv->endpoints[i], 3, p, err, sizeof(err)) < 0)
+			continue;
+		key_endpoint(ekey, p[0], p[1], p[2]);
+		doc = json_object_get(eps, ekey);
+		if (!doc || !model_endpoint_local(d, doc)) {
+			unrealize_endpoint(d, p[0], p[1], p[2]);
+			removed++;
+		}
+	}
+	tv[l - 1] = '\0';
+	for (size_t i = 0; vnet_too && i < inv->nvnets; i++) {
+		if (!strcmp(inv->vnets[i], tv)) {
+			unrealize_vnet(d, t, v);
+			removed++;
+		}
+	}
+	return removed;
+}
+
+/* One vnet from the store: realized here as declared, or torn down when
+ * the store answered that it is gone or no longer spans this node. Sets
+ * *@underlay when the node's underlay filter may have to change. */
+static int reconcile_vnet(struct csd *d, const char *t, const char *v, bool vnet_changed,
+			  const struct vnet_inventory *inv, bool *underlay)
+{
+	char vkey[KEY_MAX], prefix[KEY_MAX + 16], err[512];
+	json_t *vdoc = NULL, *eps = NULL, *doc;
+	const char *key;
+	int r, failed = 0;
+
+	key_vnet(vkey, t, v);
+	r = model_get(d, vkey, &vdoc, NULL);
+	if (r == CS_ENOENT) {
+		/* the store answered (a revision came with it): a real delete */
+		if (remove_stale(d, t, v, NULL, inv, true))
+			*underlay = true;
+		return 0;
+	}
+	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
+	if (r < 0 || (r = model_list(d, prefix, &eps, NULL)) < 0) {
+		log_warn("reconcile: vnet %s/%s: cannot read the store (%s); nothing changed", t,
+			 v, cs_strerror(r));
+		goto out;
+	}
+	if (!model_vnet_here(d, vdoc)) {
+		if (remove_stale(d, t, v, NULL, inv, true))
+			*underlay = true;
+		goto out;
+	}
+	if (vnet_changed && model_vnet_nnodes(vdoc) > 1)
+		*underlay = true;
+	if (realize_vnet(d, t, v, vdoc, err, sizeof(err)) < 0) {
+		log_warn("reconcile: %s", err);
+		failed++;
+	}
+	json_object_foreach(eps, key, doc) {
+		name_t p[3];
+		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 ||
+		    !model_endpoint_local(d, doc))
+			continue;
+		if (realize_endpoint(d, p[0], p[1], p[2], vdoc, doc, err, sizeof(err)) < 0) {
+			log_warn("reconcile: %s", err);
+			failed++;
+		}
+	}
+	remove_stale(d, t, v, eps, inv, false);
+	if (realize_vnet_qos(d, t, v, vdoc, eps, err, sizeof(err)) < 0) {
+		log_warn("reconcile: %s", err);
+		failed++;
+	}
+	if (realize_vnet_policy(d, t, v, vdoc, eps, err, sizeof(err)) < 0) {
+		log_warn("reconcile: %s", err);
+		failed++;
+	}
+	r = failed ? CS_EIO : 0;
+out:
+	json_decref(vdoc);
+	json_decref(eps);
+	return r;
+}
+
+int reconcile_vnets(struct csd *d, const json_t *vnets)
+{
+	struct vnet_inventory inv = { 0 };
+	bool underlay = false;
+	const char *tv;
+	json_t *changed;
+	char err[256];
+	int r, ret = 0;
+
+	/* what is realized here: to find endpoints the store no longer holds */
+	if ((r = d->backend->ops->inventory(d->backend, &inv)) < 0) {
+		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
+		return r;
+	}
+	json_object_foreach((json_t *)vnets, tv, changed) {
+		name_t p[2];
+		if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0)
+			continue;
+		if ((r = reconcile_vnet(d, p[0], p[1], json_is_true(changed), &inv, &underlay)) < 0)
+			ret = r;
+	}
+	if (underlay && model_underlay_sync(d) < 0)
+		ret = CS_EIO;
+	log_debug("reconcile: %zu vnets touched by changes", json_object_size(vnets));
+	vnet_inventory_clear(&inv);
+	return ret;
+}
+
 int reconcile_all(struct csd *d)
 {
 	json_t *vnets = NULL, *eps = NULL, *doc;
@@ -24,7 +156,9 @@ int reconcile_all(struct csd *d)
 	char err[512];
 	int r, failed = 0, removed = 0;
 
-	if ((r = model_list(d, "/vnets/", &vnets, NULL)) < 0 ||
+	int64_t vrev = 0;
+
+	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
 	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
 		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
 		goto out;
@@ -84,13 +218,17 @@ int reconcile_all(struct csd *d)
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;
 	}
-	if (json_object_size(vnets) == 0 && inv.nvnets > 0) {
-		log_warn("reconcile: the store holds no vnet but %zu are realized with prefix %s; "
-			 "leaving them (an empty read never deletes everything); delete them "
-			 "through a csd whose store declares them, or by hand", inv.nvnets,
-			 d->cfg.prefix);
+	if (json_object_size(vnets) == 0 && inv.nvnets > 0 &&
+	    (vrev <= 1 || vrev < d->rev_seen)) {
+		log_warn("reconcile: the store holds no vnet but %zu are realized with prefix %s, "
+			 "and its revision (%lld) says it %s; leaving them; delete them through a "
+			 "csd whose store declares them, or by hand", inv.nvnets, d->cfg.prefix,
+			 (long long)vrev, vrev <= 1 ? "was never written"
+			 : "is older than what was read before");
 		goto out;
 	}
+	if (vrev > d->rev_seen)
+		d->rev_seen = vrev;
 	for (size_t i = 0; i < inv.nendpoints; i++) {
 		char ekey[KEY_MAX];
 		name_t p[3];

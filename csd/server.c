@@ -531,11 +531,14 @@ static int listen_socket(struct csd *d)
 	return 0;
 }
 
-/* ---- a store shared by the nodes (etcd): watch, debounce, heartbeat ---- */
+/* ---- a store shared by the nodes (etcd): watch, debounce, liveness ---- */
 
 #define DEBOUNCE_MS 20
-#define HEARTBEAT_MS 2000
-#define ALIVE_PREFIX "/nodes-alive/"
+/* the liveness lease: a node whose csd stops renewing it is down within
+ * NODE_TTL_S (plus etcd's expiry check, under a second); renewed every
+ * second, so an event loop busy for up to NODE_TTL_S - 1 s loses nothing */
+#define NODE_TTL_S 5
+#define HEARTBEAT_MS 1000
 
 bool csd_store_shared(const struct csd *d)
 {
@@ -601,15 +604,74 @@ static int watch_start(struct csd *d)
 	return 0;
 }
 
+/*
+ * What a changed key asks to reconcile: the vnet T/V its path names
+ * (/vnets/T/V, /endpoints/T/V/E, /alloc/addr/T/V/A, /alloc/qos/T/V), nothing
+ * (liveness; VNI and quota counters, which always change together with the
+ * vnet or endpoint they count), or, for anything else, everything.
+ * Returns whether there is something to do.
+ */
+static bool note_change(struct csd *d, const char *key)
+{
+	static const char *const by_vnet[] = { "/vnets/", "/endpoints/", "/alloc/addr/",
+					       "/alloc/qos/" };
+	char tv[2 * (CS_NAME_MAX + 1) + 1];
+	const char *p, *s1, *s2;
+
+	if (!strncmp(key, ALIVE_PREFIX, strlen(ALIVE_PREFIX))) {
+		model_alive_forget(d);
+		return false;
+	}
+	if (!strncmp(key, "/alloc/vni/", 11) || !strncmp(key, "/alloc/quota/", 13))
+		return false;
+	for (size_t i = 0; i < sizeof(by_vnet) / sizeof(by_vnet[0]); i++) {
+		if (strncmp(key, by_vnet[i], strlen(by_vnet[i])))
+			continue;
+		p = key + strlen(by_vnet[i]);
+		s1 = strchr(p, '/');
+		if (!s1 || s1 == p || !s1[1])
+			break;
+		s2 = strchr(s1 + 1, '/');
+		size_t n = s2 ? (size_t)(s2 - p) : strlen(p);
+		if (n >= sizeof(tv) || (s2 && s2 == s1 + 1))
+			break;
+		memcpy(tv, p, n);
+		tv[n] = '\0';
+		if (!d->dirty)
+			d->dirty = json_object();
+		/* true: the vnet's own key changed (its VNI may open or close) */
+		if (!d->dirty || json_object_set_new(d->dirty, tv, json_boolean(
+				i == 0 || json_is_true(json_object_get(d->dirty, tv)))) < 0)
+			break;
+		return true;
+	}
+	d->dirty_all = true;
+	return true;
+}
+
+/* The coalesced changes: only the vnets they touched, when that says it. */
+static void reconcile_changes(struct csd *d)
+{
+	bool all = d->dirty_all;
+	json_t *dirty = d->dirty;
+
+	d->dirty = NULL;
+	d->dirty_all = false;
+	if (all)
+		reconcile_all(d);
+	else if (json_object_size(dirty))
+		reconcile_vnets(d, dirty);
+	json_decref(dirty);
+}
+
 static void watch_events(struct csd *d)
 {
 	struct store_events ev = { 0 };
 	bool relevant = false;
 	int r = store_watch_read(d->watch, &ev);
 
-	/* heartbeats change nothing to realize */
 	for (size_t i = 0; i < ev.n; i++)
-		if (strncmp(ev.v[i].key, ALIVE_PREFIX, strlen(ALIVE_PREFIX)))
+		if (note_change(d, ev.v[i].key))
 			relevant = true;
 	store_events_clear(&ev);
 	if (relevant && !d->debounce_armed) {
@@ -626,26 +688,68 @@ static void watch_events(struct csd *d)
 	}
 }
 
-/* This node's liveness, and its registration for vnets to name it. */
+/*
+ * This node's liveness: /nodes-alive/NODE on a lease of NODE_TTL_S that
+ * each call renews. A lease found expired (the store was away longer than
+ * the TTL, or csd was stopped with SIGKILL and restarted) is replaced by a
+ * new one. Then its registration for vnets to name it.
+ */
+static int node_alive(struct csd *d)
+{
+	char key[KEY_MAX];
+	int64_t id = 0, ttl = 0;
+	json_t *doc;
+	char *text;
+	int r;
+
+	if (d->lease) {
+		r = store_lease_keepalive(d->store, d->lease, &ttl);
+		store_state(d, r, "lease keepalive");
+		if (r != CS_ENOENT)
+			return r;
+		log_warn("node %s: its liveness lease expired (the store was away for %d s or "
+			 "more); taking a new one", d->cfg.node, NODE_TTL_S);
+		d->lease = 0;
+	}
+	if ((r = store_lease_grant(d->store, NODE_TTL_S, &id, &ttl)) < 0) {
+		store_state(d, r, "lease grant");
+		return r;
+	}
+	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", d->cfg.node);
+	doc = json_pack("{s:s?, s:I, s:I, s:I}", "underlay", d->cfg.underlay, "since",
+			(json_int_t)time(NULL), "lease", (json_int_t)id, "ttl", (json_int_t)ttl);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text) {
+		store_lease_revoke(d->store, id, NULL);
+		return CS_ENOMEM;
+	}
+	/* the key moves to the new lease; an old one left by a killed csd
+	 * expires holding nothing */
+	r = store_put_lease(d->store, key, text, id, NULL);
+	free(text);
+	store_state(d, r, "liveness");
+	if (r < 0) {
+		store_lease_revoke(d->store, id, NULL);
+		return r;
+	}
+	d->lease = id;
+	log_info("node %s: alive in the store (lease %llx, TTL %lld s)", d->cfg.node,
+		 (unsigned long long)id, (long long)ttl);
+	return 1;
+}
+
 static void heartbeat(struct csd *d)
 {
-	char key[KEY_MAX], nkey[KEY_MAX];
+	char nkey[KEY_MAX];
 	struct store_kv kv = { 0 };
 	json_t *doc;
 	char *text;
 	int r;
 
-	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", d->cfg.node);
-	doc = json_pack("{s:s?, s:I}", "underlay", d->cfg.underlay, "seen",
-			(json_int_t)time(NULL));
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (!text)
-		return;
-	r = store_put(d->store, key, text, NULL);
-	free(text);
-	store_state(d, r, "heartbeat");
-	if (r < 0 || !d->cfg.underlay)
+	/* registered along with each new lease: at start and after an outage */
+	r = node_alive(d);
+	if (r <= 0 || !d->cfg.underlay)
 		return;
 	key_node(nkey, d->cfg.node);
 	r = store_get(d->store, nkey, &kv);
@@ -672,7 +776,8 @@ static void tick(struct csd *d)
 {
 	uint64_t now = now_ms();
 
-	if (!d->heartbeat_at || now - d->heartbeat_at >= HEARTBEAT_MS) {
+	/* the tick is HEARTBEAT_MS too: do not skip one for a late wakeup */
+	if (!d->heartbeat_at || now - d->heartbeat_at >= HEARTBEAT_MS - 100) {
 		d->heartbeat_at = now;
 		heartbeat(d);
 	}
@@ -786,7 +891,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 			uint64_t x;
 			d->debounce_armed = false;
 			if (read(d->debounce_fd, &x, sizeof(x)) == sizeof(x))
-				reconcile_all(d);
+				reconcile_changes(d);
 		} else if (p == &d->tick_fd) {
 			uint64_t x;
 			if (read(d->tick_fd, &x, sizeof(x)) == sizeof(x))
@@ -844,6 +949,14 @@ void csd_fini(struct csd *d)
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
 	watch_stop(d);
+	/* stopped on purpose: down at once rather than when the lease expires
+	 * (its endpoints keep running, but nobody answers for them) */
+	if (d->lease && d->store && store_lease_revoke(d->store, d->lease, NULL) == 0)
+		log_info("node %s: liveness lease revoked", d->cfg.node);
+	d->lease = 0;
+	json_decref(d->alive);
+	json_decref(d->dirty);
+	d->alive = d->dirty = NULL;
 	if (d->debounce_fd >= 0)
 		close(d->debounce_fd);
 	if (d->tick_fd >= 0)

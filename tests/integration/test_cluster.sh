@@ -3,14 +3,16 @@
 # Cluster mode (issue 6): three host namespaces on an underlay bridge, a csd
 # in each, all sharing one etcd that runs inside the bridge's namespace
 # (192.0.2.100, data in the test's temporary directory). csd started before
-# etcd waits for it and refuses changes clearly; nodes register and
-# heartbeat (node list shows up/down); a file applied on one node is
-# realized on the others through the watch (prints change-to-realization
-# times); names resolve across nodes for endpoints created at run time;
-# concurrent creation from all nodes never duplicates an address (prints
-# creations per second); a csd killed with -9 catches up when restarted;
-# with etcd stopped traffic flows, changes are refused, and they work again
-# once etcd is back.
+# etcd waits for it and refuses changes clearly; nodes register and hold
+# their liveness on an etcd lease (node list shows up/down); a file applied
+# on one node is realized on the others through the watch (prints
+# change-to-realization times); names resolve across nodes for endpoints
+# created at run time; concurrent creation from all nodes never duplicates
+# an address (prints creations per second); a csd killed with -9 is shown
+# down within its lease's TTL, its endpoints unreachable, and when restarted
+# it is up again, catches up and keeps its new lease; with etcd stopped
+# traffic flows, changes are refused, and they work again once etcd is
+# back; deleting the cluster's last vnet removes it on every node.
 . "$(dirname "$0")/lib.sh"
 
 command -v etcd >/dev/null || { echo "SKIP: etcd not installed"; exit 77; }
@@ -67,6 +69,11 @@ has_ns() { [ -e "/run/netns/$1" ]; }
 no_ns() { [ ! -e "/run/netns/$1" ]; }
 node_state() { ctl "$1" -j node show "$2" | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p'; }
 node_is() { [ "$(node_state "$1" "$2")" = "$3" ]; }
+ep_state() { ctl "$1" -j endpoint show "$2" | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p'; }
+ep_is() { [ "$(ep_state "$1" "$2")" = "$3" ]; }
+# count_state NODE STATE VNET: how many of VNET's endpoints NODE shows in STATE
+count_state() { ctl "$1" -j endpoint list "$3" | grep -c "\"state\": \"$2\""; }
+NODE_TTL=5 # csd's liveness lease (csd(8))
 store_is() { ctl "$1" -j status | grep -q "\"store_state\": \"$2\""; }
 
 # the underlay: a bridge in a namespace of its own (etcd listens on it)
@@ -190,19 +197,45 @@ for h in n1 n2 n3; do
 		wait_for 10 test "$(ls /run/netns | grep -c "^$(pfx $h)\.acme\.green\.$h-")" = 20
 done
 
-# ---- kill -9 a csd, change behind its back, restart: it catches up ----
+# ---- kill -9 a csd: down within its lease's TTL, its endpoints unreachable;
+# change behind its back; restart: up again, it catches up ----
+check "before the kill, n1 shows n3's endpoints remote (20)" \
+	test "$(count_state n1 remote acme/green)" = 40
 kill -9 "$(csd_pid n3)"
+killed=$(now_ms)
 wait "$(csd_pid n3)" 2>/dev/null
 check "while n3 is down: create acme/blue/late on n3" ctl n1 endpoint create acme/blue/late node n3
 check "while n3 is down: delete acme/blue/cache" ctl n1 endpoint delete acme/blue/cache
-check "n3's heartbeat stops: node list shows it down" wait_for 15 node_is n1 n3 down
+check "n3's lease expires: node list shows it down" wait_for 15 node_is n1 n3 down
+down_ms=$(( $(now_ms) - killed ))
+echo "# kill -9 of n3's csd -> shown down on n1: $down_ms ms (lease TTL ${NODE_TTL} s)"
+check "down within the lease TTL + 2 s ($down_ms ms)" test "$down_ms" -le $(( (NODE_TTL + 2) * 1000 ))
+check "n2 is still up" node_is n1 n2 up
+check "n1 shows n3's endpoint acme/green/n3-1 unreachable" ep_is n1 acme/green/n3-1 unreachable
+check "n2 shows n3's endpoint acme/blue/late unreachable" ep_is n2 acme/blue/late unreachable
+check "n1 lists n3's 20 acme/green endpoints unreachable" \
+	test "$(count_state n1 unreachable acme/green)" = 20
+check "n1 lists n2's 20 acme/green endpoints remote" test "$(count_state n1 remote acme/green)" = 20
+check "n1 lists its own 20 acme/green endpoints up" test "$(count_state n1 up acme/green)" = 20
 check "nothing realized it meanwhile" no_ns "$(pfx n3).acme.blue.late"
 csd_start n3 -c "$TMP/n3.json" -p "$(pfx n3)" || exit 1
 check "restarted n3 realizes acme/blue/late" wait_for 10 has_ns "$(pfx n3).acme.blue.late"
 check "restarted n3 removes acme/blue/cache" wait_for 10 no_ns "$(pfx n3).acme.blue.cache"
 check "n3 is up again" wait_for 10 node_is n1 n3 up
+check "n3 is listed once" test "$(ctl n1 -j node list | grep -c '"name": "n3"')" = 1
+check "n1 shows n3's endpoints remote again" wait_for 5 ep_is n1 acme/green/n3-1 remote
+check "n2 shows acme/blue/late remote" ep_is n2 acme/blue/late remote
+check "n3 shows its own acme/blue/late up" ep_is n3 acme/blue/late up
 check "n3 still holds its acme/green endpoints" \
 	test "$(ls /run/netns | grep -c "^$(pfx n3)\.acme\.green\.n3-")" = 20
+# killed and restarted at once, before its old lease expired: the liveness
+# key moves to the new lease, so the old one expiring takes nothing with it
+kill -9 "$(csd_pid n3)"
+wait "$(csd_pid n3)" 2>/dev/null
+csd_start n3 -c "$TMP/n3.json" -p "$(pfx n3)" || exit 1
+sleep $(( NODE_TTL + 2 ))
+check "n3 restarted at once is still up after its old lease's TTL" node_is n1 n3 up
+check "n1 shows none of n3's endpoints unreachable" test "$(count_state n1 unreachable acme/green)" = 0
 
 # ---- etcd stopped: traffic flows, changes refused; back: changes work ----
 etcd_stop
@@ -221,11 +254,23 @@ check "still no duplicate address after the outage" test \
 	"$(ctl n1 -j endpoint list acme/blue | grep -o '"address": "[0-9.]*"' | sort | uniq -d)" = ""
 
 # ---- deletions through n1: every node removes its part ----
-# (acme/blue stays: a store holding no vnet at all is never taken to mean
-# "delete everything" on a node, so a cluster's last vnet is removed per node)
 gone() { test -z "$(leaked_all | grep -e '\.umbrella\.' -e '\.acme\.green')"; }
 check "delete tenant umbrella" ctl n1 tenant delete umbrella
 check "delete vnet acme/green" ctl n1 vnet delete acme/green
 check "every node removed umbrella's and acme/green's namespaces" wait_for 10 gone
 leaked_all | grep -e '\.umbrella\.' -e '\.acme\.green' | head
+# the cluster's last vnet: a real delete, read at a newer revision, is not
+# an empty read; every node removes it (and a restarted node does too)
+kill -9 "$(csd_pid n2)"
+wait "$(csd_pid n2)" 2>/dev/null
+check "acme/blue is the last vnet" test "$(ctl n1 -j vnet list | grep -c '"name"')" = 1
+check "delete vnet acme/blue, the last one" ctl n1 vnet delete acme/blue
+all_gone() { test -z "$(leaked_all | grep -v "^$(pfx n2)\.")"; }
+check "n1 and n3 removed every namespace of acme/blue" wait_for 10 all_gone
+leaked_all | grep -v "^$(pfx n2)\." | head
+check "n2 (down) still has them" test -n "$(leaked_all | grep "^$(pfx n2)\.")"
+csd_start n2 -c "$TMP/n2.json" -p "$(pfx n2)" || exit 1
+none_left() { test -z "$(leaked_all)"; }
+check "restarted n2 removed them too" wait_for 10 none_left
+leaked_all | head
 finish
