@@ -2,7 +2,8 @@
 /*
  * Rules in csd: enforcement on this node (realize_vnet_policy, a per-vnet
  * step run after every change of a vnet's policy, endpoints or groups, and
- * by the reconciler), and the rule ops: rule.list, rule.show, rule.check.
+ * by the reconciler), and the rule ops: rule.list, rule.show, rule.check,
+ * rule.create and rule.delete.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -343,33 +344,46 @@ static int find_rule(const json_t *rules, const char *which)
 	return -1;
 }
 
-static int rule_show(struct csd_req *r)
+/* args "name", TENANT/VNET/RULE: T and V in @p, and the RULE part (a name
+ * or a position), or NULL with the request failed (CS_EINVAL). */
+static const char *rule_path(struct csd_req *r, const char *verb, name_t p[2])
 {
 	const char *name = json_string_value(json_object_get(r->args, "name"));
-	name_t p[3];
-	char err[256];
+	char err[256], tv[2 * CS_NAME_MAX + 2];
+	const char *last = name ? strrchr(name, '/') : NULL;
+
+	if (!last || !last[1] || cs_path_split(name, 2, p, err, sizeof(err)) == 0) {
+		req_fail(r, CS_EINVAL, "%s: expected TENANT/VNET/RULE (RULE a rule's name or its "
+			 "position, 1 the first)", verb);
+		return NULL;
+	}
+	/* the rule part may be anything the name or position says */
+	snprintf(tv, sizeof(tv), "%.*s", (int)(last - name), name);
+	if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0) {
+		req_fail(r, CS_EINVAL, "%s: %s: %s", verb, name, err);
+		return NULL;
+	}
+	return last + 1;
+}
+
+static int rule_show(struct csd_req *r)
+{
+	name_t p[2];
 	json_t *vdoc = NULL;
 	struct rules_policy *pol = NULL;
+	const char *which;
 	int ret;
 
-	if (!name || cs_path_split(name, 2, p, err, sizeof(err)) == 0 ||
-	    strchr(name, '/') == NULL)
-		return req_fail(r, CS_EINVAL, "rule show: expected TENANT/VNET/RULE (RULE a "
-				"rule's name or its position, 1 the first)");
-	/* the rule part may be anything the name or position says */
-	const char *last = strrchr(name, '/');
-	char tv[2 * CS_NAME_MAX + 2];
-	snprintf(tv, sizeof(tv), "%.*s", (int)(last - name), name);
-	if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0)
-		return req_fail(r, CS_EINVAL, "rule show: %s: %s", name, err);
+	if (!(which = rule_path(r, "rule show", p)))
+		return CS_EINVAL;
 	if ((ret = load_vnet(r, p[0], p[1], &vdoc, NULL, &pol)) < 0)
 		goto out;
 	const json_t *rules = json_object_get(json_object_get(json_object_get(vdoc, "spec"),
 							      "policy"), "rules");
-	int i = find_rule(rules, last + 1);
+	int i = find_rule(rules, which);
 	if (i < 0) {
 		ret = req_fail(r, CS_ENOENT, "vnet %s/%s has no rule %s (it has %zu; name one or "
-			       "give its position)", p[0], p[1], last + 1, json_array_size(rules));
+			       "give its position)", p[0], p[1], which, json_array_size(rules));
 		goto out;
 	}
 	r->result = rule_view(p[0], p[1], json_array_get(rules, (size_t)i), (size_t)i);
@@ -456,8 +470,288 @@ out:
 	return ret;
 }
 
+/* ---- rule.create, rule.delete ---- */
+
+#define RULE_ATTEMPTS 8
+
+/*
+ * A validator's message about the rule @what names: the path of the rule
+ * itself ("policy.rules[0]", "rules[0]") is dropped, what is below it kept
+ * ("rule acme/blue/web: ports[0]: 70000 is not ...").
+ */
+static void rule_msg(char *out, size_t len, const char *what, const char *msg)
+{
+	const char *rest = msg;
+
+	if (!strncmp(rest, "policy.", 7))
+		rest += 7;
+	if (!strncmp(rest, "rules[", 6) && strchr(rest, ']')) {
+		rest = strchr(rest, ']') + 1;
+		rest += *rest == '.' ? 1 : *rest == ':' && rest[1] == ' ' ? 2 : 0;
+	} else {
+		rest = msg;
+	}
+	snprintf(out, len, "%s: %s", what, rest);
+}
+
+/* One rule, checked as the overlay key "policy.rules[]" is: types, then
+ * selectors, ranges and protocols. */
+static int rule_validate(struct csd_req *r, const json_t *rule, const char *what)
+{
+	struct schema_errors errs = { 0 };
+	struct rules_policy *pol = NULL;
+	char why[512], msg[640];
+	json_t *wrap;
+	int ret = 0;
+
+	if (!json_is_object(rule))
+		return req_fail(r, CS_EINVAL, "%s: expected a rule: an object with from, to and "
+				"optionally proto, ports, action and name", what);
+	if (!(wrap = json_pack("{s:{s:s, s:[O]}}", "policy", "default", "allow", "rules", rule)))
+		return req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+	if (schema_validate(SCHEMA_VNET, wrap, "", &errs) > 0) {
+		size_t off = 0;
+		for (size_t i = 0; i < errs.n && off < sizeof(r->error); i++) {
+			rule_msg(msg, sizeof(msg), what, errs.msgs[i]);
+			off += (size_t)snprintf(r->error + off, sizeof(r->error) - off, "%s%s",
+						i ? "\n" : "", msg);
+		}
+		ret = CS_EINVAL;
+	} else if ((ret = rules_parse(json_object_get(wrap, "policy"), NULL, &pol, why,
+				      sizeof(why))) < 0) {
+		rule_msg(msg, sizeof(msg), what, why);
+		ret = req_fail(r, ret, "%s", msg);
+	}
+	rules_free(pol);
+	schema_errors_clear(&errs);
+	json_decref(wrap);
+	return ret;
+}
+
+/* Edits a vnet's policy.rules in place; fails the request to refuse. */
+typedef int (*rules_edit_fn)(struct csd_req *r, const char *what, json_t *rules, void *ctx);
+
+/*
+ * Change vnet T/V's policy.rules with @edit (a vnet without a policy gets
+ * one, default allow), check the whole policy and its tests against the
+ * vnet's endpoints, and store it in one transaction guarded by the
+ * revision read (read again and redone when the vnet changed meanwhile);
+ * then make this node's endpoints enforce it. *out: the new document.
+ * The caller has authorized the change (req_vnet).
+ */
+static int rules_change(struct csd_req *r, name_t p[2], const char *what, rules_edit_fn edit,
+			void *ctx, json_t **out)
+{
+	char vkey[KEY_MAX], prefix[KEY_MAX], why[512], report[4096];
+	struct rules_policy *pol = NULL;
+	struct policy_eps pe = { 0 };
+	json_t *vdoc = NULL, *eps = NULL;
+	char *text = NULL;
+	int ret, attempt;
+
+	*out = NULL;
+	key_vnet(vkey, p[0], p[1]);
+	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", p[0], p[1]);
+	for (attempt = 0; attempt < RULE_ATTEMPTS; attempt++) {
+		int64_t rev = 0;
+
+		json_decref(vdoc);
+		json_decref(eps);
+		vdoc = eps = NULL;
+		rules_free(pol);
+		pol = NULL;
+		policy_eps_clear(&pe);
+		if ((ret = model_get(r->d, vkey, &vdoc, &rev)) < 0) {
+			ret = ret == CS_ENOENT ? req_fail(r, ret, "vnet %s/%s: no such vnet", p[0], p[1])
+					       : req_store_fail(r, ret, what);
+			goto out;
+		}
+		json_t *spec = json_object_get(vdoc, "spec"), *policy, *rules;
+		if (!json_is_object(spec))
+			json_object_set_new(vdoc, "spec", spec = json_object());
+		if (!(policy = json_object_get(spec, "policy")))
+			json_object_set_new(spec, "policy", policy = json_pack("{s:s}", "default",
+									      "allow"));
+		if (json_is_object(policy) && !json_object_get(policy, "rules"))
+			json_object_set_new(policy, "rules", json_array());
+		rules = json_object_get(policy, "rules");
+		if (!json_is_array(rules)) {
+			/* validated when stored: a document changed by hand */
+			ret = req_fail(r, CS_EINVAL, "vnet %s/%s: its policy is not valid; fix it "
+				       "with apply", p[0], p[1]);
+			goto out;
+		}
+		if ((ret = edit(r, what, rules, ctx)) < 0)
+			goto out;
+		if ((ret = policy_of_spec(spec, "policy", &pol, why, sizeof(why))) < 0) {
+			ret = req_fail(r, ret, "%s: vnet %s/%s: %s; nothing was changed", what,
+				       p[0], p[1], why);
+			goto out;
+		}
+		if ((ret = model_list(r->d, prefix, &eps, NULL)) < 0) {
+			ret = req_store_fail(r, ret, what);
+			goto out;
+		}
+		if ((ret = policy_eps_build(eps, prefix, &pe)) < 0) {
+			ret = req_fail(r, ret, "%s: out of memory", what);
+			goto out;
+		}
+		int n = rules_run_tests(pol, pe.v, pe.n, report, sizeof(report));
+		if (n != 0) {
+			size_t l = strlen(report);
+			while (l && report[l - 1] == '\n')
+				report[--l] = '\0';
+			ret = req_fail(r, CS_EINVAL, "%s: refused: vnet %s/%s's policy.tests %s with "
+				       "it; nothing was changed (change the rule or the tests, "
+				       "with apply):\n%s", what, p[0], p[1],
+				       n > 0 ? "fail" : "name an endpoint the vnet does not have",
+				       report);
+			goto out;
+		}
+		free(text);
+		if (!(text = json_dumps(vdoc, JSON_COMPACT))) {
+			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		struct store_cmp cmp = { vkey, rev };
+		struct store_op op = { STORE_PUT, vkey, text };
+		struct store_txn txn = { &cmp, 1, &op, 1 };
+		if ((ret = store_txn(r->d->store, &txn, NULL)) != CS_ECONFLICT)
+			break;
+	}
+	if (ret == CS_ECONFLICT) {
+		ret = req_fail(r, ret, "%s: vnet %s/%s kept changing (%d attempts); nothing was "
+			       "changed, try again", what, p[0], p[1], RULE_ATTEMPTS);
+		goto out;
+	}
+	if (ret < 0) {
+		ret = req_store_fail(r, ret, what);
+		goto out;
+	}
+	if (realize_vnet_policy(r->d, p[0], p[1], vdoc, eps, why, sizeof(why)) < 0)
+		log_warn("%s: %s (the reconciler retries)", what, why);
+	*out = vdoc;
+	vdoc = NULL;
+out:
+	free(text);
+	rules_free(pol);
+	policy_eps_clear(&pe);
+	json_decref(eps);
+	json_decref(vdoc);
+	return ret;
+}
+
+struct rule_add {
+	const json_t *rule;
+	size_t pos;   /* 0: at the end, else 1-based */
+	size_t at;    /* where it went, 0-based */
+};
+
+static int rule_insert(struct csd_req *r, const char *what, json_t *rules, void *ctx)
+{
+	struct rule_add *ra = ctx;
+	const char *nm = json_string_value(json_object_get(ra->rule, "name"));
+	size_t n = json_array_size(rules);
+
+	if (nm && find_rule(rules, nm) >= 0)
+		return req_fail(r, CS_EEXIST, "%s: the vnet has a rule of that name (position "
+				"%d); delete it first or choose another name", what,
+				find_rule(rules, nm) + 1);
+	if (ra->pos > n + 1)
+		return req_fail(r, CS_EINVAL, "%s: position %zu is past the end: the vnet has %zu "
+				"rule%s; give 1 to %zu, or leave position out to append", what,
+				ra->pos, n, n == 1 ? "" : "s", n + 1);
+	ra->at = ra->pos ? ra->pos - 1 : n;
+	if (json_array_insert(rules, ra->at, (json_t *)ra->rule) < 0)
+		return req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+	return 0;
+}
+
+static int rule_create(struct csd_req *r)
+{
+	const json_t *rule = json_object_get(r->args, "spec");
+	const json_t *jpos = json_object_get(r->args, "position");
+	struct rule_add ra = { rule, 0, 0 };
+	char what[160];
+	json_t *doc = NULL;
+	name_t p[2];
+	int ret;
+
+	if ((ret = req_path(r, "name", 2, p)) < 0)
+		return ret;
+	const char *nm = json_string_value(json_object_get(rule, "name"));
+	if (nm)
+		snprintf(what, sizeof(what), "rule %s/%s/%.32s", p[0], p[1], nm);
+	else
+		snprintf(what, sizeof(what), "new rule of vnet %s/%s", p[0], p[1]);
+	if (jpos && (!json_is_integer(jpos) || json_integer_value(jpos) < 1 ||
+		     json_integer_value(jpos) > 1000000))
+		return req_fail(r, CS_EINVAL, "%s: position must be a number from 1 (the first "
+				"rule)", what);
+	ra.pos = jpos ? (size_t)json_integer_value(jpos) : 0;
+	/* only a caller who may change the vnet learns what is wrong with the rule */
+	if ((ret = req_vnet(r, p[0], p[1], NULL, NULL)) < 0 ||
+	    (ret = rule_validate(r, rule, what)) < 0 ||
+	    (ret = rules_change(r, p, what, rule_insert, &ra, &doc)) < 0)
+		return ret;
+	const json_t *rules = json_object_get(json_object_get(json_object_get(doc, "spec"),
+							      "policy"), "rules");
+	log_info("%s created at position %zu by uid %u", what, ra.at + 1,
+		 (unsigned)r->who->uid);
+	r->result = rule_view(p[0], p[1], json_array_get(rules, ra.at), ra.at);
+	json_decref(doc);
+	return 0;
+}
+
+struct rule_del {
+	const char *which;
+	json_t *gone;  /* the rule removed */
+	size_t at;
+};
+
+static int rule_remove(struct csd_req *r, const char *what, json_t *rules, void *ctx)
+{
+	struct rule_del *rd = ctx;
+	int i = find_rule(rules, rd->which);
+
+	if (i < 0)
+		return req_fail(r, CS_ENOENT, "%s: no such rule (the vnet has %zu; name one or "
+				"give its position, 1 the first)", what, json_array_size(rules));
+	json_decref(rd->gone);
+	rd->gone = json_incref(json_array_get(rules, (size_t)i));
+	rd->at = (size_t)i;
+	json_array_remove(rules, (size_t)i);
+	return 0;
+}
+
+static int rule_delete(struct csd_req *r)
+{
+	struct rule_del rd = { 0 };
+	char what[160];
+	json_t *doc = NULL;
+	name_t p[2];
+	int ret;
+
+	if (!(rd.which = rule_path(r, "rule delete", p)))
+		return CS_EINVAL;
+	snprintf(what, sizeof(what), "rule %s/%s/%.32s", p[0], p[1], rd.which);
+	if ((ret = req_vnet(r, p[0], p[1], NULL, NULL)) == 0 &&
+	    (ret = rules_change(r, p, what, rule_remove, &rd, &doc)) == 0) {
+		log_info("%s (position %zu) deleted by uid %u", what, rd.at + 1,
+			 (unsigned)r->who->uid);
+		r->result = rule_view(p[0], p[1], rd.gone, rd.at);
+	}
+	json_decref(rd.gone);
+	json_decref(doc);
+	return ret;
+}
+
 CSD_OP(rule_list, "rule.list", rule_list, 0, "list the rules of vnets");
 CSD_OP(rule_show, "rule.show", rule_show, 0, "show a rule (by name or position)");
 CSD_OP(rule_check, "rule.check", rule_check, 0,
        "the verdict of a vnet's rules for traffic between two endpoints, and the rule that "
        "decided");
+CSD_OP(rule_create, "rule.create", rule_create, CSD_OP_CHANGES,
+       "add a rule to a vnet's policy (at the end or at a position)");
+CSD_OP(rule_delete, "rule.delete", rule_delete, CSD_OP_CHANGES,
+       "remove a rule from a vnet's policy (by name or position)");

@@ -141,6 +141,8 @@ static const struct authz_op table[] = {
 	{ "rule.list", AZ_SCOPE_ANY, AZ_SEE, false },
 	{ "rule.show", AZ_SCOPE_VNET, AZ_SEE, false },
 	{ "rule.check", AZ_SCOPE_VNET, AZ_SEE, false },
+	{ "rule.create", AZ_SCOPE_VNET, AZ_MANAGE, false },
+	{ "rule.delete", AZ_SCOPE_VNET, AZ_MANAGE, false },
 	{ "node.list", AZ_SCOPE_ANY, AZ_SEE, false },
 	{ "node.show", AZ_SCOPE_ANY, AZ_SEE, false },
 	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE, false },

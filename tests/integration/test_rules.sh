@@ -4,7 +4,8 @@
 # probes (TCP, UDP, ICMP) agree with `rule check` for every pair, each deny
 # paired with an allow from the same endpoint; a rule change keeps an
 # established TCP connection; failing policy.tests refuse the apply and
-# leave the old state.
+# leave the old state; rule create and rule delete change one rule, enforced
+# at once, refused for members, bad input and failing policy.tests.
 . "$(dirname "$0")/lib.sh"
 
 host_add a
@@ -170,6 +171,86 @@ for i in 1 2 3 4 5 6; do ctl a endpoint create q/one/c$i >/dev/null 2>&1 & cpids
 wait "${cpids[@]}"
 check "concurrent creations never exceed the quota" test "$(ctl a endpoint list q | tail -n +2 | wc -l)" = 2
 ctl a tenant delete q
+
+# rule create / rule delete: a change of one rule, enforced on the data path
+w1_d1() { in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[d1]}" 7000 500; }
+w1_a1() { in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[a1]}" 7000 500; }
+nrules() { ctl a rule list "$1" | tail -n +2 | wc -l; }
+check_not "before rule create: w1 cannot reach d1 over tcp" w1_d1
+check "...while w1 reaches a1 over tcp" w1_a1
+out=$(ctl a -j rule create acme/blue from group:web to group:db proto tcp ports 7000 name w1-d1-tcp)
+check "rule create of an allow answers with the rule at the end (said: $out)" sh -c \
+	"printf '%s' \"\$1\" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(not (r[\"name\"] == \"w1-d1-tcp\" and r[\"position\"] == 6 and r[\"vnet\"] == \"acme/blue\" and r[\"action\"] == \"allow\"))'" _ "$out"
+check "after rule create: w1 reaches d1 over tcp" w1_d1
+check "rule check agrees" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule check acme/blue w1 d1 tcp 7000 | grep -q 'allow (rule w1-d1-tcp (#6))'"
+check "rule delete by name" ctl a rule delete acme/blue w1-d1-tcp
+check_not "after rule delete: w1 cannot reach d1 over tcp again" w1_d1
+check "...while w1 still reaches a1" w1_a1
+check "the vnet is back to 5 rules" test "$(nrules acme/blue)" = 5
+check "rule create at position 1, without a name" \
+	ctl a rule create acme/blue from endpoint:w1 to d1 proto tcp action allow position 1
+check "the new rule is first, so w1 reaches d1" w1_d1
+check "rule show by position finds it" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule show acme/blue/1 | grep -q 'from: endpoint:w1'"
+check "rule delete by position (TENANT/VNET/POSITION)" ctl a rule delete acme/blue/1
+check_not "and w1 cannot reach d1 again" w1_d1
+check "rule show of the first rule gives web-app again" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule show acme/blue 1 | grep -q 'name: web-app'"
+out=$(ctl a rule create acme/blue from any to any name web-app 2>&1)
+check "a second rule of the same name is refused (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'rule acme/blue/web-app: the vnet has a rule of that name'" _ "$out"
+out=$(ctl a rule create acme/blue from any to any position 9 2>&1)
+check "a position past the end is refused (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'give 1 to 6'" _ "$out"
+check_not "rule delete of a rule that does not exist" ctl a rule delete acme/blue nope
+
+# bad input: a clear error, exit 1, nothing changed
+before=$(ctl a -j rule list acme/blue)
+bad_rule() { # bad_rule WHAT PATTERN ARGS...
+	local what=$1 pat=$2 rc; shift 2
+	out=$(ctl a rule create acme/blue "$@" 2>&1); rc=$?
+	check "$what: exit 1 (said: $out)" test "$rc" = 1
+	check "$what: the error names the rule and the key" sh -c "printf '%s' \"\$1\" | grep -q \"\$2\"" _ "$out" "$pat"
+}
+bad_rule "an unknown selector" "rule acme/blue/x: from: " from foo:bar to any name x
+bad_rule "port 70000" "new rule of vnet acme/blue: ports\[0\]: 70000" from any to any proto tcp ports 70000
+bad_rule "proto foo" "proto: \"foo\" is not allowed" from any to any proto foo
+bad_rule "a missing from" "from: missing" to any proto tcp
+bad_rule "ports without tcp or udp" "ports" from any to any proto icmp ports 80
+check "after the refusals the rules are unchanged" test "$(ctl a -j rule list acme/blue)" = "$before"
+check "and enforced as before: w1 reaches a1" w1_a1
+
+# a rule create that breaks a policy.tests entry is refused and changes nothing
+write_file "$TMP/v4.json" '{"name": "db-web", "from": "group:db", "to": "group:web", "proto": "tcp", "ports": [7000], "action": "allow"},' \
+	'{"from": "w1", "to": "d1", "proto": "tcp", "port": 7000, "expect": "deny"}'
+check "apply the vnet with a test: w1 -> d1 tcp/7000 is denied" ctl a apply -f "$TMP/v4.json"
+before=$(ctl a -j rule list acme/blue)
+out=$(ctl a rule create acme/blue from group:web to group:db proto tcp ports 7000 name oops position 1 2>&1)
+rc=$?
+check "a rule create that fails policy.tests exits 1 (said: $out)" test "$rc" = 1
+check "the refusal names the failing test" sh -c "printf '%s' \"\$1\" | grep -q 'policy.tests' && printf '%s' \"\$1\" | grep -q 'tests\[0\]'" _ "$out"
+check "the rules are unchanged" test "$(ctl a -j rule list acme/blue)" = "$before"
+check_not "and still enforced: w1 cannot reach d1" w1_d1
+check "...while w1 reaches a1" w1_a1
+out=$(ctl a rule delete acme/blue 2>&1)
+check "rule delete without a rule is a usage error" test $? = 2
+
+# roles: a vnet's member may not change its rules; its owner may
+check "root creates tenant ruled owned by uid 1000" ctl a tenant create ruled owners.uids 1000
+check "owner uid 1000 creates a vnet without a policy, member uid 1001" \
+	as 1000 vnet create ruled/v subnet 10.13.0.0/24 members.uids 1001
+out=$(as 1001 rule create ruled/v from any to any proto tcp name m 2>&1)
+check "the member is refused rule create (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
+check "the owner may create it" as 1000 rule create ruled/v from any to any proto tcp ports 80 name own
+check "the vnet got a policy with default allow" sh -c "\"$CTL\" -S $TMP/a/csd.sock export | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"vnets\"][\"ruled/v\"][\"policy\"]; sys.exit(not (p[\"default\"] == \"allow\" and p[\"rules\"][0][\"name\"] == \"own\"))'"
+check_not "the member is refused rule delete" as 1001 rule delete ruled/v own
+check_not "another uid is refused rule create" as 1002 rule create ruled/v from any to any
+check "the rule is still there" test "$(nrules ruled/v)" = 1
+
+# export shows what rule create made, and apply takes it back unchanged
+ctl a export > "$TMP/export.json"
+r1=$(revision a)
+check "apply of the export" ctl a apply -f "$TMP/export.json"
+check "apply of the export changed nothing (revision $r1 -> $(revision a))" test "$(revision a)" = "$r1"
+check "the owner deletes the rule" as 1000 rule delete ruled/v own
+check "no rules left in ruled/v" test "$(nrules ruled/v)" = 0
+ctl a tenant delete ruled
 
 ctl a tenant delete acme
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done

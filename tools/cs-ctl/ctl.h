@@ -125,6 +125,21 @@ void ctl_print_flat(FILE *f, const json_t *v);
 /* An array of objects as an aligned table. */
 void ctl_print_table(FILE *f, const json_t *rows, const struct ctl_column *cols);
 
+/*
+ * rule create's words after TENANT/VNET ("from SEL to SEL [proto P] [ports
+ * LIST] [action A] [name N] [position N]", keys by unambiguous prefix) as
+ * the args of rule.create: {"name": @vnet, "spec": RULE, "position": N}.
+ * Values are csd's to check (a refusal exits 1); action defaults to allow.
+ * Returns 0 and *args (caller decrefs), or CTL_USAGE with a message printed.
+ */
+int ctl_rule_create_args(struct ctl *c, const char *vnet, int argc, char **argv,
+			 json_t **args);
+/*
+ * rule show|delete's words (argv[0] the verb): "TENANT/VNET RULE" or
+ * "TENANT/VNET/RULE" as one name in *name (malloc'd). 0 or CTL_USAGE.
+ */
+int ctl_rule_name(struct ctl *c, int argc, char **argv, char **name);
+
 /* Subcommands (one file each). */
 int ctl_tenant(struct ctl *c, int argc, char **argv);
 int ctl_vnet(struct ctl *c, int argc, char **argv);

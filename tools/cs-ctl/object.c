@@ -4,6 +4,7 @@
  * by a descriptor per object. Adding an object adds a descriptor and a
  * one-line entry point, not branches.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,23 +424,211 @@ static int object_run(struct ctl *c, const struct ctl_obj *o, int argc, char **a
 }
 
 #define RULE_CHECK_USAGE "TENANT/VNET FROM TO tcp|udp PORT, or TENANT/VNET FROM TO icmp"
+#define RULE_CREATE_USAGE "TENANT/VNET from SEL to SEL [proto P] [ports LIST] " \
+	"[action allow|deny] [name NAME] [position N]"
+#define RULE_NAMED_USAGE "TENANT/VNET RULE, or TENANT/VNET/RULE (RULE a name or a position)"
 
-/* rule show TENANT/VNET RULE: the same as TENANT/VNET/RULE */
-static int rule_show(struct ctl *c, int argc, char **argv)
+/* The words of rule create: the keys of a rule (policy.rules[] in the
+ * overlay file) and where it goes. */
+static const char *const rule_words[] = {
+	"from", "to", "proto", "ports", "action", "name", "position",
+};
+enum { RW_NKEYS = 6, RW_POSITION = 6, RW_MAX = 7 };
+
+static void rule_words_help(FILE *f)
 {
-	char *joined = NULL, *args[2];
+	char path[64];
+
+	fputs("    keys:\n", f);
+	for (size_t i = 0; i < RW_MAX; i++) {
+		snprintf(path, sizeof(path), "%s%s", rule_obj.prefix, rule_words[i]);
+		const struct schema_key *k = schema_find(SCHEMA_VNET, path);
+		const char *doc = i == RW_POSITION ? "where it goes, 1 the first (default: last)"
+			: !strcmp(rule_words[i], "action") ? "allow or deny (default allow)"
+			: k && k->doc ? k->doc : "";
+		fprintf(f, "      %-16s %s\n", rule_words[i], doc);
+	}
+}
+
+/* A value of "ports": numbers as numbers, anything else as written (csd
+ * says what is wrong with it). */
+static json_t *rule_port(const char *s)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (*s && !*end && !errno)
+		return json_integer(n);
+	return json_string(s);
+}
+
+static json_t *rule_ports(const char *s)
+{
+	json_t *a = json_array();
+
+	for (const char *p = s; a; p++) {
+		const char *q = strchrnul(p, ',');
+		char *one = strndup(p, (size_t)(q - p));
+
+		if (!one || json_array_append_new(a, rule_port(one)) < 0) {
+			free(one);
+			json_decref(a);
+			return NULL;
+		}
+		free(one);
+		if (!*q)
+			break;
+		p = q;
+	}
+	return a;
+}
+
+int ctl_rule_create_args(struct ctl *c, const char *vnet, int argc, char **argv,
+			 json_t **args)
+{
+	json_t *rule = json_object(), *v;
+	bool seen[RW_MAX] = { false };
+	long position = 0;
 	int r;
 
-	ctl_drop_dashdash(&argc, argv);
-	if (c->help || argc != 3 || strchr(argv[2], '/'))
-		return verb_show(c, argc, argv);
-	if (asprintf(&joined, "%s/%s", argv[1], argv[2]) < 0)
+	*args = NULL;
+	if (!rule)
 		return ctl_fail(c, "out of memory");
-	args[0] = argv[0];
-	args[1] = joined;
-	r = verb_show(c, 2, args);
-	free(joined);
+	for (int i = 0; i < argc; i += 2) {
+		int k;
+
+		if ((r = ctl_no_option(c, argv[i])))
+			goto fail;
+		if ((k = ctl_match(argv[i], rule_words, RW_MAX)) < 0) {
+			/* the words that could come here: those the prefix fits, or all */
+			char next[128] = "";
+			for (size_t w = 0; w < RW_MAX; w++)
+				if (k == CTL_NOMATCH || !strncmp(rule_words[w], argv[i], strlen(argv[i])))
+					snprintf(next + strlen(next), sizeof(next) - strlen(next),
+						 " %s", rule_words[w]);
+			r = ctl_usage_error(c, "%s key \"%s\"; expected one of:%s", k == CTL_AMBIGUOUS ?
+					    "ambiguous" : "unknown", argv[i], next);
+			goto fail;
+		}
+		if (seen[k]) {
+			r = ctl_usage_error(c, "%s is given twice", rule_words[k]);
+			goto fail;
+		}
+		seen[k] = true;
+		if (i + 1 >= argc) {
+			r = ctl_usage_error(c, "%s needs a value", rule_words[k]);
+			goto fail;
+		}
+		const char *val = argv[i + 1];
+		if (k == RW_POSITION) {
+			char *end;
+			errno = 0;
+			position = strtol(val, &end, 10);
+			if (!*val || *end || errno || position < 1) {
+				r = ctl_usage_error(c, "position %s: expected a number from 1 (the "
+						    "first rule)", val);
+				goto fail;
+			}
+			continue;
+		}
+		v = !strcmp(rule_words[k], "ports") ? rule_ports(val) : json_string(val);
+		if (!v || json_object_set_new(rule, rule_words[k], v) < 0) {
+			r = ctl_fail(c, "out of memory");
+			goto fail;
+		}
+	}
+	/* the common case adds an allow; a deny is said */
+	if (!json_object_get(rule, "action"))
+		json_object_set_new(rule, "action", json_string("allow"));
+	*args = json_pack("{s:s, s:o}", "name", vnet, "spec", rule);
+	if (*args && position)
+		json_object_set_new(*args, "position", json_integer(position));
+	return *args ? 0 : ctl_fail(c, "out of memory");
+fail:
+	json_decref(rule);
 	return r;
+}
+
+/* rule create TENANT/VNET from SEL to SEL ...: -j prints the rule as stored */
+static int rule_create(struct ctl *c, int argc, char **argv)
+{
+	char what[256];
+	json_t *args, *res = NULL;
+	int r;
+
+	if (c->help) {
+		ctl_usage_line(c, stdout, RULE_CREATE_USAGE);
+		if (!c->listing)
+			rule_words_help(stdout);
+		return CTL_OK;
+	}
+	ctl_drop_dashdash(&argc, argv);
+	if (argc < 2)
+		return ctl_usage_error(c, "expected %s", RULE_CREATE_USAGE);
+	if ((r = check_name(c, argv[1], 2)) ||
+	    (r = ctl_rule_create_args(c, argv[1], argc - 2, argv + 2, &args)))
+		return r;
+	snprintf(what, sizeof(what), "rule create %s", argv[1]);
+	r = ctl_request(c, "rule.create", args, what, &res);
+	if (!r)
+		r = print_result(c, res, true);
+	json_decref(res);
+	return r;
+}
+
+int ctl_rule_name(struct ctl *c, int argc, char **argv, char **name)
+{
+	int r;
+
+	*name = NULL;
+	for (int i = 1; i < argc; i++)
+		if ((r = ctl_no_option(c, argv[i])))
+			return r;
+	if (argc == 2 && strchr(argv[1], '/') != strrchr(argv[1], '/')) {
+		*name = strdup(argv[1]);
+	} else if (argc == 3 && !strchr(argv[2], '/')) {
+		if ((r = check_name(c, argv[1], 2)))
+			return r;
+		if (!*argv[2])
+			return ctl_usage_error(c, "empty rule; expected %s", RULE_NAMED_USAGE);
+		if (asprintf(name, "%s/%s", argv[1], argv[2]) < 0)
+			*name = NULL;
+	} else {
+		return ctl_usage_error(c, "expected %s", RULE_NAMED_USAGE);
+	}
+	return *name ? 0 : ctl_fail(c, "out of memory");
+}
+
+/* rule show|delete TENANT/VNET RULE, or TENANT/VNET/RULE */
+static int rule_named(struct ctl *c, int v, int argc, char **argv)
+{
+	char *name, *args[2];
+	int r;
+
+	if (c->help) {
+		ctl_usage_line(c, stdout, RULE_NAMED_USAGE);
+		return CTL_OK;
+	}
+	ctl_drop_dashdash(&argc, argv);
+	if ((r = ctl_rule_name(c, argc, argv, &name)))
+		return r;
+	args[0] = argv[0];
+	args[1] = name;
+	r = named(c, v, 2, args, v == V_DELETE);
+	free(name);
+	return r;
+}
+
+static int rule_show(struct ctl *c, int argc, char **argv)
+{
+	return rule_named(c, V_SHOW, argc, argv);
+}
+
+static int rule_delete(struct ctl *c, int argc, char **argv)
+{
+	return rule_named(c, V_DELETE, argc, argv);
 }
 
 /* rule check TENANT/VNET FROM TO PROTO [PORT]: the verdict and what decided */
@@ -488,10 +677,10 @@ static int rule_check(struct ctl *c, int argc, char **argv)
 }
 
 static const struct ctl_cmd rule_verbs[] = {
-	{ "create", verb_create, "%s [key value]..." },
-	{ "delete", verb_delete, "%s" },
+	{ "create", rule_create, RULE_CREATE_USAGE },
+	{ "delete", rule_delete, RULE_NAMED_USAGE },
 	{ "list", verb_list, "%s" },
-	{ "show", rule_show, "%s" },
+	{ "show", rule_show, RULE_NAMED_USAGE },
 	{ "check", rule_check, RULE_CHECK_USAGE },
 };
 

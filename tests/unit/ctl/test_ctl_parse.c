@@ -4,16 +4,21 @@
  * their messages, exit statuses, and the output helpers.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "api/proto.h"
 #include "tools/cs-ctl/ctl.h"
 
 #define NOSOCK "/nonexistent/cs-test/csd.sock"
@@ -421,6 +426,200 @@ static void test_output(void **state)
 	json_decref(obj);
 }
 
+/*
+ * A stand-in for csd: it answers hello, and every other request with
+ * {"op": OP, "args": ARGS}, so `cs-ctl -j` prints what it sent.
+ */
+static char fake_sock[108];
+static pid_t fake_pid;
+
+static void fake_serve(int fd)
+{
+	for (;;) {
+		char *text = NULL, *out;
+		size_t len;
+		int fds[CS_WIRE_MAX_FDS], nfds = 0;
+
+		if (cs_wire_recv(fd, 1 << 20, &text, &len, fds, &nfds) < 0)
+			return;
+		json_t *in = json_loads(text, 0, NULL);
+		const char *op = json_string_value(json_object_get(in, "op"));
+		json_int_t id = json_integer_value(json_object_get(in, "id"));
+		json_t *res = op && !strcmp(op, "hello")
+				      ? json_pack("{s:i}", "version", CS_PROTOCOL_VERSION)
+				      : json_pack("{s:s?, s:O?}", "op", op, "args",
+						  json_object_get(in, "args"));
+		json_t *reply = cs_msg_ok(id, res);
+		if ((out = cs_msg_dump(reply, &len)))
+			cs_wire_send(fd, out, len, NULL, 0);
+		free(out);
+		free(text);
+		json_decref(reply);
+		json_decref(in);
+	}
+}
+
+static int fake_start(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	snprintf(fake_sock, sizeof(fake_sock), "/tmp/test_ctl_parse.%d.sock", (int)getpid());
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake_sock);
+	unlink(fake_sock);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	if ((fake_pid = fork()) == 0) {
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			fake_serve(fd);
+			close(fd);
+		}
+	}
+	close(lfd);
+	return fake_pid > 0 ? 0 : -1;
+}
+
+static int fake_stop(void **state)
+{
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+	}
+	unlink(fake_sock);
+	return 0;
+}
+
+/* What csd was sent, as the fake prints it back, equals @want (JSON). */
+static void assert_sent(const struct run *r, const char *want)
+{
+	json_t *got = json_loads(r->out, 0, NULL), *w = json_loads(want, 0, NULL);
+
+	assert_int_equal(r->rc, 0);
+	assert_non_null(w);
+	if (!got || !json_equal(got, w))
+		fail_msg("sent %s, expected %s (stderr: %s)", r->out, want, r->err);
+	json_decref(got);
+	json_decref(w);
+}
+
+static void test_rule_create_args(void **state)
+{
+	struct run r;
+
+	/* every key, abbreviated, in any order; ports as numbers and ranges */
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "cr", "acme/blue", "na", "web-in", "pos", "2",
+		"fr", "group:web", "t", "group:db", "pr", "tcp", "port", "80,443,8000-8080",
+		"ac", "deny", NULL);
+	assert_sent(&r, "{\"op\": \"rule.create\", \"args\": {\"name\": \"acme/blue\", "
+			"\"position\": 2, \"spec\": {\"name\": \"web-in\", \"from\": \"group:web\", "
+			"\"to\": \"group:db\", \"proto\": \"tcp\", \"ports\": [80, 443, "
+			"\"8000-8080\"], \"action\": \"deny\"}}}");
+
+	/* action defaults to allow; no position: csd appends */
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "create", "acme/blue", "from", "any", "to",
+		"endpoint:db", NULL);
+	assert_sent(&r, "{\"op\": \"rule.create\", \"args\": {\"name\": \"acme/blue\", "
+			"\"spec\": {\"from\": \"any\", \"to\": \"endpoint:db\", "
+			"\"action\": \"allow\"}}}");
+
+	/* values are csd's to judge: sent as written, refused there (exit 1) */
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "create", "acme/blue", "to", "foo:bar",
+		"ports", "70000,x", "proto", "foo", NULL);
+	assert_sent(&r, "{\"op\": \"rule.create\", \"args\": {\"name\": \"acme/blue\", "
+			"\"spec\": {\"to\": \"foo:bar\", \"ports\": [70000, \"x\"], "
+			"\"proto\": \"foo\", \"action\": \"allow\"}}}");
+
+	/* without -j, create prints nothing */
+	run_ctl(&r, "-S", fake_sock, "rule", "create", "acme/blue", "from", "a", "to", "b", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out, "");
+}
+
+static void test_rule_delete_show_names(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "del", "acme/blue", "web-in", NULL);
+	assert_sent(&r, "{\"op\": \"rule.delete\", \"args\": {\"name\": \"acme/blue/web-in\"}}");
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "delete", "acme/blue/3", NULL);
+	assert_sent(&r, "{\"op\": \"rule.delete\", \"args\": {\"name\": \"acme/blue/3\"}}");
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "delete", "--", "acme/blue", "2", NULL);
+	assert_sent(&r, "{\"op\": \"rule.delete\", \"args\": {\"name\": \"acme/blue/2\"}}");
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "show", "acme/blue", "#1", NULL);
+	assert_sent(&r, "{\"op\": \"rule.show\", \"args\": {\"name\": \"acme/blue/#1\"}}");
+	/* delete prints nothing without -j */
+	run_ctl(&r, "-S", fake_sock, "rule", "delete", "acme/blue", "1", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out, "");
+}
+
+/* Wrong words: exit 2 before csd is asked (NOSOCK would make it exit 1). */
+static void test_rule_usage_errors(void **state)
+{
+	static const char *const bad[][12] = {
+		{ "rule", "create", NULL },
+		{ "rule", "create", "acme", "from", "a", "to", "b", NULL },
+		{ "rule", "create", "acme/blue/x", "from", "a", "to", "b", NULL },
+		{ "rule", "create", "acme/blue", "from", NULL },
+		{ "rule", "create", "acme/blue", "from", "a", "from", "b", NULL },
+		{ "rule", "create", "acme/blue", "p", "tcp", NULL },
+		{ "rule", "create", "acme/blue", "frm", "a", NULL },
+		{ "rule", "create", "acme/blue", "position", "0", NULL },
+		{ "rule", "create", "acme/blue", "position", "2x", NULL },
+		{ "rule", "create", "acme/blue", "-x", "a", NULL },
+		{ "rule", "delete", NULL },
+		{ "rule", "delete", "acme/blue", NULL },
+	};
+	static const char *const bad2[][6] = {
+		{ "rule", "delete", "acme", "web", NULL },
+		{ "rule", "delete", "acme/blue", "web", "x", NULL },
+		{ "rule", "delete", "acme/blue", "a/b", NULL },
+		{ "rule", "delete", "acme/blue", "", NULL },
+		{ "rule", "show", "acme/blue", NULL },
+	};
+	struct run r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *const *w = bad[i];
+		run_ctl(&r, "-S", NOSOCK, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8],
+			NULL);
+		if (r.rc != 2)
+			fail_msg("case %zu: exit %d, expected 2 (%s)", i, r.rc, r.err);
+		assert_non_null(strstr(r.err, "cs-ctl rule "));
+	}
+	for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++) {
+		const char *const *w = bad2[i];
+		run_ctl(&r, "-S", NOSOCK, w[0], w[1], w[2], w[3], w[4], NULL);
+		if (r.rc != 2)
+			fail_msg("case %zu: exit %d, expected 2 (%s)", i, r.rc, r.err);
+	}
+
+	/* what could come next */
+	run_ctl(&r, "-S", NOSOCK, "rule", "create", "acme/blue", "po", "1", NULL);
+	assert_string_equal(r.err, "cs-ctl rule create: ambiguous key \"po\"; expected one of: "
+				   "ports position\n");
+	run_ctl(&r, "-S", NOSOCK, "rule", "create", "acme/blue", "port", "80", "frm", "a", NULL);
+	assert_string_equal(r.err, "cs-ctl rule create: unknown key \"frm\"; expected one of: "
+				   "from to proto ports action name position\n");
+	run_ctl(&r, "-S", NOSOCK, "rule", "create", "acme/blue", "from", NULL);
+	assert_string_equal(r.err, "cs-ctl rule create: from needs a value\n");
+
+	/* help: the keys create takes */
+	run_ctl(&r, "rule", "create", "-h", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl rule create TENANT/VNET from SEL to SEL"));
+	assert_non_null(strstr(r.out, "position"));
+	assert_non_null(strstr(r.out, "cidr:PREFIX"));
+	run_ctl(&r, "help", "rule", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "cs-ctl rule delete TENANT/VNET RULE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +636,10 @@ int main(void)
 		cmocka_unit_test(test_apply_file_errors),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_output),
+		cmocka_unit_test(test_rule_usage_errors),
+		cmocka_unit_test_setup_teardown(test_rule_create_args, fake_start, fake_stop),
+		cmocka_unit_test_setup_teardown(test_rule_delete_show_names, fake_start,
+						fake_stop),
 	};
 
 	/* the daemon is never reached: make sure the environment cannot point at one */
