@@ -28,11 +28,35 @@ _cs_ctl()
 		COMPREPLY=($(compgen -W "-S -j --socket --json --help --version" -- "$cur"))
 		return
 	fi
+	# rule: verbs of its own; create's words and their values
+	if [ "${words[0]}" = rule ] && [ ${#words[@]} -ge 2 ]; then
+		case ${#words[@]},${words[1]} in
+		2,*) COMPREPLY=($(compgen -W "$(_cs_ctl_names vnet "$sock")" -- "$cur")) ;;
+		3,delete|3,show)
+			# the rules of that vnet, by name
+			local s=()
+			[ -n "$sock" ] && s=(-S "$sock")
+			COMPREPLY=($(compgen -W "$(cs-ctl "${s[@]}" rule list "${words[2]}" 2>/dev/null |
+				tail -n +2 | awk '{print $1}')" -- "$cur")) ;;
+		*,create)
+			case $prev in
+			proto) COMPREPLY=($(compgen -W "tcp udp icmp any" -- "$cur")) ;;
+			action) COMPREPLY=($(compgen -W "allow deny" -- "$cur")) ;;
+			from|to)
+				COMPREPLY=($(compgen -W "any endpoint: group: cidr:" -- "$cur"))
+				[[ ${COMPREPLY[0]-} == *: ]] && compopt -o nospace 2>/dev/null ;;
+			ports|name|position) ;;
+			*) COMPREPLY=($(compgen -W "from to proto ports action name position" -- "$cur")) ;;
+			esac ;;
+		esac
+		return
+	fi
 	case ${#words[@]} in
 	0) COMPREPLY=($(compgen -W "$objects" -- "$cur")) ;;
 	1)
 		case ${words[0]} in
-		tenant|vnet|endpoint|reservation|rule|node) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
+		rule) COMPREPLY=($(compgen -W "$verbs check" -- "$cur")) ;;
+		tenant|vnet|endpoint|reservation|node) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
 		apply) COMPREPLY=($(compgen -W "-f --dry-run --prune" -- "$cur")) ;;
 		exec) COMPREPLY=($(compgen -W "$(_cs_ctl_names endpoint "$sock")" -- "$cur")) ;;
 		help) COMPREPLY=($(compgen -W "$objects" -- "$cur")) ;;
