@@ -602,7 +602,7 @@ static int rules_change(struct csd_req *r, name_t p[2], const char *what, rules_
 			while (l && report[l - 1] == '\n')
 				report[--l] = '\0';
 			ret = req_fail(r, CS_EINVAL, "%s: refused: vnet %s/%s's policy.tests %s with "
-				       "it; nothing was changed (change the rule or the tests, "
+				       "this change; nothing was changed (change the rule or the tests, "
 				       "with apply):\n%s", what, p[0], p[1],
 				       n > 0 ? "fail" : "name an endpoint the vnet does not have",
 				       report);

@@ -238,6 +238,7 @@ check "owner uid 1000 creates a vnet without a policy, member uid 1001" \
 out=$(as 1001 rule create ruled/v from any to any proto tcp name m 2>&1)
 check "the member is refused rule create (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
 check "the owner may create it" as 1000 rule create ruled/v from any to any proto tcp ports 80 name own
+check "both are in the audit: uid 1001 refused, uid 1000 accepted" sh -c "\"$CTL\" -S $TMP/a/csd.sock -j status | python3 -c 'import json,sys; a=[e for e in json.load(sys.stdin)[\"audit\"] if e[\"op\"] == \"rule.create\" and e[\"object\"] == \"ruled/v\"]; sys.exit(not ([(e[\"uid\"], e[\"verdict\"]) for e in a[-2:]] == [(1001, \"EPERM\"), (1000, \"ok\")]))'"
 check "the vnet got a policy with default allow" sh -c "\"$CTL\" -S $TMP/a/csd.sock export | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"vnets\"][\"ruled/v\"][\"policy\"]; sys.exit(not (p[\"default\"] == \"allow\" and p[\"rules\"][0][\"name\"] == \"own\"))'"
 check_not "the member is refused rule delete" as 1001 rule delete ruled/v own
 check_not "another uid is refused rule create" as 1002 rule create ruled/v from any to any
