@@ -1463,6 +1463,8 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 			goto out;
 		}
 	}
+	if (fresh)
+		kernel_nft_forget(ens);
 	if (fresh && e->guarded) {
 		/* closed before it has an address: its rules replace this */
 		const struct vnet_fw closed = { .dflt = VNET_FW_DENY };

@@ -16,10 +16,18 @@
  * table; flush table; add chain; add rule..." is one netlink batch, so the
  * kernel swaps the whole rule set atomically and no packet ever sees half
  * of it, or none.
+ *
+ * Loading the same rules again is skipped: what was loaded into each
+ * namespace is remembered (a hash of the text) with the namespace's
+ * nftables generation right after; when both still match, nothing there
+ * changed since, which one NFT_MSG_GETGEN tells. Anything else that touches
+ * the namespace's rule set bumps the generation, so drift is still repaired.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +55,113 @@ struct nft_job {
 	char *error;		/* nft's own text, malloc'd */
 	int rc;
 };
+
+/* What was loaded where (under nft_lock): "P.T.V.E" -> text hash and the
+ * namespace's generation after the load. */
+#define LOADED_BUCKETS 1024
+struct loaded {
+	struct loaded *next;
+	uint64_t hash;
+	uint32_t gen;
+	char ns[];
+};
+static struct loaded *loaded[LOADED_BUCKETS];
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static struct loaded **loaded_slot(const char *ns)
+{
+	struct loaded **p = &loaded[fnv1a(ns, strlen(ns)) % LOADED_BUCKETS];
+
+	while (*p && strcmp((*p)->ns, ns))
+		p = &(*p)->next;
+	return p;
+}
+
+static void loaded_forget(const char *ns)
+{
+	struct loaded **p = loaded_slot(ns), *l = *p;
+
+	if (l) {
+		*p = l->next;
+		free(l);
+	}
+}
+
+static void loaded_note(const char *ns, uint64_t hash, uint32_t gen)
+{
+	struct loaded **p = loaded_slot(ns);
+
+	if (!*p) {
+		size_t n = strlen(ns) + 1;
+		if (!(*p = calloc(1, sizeof(**p) + n)))
+			return;
+		memcpy((*p)->ns, ns, n);
+	}
+	(*p)->hash = hash;
+	(*p)->gen = gen;
+}
+
+void kernel_nft_forget(const char *ns)
+{
+	pthread_mutex_lock(&nft_lock);
+	loaded_forget(ns);
+	pthread_mutex_unlock(&nft_lock);
+}
+
+static int gen_attr_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+		*(uint32_t *)data = ntohl(mnl_attr_get_u32(a)) | 0x80000000u; /* seen */
+	return MNL_CB_OK;
+}
+
+/* The nftables generation of the namespace we are in (NFT_MSG_GETGEN), in
+ * *(uint32_t *)arg with the top bit set as "read"; 0 or a negative code. */
+static int gen_fn(void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	uint32_t *gen = arg;
+	int r = CS_EIO;
+
+	*gen = 0;
+	if (!nl)
+		return CS_EIO;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		goto out;
+	for (struct nlmsghdr *m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, (int)n);
+	     m = mnl_nlmsg_next(m, (int *)&n)) {
+		if (m->nlmsg_type == NLMSG_ERROR)
+			break;
+		mnl_attr_parse(m, sizeof(struct nfgenmsg), gen_attr_cb, gen);
+		break;
+	}
+	r = *gen ? 0 : CS_EIO;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
 
 /* Runs inside the endpoint's namespace, so the netlink socket libnftables
  * opens is bound there. */
@@ -347,8 +462,22 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 	}
 
 	job.cmds = cmds;
+	uint64_t hash = fnv1a(cmds, len);
+	uint32_t gen = 0;
 	pthread_mutex_lock(&nft_lock);
+	struct loaded *was = fw ? *loaded_slot(ns) : NULL;
+	if (was && was->hash == hash && netns_run(nsfd, gen_fn, &gen, err, sizeof(err)) == 0 &&
+	    gen == was->gen) {
+		/* these rules, and nothing changed there since */
+		pthread_mutex_unlock(&nft_lock);
+		r = 0;
+		goto out;
+	}
 	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	if (r == 0 && job.rc == 0 && fw && netns_run(nsfd, gen_fn, &gen, err, sizeof(err)) == 0)
+		loaded_note(ns, hash, gen);
+	else
+		loaded_forget(ns);
 	pthread_mutex_unlock(&nft_lock);
 	if (r < 0) {
 		if (r == CS_ENOMEM)

@@ -50,6 +50,9 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 			const char *endpoint, const struct vnet_qos *qos);
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, const struct vnet_fw *fw);
+/* A namespace was (re)created: what was loaded into one of that name
+ * before says nothing about it. */
+void kernel_nft_forget(const char *ns);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 

@@ -328,6 +328,7 @@ static int nft_list_fn(void *arg)
 		return -1;
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
+	nft_ctx_output_set_flags(ctx, NFT_CTX_OUTPUT_HANDLE);
 	l->rc = nft_run_cmd_from_buffer(ctx, l->cmd);
 	snprintf(l->out, sizeof(l->out), "%s", nft_ctx_get_output_buffer(ctx));
 	nft_ctx_free(ctx);
@@ -620,6 +621,37 @@ int main(void)
 	printf("ok: established a -> b survives replacements, also one denying new ones "
 	       "(1 MiB each way after it)\n");
 	rules_free(p);
+
+	/* the same rules again are not reloaded (the rule handles stay), but
+	 * a table changed behind csd's back is repaired by the next load */
+	{
+		static struct nft_list l1, l2;
+		double t_same, t_new;
+
+		p = policy("{\"default\":\"deny\",\"rules\":[{\"from\":\"endpoint:a\",\"to\":\"b\","
+			   "\"action\":\"deny\"},{\"from\":\"any\",\"to\":\"b\",\"proto\":\"tcp\","
+			   "\"ports\":[5432],\"action\":\"allow\"}]}");
+
+		t_new = apply(p, "b");
+		nft_in("b", &l1, "list table inet cs");
+		t_same = apply(p, "b");
+		nft_in("b", &l2, "list table inet cs");
+		CHECK(l1.rc == 0 && !strcmp(l1.out, l2.out),
+		      "the same rules were reloaded (handles changed):\n%s\n---\n%s", l1.out, l2.out);
+		nft_in("b", &l1, "delete table inet cs");
+		CHECK(l1.rc == 0 && !has_table("b"), "could not remove b's table by hand");
+		apply(p, "b");
+		CHECK(has_table("b"), "a table removed by hand was not put back by the next load");
+		CHECK(!tcp_probe("a", E("b")->ip4, 5432, -1), "a -> b:5432 passed after the repair");
+		nft_in("b", &l1, "add rule inet cs input tcp dport 4444 accept");
+		apply(p, "b");
+		nft_in("b", &l2, "list table inet cs");
+		CHECK(!strstr(l2.out, "tcp dport 4444 accept"), "a rule added by hand survived:\n%s",
+		      l2.out);
+		printf("ok: the same rules again: not reloaded (%.2f ms, %.2f ms before); drift "
+		       "repaired\n", t_same, t_new);
+		rules_free(p);
+	}
 
 	/* a refused rule set leaves the old one in place */
 	{
