@@ -56,6 +56,44 @@ struct nft_job {
 	int rc;
 };
 
+/*
+ * One request over a bare netfilter socket of the namespace we are in
+ * (type NFT_MSG_*, about table @table of @family when not NULL): *reply
+ * points into @buf at the first message of the answer, which may be an
+ * error ack. 0 or CS_EIO.
+ */
+static int nft_ask(uint16_t type, uint8_t family, const char *table, char *buf, size_t len,
+		   const struct nlmsghdr **reply)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	int r = CS_EIO;
+
+	if (!nl)
+		return CS_EIO;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (table ? NLM_F_ACK : 0);
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (table)
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, len);
+	if (n < 0 || !mnl_nlmsg_ok((const struct nlmsghdr *)buf, (int)n))
+		goto out;
+	*reply = (const struct nlmsghdr *)buf;
+	r = 0;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
 /* What was loaded where (under nft_lock): "P.T.V.E" -> text hash and the
  * namespace's generation after the load. */
 #define LOADED_BUCKETS 1024
@@ -128,43 +166,17 @@ static int gen_attr_cb(const struct nlattr *a, void *data)
 static int gen_fn(void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	const struct nlmsghdr *m;
 	uint32_t *gen = arg;
-	int r = CS_EIO;
 
 	*gen = 0;
-	if (!nl)
+	if (nft_ask(NFT_MSG_GETGEN, AF_UNSPEC, NULL, buf, sizeof(buf), &m) < 0 ||
+	    m->nlmsg_type == NLMSG_ERROR)
 		return CS_EIO;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = 1;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto out;
-	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		goto out;
-	for (struct nlmsghdr *m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, (int)n);
-	     m = mnl_nlmsg_next(m, (int *)&n)) {
-		if (m->nlmsg_type == NLMSG_ERROR)
-			break;
-		mnl_attr_parse(m, sizeof(struct nfgenmsg), gen_attr_cb, gen);
-		break;
-	}
-	r = *gen ? 0 : CS_EIO;
-out:
-	mnl_socket_close(nl);
-	return r;
+	mnl_attr_parse(m, sizeof(struct nfgenmsg), gen_attr_cb, gen);
+	return *gen ? 0 : CS_EIO;
 }
 
-/* Runs inside the endpoint's namespace, so the netlink socket libnftables
- * opens is bound there. */
 /*
  * Does the namespace we are in hold table "inet cs"? One NFT_MSG_GETTABLE
  * over a bare netfilter socket: far cheaper than a libnftables context,
@@ -174,44 +186,21 @@ out:
 static int table_exists_fn(void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	int r = CS_EIO;
+	const struct nlmsghdr *m;
 
 	(void)arg;
-	if (!nl)
+	if (nft_ask(NFT_MSG_GETTABLE, NFPROTO_INET, "cs", buf, sizeof(buf), &m) < 0)
 		return CS_EIO;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = 1;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "cs");
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto out;
-	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		goto out;
 	/* the table comes back as a message; absence as an error ack */
-	for (struct nlmsghdr *m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, (int)n);
-	     m = mnl_nlmsg_next(m, (int *)&n)) {
-		if (m->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
-			r = e->error == 0 ? 1 : e->error == -ENOENT ? 0 : CS_EIO;
-			break;
-		}
-		r = 1;
-		break;
+	if (m->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+		return e->error == 0 ? 1 : e->error == -ENOENT ? 0 : CS_EIO;
 	}
-out:
-	mnl_socket_close(nl);
-	return r;
+	return 1;
 }
 
+/* Runs inside the endpoint's namespace, so the netlink socket libnftables
+ * opens is bound there. */
 static int nft_fn(void *arg)
 {
 	struct nft_job *job = arg;
