@@ -524,28 +524,27 @@ out:
 	return r;
 }
 
-static int kernel_vnet_destroy(struct vnet_backend *b, const char *tenant, const char *vnet)
+/*
+ * Tear down namespace @ns of @what: first its link @dev (so that whatever
+ * still holds the namespace open loses the vnet now), then the namespace.
+ * Gone already is done.
+ */
+static int ns_destroy(struct kernel_backend *kb, const char *ns, const char *dev,
+		      const char *what)
 {
-	struct kernel_backend *kb = kb_of(b);
 	struct nl_sock *sk = NULL;
-	char ns[NSNAME_MAX], what[96], err[256];
-	int nsfd = -1, r;
+	char err[256];
+	int nsfd, r;
 
-	r = ns_name(kb, ns, tenant, vnet, NULL);
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "vnet %s/%s", tenant, vnet);
 	cache_drop(kb, ns);
 	nsfd = netns_open(ns, err, sizeof(err));
 	if (nsfd >= 0) {
 		r = nl_open_in(kb, nsfd, ns, what, &sk);
 		if (r < 0)
 			goto out;
-		/* Someone may hold the namespace open: deleting vx0 still takes
-		 * every endpoint's macvlan down with it. */
-		r = link_delete_by_name(sk, VXLAN_DEV);
+		r = link_delete_by_name(sk, dev);
 		if (r < 0) {
-			kerr(kb, "%s: cannot delete " VXLAN_DEV " in namespace %s: %s", what, ns,
+			kerr(kb, "%s: cannot delete %s in namespace %s: %s", what, dev, ns,
 			     nl_geterror(r));
 			r = CS_EIO;
 			goto out;
@@ -566,6 +565,20 @@ out:
 	if (nsfd >= 0)
 		close(nsfd);
 	return r;
+}
+
+static int kernel_vnet_destroy(struct vnet_backend *b, const char *tenant, const char *vnet)
+{
+	struct kernel_backend *kb = kb_of(b);
+	char ns[NSNAME_MAX], what[96];
+	int r;
+
+	r = ns_name(kb, ns, tenant, vnet, NULL);
+	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "vnet %s/%s", tenant, vnet);
+	/* deleting vx0 takes every endpoint's macvlan down with it */
+	return ns_destroy(kb, ns, VXLAN_DEV, what);
 }
 
 /* --- endpoints --- */
@@ -1504,44 +1517,15 @@ static int kernel_endpoint_destroy(struct vnet_backend *b, const char *tenant,
 				   const char *vnet, const char *endpoint)
 {
 	struct kernel_backend *kb = kb_of(b);
-	struct nl_sock *sk = NULL;
-	char ns[NSNAME_MAX], what[128], err[256];
-	int nsfd = -1, r;
+	char ns[NSNAME_MAX], what[128];
+	int r;
 
 	r = ns_name(kb, ns, tenant, vnet, endpoint);
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
-	cache_drop(kb, ns);
-	nsfd = netns_open(ns, err, sizeof(err));
-	if (nsfd >= 0) {
-		r = nl_open_in(kb, nsfd, ns, what, &sk);
-		if (r < 0)
-			goto out;
-		/* first, so that sockets already handed out lose the vnet now */
-		r = link_delete_by_name(sk, EP_DEV);
-		if (r < 0) {
-			kerr(kb, "%s: cannot delete " EP_DEV " in namespace %s: %s", what, ns,
-			     nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-	} else if (nsfd != CS_ENOENT) {
-		r = nsfd;
-		kerr(kb, "%s: %s", what, err);
-		goto out;
-	}
-	r = netns_delete(ns, err, sizeof(err));
-	if (r == CS_ENOENT)
-		r = 0;
-	else if (r < 0)
-		kerr(kb, "%s: %s", what, err);
-out:
-	if (sk)
-		nl_socket_free(sk);
-	if (nsfd >= 0)
-		close(nsfd);
-	return r;
+	/* eth0 first, so that sockets already handed out lose the vnet now */
+	return ns_destroy(kb, ns, EP_DEV, what);
 }
 
 /* The cached fd of @ns, opened on a miss. Returns with kb->lock held (read
