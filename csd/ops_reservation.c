@@ -17,7 +17,8 @@
 
 /* The reservation of endpoint T/V/E as `cs-ctl -j reservation show` prints it. */
 static json_t *view_reservation(struct csd *d, const char *t, const char *v, const char *e,
-				const json_t *edoc, const struct vnet_inventory *inv)
+				const json_t *edoc, const struct vnet_inventory *inv,
+				const bool *enforced)
 {
 	const json_t *q = json_object_get(json_object_get(edoc, "spec"), "qos");
 	struct admission_resv rv;
@@ -39,7 +40,9 @@ static json_t *view_reservation(struct csd *d, const char *t, const char *v, con
 	json_object_set_new(o, "declared", json_deep_copy(q));
 	json_object_set(o, "node", json_object_get(edoc, "node"));
 	const char *state = "remote";
-	if (model_endpoint_local(d, edoc))
+	if (model_endpoint_local(d, edoc) && enforced)
+		state = *enforced ? "enforced" : "down";
+	else if (model_endpoint_local(d, edoc))
 		state = inv && inventory_has(inv, true, name) ? "enforced" : "down";
 	json_object_set_new(o, "state", json_string(state));
 	return o;
@@ -61,7 +64,8 @@ static int may_reserve(struct csd_req *r, const char *t, const char *v, const js
  * stored in one transaction, decided again when the store changed under
  * it; then enforced here. *out gets the endpoint's new document.
  */
-static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **out)
+static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **out,
+		  bool *enforced)
 {
 	struct csd *d = r->d;
 	struct qos_txn qt = { 0 };
@@ -78,7 +82,9 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 	key_endpoint(ekey, p[0], p[1], p[2]);
 	for (attempt = 0; attempt < QOS_ATTEMPTS; attempt++) {
 		qos_txn_clear(&qt);
-		ret = qos_admit(d, p[0], p[1], p[2], spec, &qt, err, sizeof(err));
+		/* the caller's view names the holders of a refusal */
+		ret = qos_admit_as(d, r->who, NULL, p[0], p[1], p[2], NULL, spec, &qt, err,
+				   sizeof(err));
 		if (ret == CS_ENOENT) {
 			ret = req_fail(r, ret, "%s: no such endpoint (its vnet %s/%s does not exist)",
 				       what, p[0], p[1]);
@@ -137,7 +143,9 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 		ret = req_store_fail(r, ret, what);
 		goto out;
 	}
-	if (realize_vnet_qos(d, p[0], p[1], NULL, NULL, err, sizeof(err)) < 0)
+	/* only the caps that changed: this endpoint's, and the unreserved
+	 * ones' shares when the reserved rates or their number changed */
+	if (qos_realize_changed(d, p[0], p[1], p[2], &qt, doc, enforced, err, sizeof(err)) < 0)
 		log_warn("%s: reservation stored, enforcing it failed: %s (the reconciler "
 			 "retries)", what, err);
 	*out = doc;
@@ -153,7 +161,7 @@ static json_t *view_one(struct csd *d, name_t p[3], const json_t *doc)
 {
 	struct vnet_inventory inv = { 0 };
 	csd_inventory(d, &inv);
-	json_t *o = view_reservation(d, p[0], p[1], p[2], doc, &inv);
+	json_t *o = view_reservation(d, p[0], p[1], p[2], doc, &inv, NULL);
 	vnet_inventory_clear(&inv);
 	return o;
 }
@@ -170,14 +178,16 @@ static int resv_create(struct csd_req *r)
 	snprintf(what, sizeof(what), "reservation %s/%s/%s", p[0], p[1], p[2]);
 	if ((ret = req_spec(r, SCHEMA_RESERVATION, what, &spec)) < 0)
 		return ret;
-	if ((ret = change(r, p, spec, &doc)) == 0) {
+	bool enforced = false;
+	if ((ret = change(r, p, spec, &doc, &enforced)) == 0) {
 		const json_t *q = json_object_get(json_object_get(doc, "spec"), "qos");
 		char buf[32];
 		struct admission_resv rv;
 		qos_spec_parse(q, "qos", &rv, NULL, 0);
 		log_info("%s admitted (%s) by uid %u", what, cs_rate_format(rv.rate, buf,
 			 sizeof(buf)), (unsigned)r->who->uid);
-		r->result = view_one(r->d, p, doc);
+		/* no inventory (a scan of every namespace): the realize said */
+		r->result = view_reservation(r->d, p[0], p[1], p[2], doc, NULL, &enforced);
 	}
 	json_decref(doc);
 	json_decref(spec);
@@ -192,7 +202,8 @@ static int resv_delete(struct csd_req *r)
 
 	if ((ret = req_path(r, "name", 3, p)) < 0)
 		return ret;
-	if ((ret = change(r, p, NULL, &doc)) == 0)
+	bool enforced;
+	if ((ret = change(r, p, NULL, &doc, &enforced)) == 0)
 		log_info("reservation %s/%s/%s released by uid %u", p[0], p[1], p[2],
 			 (unsigned)r->who->uid);
 	json_decref(doc);
@@ -265,7 +276,8 @@ static int resv_list(struct csd_req *r)
 		key_tenant(tkey, p[0]);
 		if (!authz_visible(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), NULL))
 			continue;
-		json_array_append_new(r->result, view_reservation(r->d, p[0], p[1], p[2], doc, &inv));
+		json_array_append_new(r->result, view_reservation(r->d, p[0], p[1], p[2], doc, &inv,
+								  NULL));
 	}
 	vnet_inventory_clear(&inv);
 	json_decref(docs);

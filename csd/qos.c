@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "qos.h"
+#include "policy/authz.h"
 #include "resources/qos_spec.h"
+#include "resources/units.h"
 
 void key_qos(char *buf, const char *t, const char *v)
 {
@@ -18,7 +20,11 @@ void qos_txn_clear(struct qos_txn *qt)
 	json_decref(qt->vdoc);
 	json_decref(qt->self);
 	free(qt->cmps);
+	for (size_t i = 0; i < qt->nep; i++)
+		json_decref(qt->ep[i].doc);
+	free(qt->ep);
 	store_kvs_clear(&qt->eps);
+	store_kvs_clear(&qt->more);
 	memset(qt, 0, sizeof(*qt));
 }
 
@@ -53,20 +59,340 @@ static bool resv_of(const json_t *edoc, const char *id, struct admission_resv *o
 	return true;
 }
 
-int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const json_t *qos,
-	      struct qos_txn *qt, char *err, size_t errlen)
+/*
+ * Endpoint documents as parsed, by key and revision: a decision reads all
+ * of a vnet's endpoints, and parsing them again each time was most of its
+ * cost. A revision names one content of a key for good (the store never
+ * reuses one), so an entry at the revision read is that document. Bounded:
+ * emptied when it grows past PARSED_MAX (endpoints deleted leave entries).
+ */
+struct parsed {
+	struct parsed *next;
+	const struct csd *d;
+	int64_t rev;
+	json_t *doc;
+	char key[];
+};
+#define PARSED_BUCKETS 4096
+#define PARSED_MAX 200000
+static struct parsed *parsed_tab[PARSED_BUCKETS];
+static size_t parsed_n;
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void parsed_flush(void)
+{
+	for (size_t b = 0; b < PARSED_BUCKETS; b++)
+		while (parsed_tab[b]) {
+			struct parsed *p = parsed_tab[b];
+			parsed_tab[b] = p->next;
+			json_decref(p->doc);
+			free(p);
+		}
+	parsed_n = 0;
+}
+
+/* The document of @kv, parsed (a new reference), or NULL if it is not JSON. */
+static json_t *parse_kv(const struct csd *d, const struct store_kv *kv)
+{
+	struct parsed **pp = &parsed_tab[hash_str(kv->key) % PARSED_BUCKETS], *p;
+
+	for (p = *pp; p; p = p->next)
+		if (p->d == d && !strcmp(p->key, kv->key))
+			break;
+	if (p && p->rev == kv->mod_rev)
+		return json_incref(p->doc);
+	json_t *doc = json_loads(kv->value, 0, NULL);
+	if (!doc)
+		return NULL;
+	if (!p) {
+		size_t l = strlen(kv->key) + 1;
+		if (parsed_n >= PARSED_MAX) {
+			parsed_flush();
+			pp = &parsed_tab[hash_str(kv->key) % PARSED_BUCKETS];
+		}
+		if (!(p = calloc(1, sizeof(*p) + l)))
+			return doc;
+		p->d = d;
+		memcpy(p->key, kv->key, l);
+		p->next = *pp;
+		*pp = p;
+		parsed_n++;
+	}
+	json_decref(p->doc);
+	p->doc = json_incref(doc);
+	p->rev = kv->mod_rev;
+	return doc;
+}
+
+/* Append compares of the admission keys of vnets @vkeys ("/vnets/T/V"),
+ * each at the revision @have says ("/alloc/qos/T/V"; absent: 0). */
+static int cmp_admission_keys(struct qos_txn *qt, const char *const *vkeys, size_t n,
+			      const struct store_kvs *have)
+{
+	struct store_cmp *c = realloc(qt->cmps, (qt->ncmps + n) * sizeof(*c));
+	size_t k = 0;
+
+	if (!c)
+		return CS_ENOMEM;
+	qt->cmps = c;
+	for (size_t i = 0; i < n; i++) {
+		char want[KEY_MAX];
+		int64_t rev = 0;
+		snprintf(want, sizeof(want), "/alloc/qos/%s", vkeys[i] + 7);
+		if (!strcmp(want, qt->tkey))
+			continue;	/* compared already */
+		/* both lists come sorted by key: look from the last match on */
+		for (size_t m = 0; m < have->n; m++) {
+			size_t j = (k + m) % have->n;
+			if (!strcmp(have->v[j].key, want)) {
+				rev = have->v[j].mod_rev;
+				k = j;
+				break;
+			}
+		}
+		/* the key string must outlive the transaction: vkeys live in qt->more */
+		qt->cmps[qt->ncmps++] = (struct store_cmp){ NULL, rev };
+		char *kcopy = strdup(want);
+		if (!kcopy)
+			return CS_ENOMEM;
+		/* kept in qt->more as a key without value, freed with it */
+		struct store_kv *nv = realloc(qt->more.v, (qt->more.n + 1) * sizeof(*nv));
+		if (!nv) {
+			free(kcopy);
+			return CS_ENOMEM;
+		}
+		qt->more.v = nv;
+		qt->more.v[qt->more.n++] = (struct store_kv){ kcopy, NULL, 0, 0 };
+		qt->cmps[qt->ncmps - 1].key = kcopy;
+	}
+	return 0;
+}
+
+/* The tenant's reserved bandwidth: all its endpoints' rates (but @skip's),
+ * from "/endpoints/T/..." documents in @all (raw). */
+static uint64_t tenant_reserved(const struct store_kvs *all, const char *skip_key)
+{
+	unsigned __int128 sum = 0;
+
+	for (size_t i = 0; i < all->n; i++) {
+		struct admission_resv rv;
+		json_t *doc;
+		if (!strcmp(all->v[i].key, skip_key) || !strstr(all->v[i].value, "\"qos\""))
+			continue;
+		if (!(doc = json_loads(all->v[i].value, 0, NULL)))
+			continue;
+		if (resv_of(doc, all->v[i].key, &rv))
+			sum += rv.rate;
+		json_decref(doc);
+	}
+	return sum > UINT64_MAX ? UINT64_MAX : (uint64_t)sum;
+}
+
+/*
+ * The tenant's quotas.bandwidth: the rates of all its endpoints (E's
+ * replaced by @req) must fit. Compares the admission keys of all the
+ * tenant's vnets, so that concurrent raises in other vnets are decided one
+ * after the other.
+ */
+static int check_tenant_quota(struct csd *d, const json_t *tdoc, const char *t, const char *ekey,
+			      const struct admission_resv *req, struct qos_txn *qt, char *err,
+			      size_t errlen)
+{
+	const json_t *lim = json_object_get(json_object_get(json_object_get(tdoc, "spec"),
+							    "quotas"), "bandwidth");
+	struct store_kvs eps = { 0 }, vnets = { 0 }, keys = { 0 };
+	const char **vk = NULL;
+	char prefix[KEY_MAX], a[32], b[32], c[32];
+	uint64_t quota = 0;
+	int r;
+
+	if (!lim || qos_rate_value(lim, &quota, NULL, 0) < 0)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "/alloc/qos/%s/", t);
+	if ((r = store_list(d->store, prefix, &keys, NULL)) < 0)
+		goto store;
+	snprintf(prefix, sizeof(prefix), "/vnets/%s/", t);
+	if ((r = store_list(d->store, prefix, &vnets, NULL)) < 0)
+		goto store;
+	snprintf(prefix, sizeof(prefix), "/endpoints/%s/", t);
+	if ((r = store_list(d->store, prefix, &eps, NULL)) < 0)
+		goto store;
+	if (!(vk = calloc(vnets.n + 1, sizeof(*vk)))) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < vnets.n; i++)
+		vk[i] = vnets.v[i].key;
+	if ((r = cmp_admission_keys(qt, vk, vnets.n, &keys)) < 0)
+		goto out;
+	/* E's own document is compared already (it is one of the vnet's); the
+	 * others of the tenant may be lowered concurrently, never raised */
+	uint64_t held = tenant_reserved(&eps, ekey);
+	if ((unsigned __int128)held + req->rate > quota) {
+		r = CS_EQUOTA;
+		snprintf(err, errlen, "tenant %s: quotas.bandwidth of %s reached: its reservations "
+			 "hold %s and %s more was requested; release a reservation of the tenant, "
+			 "ask for less, or raise quotas.bandwidth", t,
+			 cs_rate_format(quota, a, sizeof(a)), cs_rate_format(held, b, sizeof(b)),
+			 cs_rate_format(req->rate, c, sizeof(c)));
+	}
+	goto out;
+store:
+	snprintf(err, errlen, "tenant %s: store: %s", t, cs_strerror(r));
+out:
+	free(vk);
+	store_kvs_clear(&eps);
+	store_kvs_clear(&vnets);
+	store_kvs_clear(&keys);
+	return r;
+}
+
+/*
+ * The uplink of node @node, when it declares one: the reserved endpoints
+ * on it in vnets spanning more than one node (their traffic leaves the
+ * node) must fit uplink less headroom. Compares the admission keys of all
+ * those vnets.
+ */
+static int check_uplink(struct csd *d, const struct principal *who, const char *node,
+			const char *full, const struct admission_resv *req, struct qos_txn *qt,
+			char *err, size_t errlen)
+{
+	struct store_kvs vnets = { 0 }, keys = { 0 }, eps = { 0 };
+	struct admission_resv *cur = NULL;
+	bool *vis = NULL;
+	const char **vk = NULL;
+	json_t *ndoc = NULL, *tdocs = NULL;
+	char nkey[KEY_MAX], pname[KEY_MAX + 16], why[512], holders[1024];
+	char (*ids)[KEY_MAX] = NULL;
+	size_t nv = 0, n = 0;
+	int r;
+
+	key_node(nkey, node);
+	if ((r = model_get(d, nkey, &ndoc, NULL)) < 0)
+		return r == CS_ENOENT ? 0 : r;
+	struct admission_pool pool = { .name = pname, .headroom = d->cfg.headroom };
+	const json_t *ul = json_object_get(json_object_get(ndoc, "spec"), "uplink");
+	if (!ul || qos_rate_value(ul, &pool.capacity, NULL, 0) < 0 || !pool.capacity) {
+		json_decref(ndoc);
+		return 0;
+	}
+	snprintf(pname, sizeof(pname), "node %s uplink", node);
+	if ((r = store_list(d->store, "/alloc/qos/", &keys, NULL)) < 0 ||
+	    (r = store_list(d->store, "/vnets/", &vnets, NULL)) < 0 ||
+	    (r = store_list(d->store, "/endpoints/", &eps, NULL)) < 0 ||
+	    (who && (r = model_list(d, "/tenants/", &tdocs, NULL)) < 0)) {
+		snprintf(err, errlen, "%s: store: %s", pname, cs_strerror(r));
+		goto out;
+	}
+	vk = calloc(vnets.n + 1, sizeof(*vk));
+	cur = calloc(eps.n + 1, sizeof(*cur));
+	vis = calloc(eps.n + 1, sizeof(*vis));
+	ids = calloc(eps.n + 1, sizeof(*ids));
+	if (!vk || !cur || !vis || !ids) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	/* the vnets whose traffic leaves the node: they span it and others */
+	json_t **vdocs = calloc(vnets.n + 1, sizeof(*vdocs));
+	if (!vdocs) {
+		r = CS_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < vnets.n; i++) {
+		json_t *vd = json_loads(vnets.v[i].value, 0, NULL);
+		const json_t *ns = json_object_get(json_object_get(vd, "spec"), "nodes");
+		bool spans = false;
+		size_t j;
+		json_t *el;
+		json_array_foreach(ns, j, el)
+			spans |= json_is_string(el) && !strcmp(json_string_value(el), node);
+		if (vd && spans && model_vnet_nnodes(vd) > 1) {
+			vk[nv] = vnets.v[i].key;
+			vdocs[nv++] = vd;
+		} else {
+			json_decref(vd);
+		}
+	}
+	for (size_t i = 0; i < eps.n && nv; i++) {
+		const char *ek = eps.v[i].key + 11, *slash = strchr(ek, '/');
+		slash = slash ? strchr(slash + 1, '/') : NULL;
+		if (!slash || !strcmp(ek, full) || !strstr(eps.v[i].value, "\"qos\""))
+			continue;
+		size_t vi;
+		for (vi = 0; vi < nv; vi++)
+			if (strlen(vk[vi] + 7) == (size_t)(slash - ek) &&
+			    !strncmp(vk[vi] + 7, ek, (size_t)(slash - ek)))
+				break;
+		if (vi == nv)
+			continue;
+		json_t *doc = json_loads(eps.v[i].value, 0, NULL);
+		const char *en = json_string_value(json_object_get(doc, "node"));
+		snprintf(ids[n], KEY_MAX, "%s", ek);
+		if (en && !strcmp(en, node) && resv_of(doc, ids[n], &cur[n])) {
+			char tk[KEY_MAX];
+			snprintf(tk, sizeof(tk), "/tenants/%.*s", (int)(strchr(ek, '/') - ek), ek);
+			vis[n] = !who || authz_vnet(who, json_object_get(json_object_get(tdocs, tk),
+									 "spec"),
+						    json_object_get(vdocs[vi], "spec"), AZ_SEE);
+			n++;
+		}
+		json_decref(doc);
+	}
+	for (size_t i = 0; i < nv; i++)
+		json_decref(vdocs[i]);
+	free(vdocs);
+	if ((r = cmp_admission_keys(qt, vk, nv, &keys)) < 0)
+		goto out;
+	struct admission_resv rq = *req;
+	rq.id = full;
+	struct admission_usage use;
+	r = admission_check(&pool, cur, n, &rq, &use, why, sizeof(why));
+	if (r == CS_EADMIT) {
+		admission_holders(cur, n, vis, full, QOS_HOLDERS_MAX, holders, sizeof(holders));
+		snprintf(err, errlen, "endpoint %s: reservation refused: %s (what its vnets spanning "
+			 "several nodes reserve on node %s leaves the node)%s%s; release one or "
+			 "raise the node's uplink", full, why, node, *holders ? "; " : "", holders);
+	} else if (r < 0) {
+		snprintf(err, errlen, "endpoint %s: %s", full, why);
+	}
+out:
+	json_decref(ndoc);
+	json_decref(tdocs);
+	free(vk);
+	free(cur);
+	free(vis);
+	free(ids);
+	store_kvs_clear(&vnets);
+	store_kvs_clear(&keys);
+	store_kvs_clear(&eps);
+	return r;
+}
+
+int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc, const char *t,
+		 const char *v, const char *e, const char *node, const json_t *qos,
+		 struct qos_txn *qt, char *err, size_t errlen)
 {
 	struct admission_resv *cur = NULL, req;
 	struct admission_pool pool;
 	struct store_kv tok = { 0 };
-	char prefix[KEY_MAX], pname[KEY_MAX + 8], full[KEY_MAX], why[512];
-	char (*ids)[KEY_MAX] = NULL;
+	json_t *own_t = NULL;
+	char prefix[KEY_MAX], pname[KEY_MAX + 8], full[KEY_MAX], ekey[KEY_MAX], why[512];
+	char holders[1024];
 	int64_t vrev = 0;
 	size_t n = 0;
 	int r;
 
 	memset(qt, 0, sizeof(*qt));
 	snprintf(full, sizeof(full), "%s/%s/%s", t, v, e);
+	key_endpoint(ekey, t, v, e);
 	key_vnet(qt->vkey, t, v);
 	if ((r = model_get(d, qt->vkey, &qt->vdoc, &vrev)) < 0) {
 		if (r == CS_ENOENT)
@@ -86,9 +412,9 @@ int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const 
 		goto store_fail;
 
 	qt->cmps = calloc(qt->eps.n + 2, sizeof(*qt->cmps));
+	qt->ep = calloc(qt->eps.n + 1, sizeof(*qt->ep));
 	cur = calloc(qt->eps.n + 1, sizeof(*cur));
-	ids = calloc(qt->eps.n + 1, sizeof(*ids));
-	if (!qt->cmps || !cur || !ids) {
+	if (!qt->cmps || !cur || !qt->ep) {
 		r = CS_ENOMEM;
 		snprintf(err, errlen, "endpoint %s: out of memory", full);
 		goto out;
@@ -97,19 +423,29 @@ int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const 
 	qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->tkey, tok.key ? tok.mod_rev : 0 };
 	for (size_t i = 0; i < qt->eps.n; i++) {
 		const char *name = ep_name(qt->eps.v[i].key, prefix);
+		struct qos_ep *ep = &qt->ep[qt->nep];
 		json_t *doc;
 
 		if (!name)
 			continue;
-		qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->eps.v[i].key, qt->eps.v[i].mod_rev };
-		if (!(doc = json_loads(qt->eps.v[i].value, 0, NULL)))
+		/* E itself, so that the change is made on what was read; the
+		 * others need no compare: whatever raises a reservation bumps
+		 * the admission key, and what lowers one erred on the safe side */
+		if (!strcmp(name, e))
+			qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->eps.v[i].key,
+								    qt->eps.v[i].mod_rev };
+		/* shared with the cache: read only */
+		if (!(doc = parse_kv(d, &qt->eps.v[i])))
 			continue;
-		snprintf(ids[n], KEY_MAX, "%s/%s/%s", t, v, name);
-		if (resv_of(doc, ids[n], &cur[n]))
-			n++;
+		ep->name = name;
+		ep->doc = doc;
+		snprintf(ep->id, sizeof(ep->id), "%s/%s/%s", t, v, name);
+		ep->has = resv_of(doc, ep->id, &ep->resv);
+		if (ep->has)
+			cur[n++] = ep->resv;
 		if (!strcmp(name, e))
 			qt->self = json_incref(doc);
-		json_decref(doc);
+		qt->nep++;
 	}
 	qt->op = (struct store_op){ STORE_PUT, qt->tkey, qt->tval };
 	if (!qos)
@@ -128,18 +464,50 @@ int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const 
 		goto out;
 	}
 	r = admission_check(&pool, cur, n, &req, &qt->use, why, sizeof(why));
-	if (r == CS_EADMIT)
-		snprintf(err, errlen, "endpoint %s: reservation refused: %s", full, why);
-	else if (r < 0)
+	if (r == CS_EADMIT) {
+		/* all of them are of this vnet: whoever may reserve here may see them */
+		admission_holders(cur, n, NULL, full, QOS_HOLDERS_MAX, holders, sizeof(holders));
+		snprintf(err, errlen, "endpoint %s: reservation refused: %s%s%s", full, why,
+			 *holders ? "; " : "", holders);
+		goto out;
+	} else if (r < 0) {
 		snprintf(err, errlen, "endpoint %s: %s", full, why);
+		goto out;
+	}
+	/* raising what the endpoint holds counts toward the tenant and the uplink */
+	uint64_t held = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(cur[i].id, full))
+			held = cur[i].rate;
+	if (req.rate <= held)
+		goto out;
+	if (!tdoc) {
+		char tk[KEY_MAX];
+		key_tenant(tk, t);
+		if ((r = model_get(d, tk, &own_t, NULL)) < 0)
+			goto store_fail;
+		tdoc = own_t;
+	}
+	if ((r = check_tenant_quota(d, tdoc, t, ekey, &req, qt, err, errlen)) < 0)
+		goto out;
+	if (model_vnet_nnodes(qt->vdoc) > 1) {
+		const char *n2 = node ? node : json_string_value(json_object_get(qt->self, "node"));
+		r = check_uplink(d, who, n2 ? n2 : d->cfg.node, full, &req, qt, err, errlen);
+	}
 	goto out;
 store_fail:
 	snprintf(err, errlen, "endpoint %s: store: %s", full, cs_strerror(r));
 out:
 	store_kv_clear(&tok);
+	json_decref(own_t);
 	free(cur);
-	free(ids);
 	return r;
+}
+
+int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const json_t *qos,
+	      struct qos_txn *qt, char *err, size_t errlen)
+{
+	return qos_admit_as(d, NULL, NULL, t, v, e, NULL, qos, qt, err, errlen);
 }
 
 int qos_usage(struct csd *d, const char *t, const char *v, const json_t *vdoc, const json_t *eps,
@@ -169,20 +537,136 @@ int qos_usage(struct csd *d, const char *t, const char *v, const json_t *vdoc, c
 	return r == CS_EINVAL ? r : 0;
 }
 
+/*
+ * What this csd last applied to each local endpoint (by any realize), so
+ * that a reservation change calls the backend only for the caps that
+ * changed. An entry is dropped when applying failed; a restarted csd
+ * starts empty (everything is applied once). Keyed by csd, for tests that
+ * run several in one process.
+ */
+struct applied {
+	struct applied *next;
+	const struct csd *d;
+	bool shaped;
+	struct vnet_qos q;
+	char name[];              /* "T/V/E" */
+};
+#define APPLIED_BUCKETS 4096
+static struct applied *applied_tab[APPLIED_BUCKETS];
+
+static struct applied **applied_slot(const struct csd *d, const char *name)
+{
+	struct applied **pp = &applied_tab[hash_str(name) % APPLIED_BUCKETS];
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->d == d && !strcmp((*pp)->name, name))
+			break;
+	return pp;
+}
+
+static bool qos_equal(const struct vnet_qos *a, const struct vnet_qos *b)
+{
+	return a->rate == b->rate && a->ceil == b->ceil && a->burst == b->burst && a->cls == b->cls;
+}
+
+/* Is @q (NULL: unshaped) what was last applied to @name? */
+static bool applied_is(const struct csd *d, const char *name, const struct vnet_qos *q)
+{
+	struct applied *a = *applied_slot(d, name);
+
+	return a && a->shaped == (q != NULL) && (!q || qos_equal(&a->q, q));
+}
+
+static void applied_set(const struct csd *d, const char *name, const struct vnet_qos *q, bool ok)
+{
+	struct applied **pp = applied_slot(d, name), *a = *pp;
+
+	if (!ok) {
+		if (a) {
+			*pp = a->next;
+			free(a);
+		}
+		return;
+	}
+	if (!a) {
+		size_t l = strlen(name) + 1;
+		if (!(a = calloc(1, sizeof(*a) + l)))
+			return;	/* not remembered: applied again next time */
+		a->d = d;
+		memcpy(a->name, name, l);
+		*pp = a;
+	}
+	a->shaped = q != NULL;
+	if (q)
+		a->q = *q;
+}
+
+/*
+ * Apply the caps of vnet T/V's @n endpoints (@resv[i] NULL: unreserved) to
+ * the local ones; @only_changed: skip those whose cap is what was last
+ * applied. *@enforced (may be NULL) tells whether endpoint @watch's cap is
+ * in place afterwards.
+ */
+static int apply_caps(struct csd *d, const char *t, const char *v, const json_t *vdoc, size_t n,
+		      const char *const *names, const json_t *const *docs,
+		      const struct admission_resv *const *resv, bool only_changed,
+		      const char *watch, bool *enforced, char *err, size_t errlen)
+{
+	struct admission_cap *caps = calloc(n + 1, sizeof(*caps));
+	struct admission_pool pool;
+	char pname[KEY_MAX + 8], why[512], full[KEY_MAX];
+	int first = 0;
+
+	if (enforced)
+		*enforced = false;
+	if (!caps) {
+		snprintf(err, errlen, "vnet %s/%s: out of memory", t, v);
+		return CS_ENOMEM;
+	}
+	pool_of(d, t, v, vdoc, pname, sizeof(pname), &pool);
+	bool shaped = pool.capacity && admission_caps(&pool, resv, n, caps, why, sizeof(why)) == 0;
+	if (pool.capacity && !shaped)
+		log_warn("vnet %s/%s: %s; its endpoints are left unshaped", t, v, why);
+	for (size_t i = 0; i < n; i++) {
+		struct vnet_qos q = { 0 };
+		bool mine = watch && !strcmp(names[i], watch);
+		if (!model_endpoint_local(d, docs[i]))
+			continue;
+		if (shaped)
+			q = (struct vnet_qos){ caps[i].rate, caps[i].ceil, caps[i].burst,
+					       (enum vnet_qos_class)caps[i].cls };
+		snprintf(full, sizeof(full), "%s/%s/%s", t, v, names[i]);
+		if (only_changed && applied_is(d, full, shaped ? &q : NULL)) {
+			if (mine && enforced)
+				*enforced = true;
+			continue;
+		}
+		int rr = d->backend->ops->endpoint_qos(d->backend, t, v, names[i],
+						       shaped ? &q : NULL);
+		applied_set(d, full, shaped ? &q : NULL, rr == 0);
+		if (mine && enforced)
+			*enforced = rr == 0;
+		if (rr < 0 && !first) {
+			first = rr;
+			snprintf(err, errlen, "endpoint %s: qos: %s", full,
+				 vnet_backend_error(d->backend));
+		}
+	}
+	free(caps);
+	return first;
+}
+
 int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *vdoc,
 		     const json_t *eps, char *err, size_t errlen)
 {
 	const struct admission_resv **resv = NULL;
 	struct admission_resv *store = NULL;
-	struct admission_cap *caps = NULL;
-	struct admission_pool pool;
 	json_t *own_v = NULL, *own_e = NULL, *doc;
 	const json_t **docs = NULL;
 	const char **names = NULL;
-	char prefix[KEY_MAX], pname[KEY_MAX + 8], why[512];
+	char prefix[KEY_MAX];
 	const char *key;
 	size_t n = 0;
-	int r = 0, first = 0;
+	int r = 0;
 
 	if (!vdoc) {
 		char vkey[KEY_MAX];
@@ -206,10 +690,9 @@ int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *
 	size_t max = json_object_size(eps) + 1;
 	resv = calloc(max, sizeof(*resv));
 	store = calloc(max, sizeof(*store));
-	caps = calloc(max, sizeof(*caps));
 	docs = calloc(max, sizeof(*docs));
 	names = calloc(max, sizeof(*names));
-	if (!resv || !store || !caps || !docs || !names) {
+	if (!resv || !store || !docs || !names) {
 		r = CS_ENOMEM;
 		snprintf(err, errlen, "vnet %s/%s: out of memory", t, v);
 		goto out;
@@ -223,33 +706,59 @@ int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *
 		resv[n] = resv_of(doc, key, &store[n]) ? &store[n] : NULL;
 		n++;
 	}
-	pool_of(d, t, v, vdoc, pname, sizeof(pname), &pool);
-	bool shaped = pool.capacity && admission_caps(&pool, resv, n, caps, why, sizeof(why)) == 0;
-	if (pool.capacity && !shaped)
-		log_warn("vnet %s/%s: %s; its endpoints are left unshaped", t, v, why);
-	for (size_t i = 0; i < n; i++) {
-		struct vnet_qos q;
-		if (!model_endpoint_local(d, docs[i]))
-			continue;
-		if (shaped)
-			q = (struct vnet_qos){ caps[i].rate, caps[i].ceil, caps[i].burst,
-					       (enum vnet_qos_class)caps[i].cls };
-		int rr = d->backend->ops->endpoint_qos(d->backend, t, v, names[i],
-						       shaped ? &q : NULL);
-		if (rr < 0 && !first) {
-			first = rr;
-			snprintf(err, errlen, "endpoint %s/%s/%s: qos: %s", t, v, names[i],
-				 vnet_backend_error(d->backend));
-		}
-	}
-	r = first;
+	r = apply_caps(d, t, v, vdoc, n, names, docs, resv, false, NULL, NULL, err, errlen);
 out:
 	free(resv);
 	free(store);
-	free(caps);
 	free(docs);
 	free(names);
 	json_decref(own_v);
 	json_decref(own_e);
+	return r;
+}
+
+int qos_realize_changed(struct csd *d, const char *t, const char *v, const char *e,
+			const struct qos_txn *qt, const json_t *self, bool *enforced, char *err,
+			size_t errlen)
+{
+	const struct admission_resv **resv = calloc(qt->nep + 2, sizeof(*resv));
+	struct admission_resv mine;
+	const json_t **docs = calloc(qt->nep + 2, sizeof(*docs));
+	const char **names = calloc(qt->nep + 2, sizeof(*names));
+	char id[KEY_MAX];
+	size_t n = 0;
+	bool seen = false;
+	int r;
+
+	if (!resv || !docs || !names) {
+		r = CS_ENOMEM;
+		snprintf(err, errlen, "vnet %s/%s: out of memory", t, v);
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s/%s/%s", t, v, e);
+	for (size_t i = 0; i < qt->nep; i++) {
+		if (!strcmp(qt->ep[i].name, e)) {
+			seen = true;
+			if (!self)
+				continue;
+			names[n] = e;
+			docs[n] = self;
+			resv[n++] = resv_of(self, id, &mine) ? &mine : NULL;
+			continue;
+		}
+		names[n] = qt->ep[i].name;
+		docs[n] = qt->ep[i].doc;
+		resv[n++] = qt->ep[i].has ? &qt->ep[i].resv : NULL;
+	}
+	if (!seen && self) {
+		names[n] = e;
+		docs[n] = self;
+		resv[n++] = resv_of(self, id, &mine) ? &mine : NULL;
+	}
+	r = apply_caps(d, t, v, qt->vdoc, n, names, docs, resv, true, e, enforced, err, errlen);
+out:
+	free(resv);
+	free(docs);
+	free(names);
 	return r;
 }

@@ -155,6 +155,63 @@ int admission_check(const struct admission_pool *pool, const struct admission_re
 	return CS_EADMIT;
 }
 
+/* Is (rate a, index i) ordered before (rate b, index j): larger first,
+ * then earlier? */
+static bool before(uint64_t a, size_t i, uint64_t b, size_t j)
+{
+	return a > b || (a == b && i < j);
+}
+
+char *admission_holders(const struct admission_resv *cur, size_t n, const bool *visible,
+			const char *skip_id, size_t max, char *buf, size_t len)
+{
+	size_t shown = 0, hidden = 0, count = 0, off = 0, last = SIZE_MAX;
+	char rate[32];
+
+	if (!buf || !len)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (skip_id && cur[i].id && !strcmp(cur[i].id, skip_id))
+			continue;
+		if (visible && !visible[i])
+			hidden++;
+		else
+			count++;
+	}
+	/* the next largest after the last one named, max times: no allocation */
+	while (shown < max && shown < count) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < n; i++) {
+			if ((skip_id && cur[i].id && !strcmp(cur[i].id, skip_id)) ||
+			    (visible && !visible[i]))
+				continue;
+			if (last != SIZE_MAX && !before(cur[last].rate, last, cur[i].rate, i))
+				continue;
+			if (best == SIZE_MAX || before(cur[i].rate, i, cur[best].rate, best))
+				best = i;
+		}
+		if (best == SIZE_MAX)
+			break;
+		cs_rate_format(cur[best].rate, rate, sizeof(rate));
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s %s",
+					shown ? ", " : "held by ", cur[best].id ? cur[best].id : "?",
+					rate);
+		last = best;
+		shown++;
+	}
+	if (count > shown)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, " and %zu more",
+					count - shown);
+	if (hidden)
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s",
+					shown ? " and others not visible to you"
+					      : "held by others not visible to you");
+	if (off >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
 /* "10", "12.5", "0.0001" */
 static void format_percent(uint32_t ppm, char *buf, size_t len)
 {

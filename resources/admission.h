@@ -102,6 +102,17 @@ char *admission_explain(const char *pool_name, const struct admission_usage *use
 			size_t len);
 
 /*
+ * Who holds a pool, for a refusal: "held by acme/blue/a 50mbit,
+ * acme/blue/b 30mbit and 3 more" -- the reservations of @cur[0..n) other
+ * than @skip_id's (may be NULL), largest rate first (ties in @cur's order),
+ * at most @max named. Only those @visible[i] allows (NULL: all) are named
+ * or counted; when some are not, "and others not visible to you" ends it.
+ * Writes "" when there is nobody to name. Returns buf.
+ */
+char *admission_holders(const struct admission_resv *cur, size_t n, const bool *visible,
+			const char *skip_id, size_t max, char *buf, size_t len);
+
+/*
  * Fixed caps for the @n endpoints of a vnet on one node whose traffic meets
  * no shared queue (macvlan siblings): @resv[i] is endpoint i's reservation
  * or NULL. A reserved endpoint is capped at its ceil (its rate unless a
