@@ -395,7 +395,10 @@ static void client_read(struct csd *d, struct client *c)
 		int fds[CS_WIRE_MAX_FDS], nfds;
 		/* fds a request brought are closed after it unless its op took
 		 * them (client_take_fds) */
+		/* a request's repeated reads of one key ask the store once */
+		store_memo(d->store, true);
 		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
+		store_memo(d->store, false);
 		cs_wire_rx_reset(&c->rx);
 		client_queue(c, reply, fds, nfds);
 		json_decref(reply);
@@ -657,10 +660,12 @@ static void reconcile_changes(struct csd *d)
 
 	d->dirty = NULL;
 	d->dirty_all = false;
+	store_memo(d->store, true);
 	if (all)
 		reconcile_all(d);
 	else if (json_object_size(dirty))
 		reconcile_vnets(d, dirty);
+	store_memo(d->store, false);
 	json_decref(dirty);
 }
 
@@ -670,8 +675,11 @@ static void watch_events(struct csd *d)
 	bool relevant = false;
 	int r = store_watch_read(d->watch, &ev);
 
+	/* changes made through this csd were realized by their handlers: the
+	 * watch brings the others' (without this, every create on this node
+	 * reconciled its vnet again, most of a create's cost on etcd) */
 	for (size_t i = 0; i < ev.n; i++)
-		if (note_change(d, ev.v[i].key))
+		if (!ev.v[i].own && note_change(d, ev.v[i].key))
 			relevant = true;
 	store_events_clear(&ev);
 	if (relevant && !d->debounce_armed) {

@@ -74,7 +74,31 @@ struct store_event {
 	char *key;
 	char *value; /* NULL for STORE_DELETE */
 	int64_t mod_rev;
+	/* written through the struct store this watch was made on (the
+	 * write call returned before the event was read), whose caller has
+	 * seen to its consequences already */
+	bool own;
 };
+
+/* The revisions of the last writes through one struct store. */
+#define STORE_OWN_REVS 128
+struct store_own {
+	int64_t rev[STORE_OWN_REVS];
+	unsigned next;
+};
+
+static inline void store_own_add(struct store_own *o, int64_t rev)
+{
+	o->rev[o->next++ % STORE_OWN_REVS] = rev;
+}
+
+static inline bool store_own_has(const struct store_own *o, int64_t rev)
+{
+	for (unsigned i = 0; i < STORE_OWN_REVS; i++)
+		if (o->rev[i] == rev && rev > 0)
+			return true;
+	return false;
+}
 
 struct store_events {
 	struct store_event *v;
@@ -107,6 +131,10 @@ struct store_ops {
 	/* put attached to lease @lease (CS_ENOENT if that lease is gone) */
 	int (*put_lease)(struct store *s, const char *key, const char *value, int64_t lease,
 			 int64_t *rev);
+	/* optional: between memo(true) and memo(false) a get or list may be
+	 * answered with what the same read returned earlier in that span;
+	 * every write through the handle, and every failure, forgets them */
+	void (*memo)(struct store *s, bool on);
 };
 
 struct store {
@@ -159,6 +187,9 @@ static inline int store_lease_keepalive(struct store *s, int64_t id, int64_t *tt
 { return s->ops->lease_keepalive(s, id, ttl); }
 static inline int store_lease_revoke(struct store *s, int64_t id, int64_t *rev)
 { return s->ops->lease_revoke(s, id, rev); }
+/* One request's reads: a store far away (etcd) answers repeats from memory. */
+static inline void store_memo(struct store *s, bool on)
+{ if (s && s->ops->memo) s->ops->memo(s, on); }
 static inline int store_put_lease(struct store *s, const char *k, const char *v, int64_t lease,
 				  int64_t *rev)
 { return s->ops->put_lease(s, k, v, lease, rev); }

@@ -49,6 +49,9 @@
  * per request, but a range can return much more) */
 #define ET_RESPONSE_MAX ((size_t)1 << 30)
 
+/* reads one request may repeat (store_memo) */
+#define ET_MEMO_MAX 32
+
 /* gRPC status codes that the gateway passes on in "code" */
 enum {
 	ET_GRPC_INVALID_ARGUMENT = 3,
@@ -81,6 +84,15 @@ struct et_store {
 	unsigned nwatches;
 	/* closed while watches were alive: freed with the last of them */
 	bool closed;
+	/* revisions this handle wrote: its watches mark their events own */
+	struct store_own own;
+	/* store_memo: ranges answered in this span, by request body */
+	bool memo_on;
+	struct et_memo {
+		char *body;
+		json_t *resp;
+	} memo[ET_MEMO_MAX];
+	size_t nmemo;
 };
 
 struct et_watch {
@@ -533,14 +545,86 @@ static struct curl_slist *et_headers(void)
 	return h2;
 }
 
+static void et_memo_clear(struct et_store *s)
+{
+	for (size_t i = 0; i < s->nmemo; i++) {
+		free(s->memo[i].body);
+		json_decref(s->memo[i].resp);
+	}
+	s->nmemo = 0;
+}
+
+static void et_memo(struct store *store, bool on)
+{
+	struct et_store *s = et_of(store);
+
+	s->memo_on = on;
+	et_memo_clear(s);
+}
+
+static bool et_is_range(const char *path)
+{
+	return !strcmp(path, "/v3/kv/range");
+}
+
+static json_t *et_memo_find(struct et_store *s, const char *body)
+{
+	for (size_t i = 0; i < s->nmemo; i++)
+		if (!strcmp(s->memo[i].body, body))
+			return json_incref(s->memo[i].resp);
+	return NULL;
+}
+
+/* keeps @resp for @body; the memo takes @body */
+static void et_memo_add(struct et_store *s, char *body, json_t *resp)
+{
+	if (s->nmemo == ET_MEMO_MAX) {
+		free(body);
+		return;
+	}
+	s->memo[s->nmemo].body = body;
+	s->memo[s->nmemo].resp = json_incref(resp);
+	s->nmemo++;
+}
+
+static int et_request_once(struct et_store *s, const char *path, json_t *req, bool idempotent,
+			   json_t **out, char **bodyp);
+
 /*
  * POSTs @req to @path and returns the decoded response in *@out.  Tries the
  * endpoints in turn, starting with the one that answered last.  A request
  * that may have reached etcd is not repeated elsewhere unless @idempotent:
  * a write that timed out is CS_EUNAVAIL even though etcd may have applied it.
+ * Within a store_memo span a range asked again is answered from memory;
+ * anything else, or a failure, forgets what was kept.
  */
 static int et_request(struct et_store *s, const char *path, json_t *req, bool idempotent,
 		      json_t **out)
+{
+	char *body = NULL;
+	int ret;
+
+	if (!s->memo_on || !et_is_range(path)) {
+		et_memo_clear(s);
+		return et_request_once(s, path, req, idempotent, out, NULL);
+	}
+	body = json_dumps(req, JSON_COMPACT);
+	if (body && (*out = et_memo_find(s, body))) {
+		free(body);
+		return 0;
+	}
+	free(body);
+	ret = et_request_once(s, path, req, idempotent, out, &body);
+	if (ret)
+		et_memo_clear(s);
+	else
+		et_memo_add(s, body, *out);
+	return ret;
+}
+
+/* One request; with @bodyp, hands the request body over (NULL on failure). */
+static int et_request_once(struct et_store *s, const char *path, json_t *req, bool idempotent,
+			   json_t **out, char **bodyp)
 {
 	json_t *root = NULL;
 	char *body, *url = NULL;
@@ -610,7 +694,10 @@ out:
 	}
 	*out = root;
 	free(url);
-	free(body);
+	if (bodyp && !ret)
+		*bodyp = body;
+	else
+		free(body);
 	return ret;
 }
 
@@ -797,6 +884,9 @@ static int et_put_lease(struct store *store, const char *key, const char *value,
 		ret = et_request(s, "/v3/kv/put", req, false, &resp);
 	if (!ret)
 		ret = et_header_rev(resp, &r);
+	/* a put always makes a revision */
+	if (!ret)
+		store_own_add(&s->own, r);
 	if (!ret && rev)
 		*rev = r;
 	json_decref(resp);
@@ -826,6 +916,8 @@ static int et_del(struct store *store, const char *key, int64_t *rev)
 		ret = et_request(s, "/v3/kv/deleterange", req, false, &resp);
 	if (!ret)
 		ret = et_parse_delete(resp, &r);
+	if (!ret)
+		store_own_add(&s->own, r);
 	if ((!ret || ret == CS_ENOENT) && rev)
 		*rev = r;
 	json_decref(resp);
@@ -917,6 +1009,23 @@ out:
 	return ret;
 }
 
+static bool et_txn_changed(const struct store_txn *t, json_t *resp)
+{
+	json_t *rs = json_object_get(resp, "responses"), *dr;
+	int64_t deleted = 0;
+	size_t i;
+
+	for (i = 0; i < t->nops; i++)
+		if (t->ops[i].type == STORE_PUT)
+			return true;
+	for (i = 0; i < json_array_size(rs); i++) {
+		dr = json_object_get(json_array_get(rs, i), "response_delete_range");
+		if (dr && !et_int64(dr, "deleted", &deleted) && deleted > 0)
+			return true;
+	}
+	return false;
+}
+
 static int et_txn(struct store *store, const struct store_txn *t, int64_t *rev)
 {
 	struct et_store *s = et_of(store);
@@ -931,6 +1040,10 @@ static int et_txn(struct store *store, const struct store_txn *t, int64_t *rev)
 		ret = et_request(s, "/v3/kv/txn", req, t->nops == 0, &resp);
 	if (!ret)
 		ret = et_parse_txn(resp, &r);
+	/* a new revision only if something changed: a put, or a delete that
+	 * found its key (else the header is someone else's revision) */
+	if (!ret && et_txn_changed(t, resp))
+		store_own_add(&s->own, r);
 	if ((!ret || ret == CS_ECONFLICT) && rev)
 		*rev = r;
 	json_decref(resp);
@@ -1031,6 +1144,7 @@ static void et_free(struct et_store *s)
 {
 	size_t i;
 
+	et_memo_clear(s);
 	for (i = 0; i < s->nendpoints; i++)
 		free(s->endpoints[i]);
 	free(s->endpoints);
@@ -1377,6 +1491,11 @@ static int et_watch_read(struct store_watch *base, struct store_events *out)
 		ret = et_events_reserve(out, &cap, w->q.n);
 		if (!ret) {
 			memcpy(out->v + out->n, w->q.v, w->q.n * sizeof(*w->q.v));
+			/* marked here, on the writer's thread: a write has recorded
+			 * its revision before its caller reads the watch */
+			for (size_t i = 0; i < w->q.n; i++)
+				out->v[out->n + i].own = store_own_has(&et_of(base->store)->own,
+								       w->q.v[i].mod_rev);
 			out->n += w->q.n;
 			w->q.n = 0;
 			/* the error, if any, comes on the next read */
@@ -1421,6 +1540,7 @@ static const struct store_ops et_ops = {
 	.lease_keepalive = et_lease_keepalive,
 	.lease_revoke = et_lease_revoke,
 	.put_lease = et_put_lease,
+	.memo = et_memo,
 };
 
 static pthread_once_t et_curl_once = PTHREAD_ONCE_INIT;

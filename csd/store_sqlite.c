@@ -144,6 +144,8 @@ struct sq_store {
 	struct sq_watch *watches;
 	/* closed while watches were alive: freed with the last of them */
 	int closed;
+	/* revisions this connection wrote: its watches mark their events own */
+	struct store_own own;
 };
 
 struct sq_watch {
@@ -846,6 +848,7 @@ static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
 	if (ret)
 		goto out;
 	cur = next;
+	store_own_add(&s->own, next);
 	sq_signal(s);
 out:
 	sq_abort(s);
@@ -1062,6 +1065,7 @@ static int sq_watch_read(struct store_watch *base, struct store_events *out)
 			goto out;
 		e = &out->v[out->n++];
 		e->mod_rev = sqlite3_column_int64(st, 0);
+		e->own = store_own_has(&s->own, e->mod_rev);
 		e->type = sqlite3_column_int(st, 1) == STORE_DELETE ? STORE_DELETE : STORE_PUT;
 		e->key = sq_column_strdup(st, 2);
 		e->value = NULL;

@@ -780,6 +780,41 @@ static void test_concurrent_create(void **state)
 	store_kv_clear(&kv);
 }
 
+/* Events of writes through the watch's own handle say so; others do not. */
+static void test_watch_own(void **state)
+{
+	struct ctx *c = *state;
+	struct store_events ev = { 0 };
+	struct store_watch *w = NULL;
+	struct store *other = NULL;
+	struct store_op ops[] = { { STORE_DELETE, K(c, "o/a"), NULL } };
+	struct store_txn t = { NULL, 0, ops, 1 };
+	int64_t r0 = rev_now(c), rev;
+
+	assert_int_equal(factory->open(factory->ctx, &other), 0);
+	assert_int_equal(store_watch(c->s, K(c, "o/"), r0 + 1, &w), 0);
+	assert_int_equal(store_put(c->s, K(c, "o/a"), "mine", &rev), 0);
+	assert_int_equal(store_put(other, K(c, "o/b"), "theirs", &rev), 0);
+	/* a txn that changes nothing takes no revision for its own */
+	ops[0].key = K(c, "o/none");
+	assert_int_equal(store_txn(c->s, &t, &rev), 0);
+	assert_int_equal(store_delete(other, K(c, "o/a"), &rev), 0);
+	ops[0].key = K(c, "o/b");
+	assert_int_equal(store_txn(c->s, &t, &rev), 0);
+	collect(w, 4, &ev);
+	assert_event(&ev.v[0], STORE_PUT, K(c, "o/a"), "mine", r0 + 1);
+	assert_true(ev.v[0].own);
+	assert_event(&ev.v[1], STORE_PUT, K(c, "o/b"), "theirs", r0 + 2);
+	assert_false(ev.v[1].own);
+	assert_event(&ev.v[2], STORE_DELETE, K(c, "o/a"), NULL, r0 + 3);
+	assert_false(ev.v[2].own);
+	assert_event(&ev.v[3], STORE_DELETE, K(c, "o/b"), NULL, r0 + 4);
+	assert_true(ev.v[3].own);
+	store_events_clear(&ev);
+	store_watch_free(w);
+	store_close(other);
+}
+
 static long ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
@@ -912,6 +947,7 @@ int store_conformance_run(const struct store_factory *f)
 		T(test_restart),
 		T(test_concurrent_cas),
 		T(test_concurrent_create),
+		T(test_watch_own),
 		T(test_lease_expire),
 		T(test_lease_keepalive_revoke),
 		T(test_lease_detach),
