@@ -31,88 +31,21 @@
 #include <cs/cs.h>
 #include "proto.h"
 #include "csd/csd.h"
+#include "csdchild.h"
 
-static char tmpdir[64], sock_path[100], state_dir[100];
-static pid_t daemon_pid = -1;
+static char tmpdir[64];
+static struct csd_child child = { .pid = -1 };
 static cs_t *g; /* the parent's main connection, open for the whole run */
-
-/* ---- the daemon child ---- */
-
-static void __attribute__((noreturn)) run_daemon(void)
-{
-	char *argv[] = { "csd", "-S", sock_path, "-D", state_dir, "-p", "ut", "--backend",
-			 "recording", "-l", "warning", NULL };
-	struct csd d = { 0 };
-	char err[1024];
-	int r;
-
-	r = csd_config_load(&d.cfg, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
-			    sizeof(err));
-	if (r != 0) {
-		fprintf(stderr, "csd child: config: %s\n", err);
-		exit(2);
-	}
-	log_set_level(d.cfg.log_level);
-	if ((r = csd_init(&d)) < 0) {
-		fprintf(stderr, "csd child: init: %s\n", cs_strerror(r));
-		csd_fini(&d);
-		csd_config_free(&d.cfg);
-		exit(3);
-	}
-	while (!d.stopping) {
-		if ((r = csd_poll(&d, 100)) < 0) {
-			fprintf(stderr, "csd child: poll: %s\n", cs_strerror(r));
-			break;
-		}
-	}
-	csd_fini(&d);
-	csd_config_free(&d.cfg);
-	exit(r < 0 ? 4 : 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 static int group_setup(void **state)
 {
+	const char *const extra[] = { "-p", "ut", NULL };
+
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cs-ut-daemon-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	/* the ownership test connects as uid 1000/1001: ut_tmpdir lets them in */
+	if (ut_tmpdir(tmpdir, sizeof(tmpdir), "daemon") < 0)
 		return -1;
-	/* the ownership test connects as uid 1000/1001: they must reach the socket */
-	chmod(tmpdir, 0755);
-	snprintf(sock_path, sizeof(sock_path), "%s/csd.sock", tmpdir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
-	mkdir(state_dir, 0700);
-	fflush(NULL);
-	daemon_pid = fork();
-	if (daemon_pid < 0)
-		return -1;
-	if (daemon_pid == 0)
-		run_daemon();
-	/* generous: under valgrind the child starts slowly */
-	for (int i = 0; i < 300; i++) {
-		if (cs_open(sock_path, &g) == 0)
-			return 0;
-		int st;
-		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
-			fprintf(stderr, "csd child exited early (status %d)\n", st);
-			daemon_pid = -1;
-			return -1;
-		}
-		sleep_ms(100);
-	}
-	fprintf(stderr, "csd child did not accept on %s within 30 s\n", sock_path);
-	return -1;
+	return csd_child_start(&child, tmpdir, "csd.sock", extra, NULL, &g);
 }
 
 static int group_teardown(void **state)
@@ -120,44 +53,13 @@ static int group_teardown(void **state)
 	(void)state;
 	cs_close(g);
 	g = NULL;
-	if (daemon_pid > 0) {
-		/* only reached when test_shutdown did not run to the end */
-		kill(daemon_pid, SIGKILL);
-		waitpid(daemon_pid, NULL, 0);
-		daemon_pid = -1;
-	}
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	/* running only when test_shutdown did not run to the end */
+	csd_child_stop(&child);
+	ut_rmdir(tmpdir);
 	return 0;
 }
 
 /* ---- helpers ---- */
-
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
-
-	if (!j)
-		fail_msg("not JSON (%s): %.200s", e.text, text);
-	return j;
-}
-
-/* The store revision csd reports; a refused request must not move it. */
-static int64_t revision(cs_t *cs)
-{
-	char *s = NULL;
-	int r = cs_status(cs, &s);
-
-	if (r != 0)
-		fail_msg("status: %s: %s", cs_strerror(r), cs_last_error(cs));
-	json_t *j = parse(s);
-	json_t *rev = json_object_get(j, "revision");
-	assert_true(json_is_integer(rev));
-	int64_t v = json_integer_value(rev);
-	json_decref(j);
-	cs_free(s);
-	return v;
-}
 
 static json_t *show(int (*fn)(cs_t *, const char *, char **), cs_t *cs, const char *name)
 {
@@ -166,7 +68,7 @@ static json_t *show(int (*fn)(cs_t *, const char *, char **), cs_t *cs, const ch
 
 	if (r != 0)
 		fail_msg("show %s: %s: %s", name, cs_strerror(r), cs_last_error(cs));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	cs_free(s);
 	return j;
 }
@@ -183,7 +85,7 @@ static const char *jstr(const json_t *o, const char *key)
 /* Is there an element with "name" == @name in the JSON array text? */
 static bool list_has(const char *list, const char *name)
 {
-	json_t *a = parse(list), *el;
+	json_t *a = ut_parse(list), *el;
 	size_t i;
 	bool found = false;
 
@@ -202,7 +104,7 @@ static bool list_has(const char *list, const char *name)
  */
 #define REFUSED(cs, call, code, needle)                                                    \
 	do {                                                                               \
-		int64_t rev_before_ = revision(cs);                                        \
+		int64_t rev_before_ = ut_revision(cs);                                        \
 		int r_ = (call);                                                           \
 		const char *m_ = cs_last_error(cs);                                        \
 		if (r_ != (code))                                                          \
@@ -211,7 +113,7 @@ static bool list_has(const char *list, const char *name)
 		if (!strstr(m_, (needle)))                                                 \
 			fail_msg("%s: message \"%s\" does not name \"%s\"", #call, m_,     \
 				 (needle));                                                \
-		int64_t rev_after_ = revision(cs);                                         \
+		int64_t rev_after_ = ut_revision(cs);                                         \
 		if (rev_after_ != rev_before_)                                             \
 			fail_msg("%s: refused, but the store moved from revision %lld to "  \
 				 "%lld", #call, (long long)rev_before_, (long long)rev_after_); \
@@ -243,7 +145,7 @@ static void test_hello(void **state)
 
 	(void)state;
 	OK(g, cs_status(g, &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	assert_string_equal(jstr(j, "backend"), "recording");
 	assert_string_equal(jstr(j, "prefix"), "ut");
 	assert_true(json_is_integer(json_object_get(j, "revision")));
@@ -251,7 +153,7 @@ static void test_hello(void **state)
 	cs_free(s);
 	/* hello again on the same connection is harmless */
 	OK(g, cs_call(g, "hello", "{\"version\":1}", &s));
-	j = parse(s);
+	j = ut_parse(s);
 	assert_int_equal(json_integer_value(json_object_get(j, "version")), CS_PROTOCOL_VERSION);
 	assert_true(json_integer_value(json_object_get(j, "max_message")) >=
 		    (json_int_t)CS_WIRE_MSG_MAX_DEFAULT);
@@ -459,7 +361,7 @@ static int raw_connect(void)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", child.sock);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	return fd;
 }
@@ -476,7 +378,7 @@ static char *raw_reply(int fd, json_int_t *id)
 		fail_msg("no reply from csd: %s", cs_strerror(r));
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
-	json_t *j = parse(text), *err = json_object_get(j, "error");
+	json_t *j = ut_parse(text), *err = json_object_get(j, "error");
 	free(text);
 	if (id)
 		*id = json_integer_value(json_object_get(j, "id"));
@@ -507,7 +409,7 @@ static void raw_expect(int fd, const char *msg, const char *want)
 
 static void test_raw_protocol(void **state)
 {
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	int fd = raw_connect();
 
 	(void)state;
@@ -562,7 +464,7 @@ static void test_raw_protocol(void **state)
 	assert_string_equal(got, "ok");
 	free(got);
 	close(fd);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 }
 
 /* Send parts [from, to) of a message of @len bytes, waiting for room. */
@@ -571,7 +473,7 @@ static void send_parts(int fd, const char *msg, size_t len, size_t from, size_t 
 	for (size_t i = from; i < to; i++) {
 		int r;
 		while ((r = cs_wire_send_part(fd, msg, len, i, NULL, 0)) == -EAGAIN)
-			sleep_ms(1);
+			ut_sleep_ms(1);
 		if (r < 0)
 			fail_msg("part %zu: %s", i, strerror(-r));
 	}
@@ -613,7 +515,7 @@ static void test_raw_oversized(void **state)
 	send_parts(fd, big, 4 * CS_WIRE_PART_MAX, 0, 2);
 	close(fd);
 	free(big);
-	(void)revision(g); /* csd is alive */
+	(void)ut_revision(g); /* csd is alive */
 }
 
 /* ---- endpoints held by programs ---- */
@@ -647,7 +549,7 @@ static void test_ephemeral(void **state)
 
 	(void)state;
 	/* closing the endpoint handle deletes it */
-	OK(g, cs_open(sock_path, &c));
+	OK(g, cs_open(child.sock, &c));
 	OK(c, cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep));
 	snprintf(name, sizeof(name), "%s", cs_endpoint_name(ep));
 	assert_true(!strncmp(name, "acme/blue/", 10) && strlen(name) > 10);
@@ -674,7 +576,7 @@ static void test_ephemeral(void **state)
 		static cs_endpoint_t *held;
 		close(up[0]);
 		close(go[1]);
-		if (cs_open(sock_path, &c) < 0 ||
+		if (cs_open(child.sock, &c) < 0 ||
 		    cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &held) < 0)
 			_exit(1);
 		ep = held;
@@ -707,7 +609,7 @@ static void test_ephemeral(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 	int r = 0;
 	for (int i = 0; i < 200 && (r = show_code(g, name)) == 0; i++)
-		sleep_ms(10);
+		ut_sleep_ms(10);
 	if (r != CS_ENOENT)
 		fail_msg("ephemeral endpoint %s still there 2 s after its connection closed (%d)",
 			 name, r);
@@ -765,7 +667,7 @@ static void test_multipart(void **state)
 	char *s = NULL;
 	OK(g, cs_tenant_show(g, "big", &s));
 	assert_true(strlen(s) > 2 * CS_WIRE_PART_MAX);
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	json_t *back = json_object_get(json_object_get(j, "owners"), "uids");
 	assert_int_equal(json_array_size(back), NUIDS);
 	for (int i = 0; i < NUIDS; i++)
@@ -808,7 +710,7 @@ static void child_owner(void)
 	cs_t *c = NULL;
 	char *s = NULL;
 
-	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
+	CHILD_CHECK(cs_open(child.sock, &c) == 0, "cannot connect");
 	CHILD_CHECK(cs_tenant_list(c, &s) == 0, "tenant list: %s", cs_last_error(c));
 	json_t *a = json_loads(s, 0, NULL);
 	CHILD_CHECK(json_array_size(a) == 1 &&
@@ -833,7 +735,7 @@ static void child_stranger(void)
 	char *s = NULL;
 	int r;
 
-	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
+	CHILD_CHECK(cs_open(child.sock, &c) == 0, "cannot connect");
 	int64_t rev = child_revision(c);
 	CHILD_CHECK(cs_tenant_list(c, &s) == 0, "tenant list: %s", cs_last_error(c));
 	CHILD_CHECK(!strcmp(s, "[]"), "a stranger sees tenants: %s", s);
@@ -895,9 +797,9 @@ static void test_ownership(void **state)
 	json_t *j = show(cs_vnet_show, g, "acme/x");
 	assert_string_equal(jstr(j, "subnet"), "10.5.0.0/24");
 	json_decref(j);
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	run_as(1001, child_stranger);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	char *s = NULL;
 	assert_int_equal(cs_vnet_show(g, "acme/y", &s), CS_ENOENT);
 	OK(g, cs_vnet_delete(g, "acme/x"));
@@ -928,16 +830,16 @@ static void test_fd_leak(void **state)
 
 	(void)state;
 	/* settle: earlier tests' connections may still be closing */
-	int before = count_fds(daemon_pid), now;
+	int before = count_fds(child.pid), now;
 	for (int i = 0; i < 50; i++) {
-		sleep_ms(20);
-		if ((now = count_fds(daemon_pid)) == before)
+		ut_sleep_ms(20);
+		if ((now = count_fds(child.pid)) == before)
 			break;
 		before = now;
 	}
 	for (int i = 0; i < 200; i++) {
 		cs_t *c = NULL;
-		OK(g, cs_open(sock_path, &c));
+		OK(g, cs_open(child.sock, &c));
 		if (i % 10 == 0) {
 			/* sockets handed out and ephemeral endpoints must not pin fds */
 			OK(c, cs_endpoint_open(c, "acme/blue", NULL, CS_EP_EPHEMERAL, &ep));
@@ -949,8 +851,8 @@ static void test_fd_leak(void **state)
 		cs_close(c);
 	}
 	/* csd notices the closes asynchronously: poll for up to 2 s */
-	for (int i = 0; i < 200 && (now = count_fds(daemon_pid)) != before; i++)
-		sleep_ms(10);
+	for (int i = 0; i < 200 && (now = count_fds(child.pid)) != before; i++)
+		ut_sleep_ms(10);
 	if (now != before)
 		fail_msg("csd had %d fds before 200 connections and %d after", before, now);
 }
@@ -962,13 +864,13 @@ static void test_shutdown(void **state)
 	(void)state;
 	cs_close(g);
 	g = NULL;
-	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
-	assert_int_equal(waitpid(daemon_pid, &st, 0), daemon_pid);
-	daemon_pid = -1;
+	assert_int_equal(kill(child.pid, SIGTERM), 0);
+	assert_int_equal(waitpid(child.pid, &st, 0), child.pid);
+	child.pid = -1;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("csd did not stop cleanly on SIGTERM (status %d)", st);
 	/* it takes its socket with it */
-	assert_int_equal(access(sock_path, F_OK), -1);
+	assert_int_equal(access(child.sock, F_OK), -1);
 }
 
 int main(void)

@@ -26,109 +26,33 @@
 #include <cs/cs.h>
 #include "proto.h"
 #include "csd/csd.h"
+#include "csdchild.h"
 
 static const char *examples_dir;
-static char tmpdir[64], sock_path[100], state_dir[100];
-static pid_t daemon_pid = -1;
+static char tmpdir[64];
+static struct csd_child child = { .pid = -1 };
 static cs_t *g;
-
-static void __attribute__((noreturn)) run_daemon(void)
-{
-	char *argv[] = { "csd", "-S", sock_path, "-D", state_dir, "-p", "ua", "-n", "n1",
-			 "--backend", "recording", "-l", "warning", NULL };
-	struct csd d = { 0 };
-	char err[1024];
-	int r;
-
-	if (csd_config_load(&d.cfg, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
-			    sizeof(err)) != 0) {
-		fprintf(stderr, "csd child: config: %s\n", err);
-		exit(2);
-	}
-	log_set_level(d.cfg.log_level);
-	if ((r = csd_init(&d)) < 0) {
-		fprintf(stderr, "csd child: init: %s\n", cs_strerror(r));
-		exit(3);
-	}
-	while (!d.stopping && (r = csd_poll(&d, 100)) >= 0)
-		;
-	csd_fini(&d);
-	csd_config_free(&d.cfg);
-	exit(r < 0 ? 4 : 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 static int group_setup(void **state)
 {
+	const char *const extra[] = { "-p", "ua", "-n", "n1", NULL };
+
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cs-ut-apply-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (ut_tmpdir(tmpdir, sizeof(tmpdir), "apply") < 0)
 		return -1;
-	chmod(tmpdir, 0755);
-	snprintf(sock_path, sizeof(sock_path), "%s/csd.sock", tmpdir);
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
-	mkdir(state_dir, 0700);
-	fflush(NULL);
-	if ((daemon_pid = fork()) < 0)
-		return -1;
-	if (daemon_pid == 0)
-		run_daemon();
-	for (int i = 0; i < 300; i++) {
-		if (cs_open(sock_path, &g) == 0)
-			return 0;
-		sleep_ms(100);
-	}
-	return -1;
+	return csd_child_start(&child, tmpdir, "csd.sock", extra, NULL, &g);
 }
 
 static int group_teardown(void **state)
 {
-	int st;
-
 	(void)state;
 	cs_close(g);
-	if (daemon_pid > 0) {
-		kill(daemon_pid, SIGTERM);
-		waitpid(daemon_pid, &st, 0);
-	}
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	csd_child_stop(&child);
+	ut_rmdir(tmpdir);
 	return 0;
 }
 
 /* ---- helpers ---- */
-
-static json_t *parse(const char *text)
-{
-	json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-
-	if (!j)
-		fail_msg("not JSON: %.200s", text);
-	return j;
-}
-
-static int64_t revision(cs_t *cs)
-{
-	char *s = NULL;
-
-	if (cs_status(cs, &s) != 0)
-		fail_msg("status: %s", cs_last_error(cs));
-	json_t *j = parse(s);
-	int64_t v = json_integer_value(json_object_get(j, "revision"));
-	json_decref(j);
-	cs_free(s);
-	return v;
-}
 
 static json_t *example(void)
 {
@@ -150,7 +74,7 @@ static int apply_on(cs_t *cs, const json_t *file, bool dry_run, bool prune, json
 	char *text = json_dumps(args, JSON_COMPACT), *out = NULL;
 	int r = cs_call(cs, "apply", text, &out);
 
-	*res = r == 0 && out ? parse(out) : NULL;
+	*res = r == 0 && out ? ut_parse(out) : NULL;
 	cs_free(out);
 	free(text);
 	json_decref(args);
@@ -191,7 +115,7 @@ static json_t *export_state(cs_t *cs)
 
 	if (cs_call(cs, "export", NULL, &out) != 0)
 		fail_msg("export: %s", cs_last_error(cs));
-	json_t *j = parse(out);
+	json_t *j = ut_parse(out);
 	cs_free(out);
 	return j;
 }
@@ -202,7 +126,7 @@ static json_t *show_ep(const char *name)
 
 	if (cs_endpoint_show(g, name, &s) != 0)
 		return NULL;
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	cs_free(s);
 	return j;
 }
@@ -213,7 +137,7 @@ static json_int_t vnet_int(const char *name, const char *key)
 
 	if (cs_vnet_show(g, name, &s) != 0)
 		fail_msg("vnet show %s: %s", name, cs_last_error(g));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	json_int_t v = json_integer_value(json_object_get(j, key));
 	json_decref(j);
 	cs_free(s);
@@ -233,7 +157,7 @@ static json_int_t vnet_int(const char *name, const char *key)
 static void test_dry_run_first(void **state)
 {
 	json_t *file = example();
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 
 	(void)state;
 	json_t *res = apply_ok(file, true, false);
@@ -241,7 +165,7 @@ static void test_dry_run_first(void **state)
 	SUMMARY(res, 9, 0, 0);
 	assert_true(has_change(res, "+ tenant acme"));
 	assert_true(has_change(res, "+ endpoint umbrella/blue/files (10.0.0.9)"));
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	assert_null(show_ep("acme/blue/web"));
 	json_decref(res);
 	json_decref(file);
@@ -264,11 +188,11 @@ static void test_apply_and_again(void **state)
 	assert_string_equal(json_string_value(json_object_get(ep, "address")), "10.0.0.9");
 	json_decref(ep);
 	/* twice: nothing to do, and the store does not move */
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	res = apply_ok(file, false, false);
 	assert_int_equal(nchanges(res), 0);
 	SUMMARY(res, 0, 0, 0);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	json_decref(res);
 	json_decref(file);
 }
@@ -283,10 +207,10 @@ static void test_export_roundtrip(void **state)
 	assert_non_null(web);
 	/* the spec only: nothing csd allocated */
 	assert_null(json_object_get(web, "addresses"));
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	json_t *res = apply_ok(exp, false, false);
 	assert_int_equal(nchanges(res), 0);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	json_decref(res);
 	json_decref(exp);
 }
@@ -305,14 +229,14 @@ static void test_refused_changes_nothing(void **state)
 		json_object_set_new(eps, name, json_object());
 	}
 	json_object_set_new(eps, "bad", json_pack("{s:s}", "address", "10.9.0.5"));
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	int r = apply_on(g, file, false, false, &res);
 	assert_int_equal(r, CS_EINVAL);
 	assert_null(res);
 	if (!strstr(cs_last_error(g), "vnets.\"acme/blue\".endpoints.bad.address: 10.9.0.5 is "
 		    "outside the subnet 10.0.0.0/24"))
 		fail_msg("message: %s", cs_last_error(g));
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	assert_null(show_ep("acme/blue/e0"));
 	/* several errors at once, one per line */
 	json_object_set_new(json_object_get(json_object_get(file, "vnets"), "acme/blue"), "mtu",
@@ -324,16 +248,16 @@ static void test_refused_changes_nothing(void **state)
 	assert_non_null(strstr(m, "extra: unknown key"));
 	assert_non_null(strstr(m, "vnets.\"acme/blue\".mtu: \"big\""));
 	assert_non_null(strstr(m, "\n"));
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	/* a tenant neither declared nor known */
 	json_decref(file);
 	file = json_pack("{s:{s:{s:s}}}", "vnets", "ghost/blue", "subnet", "10.0.0.0/24");
 	assert_int_equal(apply_on(g, file, false, false, &res), CS_EINVAL);
 	assert_non_null(strstr(cs_last_error(g), "tenant ghost is not declared"));
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	/* not an overlay at all */
 	assert_int_equal(cs_call(g, "apply", "{\"file\":[1]}", NULL), CS_EINVAL);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	json_decref(file);
 }
 
@@ -387,10 +311,10 @@ static void test_edits(void **state)
 	assert_int_equal(vnet_int("acme/blue", "id"), id);
 	/* and the result exports back unchanged */
 	json_t *exp = export_state(g);
-	int64_t rev = revision(g);
+	int64_t rev = ut_revision(g);
 	res = apply_ok(exp, false, false);
 	assert_int_equal(nchanges(res), 0);
-	assert_int_equal(revision(g), rev);
+	assert_int_equal(ut_revision(g), rev);
 	json_decref(res);
 	json_decref(exp);
 	json_decref(file);
@@ -462,8 +386,8 @@ static void child_user(void)
 	json_t *res = NULL, *file;
 	int r;
 
-	CHILD_CHECK(cs_open(sock_path, &c) == 0, "cannot connect");
-	int64_t rev = revision(c);
+	CHILD_CHECK(cs_open(child.sock, &c) == 0, "cannot connect");
+	int64_t rev = ut_revision(c);
 	/* another user's tenant: its name is taken, nothing more is said */
 	file = json_pack("{s:{s:{}}, s:{s:{s:s}}}", "tenants", "private", "vnets", "private/x",
 			 "subnet", "10.0.0.0/24");
@@ -476,7 +400,7 @@ static void child_user(void)
 	r = apply_on(c, file, false, true, &res);
 	CHILD_CHECK(r == CS_EPERM && strstr(cs_last_error(c), "prune"), "prune: %d %s", r,
 		    cs_last_error(c));
-	CHILD_CHECK(revision(c) == rev, "the store moved");
+	CHILD_CHECK(ut_revision(c) == rev, "the store moved");
 	/* the permitted case: a tenant of one's own */
 	r = apply_on(c, file, false, false, &res);
 	CHILD_CHECK(r == 0 && json_array_size(json_object_get(res, "changes")) == 1,
