@@ -678,10 +678,19 @@ static void watch_events(struct csd *d)
 	/* changes made through this csd were realized by their handlers: the
 	 * watch brings the others' (without this, every create on this node
 	 * reconciled its vnet again, most of a create's cost on etcd) */
-	for (size_t i = 0; i < ev.n; i++)
-		if (!ev.v[i].own && note_change(d, ev.v[i].key))
+	bool foreign = false;
+	for (size_t i = 0; i < ev.n; i++) {
+		if (ev.v[i].own)
+			continue;
+		foreign = true;
+		if (note_change(d, ev.v[i].key))
 			relevant = true;
+	}
 	store_events_clear(&ev);
+	/* a change made through another node may take a right away (an owner,
+	 * a member removed): what client_may_use() remembers is decided anew */
+	if (foreign)
+		d->gen++;
 	if (relevant && !d->debounce_armed) {
 		timer_once_ms(d->debounce_fd, DEBOUNCE_MS);
 		d->debounce_armed = true;
