@@ -29,6 +29,7 @@
 #include "qos.h"
 #include "policy.h"
 #include "resources/qos_spec.h"
+#include "resources/units.h"
 
 #define APPLY_ATTEMPTS 8
 
@@ -1130,6 +1131,117 @@ out:
 	free(ep);
 }
 
+/*
+ * Tenant quotas (quotas.vnets, quotas.endpoints, quotas.bandwidth) hold for
+ * what each tenant of the file holds afterwards: its declared vnets and
+ * endpoints, plus the ephemeral endpoints (and their reservations) of
+ * running programs in the vnets it keeps. The quotas are the tenant's as
+ * the file declares it, else as stored. The first object over a limit is
+ * named. The plan compares the tenant's quota key and its vnets' admission
+ * keys, which every concurrent creation and raise bumps (policy.h, qos.h).
+ */
+static void plan_quotas(struct plan *pl)
+{
+	const struct overlay *ov = pl->ov;
+	char key[KEY_MAX], a[32], b[32];
+
+	for (size_t ti = 0; ti < ov->ntenants; ti++) {
+		const char *t = ov->tenants[ti].name;
+		const json_t *spec = ov->tenants[ti].spec;
+		if (!spec)
+			spec = json_object_get(json_object_get(pl->s->tenants, t), "spec");
+		const json_t *q = json_object_get(spec, "quotas");
+		const json_t *qv = json_object_get(q, "vnets"), *qe = json_object_get(q, "endpoints");
+		uint64_t qb = 0;
+		bool has_b = json_object_get(q, "bandwidth") &&
+			     qos_rate_value(json_object_get(q, "bandwidth"), &qb, NULL, 0) == 0;
+		if (!json_is_integer(qv) && !json_is_integer(qe) && !has_b)
+			continue;
+		json_int_t nv = 0, ne = 0;
+		unsigned __int128 bw = 0;
+		bool over_v = false, over_e = false, over_b = false;
+		/* the ephemeral endpoints kept first: they are there already */
+		for (size_t i = 0; i < ov->nvnets; i++) {
+			char tv[2 * CS_NAME_MAX + 2];
+			const char *name;
+			json_t *doc;
+			if (strcmp(ov->vnets[i].tenant, t))
+				continue;
+			snprintf(tv, sizeof(tv), "%s/%s", t, ov->vnets[i].name);
+			json_object_foreach(json_object_get(pl->s->eps, tv), name, doc) {
+				struct admission_resv rv;
+				if (!json_is_true(json_object_get(doc, "ephemeral")))
+					continue;
+				ne++;
+				if (qos_spec_parse(json_object_get(json_object_get(doc, "spec"), "qos"),
+						   "qos", &rv, NULL, 0) == 0)
+					bw += rv.rate;
+			}
+		}
+		for (size_t i = 0; i < ov->nvnets; i++) {
+			const struct overlay_vnet *v = &ov->vnets[i];
+			if (strcmp(v->tenant, t))
+				continue;
+			if (json_is_integer(qv) && ++nv > json_integer_value(qv) && !over_v) {
+				over_v = true;
+				plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\": tenant %s: quota of %"
+					   JSON_INTEGER_FORMAT " vnets exceeded (the file declares more); "
+					   "declare fewer or raise quotas.vnets", t, v->name, t,
+					   json_integer_value(qv));
+			}
+			for (size_t k = 0; k < v->nendpoints; k++) {
+				const char *en = v->endpoints[k].name;
+				struct admission_resv rv;
+				if (json_is_integer(qe) && ++ne > json_integer_value(qe) && !over_e) {
+					over_e = true;
+					plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s: tenant %s: "
+						   "quota of %" JSON_INTEGER_FORMAT " endpoints exceeded "
+						   "(with the ephemeral endpoints it keeps); declare fewer "
+						   "or raise quotas.endpoints", t, v->name, en, t,
+						   json_integer_value(qe));
+				}
+				if (!has_b || qos_spec_parse(json_object_get(v->endpoints[k].spec, "qos"),
+							     "qos", &rv, NULL, 0) < 0)
+					continue;
+				bw += rv.rate;
+				if (bw > qb && !over_b) {
+					over_b = true;
+					plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s.qos: tenant "
+						   "%s: quotas.bandwidth of %s exceeded: the reservations "
+						   "up to this one hold %s; reserve less or raise "
+						   "quotas.bandwidth", t, v->name, en, t,
+						   cs_rate_format(qb, a, sizeof(a)),
+						   cs_rate_format(bw > UINT64_MAX ? UINT64_MAX : (uint64_t)bw,
+								  b, sizeof(b)));
+				}
+			}
+		}
+		/* decided against concurrent creations and raises in the tenant:
+		 * they compare the quota key, so it is bumped */
+		snprintf(key, sizeof(key), "/alloc/quota/%s", t);
+		json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
+		if (!tok || txb_put(&pl->tb, pl->s, key, tok) < 0)
+			pl->fatal = CS_ENOMEM;
+		json_decref(tok);
+		if (has_b) {
+			const char *vn;
+			json_t *vd;
+			json_object_foreach(json_object_get(pl->s->vnets, t), vn, vd) {
+				key_qos(key, t, vn);
+				if (txb_cmp(&pl->tb, pl->s, key) < 0)
+					pl->fatal = CS_ENOMEM;
+			}
+			for (size_t i = 0; i < ov->nvnets; i++) {
+				if (strcmp(ov->vnets[i].tenant, t))
+					continue;
+				key_qos(key, t, ov->vnets[i].name);
+				if (txb_cmp(&pl->tb, pl->s, key) < 0)
+					pl->fatal = CS_ENOMEM;
+			}
+		}
+	}
+}
+
 static void plan_build(struct plan *pl, bool prune)
 {
 	const struct overlay *ov = pl->ov;
@@ -1172,6 +1284,8 @@ static void plan_build(struct plan *pl, bool prune)
 	for (size_t i = 0; i < ov->nvnets && !pl->fatal; i++)
 		plan_vnet(pl, &vp[i]);
 	free(vp);
+	if (!pl->fatal)
+		plan_quotas(pl);
 }
 
 /* ---- the op ---- */

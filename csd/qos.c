@@ -238,11 +238,11 @@ static int check_tenant_quota(struct csd *d, const json_t *tdoc, const char *t, 
 	uint64_t held = tenant_reserved(&eps, ekey);
 	if ((unsigned __int128)held + req->rate > quota) {
 		r = CS_EQUOTA;
-		snprintf(err, errlen, "tenant %s: quotas.bandwidth of %s reached: its reservations "
-			 "hold %s and %s more was requested; release a reservation of the tenant, "
-			 "ask for less, or raise quotas.bandwidth", t,
+		snprintf(err, errlen, "tenant %s: quotas.bandwidth of %s exceeded: its other "
+			 "reservations hold %s and endpoint %s asks for %s; release a reservation "
+			 "of the tenant, ask for less, or raise quotas.bandwidth", t,
 			 cs_rate_format(quota, a, sizeof(a)), cs_rate_format(held, b, sizeof(b)),
-			 cs_rate_format(req->rate, c, sizeof(c)));
+			 req->id, cs_rate_format(req->rate, c, sizeof(c)));
 	}
 	goto out;
 store:

@@ -29,6 +29,11 @@ static const struct schema_key qos_keys[] = {
 	{ SCHEMA_ENDPOINT, "qos.class", ST_ENUM, .enumvals = classes,
 	  .doc = "realtime, interactive or bulk (default bulk)" },
 
+	{ SCHEMA_TENANT, "quotas.bandwidth", ST_RATE,
+	  .doc = "most bandwidth the tenant's reservations may hold in all, e.g. 500mbit" },
+	{ SCHEMA_NODE, "uplink", ST_RATE,
+	  .doc = "capacity of the node's uplink for traffic leaving it, e.g. 10gbit" },
+
 	{ SCHEMA_RESERVATION, "rate", ST_RATE, .doc = "reserved rate of what it sends, e.g. 50mbit" },
 	{ SCHEMA_RESERVATION, "ceil", ST_RATE, .doc = "rate it may borrow up to (default: rate)" },
 	{ SCHEMA_RESERVATION, "burst", ST_SIZE, .doc = "burst, e.g. 64kb (default: 4 ms at rate)" },

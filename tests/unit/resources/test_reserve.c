@@ -633,6 +633,74 @@ static void test_apply(void **state)
 	OK(g, cs_tenant_delete(g, "qa"));
 }
 
+/* quotas.bandwidth: the sum of a tenant's reservations, in all its vnets,
+ * through reservation create, endpoint create with qos and apply; apply
+ * also counts quotas.vnets and quotas.endpoints. Each refusal names the
+ * tenant and the quota and changes nothing; each has a permitted twin. */
+static void test_quota(void **state)
+{
+	char *err = NULL;
+	int r;
+
+	(void)state;
+	OK(g, cs_tenant_create(g, "qq", "{\"quotas\":{\"bandwidth\":\"100mbit\"}}"));
+	OK(g, cs_vnet_create(g, "qq/a", "{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\"}"));
+	OK(g, cs_vnet_create(g, "qq/b", "{\"subnet\":\"10.5.1.0/24\",\"capacity\":\"1gbit\"}"));
+	OK(g, cs_endpoint_create(g, "qq/a/x", "{\"qos\":{\"rate\":\"60mbit\"}}"));
+	OK(g, cs_endpoint_create(g, "qq/b/y", NULL));
+	/* another vnet of the tenant: its 60mbit count */
+	REFUSED(g, reserve(g, "qq/b/y", "{\"rate\":\"50mbit\"}"), CS_EQUOTA,
+		"tenant qq: quotas.bandwidth of 100mbit exceeded: its other reservations hold "
+		"60mbit and endpoint qq/b/y asks for 50mbit");
+	OK(g, reserve(g, "qq/b/y", "{\"rate\":\"40mbit\"}"));
+	REFUSED(g, cs_endpoint_create(g, "qq/b/z", "{\"qos\":{\"rate\":1}}"), CS_EQUOTA,
+		"quotas.bandwidth of 100mbit");
+	/* replacing counts only the new rate; lowering frees */
+	OK(g, reserve(g, "qq/a/x", "{\"rate\":\"50mbit\"}"));
+	OK(g, cs_endpoint_create(g, "qq/b/z", "{\"qos\":{\"rate\":\"10mbit\"}}"));
+	OK(g, cs_endpoint_delete(g, "qq/b/z"));
+
+	/* apply: the whole file counts, the first object over is named */
+	int64_t before = revision(g);
+	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\"}}},\"vnets\":{"
+		       "\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\",\"endpoints\":{"
+		       "\"x\":{\"qos\":{\"rate\":\"70mbit\"}}}},"
+		       "\"qq/b\":{\"subnet\":\"10.5.1.0/24\",\"capacity\":\"1gbit\",\"endpoints\":{"
+		       "\"y\":{\"qos\":{\"rate\":\"40mbit\"}}}}}}", &err);
+	assert_int_equal(r, CS_EQUOTA);
+	if (!strstr(err, "vnets.\"qq/b\".endpoints.y.qos: tenant qq: quotas.bandwidth of 100mbit"))
+		fail_msg("apply: %s", err);
+	free(err);
+	assert_int_equal(revision(g), before);
+	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\",\"vnets\":1}}},"
+		       "\"vnets\":{\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\"},"
+		       "\"qq/b\":{\"subnet\":\"10.5.1.0/24\"}}}", &err);
+	assert_int_equal(r, CS_EQUOTA);
+	if (!strstr(err, "vnets.\"qq/b\": tenant qq: quota of 1 vnets exceeded"))
+		fail_msg("apply: %s", err);
+	free(err);
+	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"endpoints\":2}}},\"vnets\":{"
+		       "\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"endpoints\":{\"x\":{},\"y\":{},"
+		       "\"z\":{}}}}}", &err);
+	assert_int_equal(r, CS_EQUOTA);
+	if (!strstr(err, "vnets.\"qq/a\".endpoints.z: tenant qq: quota of 2 endpoints exceeded"))
+		fail_msg("apply: %s", err);
+	free(err);
+	assert_int_equal(revision(g), before);
+	/* the permitted twin: within every quota */
+	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\",\"vnets\":2,"
+		       "\"endpoints\":2}}},\"vnets\":{"
+		       "\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\",\"endpoints\":{"
+		       "\"x\":{\"qos\":{\"rate\":\"60mbit\"}}}},"
+		       "\"qq/b\":{\"subnet\":\"10.5.1.0/24\",\"capacity\":\"1gbit\",\"endpoints\":{"
+		       "\"y\":{\"qos\":{\"rate\":\"40mbit\"}}}}}}", &err);
+	if (r)
+		fail_msg("apply: %s", err);
+	free(err);
+	REFUSED(g, reserve(g, "qq/b/y", "{\"rate\":\"41mbit\"}"), CS_EQUOTA, "quotas.bandwidth");
+	OK(g, cs_tenant_delete(g, "qq"));
+}
+
 /* Admission decisions per second through csd: reservation create/delete
  * pairs on one endpoint, each a full request, transaction and realization. */
 static void test_rate(void **state)
@@ -659,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_ephemeral),
 		cmocka_unit_test(test_apply),
+		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_rate),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
