@@ -31,27 +31,13 @@
 #include "vnet/vnet.h"
 
 #include "ktest.h"
+#include "knet.h"
 
 /* --- specs --- */
 
 struct vnet_def {
 	struct vnet_spec spec;
 };
-
-static struct cs_addr addr(const char *s)
-{
-	struct cs_addr a = { 0 };
-
-	if (inet_pton(AF_INET, s, a.a) == 1) {
-		a.family = AF_INET;
-	} else if (inet_pton(AF_INET6, s, a.a) == 1) {
-		a.family = AF_INET6;
-	} else {
-		fprintf(stderr, "bad address %s\n", s);
-		exit(1);
-	}
-	return a;
-}
 
 static struct vnet_spec vnet(const char *tenant, const char *name, uint32_t id)
 {
@@ -80,40 +66,12 @@ static struct endpoint_spec ep(const char *name, const char *a4, const char *a6)
 
 /* --- sockets --- */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int sock_in(const char *t, const char *v, const char *e, int domain, int type)
 {
 	int fd = ops->endpoint_socket(be, t, v, e, domain, type | SOCK_CLOEXEC, 0);
 
 	CHECK(fd >= 0, "endpoint_socket %s/%s/%s: %d %s", t, v, e, fd, vnet_backend_error(be));
 	return fd;
-}
-
-static void sa_of(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &s6->sin6_addr);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &s4->sin_addr);
-		*len = sizeof(*s4);
-	}
 }
 
 static int listener(const char *t, const char *v, const char *e, const char *ip, int port,
@@ -134,34 +92,6 @@ static int listener(const char *t, const char *v, const char *e, const char *ip,
 }
 
 /* 0, or -errno (ETIMEDOUT after @ms) */
-static int connect_to(int fd, const char *ip, int port, int ms)
-{
-	struct sockaddr_storage ss;
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	socklen_t len, elen = sizeof(int);
-	int fl, e = 0;
-
-	sa_of(ip, port, &ss, &len);
-	fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-		if (errno != EINPROGRESS)
-			return -errno;
-		if (poll(&p, 1, ms) == 0)
-			return -ETIMEDOUT;
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen);
-	}
-	fcntl(fd, F_SETFL, fl);
-	return -e;
-}
-
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1;
-}
-
 static int tcp_client(const char *t, const char *v, const char *e, const char *ip, int port)
 {
 	int fd = sock_in(t, v, e, strchr(ip, ':') ? AF_INET6 : AF_INET, SOCK_STREAM);
@@ -171,63 +101,8 @@ static int tcp_client(const char *t, const char *v, const char *e, const char *i
 	return fd;
 }
 
-static int accept_one(int lfd)
-{
-	int fd;
-
-	CHECK(wait_readable(lfd, 3000), "no connection arrived");
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(fd >= 0, "accept: %m");
-	return fd;
-}
-
 /* @msg goes from @a to @b and arrives whole. */
-static void transfer(int a, int b, const char *msg)
-{
-	char buf[256];
-	size_t len = strlen(msg), got = 0;
-	ssize_t n;
-
-	CHECK(send(a, msg, len, MSG_NOSIGNAL) == (ssize_t)len, "send: %m");
-	while (got < len) {
-		CHECK(wait_readable(b, 3000), "\"%s\" did not arrive", msg);
-		n = recv(b, buf + got, sizeof(buf) - got, 0);
-		CHECK(n > 0, "recv: %zd %m", n);
-		got += n;
-	}
-	CHECK(got == len && !memcmp(buf, msg, len), "got other bytes than \"%s\"", msg);
-}
-
 /* @total bytes from @a to @b, both ways polled so neither side stalls. */
-static void pump(int a, int b, size_t total)
-{
-	static char chunk[65536], sink[65536];
-	size_t sent = 0, got = 0, len;
-	ssize_t n;
-
-	memset(chunk, 'x', sizeof(chunk));
-	while (got < total) {
-		struct pollfd p[2] = {
-			{ .fd = a, .events = sent < total ? POLLOUT : 0 },
-			{ .fd = b, .events = POLLIN },
-		};
-
-		CHECK(poll(p, 2, 3000) > 0, "transfer stalled at %zu of %zu bytes", got, total);
-		if (p[0].revents & POLLOUT) {
-			len = total - sent < sizeof(chunk) ? total - sent : sizeof(chunk);
-			n = send(a, chunk, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-			CHECK(n > 0 || errno == EAGAIN, "send: %m");
-			if (n > 0)
-				sent += n;
-		}
-		if (p[1].revents & POLLIN) {
-			n = recv(b, sink, sizeof(sink), MSG_DONTWAIT);
-			CHECK(n > 0, "recv: %zd %m", n);
-			got += n;
-		}
-	}
-}
-
 /* --- looking inside namespaces --- */
 
 struct ns_query {
@@ -383,13 +258,6 @@ static bool listed(char **v, size_t n, const char *s)
 		if (!strcmp(v[i], s))
 			return true;
 	return false;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void open_backend(void)

@@ -66,6 +66,8 @@ static int checks;
 	CHECK(r_ >= 0, "host %d: %s -> %d: %s", (h), #call, r_, vnet_backend_error(be[h])); \
 } while (0)
 
+#include "knet.h"
+
 static void cleanup(void)
 {
 	char err[256], **names = NULL;
@@ -144,14 +146,6 @@ static char *sh_out(const char *fmt, ...)
 
 /* --- specs --- */
 
-static struct cs_addr addr(const char *s)
-{
-	struct cs_addr a = { 0 };
-
-	CHECK(cs_addr_parse(s, &a) == 0, "bad address %s", s);
-	return a;
-}
-
 static struct cs_addr peer_addrs[NHOST][NHOST];
 
 /* The vnet as host @h sees it: the other hosts in @mask are its peers. */
@@ -178,14 +172,6 @@ static struct endpoint_spec ep(const char *name, const char *a4)
 }
 
 /* --- sockets --- */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int sock_in(int h, const char *t, const char *e, int type, int proto)
 {
@@ -221,34 +207,7 @@ static void bind_to(int fd, const char *ip, int port)
 	CHECK(bind(fd, (struct sockaddr *)&s, sizeof(s)) == 0, "bind %s:%d: %m", ip, port);
 }
 
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1;
-}
-
 /* 0, or -errno (ETIMEDOUT after @ms) */
-static int connect_to(int fd, const char *ip, int port, int ms)
-{
-	struct sockaddr_in s = sa(ip, port);
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	socklen_t elen = sizeof(int);
-	int fl, e = 0;
-
-	fl = fcntl(fd, F_GETFL);
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	if (connect(fd, (struct sockaddr *)&s, sizeof(s)) < 0) {
-		if (errno != EINPROGRESS)
-			return -errno;
-		if (poll(&p, 1, ms) == 0)
-			return -ETIMEDOUT;
-		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen);
-	}
-	fcntl(fd, F_SETFL, fl);
-	return -e;
-}
-
 static int tcp_listener(int h, const char *t, const char *e, const char *ip, int port)
 {
 	int fd = sock_in(h, t, e, SOCK_STREAM, 0);
@@ -267,32 +226,6 @@ static int tcp_client(int h, const char *t, const char *e, const char *ip, int p
 	return fd;
 }
 
-static int accept_one(int lfd)
-{
-	int fd;
-
-	CHECK(wait_readable(lfd, 3000), "no connection arrived");
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(fd >= 0, "accept: %m");
-	return fd;
-}
-
-static void transfer(int a, int b, const char *msg)
-{
-	char buf[256];
-	size_t len = strlen(msg), got = 0;
-	ssize_t n;
-
-	CHECK(send(a, msg, len, MSG_NOSIGNAL) == (ssize_t)len, "send: %m");
-	while (got < len) {
-		CHECK(wait_readable(b, 3000), "\"%s\" did not arrive", msg);
-		n = recv(b, buf + got, sizeof(buf) - got, 0);
-		CHECK(n > 0, "recv: %zd %m", n);
-		got += n;
-	}
-	CHECK(got == len && !memcmp(buf, msg, len), "got other bytes than \"%s\"", msg);
-}
-
 /* A TCP connection between two endpoints carries a message both ways. */
 static void tcp_pair(int ha, const char *ea, int hb, const char *eb, const char *ipb, int port)
 {
@@ -308,35 +241,6 @@ static void tcp_pair(int ha, const char *ea, int hb, const char *eb, const char 
 }
 
 /* @total bytes from @a to @b; a 3 s pause anywhere is a stall. */
-static void pump(int a, int b, size_t total)
-{
-	static char chunk[65536], sink[65536];
-	size_t sent = 0, got = 0, len;
-	ssize_t n;
-
-	memset(chunk, 'x', sizeof(chunk));
-	while (got < total) {
-		struct pollfd p[2] = {
-			{ .fd = a, .events = sent < total ? POLLOUT : 0 },
-			{ .fd = b, .events = POLLIN },
-		};
-
-		CHECK(poll(p, 2, 3000) > 0, "transfer stalled at %zu of %zu bytes", got, total);
-		if (p[0].revents & POLLOUT) {
-			len = total - sent < sizeof(chunk) ? total - sent : sizeof(chunk);
-			n = send(a, chunk, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-			CHECK(n > 0 || errno == EAGAIN, "send: %m");
-			if (n > 0)
-				sent += n;
-		}
-		if (p[1].revents & POLLIN) {
-			n = recv(b, sink, sizeof(sink), MSG_DONTWAIT);
-			CHECK(n > 0, "recv: %zd %m", n);
-			got += n;
-		}
-	}
-}
-
 /* --- measurement --- */
 
 struct sender {
@@ -371,13 +275,6 @@ static double throughput(int c, int s)
 		bytes += n;
 	pthread_join(th, NULL);
 	return bytes * 8 / ((now_ms() - t0) / 1e3) / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Median µs of a 64-byte UDP round trip between two connected sockets. */
@@ -460,21 +357,6 @@ static struct figures measure_bare(void)
 }
 
 /* --- ICMP through a raw socket (ping sockets are off in new namespaces) --- */
-
-static uint16_t csum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint32_t s = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		s += (b[i] << 8) | b[i + 1];
-	if (len & 1)
-		s += b[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return htons(~s & 0xffff);
-}
 
 /* Does @ip answer an echo request sent from endpoint @e on host @h? */
 static bool pings(int h, const char *t, const char *e, const char *ip)
