@@ -76,25 +76,28 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 
 	*out = NULL;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
-	/* the vnet must be visible before anything of it is named */
-	if ((ret = req_visible(r, p[0], p[1])) < 0)
-		return ret;
 	key_endpoint(ekey, p[0], p[1], p[2]);
 	for (attempt = 0; attempt < QOS_ATTEMPTS; attempt++) {
 		qos_txn_clear(&qt);
-		/* the caller's view names the holders of a refusal */
+		/* the caller's view names the holders of a refusal; nothing of
+		 * what this read says reaches the caller before the vnet is
+		 * found visible (req_visible, or may_reserve deciding) */
 		ret = qos_admit_as(d, r->who, NULL, p[0], p[1], p[2], NULL, spec, &qt, err,
 				   sizeof(err));
-		if (ret == CS_ENOENT) {
-			ret = req_fail(r, ret, "%s: no such endpoint (its vnet %s/%s does not exist)",
-				       what, p[0], p[1]);
+		if (ret == CS_ENOENT || !qt.self) {
+			int v = req_visible(r, p[0], p[1]);
+			if (v < 0) {
+				ret = v;
+			} else if (ret == CS_ENOENT) {
+				ret = req_fail(r, ret, "%s: no such endpoint (its vnet %s/%s does not "
+					       "exist)", what, p[0], p[1]);
+			} else {
+				ret = req_fail(r, CS_ENOENT, "%s: no such endpoint", what);
+			}
 			goto out;
 		}
-		if (!qt.self) {
-			ret = req_fail(r, CS_ENOENT, "%s: no such endpoint", what);
-			goto out;
-		}
-		/* who may: decided on the document this decision read */
+		/* who may: decided on the document this decision read (which also
+		 * says "no such tenant/vnet" where the caller has no role) */
 		if (attempt == 0) {
 			int a = may_reserve(r, p[0], p[1], qt.self);
 			if (a < 0) {

@@ -132,6 +132,22 @@ static json_t *parse_kv(const struct csd *d, const struct store_kv *kv)
 	return doc;
 }
 
+/* model_get() through the cache of parsed documents (read only). */
+static int get_parsed(struct csd *d, const char *key, json_t **doc, int64_t *rev)
+{
+	struct store_kv kv = { 0 };
+	int r = store_get(d->store, key, &kv);
+
+	*doc = NULL;
+	if (r < 0)
+		return r;
+	*doc = parse_kv(d, &kv);
+	if (rev)
+		*rev = kv.mod_rev;
+	store_kv_clear(&kv);
+	return *doc ? 0 : CS_EIO;
+}
+
 /* Append compares of the admission keys of vnets @vkeys ("/vnets/T/V"),
  * each at the revision @have says ("/alloc/qos/T/V"; absent: 0). */
 static int cmp_admission_keys(struct qos_txn *qt, const char *const *vkeys, size_t n,
@@ -394,7 +410,7 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	snprintf(full, sizeof(full), "%s/%s/%s", t, v, e);
 	key_endpoint(ekey, t, v, e);
 	key_vnet(qt->vkey, t, v);
-	if ((r = model_get(d, qt->vkey, &qt->vdoc, &vrev)) < 0) {
+	if ((r = get_parsed(d, qt->vkey, &qt->vdoc, &vrev)) < 0) {
 		if (r == CS_ENOENT)
 			snprintf(err, errlen, "endpoint %s: vnet %s/%s does not exist", full, t, v);
 		else
@@ -484,7 +500,7 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	if (!tdoc) {
 		char tk[KEY_MAX];
 		key_tenant(tk, t);
-		if ((r = model_get(d, tk, &own_t, NULL)) < 0)
+		if ((r = get_parsed(d, tk, &own_t, NULL)) < 0)
 			goto store_fail;
 		tdoc = own_t;
 	}

@@ -331,6 +331,44 @@ static void test_caps(void **state)
 	assert_int_equal(admission_caps(&p, NULL, 0, NULL, err, sizeof(err)), 0);
 }
 
+/* Who holds a pool, for a refusal: largest first, capped, the request's own
+ * left out, and only the visible named (the others summed up). */
+static void test_holders(void **state)
+{
+	struct admission_resv cur[7] = {
+		{ "t/v/a", 10000000, 0, 0, ADMISSION_BULK },
+		{ "t/v/b", 50000000, 0, 0, ADMISSION_BULK },
+		{ "t/v/c", 30000000, 0, 0, ADMISSION_REALTIME },
+		{ "t/v/d", 30000000, 0, 0, ADMISSION_BULK },
+		{ "t/v/e", 1000, 0, 0, ADMISSION_BULK },
+		{ "u/w/f", 90000000, 0, 0, ADMISSION_BULK },
+		{ "t/v/g", 20000000, 0, 0, ADMISSION_BULK },
+	};
+	bool vis[7] = { true, true, true, true, true, false, true };
+	char buf[512];
+
+	(void)state;
+	admission_holders(cur, 7, NULL, NULL, 5, buf, sizeof(buf));
+	assert_string_equal(buf, "held by u/w/f 90mbit, t/v/b 50mbit, t/v/c 30mbit, t/v/d 30mbit, "
+				 "t/v/g 20mbit and 2 more");
+	/* the request's own reservation is not a holder; the invisible is not named */
+	admission_holders(cur, 7, vis, "t/v/b", 3, buf, sizeof(buf));
+	assert_string_equal(buf, "held by t/v/c 30mbit, t/v/d 30mbit, t/v/g 20mbit and 2 more and "
+				 "others not visible to you");
+	admission_holders(cur, 7, vis, NULL, 10, buf, sizeof(buf));
+	assert_string_equal(buf, "held by t/v/b 50mbit, t/v/c 30mbit, t/v/d 30mbit, t/v/g 20mbit, "
+				 "t/v/a 10mbit, t/v/e 1kbit and others not visible to you");
+	admission_holders(cur, 1, NULL, "t/v/a", 5, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	bool none[1] = { false };
+	admission_holders(cur, 1, none, NULL, 5, buf, sizeof(buf));
+	assert_string_equal(buf, "held by others not visible to you");
+	/* a short buffer is cut, terminated */
+	admission_holders(cur, 7, NULL, NULL, 5, buf, 20);
+	assert_int_equal(strlen(buf), 19);
+	assert_string_equal(buf + 16, "...");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_many_classes),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_holders),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -310,6 +310,9 @@ static void test_boundaries(void **state)
 	/* one bit more is refused, saying how much is free */
 	REFUSED(g, reserve(g, "q/v/e3", "{\"rate\":1}"), CS_EADMIT,
 		"vnet q/v: 1bit requested, 0bit free of 90mbit (capacity 100mbit, headroom 10%)");
+	/* and names who holds it, largest first */
+	REFUSED(g, reserve(g, "q/v/e3", "{\"rate\":1}"), CS_EADMIT,
+		"; held by q/v/e1 60mbit, q/v/e2 30mbit");
 	REFUSED(g, reserve(g, "q/v/e2", "{\"rate\":30000001}"), CS_EADMIT,
 		"(replacing 30mbit), 0bit free of 90mbit");
 	/* keeping or lowering is always admitted */
