@@ -161,6 +161,54 @@ check "refusals changed nothing" test "$(revision a)" = "$rev"
 ctl a reservation delete q/v/s1
 check "release frees at once" test "$(field vnet q/v free)" = "880mbit"
 
+# ---- tenant quota on reserved bandwidth (all its vnets together) ----
+# refused_with NEEDLE CMD...: CMD fails and its message holds NEEDLE
+refused_with() { local n=$1 out; shift; out=$("$@" 2>&1) && return 1; grep -qF -- "$n" <<<"$out" || { echo "  got: $out"; return 1; }; }
+ctl a tenant create qb quotas.bandwidth 100mbit
+ctl a vnet create qb/v subnet 10.53.0.0/24 capacity 1gbit
+ctl a vnet create qb/w subnet 10.54.0.0/24 capacity 1gbit
+ctl a endpoint create qb/v/x qos.rate 60mbit
+ctl a endpoint create qb/w/y
+rev=$(revision a)
+check "quota: 50mbit in another vnet over quotas.bandwidth 100mbit is refused, naming tenant, quota and use" \
+	refused_with "tenant qb: quotas.bandwidth of 100mbit exceeded: its other reservations hold 60mbit and endpoint qb/w/y asks for 50mbit" \
+	ctl a reservation create qb/w/y rate 50mbit
+check "quota: endpoint create with qos over it is refused" \
+	refused_with "quotas.bandwidth of 100mbit" ctl a endpoint create qb/w/z qos.rate 41mbit
+check "quota: refusals changed nothing" test "$(revision a)" = "$rev"
+check "quota: 40mbit fits" ctl a reservation create qb/w/y rate 40mbit
+cls=$(tc -n "$PFX.qb.w.y" class show dev eth0 2>/dev/null | grep -o 'rate [0-9]*Mbit' | head -1)
+check "quota: the admitted reservation is enforced ($cls)" test "$cls" = "rate 40Mbit"
+
+# ---- node uplink: what vnets spanning several nodes reserve on a node ----
+# host a is node a (underlay 192.0.2.1, uplink 100mbit, 90 usable); node b
+# has no csd here: qu/m spans both, qu/l only a (its traffic stays)
+ip -n "${PFX}ha" addr add 192.0.2.1/32 dev lo
+cat > "$TMP/uplink.json" <<'EOF'
+{ "tenants": { "qu": {} },
+  "nodes": { "a": { "underlay": "192.0.2.1", "uplink": "100mbit" },
+             "b": { "underlay": "192.0.2.2" } },
+  "vnets": {
+    "qu/m": { "id": 4077, "subnet": "10.55.0.0/24", "capacity": "1gbit", "nodes": ["a", "b"],
+              "endpoints": { "x": { "node": "a" }, "y": { "node": "a" }, "z": { "node": "b" } } },
+    "qu/l": { "subnet": "10.56.0.0/24", "capacity": "1gbit", "nodes": ["a"], "endpoints": { "l": {} } } } }
+EOF
+check "uplink: a file declaring a node uplink applies" ctl a apply -f "$TMP/uplink.json"
+check "uplink: 80mbit of 90 usable admitted" ctl a reservation create qu/m/x rate 80mbit
+rev=$(revision a)
+check "uplink: 20mbit more on node a is refused, saying what is free" \
+	refused_with "node a uplink: 20mbit requested, 10mbit free of 90mbit (capacity 100mbit, headroom 10%)" \
+	ctl a reservation create qu/m/y rate 20mbit
+check "uplink: ... and who holds it" refused_with "held by qu/m/x 80mbit" \
+	ctl a reservation create qu/m/y rate 20mbit
+check "uplink: refusals changed nothing" test "$(revision a)" = "$rev"
+check "uplink: 10mbit fits" ctl a reservation create qu/m/y rate 10mbit
+check "uplink: a vnet confined to the node does not count (500mbit)" ctl a reservation create qu/l/l rate 500mbit
+check "uplink: an endpoint on node b counts toward b's uplink (none declared)" \
+	ctl a reservation create qu/m/z rate 200mbit
+ctl a tenant delete qb
+ctl a tenant delete qu
+
 echo "# request: reservation create took ${req_ms} ms (cs-ctl start, admission, store, tc)"
 echo "# enforcement after return: class in place at return; receiver at the new rate after ${switch_ms} ms"
 echo "# accuracy (goodput, Mbit/s): lone 50 -> $g1; together 50 -> ${got[s1]}, 100 -> ${got[s2]}, 200 -> ${got[s3]}"
