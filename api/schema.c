@@ -128,8 +128,7 @@ static const char *type_text(enum schema_type t)
 	return "?";
 }
 
-/* JSON path element: bare when it is a plain word, quoted otherwise. */
-static void path_join(char *out, size_t len, const char *base, const char *key)
+void schema_path_join(char *out, size_t len, const char *base, const char *key)
 {
 	bool plain = *key != '\0';
 
@@ -143,7 +142,7 @@ static void path_join(char *out, size_t len, const char *base, const char *key)
 		snprintf(out, len, "%s%s\"%s\"", base, *base ? "." : "", key);
 }
 
-static char *value_text(const json_t *v)
+char *schema_value_text(const json_t *v)
 {
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (s && strlen(s) > 80)
@@ -155,7 +154,7 @@ static void check_int(const struct schema_key *k, const json_t *v, const char *w
 		      struct schema_errors *e)
 {
 	if (!json_is_integer(v)) {
-		char *t = value_text(v);
+		char *t = schema_value_text(v);
 		schema_errors_add(e, "%s: %s is not an integer; expected an integer in %" PRId64
 				  "-%" PRId64, where, t ? t : "?", k->min, k->max);
 		free(t);
@@ -181,7 +180,7 @@ static void check_addrs(const struct schema_key *k, const json_t *v, const char 
 		for (size_t i = 0; i < json_array_size(v); i++)
 			items[n++] = json_array_get(v, i);
 	} else {
-		char *t = value_text(v);
+		char *t = schema_value_text(v);
 		schema_errors_add(e, "%s: %s is not valid; expected %s", where, t ? t : "?",
 				  type_text(k->type));
 		free(t);
@@ -270,7 +269,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 				if (p[1])
 					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
 			}
-			t = value_text(v);
+			t = schema_value_text(v);
 			schema_errors_add(e, "%s: %s is not allowed; expected one of %s", where,
 					  t ? t : "?", list);
 			free(t);
@@ -331,7 +330,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 			} else if (k->type == ST_PORT_LIST) {
 				/* the owner (policy/rules.c) checks numbers and ranges */
 				if (!json_is_integer(el) && !json_is_string(el)) {
-					t = value_text(el);
+					t = schema_value_text(el);
 					schema_errors_add(e, "%s: %s is not a port or a range such as "
 							  "\"8000-8080\"", w, t ? t : "?");
 					free(t);
@@ -346,7 +345,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 				snprintf(sub, sizeof(sub), "%s[]", k->path);
 				validate_object(o, el, sub, w, e);
 			} else if (!json_is_string(el)) {
-				t = value_text(el);
+				t = schema_value_text(el);
 				schema_errors_add(e, "%s: %s is not a string", w, t ? t : "?");
 				free(t);
 				t = NULL;
@@ -367,7 +366,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 	}
 	}
 wrong:
-	t = value_text(v);
+	t = schema_value_text(v);
 	schema_errors_add(e, "%s: %s is not valid; expected %s", where, t ? t : "?",
 			  type_text(k->type));
 	free(t);
@@ -383,7 +382,7 @@ static size_t validate_object(enum schema_object o, const json_t *obj, const cha
 	json_object_foreach((json_t *)obj, key, v) {
 		char path[256], w[512];
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
-		path_join(w, sizeof(w), where, key);
+		schema_path_join(w, sizeof(w), where, key);
 		const struct schema_key *k = schema_find(o, path);
 		if (!k) {
 			schema_errors_add(e, "%s: unknown key", w);

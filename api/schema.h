@@ -86,6 +86,11 @@ void schema_errors_add(struct schema_errors *e, const char *fmt, ...)
 void schema_errors_clear(struct schema_errors *e);
 /* All messages joined by "\n" (malloc'd), or NULL if none. */
 char *schema_errors_join(const struct schema_errors *e);
+/* The JSON path @base followed by @key: "base.key", or "base.\"key\"" when
+ * @key is not a plain word (letters, digits, '_', '-'). */
+void schema_path_join(char *out, size_t len, const char *base, const char *key);
+/* @v as compact JSON for a message, cut to 80 characters; free() it. */
+char *schema_value_text(const json_t *v);
 
 /*
  * Check @spec (the body of one object) against the registered keys: unknown

@@ -1461,7 +1461,7 @@ static void plan_policy_tests(struct plan *pl)
 		if (!json_array_size(tests))
 			continue;
 		snprintf(tv, sizeof(tv), "%s/%s", ov->tenant, ov->name);
-		overlay_path(path, sizeof(path), "vnets", tv);
+		schema_path_join(path, sizeof(path), "vnets", tv);
 		if (policy_of_spec(ov->spec, path, &pol, why, sizeof(why)) < 0)
 			continue; /* reported by overlay_load */
 		eps = json_deep_copy(json_object_get(pl->s->eps, tv));

@@ -15,33 +15,10 @@
 static const char name_rule[] = "use 1-32 characters a-z, 0-9, '-', '_', starting with a "
 				"letter or digit";
 
-void overlay_path(char *out, size_t len, const char *base, const char *key)
-{
-	bool plain = *key != '\0';
-
-	for (const char *p = key; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			plain = false;
-	if (plain)
-		snprintf(out, len, "%s%s%s", base, *base ? "." : "", key);
-	else
-		snprintf(out, len, "%s%s\"%s\"", base, *base ? "." : "", key);
-}
-
-static char *value_text(const json_t *v)
-{
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-	if (s && strlen(s) > 80)
-		strcpy(s + 77, "...");
-	return s;
-}
-
 static void not_object(struct schema_errors *errs, const char *path, const json_t *v,
 		       const char *what)
 {
-	char *t = value_text(v);
+	char *t = schema_value_text(v);
 
 	schema_errors_add(errs, "%s: %s is not valid; expected %s", path, t ? t : "?", what);
 	free(t);
@@ -115,7 +92,7 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->spec = spec;
-	overlay_path(upath, sizeof(upath), path, "underlay");
+	schema_path_join(upath, sizeof(upath), path, "underlay");
 	if (!json_object_get(spec, "underlay")) {
 		schema_errors_add(errs, "%s: missing; a node needs the underlay address the other "
 				  "nodes send its vnets' traffic to, e.g. \"192.0.2.1\"", upath);
@@ -180,7 +157,7 @@ static void check_addresses(struct overlay_vnet *ov, struct overlay_endpoint *oe
 
 	if (!a)
 		return;
-	overlay_path(apath, sizeof(apath), path, "address");
+	schema_path_join(apath, sizeof(apath), path, "address");
 	if (json_is_string(a)) {
 		items[n++] = a;
 	} else if (json_is_array(a) && json_array_size(a) <= 2) {
@@ -243,7 +220,7 @@ static void check_node(struct overlay_vnet *ov, struct overlay_endpoint *oe, con
 	const char *node = json_string_value(json_object_get(oe->spec, "node"));
 	char npath[PATH_MAX_LEN], list[512];
 
-	overlay_path(npath, sizeof(npath), epath, "node");
+	schema_path_join(npath, sizeof(npath), epath, "node");
 	nodes_text(ov, list, sizeof(list));
 	if (!node) {
 		if (ov->nnodes > 1)
@@ -273,7 +250,7 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 	const char *name;
 	json_t *body, *seen;
 
-	overlay_path(path, sizeof(path), vpath, "endpoints");
+	schema_path_join(path, sizeof(path), vpath, "endpoints");
 	if (!json_is_object(eps)) {
 		not_object(errs, path, eps, "an object keyed by endpoint name");
 		return 0;
@@ -286,7 +263,7 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 		return CS_ENOMEM;
 	}
 	json_object_foreach((json_t *)eps, name, body) {
-		overlay_path(epath, sizeof(epath), path, name);
+		schema_path_join(epath, sizeof(epath), path, name);
 		if (!cs_name_valid(name)) {
 			schema_errors_add(errs, "%s: \"%s\" is not a valid endpoint name; %s", epath,
 					  name, name_rule);
@@ -300,7 +277,7 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 			/* what spans keys; each value was checked by the schema */
 			struct admission_resv rv;
 			char qpath[PATH_MAX_LEN], why[1024];
-			overlay_path(qpath, sizeof(qpath), epath, "qos");
+			schema_path_join(qpath, sizeof(qpath), epath, "qos");
 			if (qos_spec_parse(qos, qpath, &rv, why, sizeof(why)) < 0)
 				schema_errors_add(errs, "%s", why);
 			else if (!json_object_get(ov->spec, "capacity"))
@@ -339,7 +316,7 @@ static int load_vnet_nodes(struct overlay *o, struct overlay_vnet *ov, const cha
 	size_t i;
 	json_t *el;
 
-	overlay_path(npath, sizeof(npath), path, "nodes");
+	schema_path_join(npath, sizeof(npath), path, "nodes");
 	if (!jn) {
 		if (!env->node)
 			return 0;
@@ -385,7 +362,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	json_t *spec;
 	int r;
 
-	overlay_path(path, sizeof(path), "vnets", key);
+	schema_path_join(path, sizeof(path), "vnets", key);
 	if (cs_path_split(key, 2, p, err, sizeof(err)) < 0) {
 		schema_errors_add(errs, "%s: %s (vnets are keyed TENANT/VNET, e.g. \"acme/blue\")",
 				  path, err);
@@ -403,7 +380,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		/* what types cannot say: selectors, ranges, ports with icmp */
 		char ppath[PATH_MAX_LEN], why[512];
 		struct rules_policy *pol = NULL;
-		overlay_path(ppath, sizeof(ppath), path, "policy");
+		schema_path_join(ppath, sizeof(ppath), path, "policy");
 		if (rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
 				sizeof(why)) < 0)
 			schema_errors_add(errs, "%s", why);
@@ -429,7 +406,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 
 	const json_t *subnet = json_object_get(spec, "subnet");
 	char spath[PATH_MAX_LEN];
-	overlay_path(spath, sizeof(spath), path, "subnet");
+	schema_path_join(spath, sizeof(spath), path, "subnet");
 	if (!subnet) {
 		schema_errors_add(errs, "%s: missing; a vnet needs a subnet, e.g. \"10.0.0.0/24\", "
 				  "or [\"10.0.0.0/24\", \"fd00::/64\"] for both families", spath);
@@ -454,8 +431,8 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		const char *other = json_string_value(json_object_get(ids, ik));
 		if (other) {
 			char ipath[PATH_MAX_LEN], opath[PATH_MAX_LEN];
-			overlay_path(ipath, sizeof(ipath), path, "id");
-			overlay_path(opath, sizeof(opath), "vnets", other);
+			schema_path_join(ipath, sizeof(ipath), path, "id");
+			schema_path_join(opath, sizeof(opath), "vnets", other);
 			schema_errors_add(errs, "%s: %u is also the id of %s; a VNI is used by one vnet "
 					  "only (leave id out to have one allocated)", ipath, ov->id,
 					  opath);
@@ -468,7 +445,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		return r;
 	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
 		char ipath[PATH_MAX_LEN];
-		overlay_path(ipath, sizeof(ipath), path, "id");
+		schema_path_join(ipath, sizeof(ipath), path, "id");
 		schema_errors_add(errs, "%s: required when a vnet spans nodes without a shared store "
 				  "(every node allocates on its own, so the file must give the "
 				  "VNI all of them use)", ipath);
@@ -503,7 +480,7 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 	json_object_foreach((json_t *)file, key, v) {
 		if (strcmp(key, "tenants") && strcmp(key, "nodes") && strcmp(key, "vnets")) {
 			char path[PATH_MAX_LEN];
-			overlay_path(path, sizeof(path), "", key);
+			schema_path_join(path, sizeof(path), "", key);
 			schema_errors_add(errs, "%s: unknown key; the top level has tenants, nodes "
 					  "and vnets", path);
 		}
@@ -516,7 +493,7 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 	}
 	json_object_foreach((json_t *)tenants, key, v) {
 		char path[PATH_MAX_LEN];
-		overlay_path(path, sizeof(path), "tenants", key);
+		schema_path_join(path, sizeof(path), "tenants", key);
 		o->nobjects++;
 		if (!cs_name_valid(key)) {
 			schema_errors_add(errs, "%s: \"%s\" is not a valid tenant name; %s", path, key,
@@ -535,7 +512,7 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 	}
 	json_object_foreach((json_t *)nodes, key, v) {
 		char path[PATH_MAX_LEN];
-		overlay_path(path, sizeof(path), "nodes", key);
+		schema_path_join(path, sizeof(path), "nodes", key);
 		o->nobjects++;
 		if (!cs_name_valid(key)) {
 			schema_errors_add(errs, "%s: \"%s\" is not a valid node name; %s", path, key,

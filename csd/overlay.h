@@ -108,8 +108,4 @@ const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char
 					     const char *v);
 const struct overlay_node *overlay_node_find(const struct overlay *o, const char *n);
 
-/* A JSON path element appended to @base: .word, or ."quoted" when the key is
- * not a plain word (schema.c's style). */
-void overlay_path(char *out, size_t len, const char *base, const char *key);
-
 #endif
