@@ -282,6 +282,8 @@ static int et_error(json_t *root)
 		/* a lease that expired or was revoked: gone, as store.h says */
 		return strstr(msg, "lease not found") ? CS_ENOENT : CS_EINVAL;
 	case ET_GRPC_INVALID_ARGUMENT:
+		/* a transaction over etcd's --max-txn-ops (128 by default) */
+		return strstr(msg, "too many operations") ? CS_ETOOBIG : CS_EINVAL;
 	case ET_GRPC_FAILED_PRECONDITION:
 		return CS_EINVAL;
 	case ET_GRPC_OUT_OF_RANGE:

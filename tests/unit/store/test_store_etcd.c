@@ -208,6 +208,15 @@ static void test_parse_errors(void **state)
 	j = json_pack("{s:s, s:i}", "error", "etcdserver: request is too large", "code", 8);
 	assert_int_equal(et_error(j), CS_ETOOBIG);
 	json_decref(j);
+	/* over --max-txn-ops */
+	j = json_pack("{s:s, s:i}", "error", "etcdserver: too many operations in txn request",
+		      "code", 3);
+	assert_int_equal(et_error(j), CS_ETOOBIG);
+	json_decref(j);
+	/* a lease that expired or was revoked */
+	j = json_pack("{s:s, s:i}", "error", "etcdserver: requested lease not found", "code", 5);
+	assert_int_equal(et_error(j), CS_ENOENT);
+	json_decref(j);
 	/* errors inside a stream are objects */
 	j = json_pack("{s:{s:i, s:s}}", "error", "grpc_code", 14, "message", "transport closing");
 	assert_int_equal(et_error(j), CS_EUNAVAIL);
