@@ -7,6 +7,9 @@
  *       pairs on one endpoint through libcs, each a full request, store
  *       transaction and enforcement on this node (the reply comes after
  *       it); prints "KEY decisions/s" and "KEY_ms median ms per decision"
+ *   qosbench resolve SOCK T/V/E N KEY
+ *       the baseline: N cs_resolve of the endpoint (a request that reads
+ *       the store) on the same csd: prints "KEY requests/s"
  *   qosbench reserve SOCK T/V/E RATE KEY
  *       one cs_reservation_create: prints "KEY ms" (the reply comes once
  *       the HTB class is in the kernel; the driver checks it with tc)
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <cs/cs.h>
 
@@ -43,7 +47,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: qosbench adm SOCK T/V/E PAIRS KEY | reserve SOCK T/V/E RATE KEY\n");
+		fprintf(stderr, "usage: qosbench adm|resolve SOCK T/V/E N KEY | reserve SOCK T/V/E RATE KEY\n");
 		return 2;
 	}
 	if ((r = cs_open(argv[2], &cs)) < 0)
@@ -68,6 +72,21 @@ int main(int argc, char **argv)
 		qsort(lat, 2 * (size_t)n, sizeof(*lat), cmp_double);
 		printf("%s %.0f\n%s_ms %.3f\n", argv[5], 2 * n / (dt / 1e3), argv[5], lat[n]);
 		free(lat);
+	} else if (!strcmp(argv[1], "resolve")) {
+		int n = atoi(argv[4]);
+		char vnet[256];
+		const char *slash = strrchr(argv[3], '/');
+		if (!slash || slash - argv[3] >= (long)sizeof(vnet))
+			return 2;
+		snprintf(vnet, sizeof(vnet), "%.*s", (int)(slash - argv[3]), argv[3]);
+		double t0 = now_ms();
+		for (int i = 0; i < n; i++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			if ((r = cs_resolve(cs, vnet, slash + 1, AF_UNSPEC, 0, &ss, &len)) < 0)
+				die_cs(cs, "resolve", r);
+		}
+		printf("%s %.0f\n", argv[5], n / ((now_ms() - t0) / 1e3));
 	} else if (!strcmp(argv[1], "reserve")) {
 		char spec[128];
 		snprintf(spec, sizeof(spec), "{\"rate\":\"%s\"}", argv[4]);
