@@ -636,6 +636,57 @@ static void test_apply(void **state)
 	OK(g, cs_tenant_delete(g, "qa"));
 }
 
+/* How many endpoint_qos lines daemon 0 recorded for @ep. */
+static int qos_lines(const char *ep)
+{
+	char needle[160], *log = read_file(logpath[0]), *p = log;
+	int n = 0;
+
+	snprintf(needle, sizeof(needle), "endpoint_qos %s ", ep);
+	while ((p = strstr(p, needle))) {
+		n++;
+		p++;
+	}
+	free(log);
+	return n;
+}
+
+/* A reservation change applies only the caps that changed: with the other
+ * endpoints reserved, only its own; with an unreserved one, that one's
+ * share too (it changes with the reserved rates). A periodic pass of the
+ * reconciler during the run may add one line per endpoint. */
+static void test_only_changed(void **state)
+{
+	(void)state;
+	OK(g, cs_tenant_create(g, "qd", NULL));
+	OK(g, cs_vnet_create(g, "qd/v", "{\"subnet\":\"10.4.0.0/24\",\"capacity\":\"1gbit\"}"));
+	OK(g, cs_endpoint_create(g, "qd/v/a", "{\"qos\":{\"rate\":\"10mbit\"}}"));
+	OK(g, cs_endpoint_create(g, "qd/v/b", "{\"qos\":{\"rate\":\"20mbit\"}}"));
+	OK(g, cs_endpoint_create(g, "qd/v/c", NULL));
+	expect_qos("qd/v/c", "rate=870000000 ceil=870000000 burst=0 class=2");
+	int a0 = qos_lines("qd/v/a"), b0 = qos_lines("qd/v/b"), c0 = qos_lines("qd/v/c");
+	for (int i = 0; i < 10; i++) {
+		OK(g, reserve(g, "qd/v/c", "{\"rate\":\"30mbit\"}"));
+		OK(g, cs_reservation_delete(g, "qd/v/c"));
+	}
+	expect_qos("qd/v/c", "rate=870000000 ceil=870000000 burst=0 class=2");
+	if (qos_lines("qd/v/c") - c0 != 20)
+		fail_msg("qd/v/c: %d qos applications for 20 changes", qos_lines("qd/v/c") - c0);
+	if (qos_lines("qd/v/a") - a0 > 1 || qos_lines("qd/v/b") - b0 > 1)
+		fail_msg("the reserved siblings were applied again (%d, %d times)",
+			 qos_lines("qd/v/a") - a0, qos_lines("qd/v/b") - b0);
+	/* an unreserved sibling: its share follows every change */
+	OK(g, cs_endpoint_create(g, "qd/v/u", NULL));
+	expect_qos("qd/v/u", "rate=435000000 ceil=435000000 burst=0 class=2");
+	int u0 = qos_lines("qd/v/u");
+	OK(g, reserve(g, "qd/v/c", "{\"rate\":\"30mbit\"}"));
+	expect_qos("qd/v/u", "rate=840000000 ceil=840000000 burst=0 class=2");
+	OK(g, cs_reservation_delete(g, "qd/v/c"));
+	expect_qos("qd/v/u", "rate=435000000 ceil=435000000 burst=0 class=2");
+	assert_true(qos_lines("qd/v/u") - u0 >= 2);
+	OK(g, cs_tenant_delete(g, "qd"));
+}
+
 /* quotas.bandwidth: the sum of a tenant's reservations, in all its vnets,
  * through reservation create, endpoint create with qos and apply; apply
  * also counts quotas.vnets and quotas.endpoints. Each refusal names the
@@ -731,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_ephemeral),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_only_changed),
 		cmocka_unit_test(test_rate),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
