@@ -24,21 +24,19 @@
 
 bool endpoint_owner_gone(const json_t *doc);
 
-/* Tear down what vnet T/V has here: its endpoints in @inv but not in @eps
- * (NULL: all of them) or not placed here; with @vnet_too the vnet. */
-static int remove_stale(struct csd *d, const char *t, const char *v, const json_t *eps,
-			const struct vnet_inventory *inv, bool vnet_too)
+/* Tear down the endpoints in @inv whose path starts with @prefix ("" for
+ * all) and that @eps does not hold (NULL: holds none) or places elsewhere. */
+static int remove_stale_endpoints(struct csd *d, const char *prefix, const json_t *eps,
+				  const struct vnet_inventory *inv)
 {
-	char tv[KEY_MAX], ekey[KEY_MAX], err[256];
-	size_t l;
+	char ekey[KEY_MAX], err[256];
+	size_t l = strlen(prefix);
 	int removed = 0;
 
-	snprintf(tv, sizeof(tv), "%s/%s/", t, v);
-	l = strlen(tv);
 	for (size_t i = 0; i < inv->nendpoints; i++) {
 		name_t p[3];
 		const json_t *doc;
-		if (strncmp(inv->endpoints[i], tv, l) ||
+		if (strncmp(inv->endpoints[i], prefix, l) ||
 		    cs_path_split(inv->endpoints[i], 3, p, err, sizeof(err)) < 0)
 			continue;
 		key_endpoint(ekey, p[0], p[1], p[2]);
@@ -48,7 +46,20 @@ static int remove_stale(struct csd *d, const char *t, const char *v, const json_
 			removed++;
 		}
 	}
-	tv[l - 1] = '\0';
+	return removed;
+}
+
+/* Tear down what vnet T/V has here: its endpoints in @inv but not in @eps
+ * (NULL: all of them) or not placed here; with @vnet_too the vnet. */
+static int remove_stale(struct csd *d, const char *t, const char *v, const json_t *eps,
+			const struct vnet_inventory *inv, bool vnet_too)
+{
+	char tv[KEY_MAX];
+	int removed;
+
+	snprintf(tv, sizeof(tv), "%s/%s/", t, v);
+	removed = remove_stale_endpoints(d, tv, eps, inv);
+	tv[strlen(tv) - 1] = '\0';
 	for (size_t i = 0; vnet_too && i < inv->nvnets; i++) {
 		if (!strcmp(inv->vnets[i], tv)) {
 			unrealize_vnet(d, t, v);
@@ -229,18 +240,7 @@ int reconcile_all(struct csd *d)
 	}
 	if (vrev > d->rev_seen)
 		d->rev_seen = vrev;
-	for (size_t i = 0; i < inv.nendpoints; i++) {
-		char ekey[KEY_MAX];
-		name_t p[3];
-		if (cs_path_split(inv.endpoints[i], 3, p, err, sizeof(err)) < 0)
-			continue;
-		key_endpoint(ekey, p[0], p[1], p[2]);
-		doc = json_object_get(eps, ekey);
-		if (!doc || !model_endpoint_local(d, doc)) {
-			unrealize_endpoint(d, p[0], p[1], p[2]);
-			removed++;
-		}
-	}
+	removed += remove_stale_endpoints(d, "", eps, &inv);
 	for (size_t i = 0; i < inv.nvnets; i++) {
 		char vkey[KEY_MAX];
 		name_t p[2];

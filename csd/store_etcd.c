@@ -1088,14 +1088,14 @@ static int et_lease_grant(struct store *store, int64_t ttl, int64_t *id, int64_t
 	return ret;
 }
 
-/* The gateway turns the keepalive stream into one {"result": ...} line. */
-static int et_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
+/* {"ID": @id} to @path; the response in *@resp (the caller frees). */
+static int et_lease_call(struct et_store *s, const char *path, int64_t id, bool idempotent,
+			 json_t **resp)
 {
-	struct et_store *s = et_of(store);
-	json_t *req, *resp = NULL, *res;
-	int64_t left = 0;
+	json_t *req;
 	int ret;
 
+	*resp = NULL;
 	if (id <= 0)
 		return CS_EINVAL;
 	req = json_object();
@@ -1103,7 +1103,19 @@ static int et_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
 		return CS_ENOMEM;
 	ret = et_set_int64(req, "ID", id);
 	if (!ret)
-		ret = et_request(s, "/v3/lease/keepalive", req, true, &resp);
+		ret = et_request(s, path, req, idempotent, resp);
+	json_decref(req);
+	return ret;
+}
+
+/* The gateway turns the keepalive stream into one {"result": ...} line. */
+static int et_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
+{
+	json_t *resp = NULL, *res;
+	int64_t left = 0;
+	int ret;
+
+	ret = et_lease_call(et_of(store), "/v3/lease/keepalive", id, true, &resp);
 	if (!ret) {
 		res = json_object_get(resp, "result");
 		ret = json_is_object(res) ? et_int64(res, "TTL", &left) : CS_EPROTO;
@@ -1114,31 +1126,21 @@ static int et_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
 	if (!ret && ttl)
 		*ttl = left;
 	json_decref(resp);
-	json_decref(req);
 	return ret;
 }
 
 static int et_lease_revoke(struct store *store, int64_t id, int64_t *rev)
 {
-	struct et_store *s = et_of(store);
-	json_t *req, *resp = NULL;
+	json_t *resp = NULL;
 	int64_t r = 0;
 	int ret;
 
-	if (id <= 0)
-		return CS_EINVAL;
-	req = json_object();
-	if (!req)
-		return CS_ENOMEM;
-	ret = et_set_int64(req, "ID", id);
-	if (!ret)
-		ret = et_request(s, "/v3/lease/revoke", req, false, &resp);
+	ret = et_lease_call(et_of(store), "/v3/lease/revoke", id, false, &resp);
 	if (!ret)
 		ret = et_header_rev(resp, &r);
 	if (!ret && rev)
 		*rev = r;
 	json_decref(resp);
-	json_decref(req);
 	return ret;
 }
 

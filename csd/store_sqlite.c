@@ -467,9 +467,10 @@ static int sq_event_insert(struct sq_store *s, int64_t rev, int idx,
 }
 
 /* CS_ENOENT unless lease @id exists and has not expired. */
-static int sq_lease_live(struct sq_store *s, int64_t id, int64_t *ttl)
+/* Runs lease statement @which on (@id, now): its row's ttl, or CS_ENOENT. */
+static int sq_lease_step(struct sq_store *s, enum sq_stmt which, int64_t id, int64_t *ttl)
 {
-	sqlite3_stmt *st = s->stmt[SQ_LEASE_GET];
+	sqlite3_stmt *st = s->stmt[which];
 	int rc, ret;
 
 	ret = sq_err(sqlite3_bind_int64(st, 1, id));
@@ -481,12 +482,21 @@ static int sq_lease_live(struct sq_store *s, int64_t id, int64_t *ttl)
 	if (rc == SQLITE_ROW) {
 		if (ttl)
 			*ttl = sqlite3_column_int64(st, 0);
+		/* an UPDATE ... RETURNING is done once stepped to its end */
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			ret = sq_err(rc);
 	} else {
 		ret = rc == SQLITE_DONE ? CS_ENOENT : sq_err(rc);
 	}
 out:
 	sq_reset(st);
 	return ret;
+}
+
+static int sq_lease_live(struct sq_store *s, int64_t id, int64_t *ttl)
+{
+	return sq_lease_step(s, SQ_LEASE_GET, id, ttl);
 }
 
 static int sq_apply_put(struct sq_store *s, const char *key, const char *value, int64_t rev,
@@ -611,16 +621,19 @@ static int sq_lease_drop(struct sq_store *s, int64_t id, int64_t next, int *chan
 	return ret;
 }
 
+/* The store's revision is now @rev; history beyond SQ_HISTORY goes. */
+static int sq_bump_rev(struct sq_store *s, int64_t rev)
+{
+	int ret = sq_meta_set(s, "rev", rev);
+
+	return ret ? ret : sq_compact(s, rev);
+}
+
 /* Commits a write that changed @changed keys under revision @next. */
 static int sq_commit_rev(struct sq_store *s, int changed, int64_t next)
 {
-	int ret = 0;
+	int ret = changed ? sq_bump_rev(s, next) : 0;
 
-	if (changed) {
-		ret = sq_meta_set(s, "rev", next);
-		if (!ret)
-			ret = sq_compact(s, next);
-	}
 	if (!ret)
 		ret = sq_exec(s, SQ_COMMIT);
 	if (!ret && changed)
@@ -663,12 +676,8 @@ static int sq_expire(struct sq_store *s)
 	for (i = 0; !ret && i < n; i++) {
 		changed = 0;
 		ret = sq_lease_drop(s, ids[i], cur + 1, &changed);
-		if (!ret && changed) {
-			cur++;
-			ret = sq_meta_set(s, "rev", cur);
-			if (!ret)
-				ret = sq_compact(s, cur);
-		}
+		if (!ret && changed)
+			ret = sq_bump_rev(s, ++cur);
 	}
 	if (!ret)
 		ret = sq_exec(s, SQ_COMMIT);
@@ -721,31 +730,28 @@ static int sq_lease_grant(struct store *store, int64_t ttl, int64_t *id, int64_t
 static int sq_lease_keepalive(struct store *store, int64_t id, int64_t *ttl)
 {
 	struct sq_store *s = sq_of(store);
-	sqlite3_stmt *st = s->stmt[SQ_LEASE_RENEW];
-	int rc, ret;
 
 	if (id <= 0)
 		return CS_EINVAL;
 	if (!s->db)
 		return CS_EUNAVAIL;
 	sq_expire(s);
-	ret = sq_err(sqlite3_bind_int64(st, 1, id));
+	return sq_lease_step(s, SQ_LEASE_RENEW, id, ttl);
+}
+
+/*
+ * Opens a write: expired leases' deletes first, under revisions of their
+ * own (a sweep that fails is retried by the next call, the write goes on),
+ * then the write lock and the revision as it stands under it.
+ */
+static int sq_write_begin(struct sq_store *s, int64_t *cur)
+{
+	int ret;
+
+	sq_expire(s);
+	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
 	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 2, sq_now_ms()));
-	if (ret)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (ttl)
-			*ttl = sqlite3_column_int64(st, 0);
-		rc = sqlite3_step(st);
-	} else if (rc == SQLITE_DONE) {
-		ret = CS_ENOENT;
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = sq_err(rc);
-out:
-	sq_reset(st);
+		ret = sq_meta_get(s, "rev", cur);
 	return ret;
 }
 
@@ -759,11 +765,7 @@ static int sq_lease_revoke(struct store *store, int64_t id, int64_t *rev)
 		return CS_EINVAL;
 	if (!s->db)
 		return CS_EUNAVAIL;
-	sq_expire(s);
-	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
-	if (ret)
-		return ret;
-	ret = sq_meta_get(s, "rev", &cur);
+	ret = sq_write_begin(s, &cur);
 	if (!ret)
 		ret = sq_lease_live(s, id, NULL);
 	if (!ret)
@@ -794,13 +796,7 @@ static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
 		return CS_EINVAL;
 	if (!s->db)
 		return CS_EUNAVAIL;
-	/* expired leases' deletes come first, under revisions of their own; a
-	 * sweep that fails is retried by the next call, the write goes on */
-	sq_expire(s);
-	ret = sq_exec(s, SQ_BEGIN_IMMEDIATE);
-	if (ret)
-		return ret;
-	ret = sq_meta_get(s, "rev", &cur);
+	ret = sq_write_begin(s, &cur);
 	if (ret)
 		goto out;
 	for (i = 0; i < t->ncmps; i++) {
@@ -840,9 +836,7 @@ static int sq_write(struct sq_store *s, const struct store_txn *t, int strict,
 		ret = sq_exec(s, SQ_COMMIT);
 		goto out;
 	}
-	ret = sq_meta_set(s, "rev", next);
-	if (!ret)
-		ret = sq_compact(s, next);
+	ret = sq_bump_rev(s, next);
 	if (!ret)
 		ret = sq_exec(s, SQ_COMMIT);
 	if (ret)

@@ -12,7 +12,8 @@
 # down within its lease's TTL, its endpoints unreachable, and when restarted
 # it is up again, catches up and keeps its new lease; with etcd stopped
 # traffic flows, changes are refused, and they work again once etcd is
-# back; deleting the cluster's last vnet removes it on every node.
+# back; deleting the cluster's last vnet removes it on every node; a csd
+# stopped with SIGTERM is down at once (it revokes its lease).
 . "$(dirname "$0")/lib.sh"
 
 command -v etcd >/dev/null || { echo "SKIP: etcd not installed"; exit 77; }
@@ -273,4 +274,9 @@ csd_start n2 -c "$TMP/n2.json" -p "$(pfx n2)" || exit 1
 none_left() { test -z "$(leaked_all)"; }
 check "restarted n2 removed them too" wait_for 10 none_left
 leaked_all | head
+# stopped on purpose, a csd revokes its lease: down at once, not after the TTL
+check "n2 is up" wait_for 5 node_is n1 n2 up
+kill -TERM "$(csd_pid n2)"
+wait "$(csd_pid n2)" 2>/dev/null
+check "n2 stopped with SIGTERM is shown down within 1 s" wait_for 1 node_is n1 n2 down
 finish
