@@ -132,11 +132,223 @@ static json_t *parse_kv(const struct csd *d, const struct store_kv *kv)
 	return doc;
 }
 
+/*
+ * What admission read, valid at one store revision. A decision first reads
+ * the store's revision: when it is the one this cache was filled at (or
+ * brought to by qos_txn_committed(), applying our own transaction), every
+ * get and list is answered from here, so a run of decisions by one csd
+ * costs one read each instead of four. Whatever else writes moves the
+ * revision and empties it. Correctness does not rest on it: the
+ * transaction's compares still catch any change.
+ */
+#define RC_MAX 64
+struct rc_entry {
+	char *key;                /* the key, or the prefix of a list */
+	bool list, found;
+	struct store_kv kv;
+	struct store_kvs kvs;
+};
+static struct {
+	const struct csd *d;
+	int64_t rev;              /* 0: nothing valid */
+	struct rc_entry e[RC_MAX];
+	size_t n;
+} rc;
+
+static void rc_clear(void)
+{
+	for (size_t i = 0; i < rc.n; i++) {
+		free(rc.e[i].key);
+		store_kv_clear(&rc.e[i].kv);
+		store_kvs_clear(&rc.e[i].kvs);
+	}
+	rc.n = 0;
+	rc.rev = 0;
+	rc.d = NULL;
+}
+
+static int kv_copy(const struct store_kv *from, struct store_kv *to)
+{
+	*to = *from;
+	to->key = strdup(from->key);
+	to->value = from->value ? strdup(from->value) : NULL;
+	if (!to->key || (from->value && !to->value)) {
+		store_kv_clear(to);
+		return CS_ENOMEM;
+	}
+	return 0;
+}
+
+static int kvs_copy(const struct store_kvs *from, struct store_kvs *to)
+{
+	to->n = 0;
+	if (!(to->v = calloc(from->n + 1, sizeof(*to->v))))
+		return CS_ENOMEM;
+	for (; to->n < from->n; to->n++)
+		if (kv_copy(&from->v[to->n], &to->v[to->n]) < 0) {
+			store_kvs_clear(to);
+			return CS_ENOMEM;
+		}
+	return 0;
+}
+
+/* Start a decision: the revision it reads at (0 if unknown). */
+static int64_t rc_begin(struct csd *d)
+{
+	int64_t cur = 0;
+
+	if (store_revision(d->store, &cur) < 0 || cur <= 0) {
+		rc_clear();
+		return 0;
+	}
+	if (rc.d != d || rc.rev != cur) {
+		rc_clear();
+		rc.d = d;
+		rc.rev = cur;
+	}
+	return cur;
+}
+
+static struct rc_entry *rc_find(struct csd *d, const char *key, bool list)
+{
+	if (rc.d != d || !rc.rev)
+		return NULL;
+	for (size_t i = 0; i < rc.n; i++)
+		if (rc.e[i].list == list && !strcmp(rc.e[i].key, key))
+			return &rc.e[i];
+	return NULL;
+}
+
+static struct rc_entry *rc_add(struct csd *d, const char *key, bool list)
+{
+	if (rc.d != d || !rc.rev)
+		return NULL;
+	if (rc.n == RC_MAX) {
+		int64_t rev = rc.rev;
+		rc_clear();
+		rc.d = d;
+		rc.rev = rev;
+	}
+	struct rc_entry *e = &rc.e[rc.n];
+	memset(e, 0, sizeof(*e));
+	if (!(e->key = strdup(key)))
+		return NULL;
+	e->list = list;
+	rc.n++;
+	return e;
+}
+
+static int rc_get(struct csd *d, const char *key, struct store_kv *out)
+{
+	struct rc_entry *e = rc_find(d, key, false);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (e)
+		return e->found ? kv_copy(&e->kv, out) : CS_ENOENT;
+	r = store_get(d->store, key, out);
+	if ((r == 0 || r == CS_ENOENT) && (e = rc_add(d, key, false))) {
+		e->found = r == 0;
+		if (r == 0 && kv_copy(out, &e->kv) < 0)
+			rc_clear();
+	}
+	return r;
+}
+
+static int rc_list(struct csd *d, const char *prefix, struct store_kvs *out)
+{
+	struct rc_entry *e = rc_find(d, prefix, true);
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (e)
+		return kvs_copy(&e->kvs, out);
+	r = store_list(d->store, prefix, out, NULL);
+	if (r == 0 && (e = rc_add(d, prefix, true)) && kvs_copy(out, &e->kvs) < 0)
+		rc_clear();
+	return r;
+}
+
+/* Put (@value) or delete (NULL) @key in the list entry @e, kept sorted. */
+static int rc_list_apply(struct rc_entry *e, const char *key, const char *value, int64_t rev)
+{
+	size_t i;
+
+	for (i = 0; i < e->kvs.n && strcmp(e->kvs.v[i].key, key) < 0; i++)
+		;
+	bool there = i < e->kvs.n && !strcmp(e->kvs.v[i].key, key);
+	if (!value) {
+		if (there) {
+			store_kv_clear(&e->kvs.v[i]);
+			memmove(&e->kvs.v[i], &e->kvs.v[i + 1], (e->kvs.n - i - 1) * sizeof(e->kvs.v[0]));
+			e->kvs.n--;
+		}
+		return 0;
+	}
+	char *v = strdup(value), *k = there ? NULL : strdup(key);
+	if (!v || (!there && !k)) {
+		free(v);
+		free(k);
+		return CS_ENOMEM;
+	}
+	if (there) {
+		free(e->kvs.v[i].value);
+		e->kvs.v[i].value = v;
+		e->kvs.v[i].mod_rev = rev;
+		return 0;
+	}
+	struct store_kv *nv = realloc(e->kvs.v, (e->kvs.n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(v);
+		free(k);
+		return CS_ENOMEM;
+	}
+	e->kvs.v = nv;
+	memmove(&nv[i + 1], &nv[i], (e->kvs.n - i) * sizeof(*nv));
+	nv[i] = (struct store_kv){ k, v, rev, rev };
+	e->kvs.n++;
+	return 0;
+}
+
+void qos_txn_committed(struct csd *d, const struct qos_txn *qt, int64_t rev,
+		       const struct store_op *ops, size_t nops)
+{
+	if (rc.d != d || !rc.rev || rc.rev != qt->read_rev || rev != qt->read_rev + 1) {
+		rc_clear();
+		return;
+	}
+	for (size_t o = 0; o < nops; o++) {
+		const char *val = ops[o].type == STORE_PUT ? ops[o].value : NULL;
+		for (size_t i = 0; i < rc.n; i++) {
+			struct rc_entry *e = &rc.e[i];
+			if (e->list) {
+				if (!strncmp(ops[o].key, e->key, strlen(e->key)) &&
+				    rc_list_apply(e, ops[o].key, val, rev) < 0) {
+					rc_clear();
+					return;
+				}
+			} else if (!strcmp(e->key, ops[o].key)) {
+				int64_t cr = e->found ? e->kv.create_rev : rev;
+				store_kv_clear(&e->kv);
+				e->found = val != NULL;
+				if (val) {
+					struct store_kv kv = { (char *)ops[o].key, (char *)val, cr, rev };
+					if (kv_copy(&kv, &e->kv) < 0) {
+						rc_clear();
+						return;
+					}
+				}
+			}
+		}
+	}
+	rc.rev = rev;
+}
+
 /* model_get() through the cache of parsed documents (read only). */
 static int get_parsed(struct csd *d, const char *key, json_t **doc, int64_t *rev)
 {
 	struct store_kv kv = { 0 };
-	int r = store_get(d->store, key, &kv);
+	int r = rc_get(d, key, &kv);
 
 	*doc = NULL;
 	if (r < 0)
@@ -233,13 +445,13 @@ static int check_tenant_quota(struct csd *d, const json_t *tdoc, const char *t, 
 	if (!lim || qos_rate_value(lim, &quota, NULL, 0) < 0)
 		return 0;
 	snprintf(prefix, sizeof(prefix), "/alloc/qos/%s/", t);
-	if ((r = store_list(d->store, prefix, &keys, NULL)) < 0)
+	if ((r = rc_list(d, prefix, &keys)) < 0)
 		goto store;
 	snprintf(prefix, sizeof(prefix), "/vnets/%s/", t);
-	if ((r = store_list(d->store, prefix, &vnets, NULL)) < 0)
+	if ((r = rc_list(d, prefix, &vnets)) < 0)
 		goto store;
 	snprintf(prefix, sizeof(prefix), "/endpoints/%s/", t);
-	if ((r = store_list(d->store, prefix, &eps, NULL)) < 0)
+	if ((r = rc_list(d, prefix, &eps)) < 0)
 		goto store;
 	if (!(vk = calloc(vnets.n + 1, sizeof(*vk)))) {
 		r = CS_ENOMEM;
@@ -301,9 +513,9 @@ static int check_uplink(struct csd *d, const struct principal *who, const char *
 		return 0;
 	}
 	snprintf(pname, sizeof(pname), "node %s uplink", node);
-	if ((r = store_list(d->store, "/alloc/qos/", &keys, NULL)) < 0 ||
-	    (r = store_list(d->store, "/vnets/", &vnets, NULL)) < 0 ||
-	    (r = store_list(d->store, "/endpoints/", &eps, NULL)) < 0 ||
+	if ((r = rc_list(d, "/alloc/qos/", &keys)) < 0 ||
+	    (r = rc_list(d, "/vnets/", &vnets)) < 0 ||
+	    (r = rc_list(d, "/endpoints/", &eps)) < 0 ||
 	    (who && (r = model_list(d, "/tenants/", &tdocs, NULL)) < 0)) {
 		snprintf(err, errlen, "%s: store: %s", pname, cs_strerror(r));
 		goto out;
@@ -407,6 +619,7 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	int r;
 
 	memset(qt, 0, sizeof(*qt));
+	qt->read_rev = rc_begin(d);
 	snprintf(full, sizeof(full), "%s/%s/%s", t, v, e);
 	key_endpoint(ekey, t, v, e);
 	key_vnet(qt->vkey, t, v);
@@ -418,13 +631,13 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 		return r;
 	}
 	key_qos(qt->tkey, t, v);
-	r = store_get(d->store, qt->tkey, &tok);
+	r = rc_get(d, qt->tkey, &tok);
 	if (r < 0 && r != CS_ENOENT)
 		goto store_fail;
 	snprintf(qt->tval, sizeof(qt->tval), "%" PRIu64,
 		 (uint64_t)(r == 0 ? strtoull(tok.value, NULL, 10) : 0) + 1);
 	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
-	if ((r = store_list(d->store, prefix, &qt->eps, NULL)) < 0)
+	if ((r = rc_list(d, prefix, &qt->eps)) < 0)
 		goto store_fail;
 
 	qt->cmps = calloc(qt->eps.n + 2, sizeof(*qt->cmps));

@@ -53,6 +53,7 @@ struct qos_txn {
 	struct qos_ep *ep;        /* the vnet's endpoints, parsed */
 	size_t nep;
 	struct store_kvs more;    /* other keys compared (tenant, uplink pools) */
+	int64_t read_rev;         /* the store revision the reading began at (0: unknown) */
 	char vkey[KEY_MAX], tkey[KEY_MAX], tval[32];
 };
 void qos_txn_clear(struct qos_txn *qt);
@@ -79,6 +80,14 @@ void qos_txn_clear(struct qos_txn *qt);
 int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc, const char *t,
 		 const char *v, const char *e, const char *node, const json_t *qos,
 		 struct qos_txn *qt, char *err, size_t errlen);
+/*
+ * The transaction made on @qt committed at revision @rev with @ops: lets
+ * the next decision answer its reads from what this one read (qos.c's read
+ * cache), when nothing else was written in between. Optional.
+ */
+void qos_txn_committed(struct csd *d, const struct qos_txn *qt, int64_t rev,
+		       const struct store_op *ops, size_t nops);
+
 /* qos_admit_as(d, NULL, NULL, t, v, e, NULL, qos, ...) */
 int qos_admit(struct csd *d, const char *t, const char *v, const char *e, const json_t *qos,
 	      struct qos_txn *qt, char *err, size_t errlen);

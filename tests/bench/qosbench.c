@@ -71,6 +71,12 @@ int main(int argc, char **argv)
 		double dt = now_ms() - t0;
 		qsort(lat, 2 * (size_t)n, sizeof(*lat), cmp_double);
 		printf("%s %.0f\n%s_ms %.3f\n", argv[5], 2 * n / (dt / 1e3), argv[5], lat[n]);
+		if (getenv("QOSBENCH_DIST")) {
+			double sum = 0;
+			for (int i = 0; i < 2 * n; i++)
+				sum += lat[i];
+			fprintf(stderr, "mean %.3f p90 %.3f p99 %.3f max %.3f sum %.1f of %.1f ms\n", sum / (2 * n), lat[2 * n * 9 / 10], lat[2 * n * 99 / 100], lat[2 * n - 1], sum, dt);
+		}
 		free(lat);
 	} else if (!strcmp(argv[1], "resolve")) {
 		int n = atoi(argv[4]);
