@@ -100,6 +100,7 @@ struct csd {
 	 * whether something else asks for a full reconcile */
 	json_t *dirty;
 	bool dirty_all;
+	uint64_t reconciled_at; /* monotonic ms of the last watch-driven one */
 	int64_t rev_seen;   /* the newest store revision reconcile_all read */
 };
 

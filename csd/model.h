@@ -103,10 +103,12 @@ void model_alive_forget(struct csd *d);
 
 /* Full reconcile of this node (reconcile.c): never deletes on a failed read. */
 int reconcile_all(struct csd *d);
-/* Reconcile only the vnets named in @vnets (an object "T/V" -> true when
- * the vnet's own key changed, false when only what it holds did): each
- * vnet, its endpoints here, their QoS and rules; a vnet whose key the store
- * says is gone is torn down here. */
+/* Reconcile only the vnets named in @vnets, an object "T/V" ->
+ * {"vnet": whether the vnet's own key changed, "endpoints": {"E": true} the
+ * endpoints whose keys changed}: the vnet and all its endpoints here when
+ * its key changed, else just those endpoints; then its QoS and rules, and
+ * what the inventory holds that the store no longer does. A vnet whose key
+ * the store says is gone is torn down here. */
 int reconcile_vnets(struct csd *d, const json_t *vnets);
 
 /* Delete endpoints (and their allocations) matching a key prefix, in one

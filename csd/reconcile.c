@@ -73,7 +73,7 @@ static int remove_stale(struct csd *d, const char *t, const char *v, const json_
  * the store answered that it is gone or no longer spans this node. Sets
  * *@underlay when the node's underlay filter may have to change. */
 static int reconcile_vnet(struct csd *d, const char *t, const char *v, bool vnet_changed,
-			  const struct vnet_inventory *inv, bool *underlay)
+			  const json_t *changed_eps, const struct vnet_inventory *inv, bool *underlay)
 {
 	char vkey[KEY_MAX], prefix[KEY_MAX + 16], err[512];
 	json_t *vdoc = NULL, *eps = NULL, *doc;
@@ -101,14 +101,17 @@ static int reconcile_vnet(struct csd *d, const char *t, const char *v, bool vnet
 	}
 	if (vnet_changed && model_vnet_nnodes(vdoc) > 1)
 		*underlay = true;
-	if (realize_vnet(d, t, v, vdoc, err, sizeof(err)) < 0) {
+	if (vnet_changed && realize_vnet(d, t, v, vdoc, err, sizeof(err)) < 0) {
 		log_warn("reconcile: %s", err);
 		failed++;
 	}
+	/* a vnet that changed: all its endpoints here (its MTU, its peers);
+	 * else only those whose keys changed (each brings its vnet up) */
 	json_object_foreach(eps, key, doc) {
 		name_t p[3];
 		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 ||
-		    !model_endpoint_local(d, doc))
+		    !model_endpoint_local(d, doc) ||
+		    (!vnet_changed && !json_object_get(changed_eps, p[2])))
 			continue;
 		if (realize_endpoint(d, p[0], p[1], p[2], vdoc, doc, err, sizeof(err)) < 0) {
 			log_warn("reconcile: %s", err);
@@ -136,7 +139,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	struct vnet_inventory inv = { 0 };
 	bool underlay = false;
 	const char *tv;
-	json_t *changed;
+	json_t *what;
 	char err[256];
 	int r, ret = 0;
 
@@ -145,11 +148,13 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		return r;
 	}
-	json_object_foreach((json_t *)vnets, tv, changed) {
+	json_object_foreach((json_t *)vnets, tv, what) {
 		name_t p[2];
 		if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0)
 			continue;
-		if ((r = reconcile_vnet(d, p[0], p[1], json_is_true(changed), &inv, &underlay)) < 0)
+		r = reconcile_vnet(d, p[0], p[1], json_is_true(json_object_get(what, "vnet")),
+				   json_object_get(what, "endpoints"), &inv, &underlay);
+		if (r < 0)
 			ret = r;
 	}
 	if (underlay && model_underlay_sync(d) < 0)

@@ -642,10 +642,17 @@ static bool note_change(struct csd *d, const char *key)
 		tv[n] = '\0';
 		if (!d->dirty)
 			d->dirty = json_object();
-		/* true: the vnet's own key changed (its VNI may open or close) */
-		if (!d->dirty || json_object_set_new(d->dirty, tv, json_boolean(
-				i == 0 || json_is_true(json_object_get(d->dirty, tv)))) < 0)
+		json_t *what = json_object_get(d->dirty, tv);
+		if (!what && d->dirty && json_object_set_new(d->dirty, tv, what = json_pack(
+				"{s:b, s:{}}", "vnet", 0, "endpoints")) < 0)
+			what = NULL;
+		if (!what)
 			break;
+		/* the vnet's own key (its spec, its nodes), or one endpoint */
+		if (i == 0)
+			json_object_set_new(what, "vnet", json_true());
+		else if (i == 1 && s2 && s2[1] && !strchr(s2 + 1, '/'))
+			json_object_set_new(json_object_get(what, "endpoints"), s2 + 1, json_true());
 		return true;
 	}
 	d->dirty_all = true;
@@ -667,6 +674,7 @@ static void reconcile_changes(struct csd *d)
 		reconcile_vnets(d, dirty);
 	store_memo(d->store, false);
 	json_decref(dirty);
+	d->reconciled_at = now_ms();
 }
 
 static void watch_events(struct csd *d)
@@ -691,9 +699,17 @@ static void watch_events(struct csd *d)
 	 * a member removed): what client_may_use() remembers is decided anew */
 	if (foreign)
 		d->gen++;
+	/* a change after a quiet spell is reconciled at once (etcd delivers a
+	 * revision's events together); those that follow within DEBOUNCE_MS
+	 * of a reconciliation are coalesced into the next one */
 	if (relevant && !d->debounce_armed) {
-		timer_once_ms(d->debounce_fd, DEBOUNCE_MS);
-		d->debounce_armed = true;
+		uint64_t since = now_ms() - d->reconciled_at;
+		if (since >= DEBOUNCE_MS) {
+			reconcile_changes(d);
+		} else {
+			timer_once_ms(d->debounce_fd, (unsigned)(DEBOUNCE_MS - since));
+			d->debounce_armed = true;
+		}
 	}
 	if (r == CS_ECOMPACTED) {
 		log_info("store: the watched history was compacted; re-listing");
