@@ -1429,6 +1429,11 @@ static int realize(struct csd_req *r, struct plan *pl)
 		}
 	}
 	json_decref(touched);
+	/* the node's uplink shaping, when its declaration changed it */
+	if (realize_uplink_qos(d, NULL, false, err, sizeof(err)) < 0) {
+		schema_errors_add(&errs, "%s", err);
+		code = code ? code : CS_EIO;
+	}
 	if (code) {
 		char *all = schema_errors_join(&errs);
 		req_fail(r, code, "apply: the changes were committed, but making node %s match "

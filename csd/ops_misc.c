@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "config.h"
 #include "ops.h"
+#include "qos.h"
 
 static int hello(struct csd_req *r)
 {
@@ -223,6 +224,10 @@ static int node_create(struct csd_req *r)
 	r->d->gen++;
 	/* vnets that span it learn its address */
 	reconcile_all(r->d);
+	/* this node's uplink shaping (uplink_shape) */
+	char uerr[512];
+	if (!strcmp(n, r->d->cfg.node) && realize_uplink_qos(r->d, doc, false, uerr, sizeof(uerr)) < 0)
+		log_warn("%s: %s (the reconciler retries)", what, uerr);
 	log_info("%s declared (underlay %s) by uid %u", what,
 		 json_string_value(json_object_get(spec, "underlay")), (unsigned)r->who->uid);
 	r->result = view_node(r->d, n, doc);
@@ -269,6 +274,9 @@ static int node_delete(struct csd_req *r)
 	if ((ret = store_txn(r->d->store, &txn, NULL)) < 0)
 		return req_store_fail(r, ret, what);
 	r->d->gen++;
+	char uerr[512];
+	if (!strcmp(n, r->d->cfg.node) && realize_uplink_qos(r->d, NULL, false, uerr, sizeof(uerr)) < 0)
+		log_warn("%s: %s", what, uerr);
 	log_info("%s deleted by uid %u", what, (unsigned)r->who->uid);
 	return 0;
 }

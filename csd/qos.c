@@ -9,6 +9,7 @@
 #include "policy/authz.h"
 #include "resources/qos_spec.h"
 #include "resources/units.h"
+#include "vnet/ipam.h"
 
 void key_qos(char *buf, const char *t, const char *v)
 {
@@ -936,6 +937,11 @@ int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *
 		n++;
 	}
 	r = apply_caps(d, t, v, vdoc, n, names, docs, resv, false, NULL, NULL, err, errlen);
+	/* the reconciler passes here for every vnet: the node's uplink too
+	 * (a read of the node; the backend only when it changed) */
+	char uerr[512];
+	if (realize_uplink_qos(d, NULL, false, uerr, sizeof(uerr)) < 0)
+		log_warn("%s (the reconciler retries)", uerr);
 out:
 	free(resv);
 	free(store);
@@ -989,5 +995,61 @@ out:
 	free(resv);
 	free(docs);
 	free(names);
+	return r;
+}
+
+/* What the uplink shaping of this node was last set to, per csd. */
+static struct {
+	const struct csd *d;
+	bool known;
+	uint64_t bps;
+} uplink_applied;
+
+int realize_uplink_qos(struct csd *d, const json_t *ndoc, bool force, char *err, size_t errlen)
+{
+	const json_t *spec;
+	json_t *own = NULL;
+	struct cs_addr ul, *ulp = NULL;
+	uint64_t bps = 0;
+	char key[KEY_MAX];
+	int r = 0;
+
+	if (!d->backend->ops->uplink_qos)
+		return 0;
+	if (!ndoc) {
+		key_node(key, d->cfg.node);
+		if ((r = model_get(d, key, &own, NULL)) < 0 && r != CS_ENOENT) {
+			snprintf(err, errlen, "node %s: store: %s", d->cfg.node, cs_strerror(r));
+			return r;
+		}
+		ndoc = own;
+	}
+	spec = json_object_get(ndoc, "spec");
+	if (json_is_true(json_object_get(spec, "uplink_shape")) &&
+	    qos_rate_value(json_object_get(spec, "uplink"), &bps, NULL, 0) < 0)
+		bps = 0;
+	if (!json_is_true(json_object_get(spec, "uplink_shape")))
+		bps = 0;
+	const char *ua = d->cfg.underlay ? d->cfg.underlay
+					 : json_string_value(json_object_get(spec, "underlay"));
+	if (ua && cs_addr_parse(ua, &ul) == 0)
+		ulp = &ul;
+	r = 0;
+	if (!force && uplink_applied.d == d && uplink_applied.known && uplink_applied.bps == bps)
+		goto out;
+	/* nothing of ours can be there without an address to find it by */
+	if (!ulp && !bps)
+		goto out;
+	if ((r = d->backend->ops->uplink_qos(d->backend, ulp, bps)) < 0) {
+		snprintf(err, errlen, "node %s: uplink shaping: %s", d->cfg.node,
+			 vnet_backend_error(d->backend));
+		uplink_applied.known = false;
+		goto out;
+	}
+	uplink_applied.d = d;
+	uplink_applied.known = true;
+	uplink_applied.bps = bps;
+out:
+	json_decref(own);
 	return r;
 }

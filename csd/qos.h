@@ -128,4 +128,14 @@ int qos_realize_changed(struct csd *d, const char *t, const char *v, const char 
 			const struct qos_txn *qt, const json_t *self, bool *enforced, char *err,
 			size_t errlen);
 
+/*
+ * Shape what leaves this node by VXLAN as its declaration (/nodes/NODE)
+ * says: with "uplink_shape": true and an "uplink", VXLAN traffic on the
+ * underlay device limited to the uplink; otherwise none of ours there.
+ * @ndoc NULL: read it (absent: none). Calls the backend only when that
+ * changed since the last call, unless @force. 0 or a failure with a
+ * reason in @err.
+ */
+int realize_uplink_qos(struct csd *d, const json_t *ndoc, bool force, char *err, size_t errlen);
+
 #endif

@@ -33,6 +33,8 @@ static const struct schema_key qos_keys[] = {
 	  .doc = "most bandwidth the tenant's reservations may hold in all, e.g. 500mbit" },
 	{ SCHEMA_NODE, "uplink", ST_RATE,
 	  .doc = "capacity of the node's uplink for traffic leaving it, e.g. 10gbit" },
+	{ SCHEMA_NODE, "uplink_shape", ST_BOOL,
+	  .doc = "true: shape VXLAN traffic on the node's underlay device to its uplink" },
 
 	{ SCHEMA_RESERVATION, "rate", ST_RATE, .doc = "reserved rate of what it sends, e.g. 50mbit" },
 	{ SCHEMA_RESERVATION, "ceil", ST_RATE, .doc = "rate it may borrow up to (default: rate)" },

@@ -1840,6 +1840,7 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_stats = kernel_endpoint_stats,
 	.inventory = kernel_inventory,
 	.endpoint_qos = kernel_endpoint_qos,
+	.uplink_qos = kernel_uplink_qos,
 	.endpoint_policy = kernel_endpoint_policy,
 	.underlay_filter = kernel_underlay_filter,
 };

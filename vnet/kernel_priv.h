@@ -48,6 +48,7 @@ void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 /* The ops of the other files (see vnet.h for their contracts). */
 int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
 			const char *endpoint, const struct vnet_qos *qos);
+int kernel_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay, uint64_t bps);
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, const struct vnet_fw *fw);
 /* A namespace was (re)created: what was loaded into one of that name

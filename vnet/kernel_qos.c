@@ -29,6 +29,10 @@
 #include <netlink/route/qdisc.h>
 #include <netlink/route/class.h>
 #include <netlink/route/qdisc/htb.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/cls/u32.h>
+#include <linux/if_ether.h>
 
 #include "cs/cs.h"
 #include "kernel_priv.h"
@@ -174,7 +178,16 @@ static int root_qdisc(struct nl_sock *sk, int ifindex, struct nl_cache **cache,
 	return 0;
 }
 
+static int qdisc_install_as(struct nl_sock *sk, int ifindex, struct rtnl_qdisc *old,
+			    uint32_t handle, uint32_t defcls);
+
 static int qdisc_install(struct nl_sock *sk, int ifindex, struct rtnl_qdisc *old)
+{
+	return qdisc_install_as(sk, ifindex, old, QOS_HANDLE, QOS_CLASS_MINOR);
+}
+
+static int qdisc_install_as(struct nl_sock *sk, int ifindex, struct rtnl_qdisc *old,
+			    uint32_t handle, uint32_t defcls)
 {
 	struct rtnl_qdisc *q;
 	int r;
@@ -182,7 +195,7 @@ static int qdisc_install(struct nl_sock *sk, int ifindex, struct rtnl_qdisc *old
 	/* A root htb with other settings cannot be changed in place (htb has
 	 * no change operation for the qdisc), so it goes; any other root is
 	 * replaced by the add below. */
-	if (old && rtnl_tc_get_handle(TC_CAST(old)) == QOS_HANDLE) {
+	if (old && rtnl_tc_get_handle(TC_CAST(old)) == handle) {
 		r = rtnl_qdisc_delete(sk, old);
 		if (r < 0 && r != -NLE_OBJ_NOTFOUND)
 			return r;
@@ -192,10 +205,10 @@ static int qdisc_install(struct nl_sock *sk, int ifindex, struct rtnl_qdisc *old
 		return -NLE_NOMEM;
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), QOS_HANDLE);
+	rtnl_tc_set_handle(TC_CAST(q), handle);
 	r = rtnl_tc_set_kind(TC_CAST(q), "htb");
 	if (r >= 0)
-		r = rtnl_htb_set_defcls(q, QOS_CLASS_MINOR);
+		r = rtnl_htb_set_defcls(q, defcls);
 	if (r >= 0)
 		r = rtnl_htb_set_rate2quantum(q, QOS_R2Q);
 	if (r >= 0)
@@ -370,5 +383,185 @@ out:
 		nl_socket_free(sk);
 	if (nsfd >= 0)
 		close(nsfd);
+	return r;
+}
+
+/*
+ * The node's uplink (opt-in, node key uplink_shape): on the underlay
+ * device, the one holding the node's underlay address in csd's own
+ * namespace,
+ *
+ *   root qdisc htb c5: default 20
+ *     class htb c5:20 rate LINE ceil LINE        everything else (untouched)
+ *     class htb c5:30 rate UPLINK ceil UPLINK    VXLAN: UDP to port 4789
+ *   filter u32 (IPv4 and IPv6): UDP, destination port 4789 -> c5:30
+ *
+ * Both classes sit right under the qdisc, so neither borrows: what the
+ * vnets send across nodes never exceeds the uplink, and other traffic
+ * meets a class far above any NIC's speed. The handle c5: marks it ours.
+ */
+#define UL_HANDLE TC_HANDLE(0xc5, 0)
+#define UL_DEFAULT_MINOR 0x20
+#define UL_OTHER TC_HANDLE(0xc5, UL_DEFAULT_MINOR)
+#define UL_VXLAN TC_HANDLE(0xc5, 0x30)
+#define UL_LINE_BPS 400000000000ULL	/* 400 Gbit/s: no shaping */
+
+int kernel_underlay_ns(struct kernel_backend *kb);
+
+/* The index of the link holding @a in the namespace of @sk; 0 if none. */
+static int link_of_addr(struct nl_sock *sk, const struct cs_addr *a, int *ifindex)
+{
+	struct nl_cache *cache = NULL;
+	size_t len = a->family == AF_INET ? 4 : 16;
+	int r = rtnl_addr_alloc_cache(sk, &cache);
+
+	*ifindex = 0;
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *ad = (struct rtnl_addr *)o;
+		struct nl_addr *l = rtnl_addr_get_local(ad);
+		if (l && nl_addr_get_family(l) == a->family && nl_addr_get_len(l) == len &&
+		    !memcmp(nl_addr_get_binary_addr(l), a->a, len)) {
+			*ifindex = rtnl_addr_get_ifindex(ad);
+			break;
+		}
+	}
+	nl_cache_free(cache);
+	return 0;
+}
+
+/* u32: UDP to the VXLAN port, IPv4 or IPv6 (no extension headers). */
+static int vxlan_filter_add(struct nl_sock *sk, int ifindex, bool v6)
+{
+	struct rtnl_cls *cls = rtnl_cls_alloc();
+	int r;
+
+	if (!cls)
+		return -NLE_NOMEM;
+	rtnl_tc_set_ifindex(TC_CAST(cls), ifindex);
+	rtnl_tc_set_parent(TC_CAST(cls), UL_HANDLE);
+	rtnl_cls_set_protocol(cls, v6 ? ETH_P_IPV6 : ETH_P_IP);
+	rtnl_cls_set_prio(cls, v6 ? 2 : 1);
+	r = rtnl_tc_set_kind(TC_CAST(cls), "u32");
+	if (r >= 0)
+		r = rtnl_u32_set_classid(cls, UL_VXLAN);
+	/* protocol/next header 17 (UDP); destination port after a fixed header */
+	if (r >= 0)
+		r = v6 ? rtnl_u32_add_key_uint8(cls, 17, 0xff, 6, 0)
+		       : rtnl_u32_add_key_uint8(cls, 17, 0xff, 9, 0);
+	if (r >= 0)
+		r = rtnl_u32_add_key_uint16(cls, VXLAN_PORT, 0xffff, v6 ? 42 : 22, 0);
+	/* without it a match classifies nothing */
+	if (r >= 0)
+		r = rtnl_u32_set_cls_terminal(cls);
+	if (r >= 0)
+		r = rtnl_cls_add(sk, cls, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_cls_put(cls);
+	return r;
+}
+
+int kernel_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay, uint64_t bps)
+{
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	struct nl_cache *qcache = NULL, *ccache = NULL;
+	struct rtnl_qdisc *root = NULL;
+	struct rtnl_class *vx = NULL, *other = NULL;
+	struct nl_sock *sk = NULL;
+	char abuf[CS_ADDRSTRLEN];
+	int ifindex = 0, r;
+
+	if (!underlay) {
+		kernel_err(kb, "node uplink: no underlay address to find the device by");
+		return bps ? CS_EINVAL : 0;
+	}
+	cs_addr_format(underlay, abuf);
+	r = kernel_nl_open_in(kb, kernel_underlay_ns(kb), "underlay", "node uplink", &sk);
+	if (r < 0)
+		return r;
+	if ((r = link_of_addr(sk, underlay, &ifindex)) < 0 || !ifindex) {
+		kernel_err(kb, "node uplink: no device holds the underlay address %s%s%s", abuf,
+			   r < 0 ? ": " : "", r < 0 ? nl_geterror(r) : "");
+		r = r < 0 ? nl_code(r) : (bps ? CS_ENOENT : 0);
+		goto out;
+	}
+	if ((r = root_qdisc(sk, ifindex, &qcache, &root)) < 0) {
+		kernel_err(kb, "node uplink: cannot read the qdiscs of the device of %s: %s", abuf,
+			   nl_geterror(r));
+		r = nl_code(r);
+		goto out;
+	}
+	bool ours = root && rtnl_tc_get_handle(TC_CAST(root)) == UL_HANDLE;
+	if (!bps) {
+		/* only ours goes: anything else on the NIC is the operator's */
+		r = ours ? rtnl_qdisc_delete(sk, root) : 0;
+		if (r == -NLE_OBJ_NOTFOUND)
+			r = 0;
+		if (r < 0) {
+			kernel_err(kb, "node uplink: cannot remove the HTB qdisc c5: from the device "
+				   "of %s: %s", abuf, nl_geterror(r));
+			r = nl_code(r);
+		}
+		goto out;
+	}
+	uint64_t line = bytes_per_s(UL_LINE_BPS), up = bytes_per_s(bps);
+	uint64_t lburst = line / QOS_BURST_DIV, uburst = up / QOS_BURST_DIV;
+	if (uburst < 2 * QOS_FRAME)
+		uburst = 2 * QOS_FRAME;
+	struct qos_want wo = { UL_HANDLE, UL_OTHER, line, line, (uint32_t)lburst,
+			       QOS_QUANTUM_MAX, 0 };
+	struct qos_want wv = { UL_HANDLE, UL_VXLAN, up, up,
+			       uburst > UINT32_MAX ? UINT32_MAX : (uint32_t)uburst,
+			       quantum_of(up), 0 };
+	bool fresh = !ours || rtnl_htb_get_defcls(root) != UL_DEFAULT_MINOR;
+	if (!fresh) {
+		if ((r = rtnl_class_alloc_cache(sk, ifindex, &ccache)) < 0) {
+			kernel_err(kb, "node uplink: cannot read the classes of the device of %s: %s",
+				   abuf, nl_geterror(r));
+			r = nl_code(r);
+			goto out;
+		}
+		vx = rtnl_class_get(ccache, ifindex, UL_VXLAN);
+		other = rtnl_class_get(ccache, ifindex, UL_OTHER);
+	}
+	if (fresh && (r = qdisc_install_as(sk, ifindex, root, UL_HANDLE, UL_DEFAULT_MINOR)) < 0) {
+		kernel_err(kb, "node uplink: cannot add the HTB qdisc c5: to the device of %s: %s",
+			   abuf, nl_geterror(r));
+		r = nl_code(r);
+		goto out;
+	}
+	if ((fresh || !other || !class_matches(other, &wo)) && (r = class_set(sk, ifindex, &wo)) < 0) {
+		kernel_err(kb, "node uplink: cannot set HTB class c5:20 on the device of %s: %s",
+			   abuf, nl_geterror(r));
+		r = nl_code(r);
+		goto out;
+	}
+	if ((fresh || !vx || !class_matches(vx, &wv)) && (r = class_set(sk, ifindex, &wv)) < 0) {
+		kernel_err(kb, "node uplink: cannot set HTB class c5:30 (%llu bytes/s) on the "
+			   "device of %s: %s", (unsigned long long)up, abuf, nl_geterror(r));
+		r = nl_code(r);
+		goto out;
+	}
+	if (fresh && ((r = vxlan_filter_add(sk, ifindex, false)) < 0 ||
+		      (r = vxlan_filter_add(sk, ifindex, true)) < 0)) {
+		kernel_err(kb, "node uplink: cannot add the VXLAN filter on the device of %s: %s",
+			   abuf, nl_geterror(r));
+		r = nl_code(r);
+		goto out;
+	}
+	r = 0;
+out:
+	if (vx)
+		rtnl_class_put(vx);
+	if (other)
+		rtnl_class_put(other);
+	if (ccache)
+		nl_cache_free(ccache);
+	if (root)
+		rtnl_qdisc_put(root);
+	if (qcache)
+		nl_cache_free(qcache);
+	if (sk)
+		nl_socket_free(sk);
 	return r;
 }

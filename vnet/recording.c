@@ -388,6 +388,21 @@ static int rec_endpoint_qos(struct vnet_backend *b, const char *tenant, const ch
 	return r;
 }
 
+static int rec_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay, uint64_t bps)
+{
+	struct rec_backend *rb = rb_of(b);
+	char a[CS_ADDRSTRLEN] = "-";
+	int r;
+
+	if (underlay)
+		cs_addr_format(underlay, a);
+	pthread_mutex_lock(&rb->lock);
+	record(rb, "uplink_qos %s %llu", a, (unsigned long long)bps);
+	r = injected(rb, "uplink_qos");
+	pthread_mutex_unlock(&rb->lock);
+	return r;
+}
+
 static int rec_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			       const char *endpoint, const struct vnet_fw *fw)
 {
@@ -459,6 +474,7 @@ const struct vnet_ops vnet_recording_ops = {
 	.endpoint_stats = rec_endpoint_stats,
 	.inventory = rec_inventory,
 	.endpoint_qos = rec_endpoint_qos,
+	.uplink_qos = rec_uplink_qos,
 	.endpoint_policy = rec_endpoint_policy,
 	.underlay_filter = rec_underlay_filter,
 };

@@ -129,6 +129,11 @@ struct vnet_ops {
 	/* shape what the endpoint sends; qos NULL removes the shaping */
 	int (*endpoint_qos)(struct vnet_backend *b, const char *tenant, const char *vnet,
 			    const char *endpoint, const struct vnet_qos *qos);
+	/* shape what leaves the node by VXLAN (node uplink_shape): on the
+	 * underlay device, the one holding @underlay, VXLAN traffic (UDP to
+	 * the VXLAN port) limited to @bps and nothing else shaped; 0 removes
+	 * that shaping (another root qdisc there is left alone). Optional. */
+	int (*uplink_qos)(struct vnet_backend *b, const struct cs_addr *underlay, uint64_t bps);
 	/* replace the endpoint's ingress rules atomically; fw NULL removes them
 	 * (everything allowed) */
 	int (*endpoint_policy)(struct vnet_backend *b, const char *tenant, const char *vnet,

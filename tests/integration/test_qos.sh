@@ -181,9 +181,13 @@ cls=$(tc -n "$PFX.qb.w.y" class show dev eth0 2>/dev/null | grep -o 'rate [0-9]*
 check "quota: the admitted reservation is enforced ($cls)" test "$cls" = "rate 40Mbit"
 
 # ---- node uplink: what vnets spanning several nodes reserve on a node ----
-# host a is node a (underlay 192.0.2.1, uplink 100mbit, 90 usable); node b
-# has no csd here: qu/m spans both, qu/l only a (its traffic stays)
-ip -n "${PFX}ha" addr add 192.0.2.1/32 dev lo
+# host a is node a (underlay 192.0.2.1 on ul0, a veth to host p, which
+# holds 192.0.2.2 and plays node b, without a csd); uplink 100mbit, 90
+# usable; qu/m spans both nodes, qu/l only a (its traffic stays)
+host_add p
+ip link add ul0 netns "${PFX}ha" type veth peer name eth0 netns "${PFX}hp"
+ip -n "${PFX}ha" addr add 192.0.2.1/24 dev ul0 && ip -n "${PFX}ha" link set ul0 up
+ip -n "${PFX}hp" addr add 192.0.2.2/24 dev eth0 && ip -n "${PFX}hp" link set eth0 up
 cat > "$TMP/uplink.json" <<'EOF'
 { "tenants": { "qu": {} },
   "nodes": { "a": { "underlay": "192.0.2.1", "uplink": "100mbit" },
@@ -206,6 +210,25 @@ check "uplink: 10mbit fits" ctl a reservation create qu/m/y rate 10mbit
 check "uplink: a vnet confined to the node does not count (500mbit)" ctl a reservation create qu/l/l rate 500mbit
 check "uplink: an endpoint on node b counts toward b's uplink (none declared)" \
 	ctl a reservation create qu/m/z rate 200mbit
+
+# ---- uplink shaping (opt-in): VXLAN traffic on the underlay device only ----
+sed 's/"uplink": "100mbit"/"uplink": "100mbit", "uplink_shape": true/' "$TMP/uplink.json" > "$TMP/shape.json"
+check "uplink_shape: the file applies" ctl a apply -f "$TMP/shape.json"
+check "uplink_shape: HTB c5: on the underlay device ul0, VXLAN class at 100Mbit" \
+	sh -c "tc -n '${PFX}ha' class show dev ul0 | grep -q 'class htb c5:30 root .*rate 100Mbit'"
+nsenter --net="/run/netns/${PFX}hp" iperf3 -s -p 4789 >/dev/null 2>&1 & BG_PIDS+=($!)
+nsenter --net="/run/netns/${PFX}hp" iperf3 -s -p 5209 >/dev/null 2>&1 & BG_PIDS+=($!)
+sleep 0.3
+nsenter --net="/run/netns/${PFX}ha" iperf3 -c 192.0.2.2 -p 4789 -u -b 400M -t 2 -J > "$TMP/vx.json"
+vx=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f" % (d["end"]["sum"]["bits_per_second"] * (1 - d["end"]["sum"]["lost_percent"] / 100) / 1e6))' "$TMP/vx.json" 2>/dev/null || echo 0)
+check "uplink_shape: UDP to the VXLAN port arrives at $vx Mbit/s, within [80, 110] of 100" within "$vx" 80 110
+nsenter --net="/run/netns/${PFX}ha" iperf3 -c 192.0.2.2 -p 5209 -t 2 -J > "$TMP/other.json"
+other=$(goodput "$TMP/other.json")
+check "uplink_shape: other traffic on the device is not shaped ($other Mbit/s > 400)" within "$other" 400 1000000
+sed 's/"uplink": "100mbit"/"uplink": "100mbit", "uplink_shape": false/' "$TMP/uplink.json" > "$TMP/noshape.json"
+check "uplink_shape: the opt-out applies" ctl a apply -f "$TMP/noshape.json"
+check "uplink_shape: the HTB is gone from ul0 with the opt-in" \
+	sh -c "! tc -n '${PFX}ha' qdisc show dev ul0 | grep -q 'htb c5:'"
 ctl a tenant delete qb
 ctl a tenant delete qu
 
