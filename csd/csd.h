@@ -102,7 +102,13 @@ struct csd {
 	bool dirty_all;
 	uint64_t reconciled_at; /* monotonic ms of the last watch-driven one */
 	int64_t rev_seen;   /* the newest store revision reconcile_all read */
+	int claim_fd;       /* RUN_DIR/PREFIX.lock, held while csd runs (claim.c) */
 };
+
+/* One csd per prefix on a host, and the prefix's kernel objects only ever
+ * managed by the node and store that made them (claim.c). */
+int claim_take(struct csd *d);
+void claim_release(struct csd *d);
 
 /* Watch the store and heartbeat (server.c); no-ops with a local store. */
 bool csd_store_shared(const struct csd *d);

@@ -510,26 +510,38 @@ static int listen_socket(struct csd *d)
 		*slash = '\0';
 		mkdir(dir, 0755);
 	}
-	d->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->listen_fd < 0)
-		return CS_EIO;
-	/* a live csd on the path keeps it; a stale socket file is replaced */
-	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		close(probe);
-		log_err("another csd is already serving %s; stop it first or use -S", path);
-		return CS_EEXIST;
+	/* a live csd on the path keeps it; a stale socket file is replaced;
+	 * anything else there is not ours to remove */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("control socket path %s exists and is not a socket; csd will not "
+				"replace it: remove it or choose another -S", path);
+			return CS_EEXIST;
+		}
+		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			log_err("another csd is already serving %s; stop it first or use -S", path);
+			return CS_EEXIST;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
 	}
-	if (probe >= 0)
-		close(probe);
-	unlink(path);
-	if (bind(d->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return CS_EIO;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		log_err("cannot bind the control socket %s: %s", path, strerror(errno));
+		close(fd);
 		return CS_EIO;
 	}
+	/* bound: from here the path is ours, and csd_fini() removes it */
+	d->listen_fd = fd;
 	/* who may do what is decided from credentials, never from file modes */
 	chmod(path, 0666);
-	if (listen(d->listen_fd, 512) < 0)
+	if (listen(fd, 512) < 0)
 		return CS_EIO;
 	return 0;
 }
@@ -831,7 +843,7 @@ int csd_init(struct csd *d)
 	const struct vnet_ops *ops;
 	int r;
 
-	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = -1;
+	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = d->claim_fd = -1;
 	d->debounce_fd = d->tick_fd = -1;
 	d->store_up = true;
 	d->started = now_ms();
@@ -849,6 +861,8 @@ int csd_init(struct csd *d)
 			cs_strerror(r));
 		return r;
 	}
+	if ((r = claim_take(d)) < 0)
+		return r;
 	if ((r = listen_socket(d)) < 0)
 		return r;
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -975,6 +989,7 @@ void csd_fini(struct csd *d)
 		close(d->listen_fd);
 		unlink(d->cfg.socket_path);
 	}
+	claim_release(d);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	if (d->signal_fd >= 0)

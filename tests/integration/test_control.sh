@@ -97,6 +97,36 @@ before=$(fd_count "$pid")
 for i in $(seq 50); do ctl a status >/dev/null; done
 check "csd fd count stable over 50 connections" test "$(fd_count "$pid")" = "$before"
 
+# a second csd never takes what the first holds, nor deletes files it
+# did not make
+csd_try() { # ARGS...: a csd in host a that must refuse to start; prints its stderr
+	timeout 10 nsenter --net="/run/netns/${PFX}ha" "$CSD" -l warning "$@" 2>&1
+	[ $? = 1 ]
+}
+out=$(csd_try -S "$TMP/a/csd.sock" -D "$TMP/a/other" -p "${PFX}x" -n a)
+check "a second csd on the same socket is refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'already serving'" _ "$out"
+check "and the first still answers on it" ctl a status
+echo precious > "$TMP/precious.txt"
+out=$(csd_try -S "$TMP/precious.txt" -D "$TMP/a/other" -p "${PFX}x" -n a)
+check "-S naming a regular file is refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'not a socket'" _ "$out"
+check "and the file is left alone" grep -q precious "$TMP/precious.txt"
+out=$(csd_try -S "$TMP/a/two.sock" -D "$TMP/a/state" -p "$PFX" -n a)
+check "a second csd with the same prefix is refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'already manages prefix'" _ "$out"
+pid=$(csd_pid a)
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+out=$(csd_try -S "$TMP/a/csd.sock" -D "$TMP/a/state" -p "$PFX" -n renamed)
+check "restarted as another node while its endpoints exist: refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'made by node a'" _ "$out"
+out=$(csd_try -S "$TMP/a/csd.sock" -D "$TMP/a/typo" -p "$PFX" -n a)
+check "restarted on another state directory: refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'with store sqlite'" _ "$out"
+check "the endpoints are all still there" test -e "/run/netns/$PFX.acme.blue.web"
+csd_start a || exit 1
+check "restarted as before, it serves them" ctl a endpoint show acme/blue/web
+
 # delete everything: nothing left
 check "endpoint delete" ctl a endpoint delete acme/blue/web
 check "endpoint namespace gone" test ! -e "/run/netns/$PFX.acme.blue.web"
