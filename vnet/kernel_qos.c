@@ -249,6 +249,22 @@ static int class_set(struct nl_sock *sk, int ifindex, const struct qos_want *w)
 	return r;
 }
 
+/* What a reading of a device's tc state holds; each may be NULL. */
+static void tc_read_free(struct rtnl_class *c1, struct rtnl_class *c2, struct nl_cache *ccache,
+			 struct rtnl_qdisc *root, struct nl_cache *qcache)
+{
+	if (c1)
+		rtnl_class_put(c1);
+	if (c2)
+		rtnl_class_put(c2);
+	if (ccache)
+		nl_cache_free(ccache);
+	if (root)
+		rtnl_qdisc_put(root);
+	if (qcache)
+		nl_cache_free(qcache);
+}
+
 int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
 			const char *endpoint, const struct vnet_qos *qos)
 {
@@ -367,16 +383,7 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 	}
 	r = 0;
 out:
-	if (leaf)
-		rtnl_class_put(leaf);
-	if (topcl)
-		rtnl_class_put(topcl);
-	if (ccache)
-		nl_cache_free(ccache);
-	if (root)
-		rtnl_qdisc_put(root);
-	if (qcache)
-		nl_cache_free(qcache);
+	tc_read_free(leaf, topcl, ccache, root, qcache);
 	if (eth0)
 		rtnl_link_put(eth0);
 	if (sk)
@@ -551,16 +558,7 @@ int kernel_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay, ui
 	}
 	r = 0;
 out:
-	if (vx)
-		rtnl_class_put(vx);
-	if (other)
-		rtnl_class_put(other);
-	if (ccache)
-		nl_cache_free(ccache);
-	if (root)
-		rtnl_qdisc_put(root);
-	if (qcache)
-		nl_cache_free(qcache);
+	tc_read_free(vx, other, ccache, root, qcache);
 	if (sk)
 		nl_socket_free(sk);
 	return r;
