@@ -131,11 +131,11 @@ static int change(struct csd_req *r, name_t p[3], const json_t *spec, json_t **o
 			goto out;
 		}
 		struct store_op ops[2] = { { STORE_PUT, ekey, text }, qt.op };
-		struct store_txn txn = { qt.cmps, qt.ncmps, ops, 2 };
+		struct store_txn txn = { qt.cmps, qt.ncmps, ops, qt.raise ? 2 : 1 };
 		int64_t rev = 0;
 		ret = store_txn(d->store, &txn, &rev);
 		if (ret == 0)
-			qos_txn_committed(d, &qt, rev, ops, 2);
+			qos_txn_committed(d, &qt, rev, ops, txn.nops);
 		if (ret != CS_ECONFLICT)
 			break;
 	}

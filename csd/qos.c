@@ -679,7 +679,7 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	}
 	qt->op = (struct store_op){ STORE_PUT, qt->tkey, qt->tval };
 	if (!qos)
-		goto out;
+		goto lowers;
 	if ((r = qos_spec_parse(qos, "qos", &req, why, sizeof(why))) < 0) {
 		snprintf(err, errlen, "endpoint %s: %s", full, why);
 		goto out;
@@ -710,7 +710,8 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 		if (!strcmp(cur[i].id, full))
 			held = cur[i].rate;
 	if (req.rate <= held)
-		goto out;
+		goto lowers;
+	qt->raise = true;
 	if (!tdoc) {
 		char tk[KEY_MAX];
 		key_tenant(tk, t);
@@ -724,6 +725,17 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 		const char *n2 = node ? node : json_string_value(json_object_get(qt->self, "node"));
 		r = check_uplink(d, who, n2 ? n2 : d->cfg.node, full, &req, qt, err, errlen);
 	}
+	goto out;
+lowers:
+	/* keeping, lowering or releasing needs no serialising (qos.h): only
+	 * E's own document is compared, and the admission key is not bumped */
+	for (size_t i = 0; i < qt->ncmps; i++)
+		if (!strcmp(qt->cmps[i].key, ekey)) {
+			qt->cmps[0] = qt->cmps[i];
+			qt->ncmps = 1;
+			goto out;
+		}
+	qt->ncmps = 0;
 	goto out;
 store_fail:
 	snprintf(err, errlen, "endpoint %s: store: %s", full, cs_strerror(r));

@@ -47,7 +47,10 @@ struct qos_txn {
 	json_t *self;             /* endpoint E's document, NULL if it does not exist */
 	struct store_cmp *cmps;   /* for the caller's transaction */
 	size_t ncmps;
-	struct store_op op;       /* bumps the admission key; add it to the transaction */
+	struct store_op op;       /* bumps the admission key; add it to the transaction
+				   * when @raise (always so for a new endpoint with qos) */
+	bool raise;               /* the change may raise what is reserved: else only
+				   * E's document is in cmps and op need not be made */
 	struct admission_usage use;
 	struct store_kvs eps;     /* the endpoint documents read (own the cmp keys) */
 	struct qos_ep *ep;        /* the vnet's endpoints, parsed */
