@@ -14,7 +14,7 @@ static const struct schema_key core_keys[] = {
 	{ SCHEMA_VNET, "id", ST_INT, 1, 16777215, .doc = "VNI, 1-16777215 (allocated when left out)" },
 	{ SCHEMA_VNET, "subnet", ST_CIDRS, .doc = "IPv4 and/or IPv6 prefix, e.g. 10.0.0.0/24" },
 	{ SCHEMA_VNET, "backend", ST_ENUM, .enumvals = backends, .doc = "kernel" },
-	{ SCHEMA_VNET, "mtu", ST_INT, 1280, 9000, .doc = "MTU of endpoints, 1280-9000 (default 1450)" },
+	{ SCHEMA_VNET, "mtu", ST_INT, 1280, 9000, .doc = "MTU of endpoints, 1280-9000 (default 1500 on one node, 1450 across nodes)" },
 	{ SCHEMA_VNET, "nodes", ST_NAME_LIST, .doc = "nodes the vnet spans, comma-separated (default: this node)" },
 
 	{ SCHEMA_ENDPOINT, "node", ST_NAME, .doc = "node the endpoint lives on (default: this node)" },

@@ -34,7 +34,8 @@ int req_endpoint_vnet(struct csd_req *r, const char *t, const char *v, bool open
 int req_visible(struct csd_req *r, const char *t, const char *v);
 /* A list narrowed to tenant T (or vnet T/V, @v not NULL): fails with "no
  * such tenant" unless the caller has a role in the tenant or, as a member,
- * in one of its vnets (that vnet, when @v is given). */
+ * in one of its vnets (that vnet, when @v is given), and with "no such
+ * vnet" when the vnet is missing from a tenant the caller sees. */
 int req_list_filter(struct csd_req *r, const char *t, const char *v);
 /* In a listing: may the caller see vnet T/V? @tdocs, @vdocs: the listings
  * of /tenants/ and /vnets/. */

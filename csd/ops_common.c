@@ -170,7 +170,15 @@ int req_list_filter(struct csd_req *r, const char *t, const char *v)
 	const json_t *ts = json_object_get(td, "spec");
 	if (td && authz_visible(r->who, ts, NULL)) {
 		json_decref(td);
-		return 0;
+		if (!v)
+			return 0;
+		/* a list narrowed to a vnet that is not there is a mistake */
+		key_vnet(key, t, v);
+		ret = model_get(r->d, key, &doc, NULL);
+		json_decref(doc);
+		if (ret == CS_ENOENT)
+			return req_fail(r, ret, "vnet %s/%s: no such vnet", t, v);
+		return ret < 0 ? req_store_fail(r, ret, key) : 0;
 	}
 	if (td) {
 		if (v)
@@ -308,8 +316,10 @@ json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc
 	snprintf(name, sizeof(name), "%s/%s", t, v);
 	o = view_base(name, doc);
 	json_object_set(o, "id", json_object_get(doc, "id"));
+	/* what the kernel backend sets: encapsulated across nodes, not within one */
 	if (!json_object_get(o, "mtu"))
-		json_object_set_new(o, "mtu", json_integer(VNET_MTU_LOCAL));
+		json_object_set_new(o, "mtu", json_integer(model_vnet_nnodes(doc) > 1 ?
+							   VNET_MTU_OVERLAY : VNET_MTU_LOCAL));
 	if (!json_object_get(o, "backend"))
 		json_object_set_new(o, "backend", json_string("kernel"));
 	set_count(o, "endpoints", ep_counts, d, "/endpoints/", name);

@@ -74,7 +74,7 @@ static int vnet_create(struct csd_req *r)
 	json_array_foreach(list, i, el) {
 		struct cs_prefix pf;
 		if (cs_prefix_parse(json_string_value(el), &pf, err, sizeof(err)) < 0 ||
-		    ipam_subnet_check(&pf, err, sizeof(err)) < 0) {
+		    ipam_subnet_usable(&pf, err, sizeof(err)) < 0) {
 			ret = req_fail(r, CS_EINVAL, "%s: subnet %s", what, err);
 			break;
 		}

@@ -412,7 +412,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 				  "or [\"10.0.0.0/24\", \"fd00::/64\"] for both families", spath);
 	} else if ((ov->nsubnets = parse_subnets(subnet, ov->subnets)) > 0) {
 		for (int i = 0; i < ov->nsubnets; i++) {
-			if (ipam_subnet_check(&ov->subnets[i], err, sizeof(err)) < 0) {
+			if (ipam_subnet_usable(&ov->subnets[i], err, sizeof(err)) < 0) {
 				schema_errors_add(errs, "%s: %s", spath, err);
 				ov->nsubnets = -1;
 				break;

@@ -217,6 +217,22 @@ bool cs_prefix_overlaps(const struct cs_prefix *x, const struct cs_prefix *y)
 	return bits_equal(x->addr.a, y->addr.a, x->plen < y->plen ? x->plen : y->plen);
 }
 
+/* Address space a vnet cannot use: the kernel gives it another meaning
+ * (this host, loopback, multicast, link-local, reserved, mapped). */
+static const struct {
+	const char *prefix, *what;
+} unusable[] = {
+	{ "0.0.0.0/8", "\"this network\"" },
+	{ "127.0.0.0/8", "loopback" },
+	{ "169.254.0.0/16", "link-local" },
+	{ "224.0.0.0/4", "multicast" },
+	{ "240.0.0.0/4", "reserved" },
+	{ "::/127", "unspecified and loopback" },
+	{ "::ffff:0:0/96", "IPv4-mapped" },
+	{ "fe80::/10", "link-local" },
+	{ "ff00::/8", "multicast" },
+};
+
 int ipam_subnet_check(const struct cs_prefix *p, char *err, size_t errlen)
 {
 	char buf[CS_ADDRSTRLEN];
@@ -250,6 +266,27 @@ int ipam_subnet_check(const struct cs_prefix *p, char *err, size_t errlen)
 		seterr(err, errlen, "%s: too small for a vnet; use /126 or larger (IPv4: /30 or larger)",
 		       cs_prefix_format(p, buf));
 		return CS_EINVAL;
+	}
+	return 0;
+}
+
+int ipam_subnet_usable(const struct cs_prefix *p, char *err, size_t errlen)
+{
+	char buf[CS_ADDRSTRLEN];
+	int r = ipam_subnet_check(p, err, errlen);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
+		struct cs_prefix u;
+		if (cs_prefix_parse(unusable[i].prefix, &u, NULL, 0) == 0 &&
+		    cs_prefix_overlaps(p, &u)) {
+			seterr(err, errlen, "%s: overlaps %s, %s addresses, which a vnet cannot "
+			       "use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
+			       "192.168.0.0/16 or fd00::/8", cs_prefix_format(p, buf),
+			       unusable[i].prefix, unusable[i].what);
+			return CS_EINVAL;
+		}
 	}
 	return 0;
 }

@@ -46,6 +46,10 @@ bool cs_prefix_overlaps(const struct cs_prefix *x, const struct cs_prefix *y);
 /* Is the subnet usable by a vnet (IPv4 plen <= 30, IPv6 plen <= 126)?
  * CS_EINVAL with a reason otherwise. */
 int ipam_subnet_check(const struct cs_prefix *p, char *err, size_t errlen);
+/* ipam_subnet_check(), and not in space the kernel gives another meaning
+ * (loopback, multicast, link-local, "this network", reserved, mapped):
+ * what a vnet's subnet must be. */
+int ipam_subnet_usable(const struct cs_prefix *p, char *err, size_t errlen);
 /* The gateway address (first host) of a subnet. */
 void ipam_gateway(const struct cs_prefix *p, struct cs_addr *out);
 /* May @a be given to an endpoint (inside, not network/broadcast/gateway)?

@@ -32,6 +32,11 @@ refuse() { # refuse WHAT EXPECTED-TEXT ARGS...
 refuse "invalid CIDR" "out of range" vnet create acme/red subnet 10.0.0.0/33
 refuse "host bits set" "host bits" vnet create acme/red subnet 10.0.0.5/24
 refuse "subnet too small" "too small" vnet create acme/red subnet 10.0.0.0/31
+refuse "loopback subnet" "loopback" vnet create acme/red subnet 127.0.0.0/24
+refuse "a subnet holding everything" "this network" vnet create acme/red subnet 0.0.0.0/0
+refuse "multicast subnet" "multicast" vnet create acme/red subnet 224.1.0.0/16
+refuse "link-local IPv6 subnet" "link-local" vnet create acme/red subnet fe80::/64
+refuse "a list narrowed to a missing vnet" "no such vnet" endpoint list acme/nope
 refuse "address outside the subnet" "outside" endpoint create acme/blue/x address 10.2.0.5
 refuse "gateway address" "gateway" endpoint create acme/blue/x address 10.1.0.1
 refuse "network address" "network address" endpoint create acme/blue/x address 10.1.0.0

@@ -154,6 +154,7 @@ check "umbrella web (n1) pings umbrella files (n3)" quiet in_ep n1 umbrella/blue
 check_not "acme web (n1) cannot ping 10.1.0.9" quiet in_ep n1 acme/blue/web ping -c1 -W1 -q 10.1.0.9
 check "the vnet MTU leaves room for VXLAN (1450)" \
 	grep -q "mtu 1450" <<<"$(ip -n "$(pfx n1).acme.blue.web" link show eth0)"
+check "and vnet show says so" grep -q '"mtu": 1450' <<<"$(ctl n1 -j vnet show acme/blue)"
 check "full-size packets cross without fragmentation (ping -M do -s 1422)" \
 	quiet in_ep n1 acme/blue/web ping -c1 -W2 -q -M do -s 1422 10.1.0.3
 

@@ -327,19 +327,22 @@ static void test_prefix_overlaps(void **state)
 
 /* --- subnets ---------------------------------------------------------- */
 
-static void assert_subnet(const char *s, const char *want)
+static void check_subnet(int (*check)(const struct cs_prefix *, char *, size_t), const char *s,
+			 const char *want)
 {
 	struct cs_prefix p = P(s);
 	char err[256] = "";
 
 	if (!want) {
-		assert_int_equal(ipam_subnet_check(&p, err, sizeof(err)), 0);
+		assert_int_equal(check(&p, err, sizeof(err)), 0);
 		assert_string_equal(err, "");
 		return;
 	}
-	assert_int_equal(ipam_subnet_check(&p, err, sizeof(err)), CS_EINVAL);
+	assert_int_equal(check(&p, err, sizeof(err)), CS_EINVAL);
 	assert_string_equal(err, want);
 }
+#define assert_subnet(s, want) check_subnet(ipam_subnet_check, s, want)
+#define assert_usable(s, want) check_subnet(ipam_subnet_usable, s, want)
 
 static void test_subnet_check(void **state)
 {
@@ -355,6 +358,25 @@ static void test_subnet_check(void **state)
 	assert_subnet("10.0.0.1/32", "10.0.0.1/32: too small for a vnet; use /30 or larger (IPv6: /126 or larger)");
 	assert_subnet("::/0", NULL);
 	assert_subnet("fd00::/64", NULL);
+	/* a vnet's subnet: not in space the kernel gives another meaning, nor
+	 * containing it */
+	assert_usable("0.0.0.0/0", "0.0.0.0/0: overlaps 0.0.0.0/8, \"this network\" addresses, which a "
+		      "vnet cannot use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
+		      "192.168.0.0/16 or fd00::/8");
+	assert_usable("127.0.0.0/24", "127.0.0.0/24: overlaps 127.0.0.0/8, loopback addresses, which "
+		      "a vnet cannot use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
+		      "192.168.0.0/16 or fd00::/8");
+	assert_usable("224.0.0.0/24", "224.0.0.0/24: overlaps 224.0.0.0/4, multicast addresses, "
+		      "which a vnet cannot use; use private space such as 10.0.0.0/8, "
+		      "172.16.0.0/12, 192.168.0.0/16 or fd00::/8");
+	assert_usable("fe80::/64", "fe80::/64: overlaps fe80::/10, link-local addresses, which a vnet "
+		      "cannot use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
+		      "192.168.0.0/16 or fd00::/8");
+	assert_usable("::/0", "::/0: overlaps ::/127, unspecified and loopback addresses, which a "
+		      "vnet cannot use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
+		      "192.168.0.0/16 or fd00::/8");
+	assert_usable("169.253.0.0/16", NULL);
+	assert_usable("100.64.0.0/10", NULL);
 	assert_subnet("fd00::/126", NULL);
 	assert_subnet("fd00::/127", "fd00::/127: too small for a vnet; use /126 or larger (IPv4: /30 or larger)");
 	assert_subnet("fd00::/128", "fd00::/128: too small for a vnet; use /126 or larger (IPv4: /30 or larger)");
