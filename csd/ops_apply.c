@@ -1242,6 +1242,108 @@ static void plan_quotas(struct plan *pl)
 	}
 }
 
+/* Does vnet @vspec span node @n and at least one other? */
+static bool spans_across(const json_t *vspec, const char *n)
+{
+	const json_t *ns = json_object_get(vspec, "nodes");
+	bool here = false;
+	size_t i;
+	json_t *el;
+
+	json_array_foreach(ns, i, el)
+		here |= json_is_string(el) && !strcmp(json_string_value(el), n);
+	return here && json_array_size(ns) > 1;
+}
+
+/*
+ * Node uplinks: for every node with an "uplink" (as the file declares it,
+ * else as stored), what will be reserved on it in vnets spanning more than
+ * one node must fit the uplink less the headroom: the stored reservations
+ * of tenants the file does not name and the ephemeral ones it keeps first,
+ * then the file's in file order (a refusal names the first that does not
+ * fit). The plan compares the admission keys of those vnets, which every
+ * concurrent raise bumps (qos.h).
+ */
+static void check_uplink_of(struct plan *pl, const char *n, const json_t *nspec)
+{
+	const struct overlay *ov = pl->ov;
+	struct admission_pool pool = { .headroom = pl->r->d->cfg.headroom };
+	struct admission_resv sum = { .id = "(held)", .cls = ADMISSION_BULK }, rv;
+	unsigned __int128 held = 0;
+	char pname[CS_NAME_MAX + 16], key[KEY_MAX], why[512];
+	const char *t, *v, *e;
+	json_t *vs, *vdoc, *doc;
+
+	if (qos_rate_value(json_object_get(nspec, "uplink"), &pool.capacity, NULL, 0) < 0 ||
+	    !pool.capacity)
+		return;
+	snprintf(pname, sizeof(pname), "node %s uplink", n);
+	pool.name = pname;
+	json_object_foreach(pl->s->vnets, t, vs) {
+		bool named = overlay_tenant_find(ov, t) != NULL;
+		json_object_foreach(vs, v, vdoc) {
+			char tv[2 * CS_NAME_MAX + 2];
+			if (!spans_across(json_object_get(vdoc, "spec"), n))
+				continue;
+			snprintf(tv, sizeof(tv), "%s/%s", t, v);
+			key_qos(key, t, v);
+			if (txb_cmp(&pl->tb, pl->s, key) < 0)
+				pl->fatal = CS_ENOMEM;
+			if (named && !overlay_vnet_find(ov, t, v))
+				continue;	/* deleted by the file */
+			json_object_foreach(json_object_get(pl->s->eps, tv), e, doc) {
+				const char *en = json_string_value(json_object_get(doc, "node"));
+				if ((named && !json_is_true(json_object_get(doc, "ephemeral"))) ||
+				    !en || strcmp(en, n) ||
+				    qos_spec_parse(json_object_get(json_object_get(doc, "spec"), "qos"),
+						   "qos", &rv, NULL, 0) < 0)
+					continue;
+				held += rv.rate;
+			}
+		}
+	}
+	for (size_t i = 0; i < ov->nvnets; i++) {
+		const struct overlay_vnet *ovn = &ov->vnets[i];
+		if (!spans_across(ovn->spec, n))
+			continue;
+		for (size_t k = 0; k < ovn->nendpoints; k++) {
+			const struct overlay_endpoint *oe = &ovn->endpoints[k];
+			const char *en = oe->node ? oe->node : pl->r->d->cfg.node;
+			if (strcmp(en, n) || qos_spec_parse(json_object_get(oe->spec, "qos"), "qos",
+							    &rv, NULL, 0) < 0)
+				continue;
+			sum.rate = held > UINT64_MAX ? UINT64_MAX : (uint64_t)held;
+			rv.id = oe->name;
+			if (admission_check(&pool, &sum, sum.rate ? 1 : 0, &rv, NULL, why,
+					    sizeof(why)) == CS_EADMIT) {
+				plan_error(pl, CS_EADMIT, "vnets.\"%s/%s\".endpoints.%s.qos: reservation "
+					   "refused: %s (what vnets spanning several nodes reserve on "
+					   "node %s leaves it); reserve less or raise nodes.%s.uplink",
+					   ovn->tenant, ovn->name, oe->name, why, n, n);
+				return;
+			}
+			held += rv.rate;
+		}
+	}
+}
+
+static void plan_uplinks(struct plan *pl)
+{
+	const struct overlay *ov = pl->ov;
+	const char *n;
+	json_t *doc;
+
+	for (size_t i = 0; i < ov->nnodes; i++)
+		check_uplink_of(pl, ov->nodes[i].name, ov->nodes[i].spec);
+	json_object_foreach(pl->s->nodes, n, doc) {
+		size_t i;
+		for (i = 0; i < ov->nnodes && strcmp(ov->nodes[i].name, n); i++)
+			;
+		if (i == ov->nnodes)
+			check_uplink_of(pl, n, json_object_get(doc, "spec"));
+	}
+}
+
 static void plan_build(struct plan *pl, bool prune)
 {
 	const struct overlay *ov = pl->ov;
@@ -1286,6 +1388,8 @@ static void plan_build(struct plan *pl, bool prune)
 	free(vp);
 	if (!pl->fatal)
 		plan_quotas(pl);
+	if (!pl->fatal)
+		plan_uplinks(pl);
 }
 
 /* ---- the op ---- */

@@ -229,6 +229,23 @@ sed 's/"uplink": "100mbit"/"uplink": "100mbit", "uplink_shape": false/' "$TMP/up
 check "uplink_shape: the opt-out applies" ctl a apply -f "$TMP/noshape.json"
 check "uplink_shape: the HTB is gone from ul0 with the opt-in" \
 	sh -c "! tc -n '${PFX}ha' qdisc show dev ul0 | grep -q 'htb c5:'"
+
+# ---- uplink admission in apply: the whole file, the first over is named ----
+python3 - "$TMP/uplink.json" "$TMP/up-over.json" "$TMP/up-ok.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+eps = f["vnets"]["qu/m"]["endpoints"]
+eps["x"]["qos"] = {"rate": "80mbit"}; eps["y"]["qos"] = {"rate": "20mbit"}
+json.dump(f, open(sys.argv[2], "w"))
+eps["y"]["qos"] = {"rate": "10mbit"}
+json.dump(f, open(sys.argv[3], "w"))
+PY
+rev=$(revision a)
+check "uplink: apply over node a's uplink is refused, naming the endpoint" \
+	refused_with 'vnets."qu/m".endpoints.y.qos: reservation refused: node a uplink: 20mbit requested, 10mbit free of 90mbit' \
+	ctl a apply -f "$TMP/up-over.json"
+check "uplink: the refused apply changed nothing" test "$(revision a)" = "$rev"
+check "uplink: the same file within the uplink applies" ctl a apply -f "$TMP/up-ok.json"
 ctl a tenant delete qb
 ctl a tenant delete qu
 
