@@ -341,15 +341,31 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
 	r = d->backend->ops->vnet_ensure(d->backend, &vs);
-	if (r < 0)
-		snprintf(err, errlen, "vnet %s/%s: %s", t, v, vnet_backend_error(d->backend));
+	if (r < 0) {
+		char what[2 * CS_NAME_MAX + 8];
+		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
+		backend_why(d, what, err, errlen);
+	}
 	vnet_where_clear(&w);
 	return r;
+}
+
+void backend_why(struct csd *d, const char *what, char *err, size_t errlen)
+{
+	const char *why = vnet_backend_error(d->backend);
+	size_t n = strlen(what);
+
+	/* the kernel backend names the object already: do not say it twice */
+	if (!strncmp(why, what, n) && (why[n] == ':' || why[n] == ' '))
+		snprintf(err, errlen, "%s", why);
+	else
+		snprintf(err, errlen, "%s: %s", what, why);
 }
 
 int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen)
 {
+	char what[3 * CS_NAME_MAX + 16];
 	struct vnet_spec vs;
 	struct vnet_where w;
 	struct endpoint_spec es;
@@ -364,15 +380,17 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		return r;
 	r = d->backend->ops->vnet_ensure(d->backend, &vs);
 	if (r < 0) {
-		snprintf(err, errlen, "vnet %s/%s: %s", t, v, vnet_backend_error(d->backend));
+		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
+		backend_why(d, what, err, errlen);
 		goto out;
 	}
 	model_endpoint_spec(e, edoc, &es);
 	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
 	r = d->backend->ops->endpoint_ensure(d->backend, &vs, &es);
-	if (r < 0)
-		snprintf(err, errlen, "endpoint %s/%s/%s: %s", t, v, e,
-			 vnet_backend_error(d->backend));
+	if (r < 0) {
+		snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
+		backend_why(d, what, err, errlen);
+	}
 out:
 	vnet_where_clear(&w);
 	return r;

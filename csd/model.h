@@ -50,6 +50,9 @@ int model_vnet_subnets(const json_t *vdoc, struct cs_prefix out[2]);
 /* Make this node match one object (idempotent), or tear it down. */
 int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc,
 		 char *err, size_t errlen);
+/* "@what: why" from the backend's last error, @what not repeated when the
+ * error names it already. */
+void backend_why(struct csd *d, const char *what, char *err, size_t errlen);
 int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen);
 int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *e);

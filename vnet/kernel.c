@@ -1370,6 +1370,25 @@ out:
 	return r;
 }
 
+/* Runs inside a new endpoint's namespace: ping sockets (ICMP datagram
+ * sockets, no privilege needed) for every group, so that a tenant's own
+ * programs can ping without raw sockets, which need rights they do not
+ * have (cs-ctl exec drops them). /proc/sys/net is the namespace of the
+ * thread that opens it. */
+static int ping_groups_fn(void *arg)
+{
+	static const char all[] = "0 2147483647\n";
+	int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC), r = 0;
+
+	(void)arg;
+	if (fd < 0)
+		return CS_EIO;
+	if (write(fd, all, sizeof(all) - 1) != (ssize_t)sizeof(all) - 1)
+		r = CS_EIO;
+	close(fd);
+	return r;
+}
+
 static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
 				  const struct endpoint_spec *e)
 {
@@ -1476,8 +1495,13 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 			goto out;
 		}
 	}
-	if (fresh)
+	if (fresh) {
 		kernel_nft_forget(ens);
+		if (netns_run(efd, ping_groups_fn, NULL, err, sizeof(err)) < 0)
+			/* only ping by non-root programs depends on it */
+			kerr(kb, "%s: cannot allow ping sockets in namespace %s (%s); going on",
+			     what, ens, err);
+	}
 	if (fresh && e->guarded) {
 		/* closed before it has an address: its rules replace this */
 		const struct vnet_fw closed = { .dflt = VNET_FW_DENY };

@@ -128,6 +128,9 @@ check "owner uid 1000 creates a vnet with member uid 1001" \
 check "the owner creates an endpoint" as 1000 endpoint create team/red/app
 out=$(as 1001 exec team/red/app -- id -u 2>&1)
 check "the member execs in it as itself (said: $out)" test "$out" = 1001
+out=$(as 1001 exec team/red/app -- ping -c1 -W2 127.0.0.1 2>&1)
+check "and pings from it without privileges (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q '1 received'" _ "$out"
 check "the member sees the vnet" as 1001 vnet show team/red
 check "the member checks its rules" as 1001 rule check team/red app app tcp 80
 check "root makes a second vnet the member is not in" ctl a vnet create team/blue subnet 10.10.1.0/24
