@@ -12,7 +12,8 @@
 #include "vnet/ipam.h"
 
 static const char usage_text[] =
-	"usage: csd [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-p PREFIX] [-n NODE] [-l LEVEL]\n"
+	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-p PREFIX] [-n NODE] [-l LEVEL]\n"
+	"           [-u ADDRESS] [--backend NAME]\n"
 	"  -c, --config FILE     JSON configuration (see csd(8))\n"
 	"  -S, --socket PATH     control socket (default " CS_DEFAULT_SOCKET ")\n"
 	"  -D, --state-dir DIR   state directory; the SQLite store lives there (default /var/lib/cs)\n"
@@ -20,6 +21,8 @@ static const char usage_text[] =
 	"  -n, --node NAME       node name (default: the host name)\n"
 	"  -l, --log-level LEVEL error, warning, notice, info or debug (default info)\n"
 	"  -u, --underlay ADDR   this node's underlay address\n"
+	"      --backend NAME    vnet backend: kernel (default) or recording (changes nothing;\n"
+	"                        for tests)\n"
 	"  -h, --help            this text;  -V, --version  the version\n";
 
 static char *dup_or_keep(char *cur, const char *v)
@@ -155,7 +158,7 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
-				 "reconcile_interval, message_max)", cfg->config_path, key);
+				 "reconcile_interval, message_max, backend)", cfg->config_path, key);
 			goto out;
 		}
 	}
@@ -248,6 +251,11 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	if (!prefix_valid(cfg->prefix)) {
 		snprintf(err, errlen, "prefix \"%s\": use 1-%d characters a-z, 0-9 (kernel link "
 			 "names must stay within 15 characters)", cfg->prefix, VNET_PREFIX_MAX);
+		return CS_EINVAL;
+	}
+	if (!vnet_ops_find(cfg->backend)) {
+		snprintf(err, errlen, "backend \"%s\": unknown; use kernel or recording (for tests)",
+			 cfg->backend);
 		return CS_EINVAL;
 	}
 	if (!cs_name_valid(cfg->node)) {
