@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * greet: two programs talking by name over their vnet, in 60 lines.
+ * greet: two programs talking by name over their vnet, in 70 lines.
  *   greet serve TENANT/VNET NAME PORT        answer every greeting
  *   greet ask TENANT/VNET NAME PEER PORT     greet PEER, print the answer
  * NAME is this program's endpoint (attached if it exists, else created);
@@ -59,12 +59,19 @@ int main(int argc, char **argv)
 	}
 	dprintf(fd, "%s/%s", argv[2], argv[3]);
 	shutdown(fd, SHUT_WR);
+	size_t got = 0;
 	while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
 		buf[n] = '\0';
 		fputs(buf, stdout);
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!got) {
+		fprintf(stderr, "greet: no answer from %s port %s: the connection %s\n", argv[4],
+			argv[5], n < 0 ? "failed while reading" : "closed before any reply");
+		return 1;
 	}
 	putchar('\n');
-	close(fd);
 	cs_endpoint_close(ep);
 	cs_close(cs);
 	return 0;

@@ -20,19 +20,36 @@
 
 #include <cs/cs.h>
 
+/*
+ * Copy both ways until both sides are done. An end of file from one side is
+ * passed on as a half-close (shutdown of the write side) to the other, whose
+ * answer still has to travel back: a client typically sends its request,
+ * half-closes, and then reads.
+ */
 static void pump(int a, int b)
 {
 	struct pollfd p[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
 	char buf[65536];
+	int open = 2;
 
-	for (;;) {
+	while (open > 0) {
 		if (poll(p, 2, -1) < 0)
 			return;
 		for (int i = 0; i < 2; i++) {
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			int to = i ? a : b;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t n = read(p[i].fd, buf, sizeof(buf));
-			if (n <= 0 || write(p[1 - i].fd, buf, (size_t)n) != n)
+			if (n < 0)
+				return;
+			if (n == 0) {
+				shutdown(to, SHUT_WR);
+				p[i].fd = -1; /* poll() skips it */
+				open--;
+				continue;
+			}
+			if (write(to, buf, (size_t)n) != n)
 				return;
 		}
 	}

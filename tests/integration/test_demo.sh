@@ -11,6 +11,8 @@ check "the demo exits 0" test $rc = 0
 check "programs of each tenant greeted each other by name" \
 	bash -c 'grep -q "acme/blue/db says hello back to acme/blue/web" <<<"$1" &&
 		grep -q "umbrella/blue/db says hello back to umbrella/blue/web" <<<"$1"' _ "$out"
+check "greet's answer came back through relay (across two vnets)" \
+	grep -q "acme/red/db says hello back to acme/blue/web" <<<"$out"
 check "acme could not reach umbrella" grep -q "unreachable, as it should be" <<<"$out"
 check "umbrella reached its own files" grep -q "1 received" <<<"$out"
 check "the demo cleaned up after itself" test -z "$(leaked)"

@@ -131,5 +131,24 @@ import json, sys
 a = json.loads(sys.argv[1])["audit"]
 assert a and all(e["uid"] == 1000 for e in a), a' "$out"
 
+# a hung csd: cs-ctl gives up after its timeout, naming the socket and the
+# stopped process; exec's program itself is never limited
+csd=$(csd_pid a)
+kill -STOP "$csd"
+t0=$(date +%s%N)
+out=$(ctl a --timeout 2 status 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "status against a stopped csd exits 1 (got $rc) after the 2 s timeout ($ms ms)" \
+	test $rc = 1 -a $ms -ge 1900 -a $ms -lt 4000
+check "the message names the socket, the timeout and the stopped pid ($out)" grep -q \
+	"csd at $TMP/a/csd.sock did not answer within 2 s; is it running? (csd is pid $csd, stopped: kill -CONT $csd)" <<<"$out"
+out=$(CS_TIMEOUT=1 ctl a tenant list 2>&1); rc=$?
+check "\$CS_TIMEOUT=1 bounds the wait as well (rc $rc)" grep -q "within 1 s" <<<"$out"
+kill -CONT "$csd"
+check "csd answers again after SIGCONT" ctl a --timeout 2 status
+check "--timeout does not limit exec's program (root)" ctl a --timeout 1 exec acme/blue/web -- sleep 2
+check "--timeout does not limit exec's program (uid 1000)" as 1000 --timeout 1 exec acme/blue/web -- sleep 2
+check_not "--timeout x is a usage error" bash -c "'$CTL' --timeout x status 2>/dev/null; [ \$? != 2 ]"
+
 check "no leftover program" test -z "$(pgrep -u 1000 -f "sleep 30")"
 finish

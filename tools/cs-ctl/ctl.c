@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* cs-ctl: options, word matching, dispatch, talking to csd, output. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #ifndef CS_VERSION
 #include "config.h"
@@ -111,6 +117,16 @@ static int long_option(struct ctl *c, int *in, int n, char **argv, bool *taken)
 			c->socket = argv[++*in];
 		} else {
 			return ctl_usage_error(c, "option --socket needs a value: --socket SOCKET");
+		}
+		return 0;
+	}
+	if (len == 7 && !strncmp(name, "timeout", len)) {
+		if (eq) {
+			c->timeout = eq + 1;
+		} else if (*in + 1 < n) {
+			c->timeout = argv[++*in];
+		} else {
+			return ctl_usage_error(c, "option --timeout needs a value: --timeout SECONDS");
 		}
 		return 0;
 	}
@@ -272,6 +288,9 @@ void ctl_usage(struct ctl *c, FILE *f)
 	      "  -S, --socket SOCKET  csd's control socket (default: $CS_SOCKET, then "
 	      CS_DEFAULT_SOCKET ")\n"
 	      "  -j, --json           print results as JSON\n"
+	      "  --timeout SECONDS    give up when csd does not answer in time (default:\n"
+	      "                       $CS_TIMEOUT, then 30; apply gets 10 times more;\n"
+	      "                       0: no limit; exec's program is never limited)\n"
 	      "  -h, --help           print usage (of the command given, if any)\n"
 	      "  -V, --version        print the version\n"
 	      "\n"
@@ -300,21 +319,169 @@ static int ctl_help(struct ctl *c, int argc, char **argv)
 	return ctl_dispatch(c, ctl_commands, ctl_ncommands, "object", argc - 1, argv + 1);
 }
 
-int ctl_connect(struct ctl *c)
+/* What the SIGALRM handler prints; formatted when armed (printf is not
+ * async-signal-safe). */
+static char deadline_msg[PATH_MAX + 256];
+static size_t deadline_len;
+static struct sockaddr_un deadline_sa = { .sun_family = AF_UNIX };
+
+static void put(const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void put_str(const char *s)
+{
+	put(s, strlen(s));
+}
+
+/* @v in decimal at @out (24 bytes); returns the length. */
+static size_t fmt_num(char *out, long v)
+{
+	char b[24], *p = b + sizeof(b);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	memcpy(out, p, (size_t)(b + sizeof(b) - p));
+	return (size_t)(b + sizeof(b) - p);
+}
+
+static void put_num(long v)
+{
+	char b[24];
+
+	put(b, fmt_num(b, v));
+}
+
+/*
+ * The kernel accepts a connection for a stopped or busy csd, so cs-ctl would
+ * wait forever. Name the process behind the socket (SO_PEERCRED of a fresh
+ * connection) and whether it is stopped, using only async-signal-safe calls.
+ */
+static void deadline_hit(int sig)
+{
+	struct ucred cred = { 0 };
+	socklen_t clen = sizeof(cred);
+	char path[64], stat[512];
+	int fd;
+
+	(void)sig;
+	put(deadline_msg, deadline_len);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&deadline_sa, sizeof(deadline_sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0) {
+		char state = '?';
+		ssize_t n;
+		int sf;
+
+		memcpy(path, "/proc/", 6);
+		memcpy(path + 6 + fmt_num(path + 6, cred.pid), "/stat", 6);
+		if ((sf = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			n = read(sf, stat, sizeof(stat) - 1);
+			close(sf);
+			stat[n > 0 ? n : 0] = '\0';
+			char *rp = strrchr(stat, ')');
+			if (rp && rp[1] == ' ')
+				state = rp[2];
+		}
+		put_str(" (csd is pid ");
+		put_num(cred.pid);
+		if (state == 'T' || state == 't') {
+			put_str(", stopped: kill -CONT ");
+			put_num(cred.pid);
+		}
+		put_str(")");
+	}
+	put_str("; --timeout SECONDS or $CS_TIMEOUT waits longer (0: no limit)\n");
+	_exit(CTL_FAIL);
+}
+
+/* The path cs_open() will use: -S, then $CS_SOCKET, then the default. */
+static const char *socket_path(const struct ctl *c)
 {
 	const char *path = c->socket;
-	int r, e;
 
-	if (c->cs)
-		return 0;
-	/* the same search as cs_open(), only to name the socket in messages */
 	if (!path)
 		path = getenv("CS_SOCKET");
 	if (!path || !*path)
 		path = CS_DEFAULT_SOCKET;
+	return path;
+}
+
+/* --timeout, else $CS_TIMEOUT, else the default, into c->timeout_s. */
+static int parse_timeout(struct ctl *c)
+{
+	const char *v = c->timeout, *from = "--timeout";
+	unsigned long n;
+	char *end;
+
+	if (!v) {
+		v = getenv("CS_TIMEOUT");
+		from = "$CS_TIMEOUT";
+	}
+	if (!v || (!*v && !c->timeout)) {
+		c->timeout_s = CTL_TIMEOUT_DEFAULT;
+		return 0;
+	}
 	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-' || n > UINT_MAX / CTL_APPLY_TIMEOUT_FACTOR)
+		return ctl_usage_error(c, "%s \"%s\" is not a number of seconds (0: no limit)",
+				       from, v);
+	c->timeout_s = (unsigned)n;
+	return 0;
+}
+
+int ctl_deadline_start(struct ctl *c, const char *op)
+{
+	unsigned s = c->timeout_s;
+	const char *path = socket_path(c);
+	struct sigaction sa = { .sa_handler = deadline_hit };
+	int n;
+
+	if (!s)
+		return 0;
+	if (op && !strcmp(op, "apply"))
+		s *= CTL_APPLY_TIMEOUT_FACTOR;
+	n = snprintf(deadline_msg, sizeof(deadline_msg),
+		     "cs-ctl: csd at %s did not answer%s%s within %u s; is it running?", path,
+		     op ? " " : "", op ? op : "", s);
+	deadline_len = n < 0 ? 0 : (size_t)n < sizeof(deadline_msg) ? (size_t)n
+								     : sizeof(deadline_msg) - 1;
+	memset(deadline_sa.sun_path, 0, sizeof(deadline_sa.sun_path));
+	strncpy(deadline_sa.sun_path, path, sizeof(deadline_sa.sun_path) - 1);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(s);
+	return 0;
+}
+
+void ctl_deadline_stop(void)
+{
+	/* also before exec: a pending alarm would survive execve() */
+	alarm(0);
+}
+
+int ctl_connect(struct ctl *c)
+{
+	/* the same search as cs_open(), only to name the socket in messages */
+	const char *path = socket_path(c);
+	int r, e;
+
+	if (c->cs)
+		return 0;
+	errno = 0;
+	ctl_deadline_start(c, NULL);
 	r = cs_open(c->socket, &c->cs);
 	e = errno;
+	ctl_deadline_stop();
 	if (!r)
 		return 0;
 	c->cs = NULL;
@@ -347,7 +514,9 @@ int ctl_request(struct ctl *c, const char *op, json_t *args, const char *what,
 		return ctl_fail(c, "%s: out of memory", what);
 	if ((r = ctl_connect(c)))
 		goto out;
+	ctl_deadline_start(c, op);
 	r = cs_call(c->cs, op, text, result ? &reply : NULL);
+	ctl_deadline_stop();
 	if (r < 0) {
 		const char *msg = cs_last_error(c->cs);
 
@@ -556,6 +725,8 @@ int ctl_main(int argc, char **argv)
 	if (n)
 		memcpy(args, argv + 1, (size_t)n * sizeof(*args));
 	r = ctl_parse_options(&c, &n, args);
+	if (!r)
+		r = parse_timeout(&c);
 	if (r)
 		goto out;
 	if (c.version) {

@@ -33,6 +33,8 @@ struct ctl_obj;
 struct ctl {
 	cs_t *cs;             /* connected on first use, so usage errors need no csd */
 	const char *socket;   /* -S; NULL: $CS_SOCKET, then the default */
+	const char *timeout;  /* --timeout SECONDS; NULL: $CS_TIMEOUT, then 30 */
+	unsigned timeout_s;   /* the above as a number; 0: wait as long as it takes */
 	bool json;            /* -j */
 	bool help;            /* -h or `help`: print usage at the level reached */
 	bool version;         /* -V */
@@ -90,6 +92,19 @@ void ctl_usage_line(struct ctl *c, FILE *f, const char *args);
 int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "cs-ctl: message" to stderr; returns CTL_FAIL. */
 int ctl_fail(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Default bound on csd's answer, in seconds (--timeout, $CS_TIMEOUT). */
+#define CTL_TIMEOUT_DEFAULT 30
+/* apply may change many objects in the kernel: it gets this many times more. */
+#define CTL_APPLY_TIMEOUT_FACTOR 10
+
+/*
+ * Bound the wait for csd's answer to @op (NULL: connecting) by the timeout:
+ * when it passes, cs-ctl prints "csd at SOCKET did not answer within N s"
+ * and exits 1. ctl_deadline_stop() disarms it. 0 or CTL_USAGE (a bad value).
+ */
+int ctl_deadline_start(struct ctl *c, const char *op);
+void ctl_deadline_stop(void);
 
 /* Connect to csd unless connected; 0 or CTL_FAIL (message printed). */
 int ctl_connect(struct ctl *c);
