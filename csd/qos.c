@@ -198,7 +198,9 @@ static int64_t rc_begin(struct csd *d)
 {
 	int64_t cur = 0;
 
-	if (store_revision(d->store, &cur) < 0 || cur <= 0) {
+	/* on a shared store (etcd) the revision moves with every node's
+	 * writes and costs a round trip: read directly there */
+	if (model_store_shared(d) || store_revision(d->store, &cur) < 0 || cur <= 0) {
 		rc_clear();
 		return 0;
 	}
