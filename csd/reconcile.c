@@ -188,7 +188,8 @@ int reconcile_all(struct csd *d)
 			failed++;
 		}
 	}
-	json_object_foreach(eps, key, doc) {
+	void *tmp;
+	json_object_foreach_safe(eps, tmp, key, doc) {
 		name_t p[3];
 		char vkey[KEY_MAX];
 		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 || !model_endpoint_local(d, doc))
@@ -200,9 +201,18 @@ int reconcile_all(struct csd *d)
 			/* its program is gone and no connection holds it */
 			const char *const prefixes[] = { key };
 			d->gen++;
-			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
+			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0) {
 				log_info("ephemeral endpoint %s/%s/%s deleted: its owner is gone",
 					 p[0], p[1], p[2]);
+				/* out of this pass's reading too: the stale pass below
+				 * removes its namespace now, and QoS and rules no longer
+				 * count it (not at a later reconcile, nor as "not
+				 * realized") */
+				json_object_del(eps, key);
+			} else {
+				log_warn("reconcile: ephemeral endpoint %s/%s/%s: its owner is gone "
+					 "but it cannot be deleted: %s", p[0], p[1], p[2], err);
+			}
 			continue;
 		}
 		key_vnet(vkey, p[0], p[1]);

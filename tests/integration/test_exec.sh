@@ -131,6 +131,30 @@ import json, sys
 a = json.loads(sys.argv[1])["audit"]
 assert a and all(e["uid"] == 1000 for e in a), a' "$out"
 
+# an ephemeral endpoint whose program died while csd was down is gone after
+# csd restarts (the start-up reconcile), kernel namespace included, quietly
+check "vnet acme/red for the relay" ctl a vnet create acme/red subnet 10.2.0.0/24
+CS_SOCKET=$TMP/a/csd.sock "$CS_BUILD/examples/relay" acme/blue acme/red db 7002 tmp >"$W/relay.out" &
+relay=$!
+BG_PIDS+=($relay)
+wait_file "$W/relay.out"
+check "relay made ephemeral acme/blue/tmp" ctl a endpoint show acme/blue/tmp
+check "and its namespace" test -e /run/netns/$PFX.acme.blue.tmp
+csd=$(csd_pid a)
+kill -9 "$csd"; wait "$csd" 2>/dev/null
+kill -9 "$relay"; wait "$relay" 2>/dev/null
+: >"$TMP/a/csd.log"
+csd_start a || exit 1
+check_not "after the restart acme/blue/tmp is gone from the store" ctl a endpoint show acme/blue/tmp 2>/dev/null
+check_not "and acme/red/tmp" ctl a endpoint show acme/red/tmp 2>/dev/null
+check_not "its namespace is gone" test -e /run/netns/$PFX.acme.blue.tmp
+check_not "acme/red/tmp's namespace is gone" test -e /run/netns/$PFX.acme.red.tmp
+kill -HUP "$(csd_pid a)"
+sleep 0.5
+check "the restart and a SIGHUP after it warned nothing ($(grep -i warn "$TMP/a/csd.log" | head -3))" \
+	bash -c "! grep -qi 'warn' '$TMP/a/csd.log'"
+check "the log says why they went" grep -q "ephemeral endpoint acme/blue/tmp deleted: its owner is gone" "$TMP/a/csd.log"
+
 # a hung csd: cs-ctl gives up after its timeout, naming the socket and the
 # stopped process; exec's program itself is never limited
 csd=$(csd_pid a)
