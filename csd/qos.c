@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "qos.h"
 #include "policy/authz.h"
@@ -951,11 +952,17 @@ int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *
 		n++;
 	}
 	r = apply_caps(d, t, v, vdoc, n, names, docs, resv, false, NULL, NULL, err, errlen);
-	/* the reconciler passes here for every vnet: the node's uplink too
-	 * (a read of the node; the backend only when it changed) */
+	/* the reconciler passes here for every vnet: the node's uplink too,
+	 * read at most once a second (the backend only when it changed) */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	static int64_t uplink_read_s = -1;
 	char uerr[512];
-	if (realize_uplink_qos(d, NULL, false, uerr, sizeof(uerr)) < 0)
-		log_warn("%s (the reconciler retries)", uerr);
+	if (ts.tv_sec != uplink_read_s) {
+		uplink_read_s = ts.tv_sec;
+		if (realize_uplink_qos(d, NULL, false, uerr, sizeof(uerr)) < 0)
+			log_warn("%s (the reconciler retries)", uerr);
+	}
 out:
 	free(resv);
 	free(store);
