@@ -571,9 +571,12 @@ static int check_uplink(struct csd *d, const struct principal *who, const char *
 		if (en && !strcmp(en, node) && resv_of(doc, ids[n], &cur[n])) {
 			char tk[KEY_MAX];
 			snprintf(tk, sizeof(tk), "/tenants/%.*s", (int)(strchr(ek, '/') - ek), ek);
-			vis[n] = !who || authz_vnet(who, json_object_get(json_object_get(tdocs, tk),
-									 "spec"),
-						    json_object_get(vdocs[vi], "spec"), AZ_SEE);
+			/* without a caller: only the request's own vnet */
+			size_t tvlen = (size_t)(strrchr(full, '/') - full) + 1;
+			vis[n] = who ? authz_vnet(who, json_object_get(json_object_get(tdocs, tk),
+								       "spec"),
+						  json_object_get(vdocs[vi], "spec"), AZ_SEE)
+				     : !strncmp(ek, full, tvlen);
 			n++;
 		}
 		json_decref(doc);
