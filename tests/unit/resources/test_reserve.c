@@ -636,6 +636,76 @@ static void test_apply(void **state)
 	OK(g, cs_tenant_delete(g, "qa"));
 }
 
+/* The tenant quota is kept atomically across vnets and daemons: 30
+ * clients, through both csd at once, each reserve 10mbit for an endpoint
+ * in one of three vnets of a tenant with quotas.bandwidth 100mbit (each
+ * vnet could take them all): exactly 10 are admitted. */
+static void test_quota_concurrent(void **state)
+{
+	enum { N = 30 };
+	pid_t kids[N];
+	int go[2], admitted = 0, refused = 0, other = 0;
+
+	(void)state;
+	OK(g, cs_tenant_create(g, "qc", "{\"quotas\":{\"bandwidth\":\"100mbit\"}}"));
+	for (int v = 0; v < 3; v++) {
+		char n[32], spec[96];
+		snprintf(n, sizeof(n), "qc/v%d", v);
+		snprintf(spec, sizeof(spec), "{\"subnet\":\"10.3.%d.0/24\",\"capacity\":\"1gbit\"}", v);
+		OK(g, cs_vnet_create(g, n, spec));
+	}
+	for (int i = 0; i < N; i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "qc/v%d/k%d", i % 3, i);
+		OK(g, cs_endpoint_create(g, n, NULL));
+	}
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	for (int i = 0; i < N; i++) {
+		if ((kids[i] = fork()) == 0) {
+			cs_t *c = NULL;
+			char n[32], b;
+			close(go[1]);
+			if (cs_open(sock[i % NDAEMONS], &c) < 0)
+				_exit(3);
+			if (read(go[0], &b, 1) < 0)
+				_exit(3);
+			snprintf(n, sizeof(n), "qc/v%d/k%d", i % 3, i);
+			int r = cs_reservation_create(c, n, "{\"rate\":\"10mbit\"}");
+			if (r == CS_EQUOTA && !strstr(cs_last_error(c), "quotas.bandwidth of 100mbit"))
+				r = -100;
+			cs_close(c);
+			_exit(r == 0 ? 0 : r == CS_EQUOTA ? 1 : 2);
+		}
+		assert_true(kids[i] > 0);
+	}
+	close(go[0]);
+	sleep_ms(300);
+	close(go[1]);
+	for (int i = 0; i < N; i++) {
+		int st = 0;
+		waitpid(kids[i], &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			admitted++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			refused++;
+		else
+			other++;
+	}
+	printf("quota, concurrent: %d admitted, %d refused, %d failed otherwise\n", admitted,
+	       refused, other);
+	assert_int_equal(other, 0);
+	assert_int_equal(admitted, 10);
+	assert_int_equal(refused, N - 10);
+	char *s = NULL;
+	OK(g, cs_reservation_list(g, "qc", &s));
+	json_t *j = parse(s);
+	assert_int_equal(json_array_size(j), 10);
+	json_decref(j);
+	cs_free(s);
+	OK(g, cs_tenant_delete(g, "qc"));
+}
+
 /* How many endpoint_qos lines daemon 0 recorded for @ep. */
 static int qos_lines(const char *ep)
 {
@@ -784,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_ephemeral),
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_quota),
+		cmocka_unit_test(test_quota_concurrent),
 		cmocka_unit_test(test_only_changed),
 		cmocka_unit_test(test_rate),
 	};
