@@ -26,70 +26,15 @@
 
 #include <cs/cs.h>
 #include "csd/csd.h"
+#include "csdchild.h"
 #include "vnet/recording.h"
 
 #define NDAEMONS 2
 #define NCLIENTS 50
 
-static char tmpdir[64], sock[NDAEMONS][100], logpath[NDAEMONS][100], state_dir[100];
-static pid_t daemons[NDAEMONS] = { -1, -1 };
+static char tmpdir[64];
+static struct csd_child csds[NDAEMONS] = { { .pid = -1 }, { .pid = -1 } };
 static cs_t *g; /* to daemon 0, for the whole run */
-
-/* ---- the daemon children ---- */
-
-static void __attribute__((noreturn)) run_daemon(int i)
-{
-	char prefix[8];
-	snprintf(prefix, sizeof(prefix), "ur%d", i);
-	char *argv[] = { "csd", "-S", sock[i], "-D", state_dir, "-p", prefix, "-n", "n1",
-			 "--backend", "recording", "-l", "warning", NULL };
-	struct csd d = { 0 };
-	char err[1024];
-	size_t written = 0;
-	int r;
-
-	if (csd_config_load(&d.cfg, (int)(sizeof(argv) / sizeof(argv[0])) - 1, argv, err,
-			    sizeof(err)) != 0) {
-		fprintf(stderr, "csd child: config: %s\n", err);
-		exit(2);
-	}
-	log_set_level(d.cfg.log_level);
-	if ((r = csd_init(&d)) < 0) {
-		fprintf(stderr, "csd child: init: %s\n", cs_strerror(r));
-		exit(3);
-	}
-	while (!d.stopping && (r = csd_poll(&d, 20)) >= 0) {
-		/* what the backend was asked to do, for the parent to read */
-		const char *log = vnet_recording_log(d.backend);
-		size_t len = strlen(log);
-		if (len != written) {
-			char tmp[128];
-			snprintf(tmp, sizeof(tmp), "%s.tmp", logpath[i]);
-			FILE *f = fopen(tmp, "we");
-			if (f) {
-				fputs(log, f);
-				fclose(f);
-				rename(tmp, logpath[i]);
-				written = len;
-			}
-		}
-	}
-	csd_fini(&d);
-	csd_config_free(&d.cfg);
-	exit(r < 0 ? 4 : 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 static double now_s(void)
 {
@@ -98,44 +43,21 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int connect_to(int i, cs_t **out)
-{
-	for (int k = 0; k < 300; k++) {
-		if (cs_open(sock[i], out) == 0)
-			return 0;
-		sleep_ms(100);
-	}
-	return -1;
-}
-
+/* Two daemons on one store: the first creates it, the second opens it.
+ * Each writes its backend's recording (the endpoint_qos lines enforced). */
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cs-ut-reserve-XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (ut_tmpdir(tmpdir, sizeof(tmpdir), "reserve") < 0)
 		return -1;
-	snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
-	mkdir(state_dir, 0700);
 	for (int i = 0; i < NDAEMONS; i++) {
-		snprintf(sock[i], sizeof(sock[i]), "%s/csd%d.sock", tmpdir, i);
-		snprintf(logpath[i], sizeof(logpath[i]), "%s/backend%d.log", tmpdir, i);
-	}
-	/* the first creates the store; the second opens it */
-	for (int i = 0; i < NDAEMONS; i++) {
-		cs_t *c = NULL;
-		fflush(NULL);
-		if ((daemons[i] = fork()) < 0)
+		char prefix[8], sockname[16], log[24];
+		snprintf(prefix, sizeof(prefix), "ur%d", i);
+		snprintf(sockname, sizeof(sockname), "csd%d.sock", i);
+		snprintf(log, sizeof(log), "backend%d.log", i);
+		const char *const extra[] = { "-p", prefix, "-n", "n1", NULL };
+		if (csd_child_start(&csds[i], tmpdir, sockname, extra, log, i == 0 ? &g : NULL) < 0)
 			return -1;
-		if (daemons[i] == 0)
-			run_daemon(i);
-		if (connect_to(i, &c) < 0) {
-			fprintf(stderr, "csd child %d did not accept on %s\n", i, sock[i]);
-			return -1;
-		}
-		if (i == 0)
-			g = c;
-		else
-			cs_close(c);
 	}
 	return 0;
 }
@@ -144,45 +66,13 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	cs_close(g);
-	for (int i = 0; i < NDAEMONS; i++) {
-		if (daemons[i] <= 0)
-			continue;
-		kill(daemons[i], SIGTERM);
-		int st = 0;
-		for (int k = 0; k < 50 && waitpid(daemons[i], &st, WNOHANG) == 0; k++)
-			sleep_ms(100);
-		kill(daemons[i], SIGKILL);
-		waitpid(daemons[i], NULL, 0);
-	}
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (int i = 0; i < NDAEMONS; i++)
+		csd_child_stop(&csds[i]);
+	ut_rmdir(tmpdir);
 	return 0;
 }
 
 /* ---- helpers ---- */
-
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
-
-	if (!j)
-		fail_msg("not JSON (%s): %.200s", e.text, text);
-	return j;
-}
-
-static int64_t revision(cs_t *cs)
-{
-	char *s = NULL;
-	int r = cs_status(cs, &s);
-
-	if (r != 0)
-		fail_msg("status: %s: %s", cs_strerror(r), cs_last_error(cs));
-	json_t *j = parse(s);
-	int64_t v = json_integer_value(json_object_get(j, "revision"));
-	json_decref(j);
-	cs_free(s);
-	return v;
-}
 
 #define OK(cs, call)                                                                       \
 	do {                                                                               \
@@ -195,7 +85,7 @@ static int64_t revision(cs_t *cs)
  * and the daemon alive (the revision read after it is a good request). */
 #define REFUSED(cs, call, code, needle)                                                    \
 	do {                                                                               \
-		int64_t before_ = revision(cs);                                            \
+		int64_t before_ = ut_revision(cs);                                            \
 		int r_ = (call);                                                           \
 		const char *m_ = cs_last_error(cs);                                        \
 		if (r_ != (code))                                                          \
@@ -204,7 +94,7 @@ static int64_t revision(cs_t *cs)
 		if (!strstr(m_, (needle)))                                                 \
 			fail_msg("%s: message \"%s\" does not contain \"%s\"", #call, m_,  \
 				 (needle));                                                \
-		if (revision(cs) != before_)                                               \
+		if (ut_revision(cs) != before_)                                               \
 			fail_msg("%s: refused, but the store changed", #call);             \
 	} while (0)
 
@@ -214,7 +104,7 @@ static char *vnet_field(const char *vnet, const char *key)
 	char *s = NULL;
 
 	OK(g, cs_vnet_show(g, vnet, &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	const char *v = json_string_value(json_object_get(j, key));
 	char *out = strdup(v ? v : "(none)");
 	json_decref(j);
@@ -255,7 +145,7 @@ static void expect_qos(const char *ep, const char *want)
 
 	snprintf(needle, sizeof(needle), "endpoint_qos %s ", ep);
 	for (int k = 0; k < 100; k++) {
-		char *log = read_file(logpath[0]), *p = log, *hit = NULL;
+		char *log = read_file(csds[0].log), *p = log, *hit = NULL;
 		while ((p = strstr(p, needle)))
 			hit = p++;
 		if (hit) {
@@ -265,7 +155,7 @@ static void expect_qos(const char *ep, const char *want)
 		free(log);
 		if (!strcmp(last, want))
 			return;
-		sleep_ms(20);
+		ut_sleep_ms(20);
 	}
 	fail_msg("endpoint %s: last qos applied \"%s\", expected \"%s\"", ep, last, want);
 }
@@ -336,7 +226,7 @@ static void test_boundaries(void **state)
 
 	char *s = NULL;
 	OK(g, cs_reservation_show(g, "q/v/e2", &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	assert_string_equal(json_string_value(json_object_get(j, "rate")), "30mbit");
 	assert_string_equal(json_string_value(json_object_get(j, "ceil")), "40mbit");
 	assert_string_equal(json_string_value(json_object_get(j, "burst")), "64kb");
@@ -345,18 +235,18 @@ static void test_boundaries(void **state)
 	json_decref(j);
 	cs_free(s);
 	OK(g, cs_reservation_list(g, "q/v", &s));
-	j = parse(s);
+	j = ut_parse(s);
 	assert_int_equal(json_array_size(j), 2);
 	json_decref(j);
 	cs_free(s);
 	OK(g, cs_reservation_list(g, "q/v/e1", &s));
-	j = parse(s);
+	j = ut_parse(s);
 	assert_int_equal(json_array_size(j), 1);
 	json_decref(j);
 	cs_free(s);
 	/* a reservation is the endpoint's qos */
 	OK(g, cs_endpoint_show(g, "q/v/e1", &s));
-	j = parse(s);
+	j = ut_parse(s);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "qos"), "rate")),
 			    "50mbit");
 	json_decref(j);
@@ -444,7 +334,7 @@ static void test_concurrent(void **state)
 			cs_t *c = NULL;
 			char n[32], b;
 			close(go[1]);
-			if (cs_open(sock[i % NDAEMONS], &c) < 0)
+			if (cs_open(csds[i % NDAEMONS].sock, &c) < 0)
 				_exit(3);
 			/* all connected first, then all at once */
 			if (read(go[0], &b, 1) < 0)
@@ -459,7 +349,7 @@ static void test_concurrent(void **state)
 		assert_true(kids[i] > 0);
 	}
 	close(go[0]);
-	sleep_ms(300);
+	ut_sleep_ms(300);
 	close(go[1]); /* EOF releases them all */
 	for (int i = 0; i < NCLIENTS; i++) {
 		int st = 0;
@@ -480,13 +370,13 @@ static void test_concurrent(void **state)
 	ASSERT_FIELD("q/c", "free", "0bit");
 	char *s = NULL;
 	OK(g, cs_reservation_list(g, "q/c", &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	assert_int_equal(json_array_size(j), 20);
 	/* release one: another is admitted at once, through the other csd */
 	const char *first = json_string_value(json_object_get(json_array_get(j, 0), "name"));
 	OK(g, cs_reservation_delete(g, first));
 	cs_t *b = NULL;
-	assert_int_equal(cs_open(sock[1], &b), 0);
+	assert_int_equal(cs_open(csds[1].sock, &b), 0);
 	for (int k = 0; k < NCLIENTS; k++) {
 		char n[32], quoted[40];
 		snprintf(n, sizeof(n), "q/c/k%d", k);
@@ -512,7 +402,7 @@ static void test_ephemeral(void **state)
 	struct cs_qos q = { .rate = 20000000, .cls = CS_QOS_REALTIME };
 
 	(void)state;
-	assert_int_equal(cs_open(sock[0], &c), 0);
+	assert_int_equal(cs_open(csds[0].sock, &c), 0);
 	OK(c, cs_endpoint_open(c, "q/v", NULL, CS_EP_EPHEMERAL, &ep));
 	OK(c, cs_reserve(ep, &q));
 	ASSERT_FIELD("q/v", "reserved", "20mbit");
@@ -539,7 +429,7 @@ static void test_ephemeral(void **state)
 		free(v);
 		if (gone)
 			break;
-		sleep_ms(20);
+		ut_sleep_ms(20);
 	}
 	ASSERT_FIELD("q/v", "reserved", "0bit");
 	snprintf(want, sizeof(want), "rate=30000000 ceil=30000000 burst=0 class=2");
@@ -578,7 +468,7 @@ static void test_apply(void **state)
 	/* c gets the floor: 1% of the capacity */
 	expect_qos("qa/x/c", "rate=10000000 ceil=10000000 burst=0 class=2");
 	/* more than fits: refused whole, naming the endpoint, nothing changed */
-	int64_t before = revision(g);
+	int64_t before = ut_revision(g);
 	r = apply_text("{\"tenants\":{\"qa\":{}},\"vnets\":{\"qa/x\":{\"subnet\":\"10.6.0.0/24\","
 		       "\"capacity\":\"1gbit\",\"endpoints\":{\"a\":{\"qos\":{\"rate\":\"500mbit\","
 		       "\"class\":\"realtime\"}},\"b\":{\"qos\":{\"rate\":\"400mbit\"}},\"c\":{\"qos\":"
@@ -588,19 +478,19 @@ static void test_apply(void **state)
 		    "requested, 0bit free of 900mbit"))
 		fail_msg("apply refusal: %s", err);
 	free(err);
-	assert_int_equal(revision(g), before);
+	assert_int_equal(ut_revision(g), before);
 	/* a lower capacity that no longer holds them: refused too */
 	r = apply_text("{\"tenants\":{\"qa\":{}},\"vnets\":{\"qa/x\":{\"subnet\":\"10.6.0.0/24\","
 		       "\"capacity\":\"500mbit\",\"endpoints\":{\"a\":{\"qos\":{\"rate\":\"500mbit\"}},"
 		       "\"b\":{\"qos\":{\"rate\":\"400mbit\"}},\"c\":{}}}}}", &err);
 	assert_int_equal(r, CS_EADMIT);
 	free(err);
-	assert_int_equal(revision(g), before);
+	assert_int_equal(ut_revision(g), before);
 	/* a reservation made at run time is part of the declared state */
 	OK(g, cs_reservation_delete(g, "qa/x/b"));
 	OK(g, reserve(g, "qa/x/c", "{\"rate\":\"100mbit\"}"));
 	OK(g, cs_call(g, "export", NULL, &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	json_t *eps = json_object_get(json_object_get(json_object_get(j, "vnets"), "qa/x"),
 				      "endpoints");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(
@@ -619,13 +509,13 @@ static void test_apply(void **state)
 	expect_qos("qa/x/a", "rate=200000000 ceil=200000000 burst=0 class=2");
 	expect_qos("qa/x/b", "rate=350000000 ceil=350000000 burst=0 class=2");
 	/* applying the same file again changes nothing */
-	before = revision(g);
+	before = ut_revision(g);
 	r = apply_text("{\"tenants\":{\"qa\":{}},\"vnets\":{\"qa/x\":{\"subnet\":\"10.6.0.0/24\","
 		       "\"capacity\":\"1gbit\",\"endpoints\":{\"a\":{\"qos\":{\"rate\":\"200mbit\"}},"
 		       "\"b\":{},\"c\":{}}}}}", &err);
 	assert_int_equal(r, 0);
 	free(err);
-	assert_int_equal(revision(g), before);
+	assert_int_equal(ut_revision(g), before);
 	/* without capacity: unshaped */
 	r = apply_text("{\"tenants\":{\"qa\":{}},\"vnets\":{\"qa/x\":{\"subnet\":\"10.6.0.0/24\","
 		       "\"endpoints\":{\"a\":{},\"b\":{},\"c\":{}}}}}", &err);
@@ -666,7 +556,7 @@ static void test_quota_concurrent(void **state)
 			cs_t *c = NULL;
 			char n[32], b;
 			close(go[1]);
-			if (cs_open(sock[i % NDAEMONS], &c) < 0)
+			if (cs_open(csds[i % NDAEMONS].sock, &c) < 0)
 				_exit(3);
 			if (read(go[0], &b, 1) < 0)
 				_exit(3);
@@ -680,7 +570,7 @@ static void test_quota_concurrent(void **state)
 		assert_true(kids[i] > 0);
 	}
 	close(go[0]);
-	sleep_ms(300);
+	ut_sleep_ms(300);
 	close(go[1]);
 	for (int i = 0; i < N; i++) {
 		int st = 0;
@@ -699,7 +589,7 @@ static void test_quota_concurrent(void **state)
 	assert_int_equal(refused, N - 10);
 	char *s = NULL;
 	OK(g, cs_reservation_list(g, "qc", &s));
-	json_t *j = parse(s);
+	json_t *j = ut_parse(s);
 	assert_int_equal(json_array_size(j), 10);
 	json_decref(j);
 	cs_free(s);
@@ -709,7 +599,7 @@ static void test_quota_concurrent(void **state)
 /* How many endpoint_qos lines daemon 0 recorded for @ep. */
 static int qos_lines(const char *ep)
 {
-	char needle[160], *log = read_file(logpath[0]), *p = log;
+	char needle[160], *log = read_file(csds[0].log), *p = log;
 	int n = 0;
 
 	snprintf(needle, sizeof(needle), "endpoint_qos %s ", ep);
@@ -741,7 +631,7 @@ static void test_only_changed(void **state)
 	}
 	/* the child writes its log after the pass that answered: wait for it */
 	for (int k = 0; k < 100 && qos_lines("qd/v/c") - c0 < 20; k++)
-		sleep_ms(20);
+		ut_sleep_ms(20);
 	if (qos_lines("qd/v/c") - c0 < 20 || qos_lines("qd/v/c") - c0 > 21)
 		fail_msg("qd/v/c: %d qos applications for 20 changes", qos_lines("qd/v/c") - c0);
 	if (qos_lines("qd/v/a") - a0 > 1 || qos_lines("qd/v/b") - b0 > 1)
@@ -787,7 +677,7 @@ static void test_quota(void **state)
 	OK(g, cs_endpoint_delete(g, "qq/b/z"));
 
 	/* apply: the whole file counts, the first object over is named */
-	int64_t before = revision(g);
+	int64_t before = ut_revision(g);
 	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\"}}},\"vnets\":{"
 		       "\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\",\"endpoints\":{"
 		       "\"x\":{\"qos\":{\"rate\":\"70mbit\"}}}},"
@@ -797,7 +687,7 @@ static void test_quota(void **state)
 	if (!strstr(err, "vnets.\"qq/b\".endpoints.y.qos: tenant qq: quotas.bandwidth of 100mbit"))
 		fail_msg("apply: %s", err);
 	free(err);
-	assert_int_equal(revision(g), before);
+	assert_int_equal(ut_revision(g), before);
 	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\",\"vnets\":1}}},"
 		       "\"vnets\":{\"qq/a\":{\"subnet\":\"10.5.0.0/24\",\"capacity\":\"1gbit\"},"
 		       "\"qq/b\":{\"subnet\":\"10.5.1.0/24\"}}}", &err);
@@ -812,7 +702,7 @@ static void test_quota(void **state)
 	if (!strstr(err, "vnets.\"qq/a\".endpoints.z: tenant qq: quota of 2 endpoints exceeded"))
 		fail_msg("apply: %s", err);
 	free(err);
-	assert_int_equal(revision(g), before);
+	assert_int_equal(ut_revision(g), before);
 	/* the permitted twin: within every quota */
 	r = apply_text("{\"tenants\":{\"qq\":{\"quotas\":{\"bandwidth\":\"100mbit\",\"vnets\":2,"
 		       "\"endpoints\":2}}},\"vnets\":{"
