@@ -267,6 +267,9 @@ struct plan {
 	json_t *up_vnets;       /* "T/V" -> final doc, to realize */
 	json_t *up_eps;         /* "T/V/E" -> final doc, to realize */
 	json_t *vni_owner;      /* "N" -> "T/V" after the plan */
+	json_t *vnet_eps;       /* "T/V" -> {E -> doc}: what each planned vnet holds after */
+	json_t *refused;        /* T -> true: a tenant refused, whose vnets are not planned */
+	bool ov_failed;         /* the file has errors already: plan only to find more */
 	struct schema_errors errs;
 	int code;               /* of the first error */
 	int fatal;              /* ENOMEM and the like: stop at once */
@@ -282,14 +285,18 @@ static void plan_clear(struct plan *pl)
 	json_decref(pl->up_vnets);
 	json_decref(pl->up_eps);
 	json_decref(pl->vni_owner);
+	json_decref(pl->vnet_eps);
+	json_decref(pl->refused);
 	schema_errors_clear(&pl->errs);
 	struct csd_req *r = pl->r;
 	const struct overlay *ov = pl->ov;
 	struct snap *s = pl->s;
+	bool ov_failed = pl->ov_failed;
 	memset(pl, 0, sizeof(*pl));
 	pl->r = r;
 	pl->ov = ov;
 	pl->s = s;
+	pl->ov_failed = ov_failed;
 }
 
 static int plan_init(struct plan *pl)
@@ -300,8 +307,10 @@ static int plan_init(struct plan *pl)
 	pl->up_vnets = json_object();
 	pl->up_eps = json_object();
 	pl->vni_owner = json_deep_copy(pl->s->vnis);
+	pl->vnet_eps = json_object();
+	pl->refused = json_object();
 	if (!pl->changes || !pl->down_eps || !pl->down_vnets || !pl->up_vnets || !pl->up_eps ||
-	    !pl->vni_owner)
+	    !pl->vni_owner || !pl->vnet_eps || !pl->refused)
 		return CS_ENOMEM;
 	return 0;
 }
@@ -542,25 +551,36 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 	json_t *spec, *doc;
 
 	key_tenant(key, ot->name);
+	/* a refused tenant's vnets are not planned: what they hold is not
+	 * the caller's to learn */
 	if (old && !authz_visible(who, old_spec, NULL)) {
+		json_object_set_new(pl->refused, ot->name, json_true());
 		if (ot->spec)
 			plan_error(pl, CS_EEXIST, "tenant %s: already exists", ot->name);
-		else
+		else if (!pl->ov_failed) /* else overlay_load said it */
 			plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
 		return;
 	}
 	if (old && !req_may(pl->r, old_spec, NULL)) {
+		json_object_set_new(pl->refused, ot->name, json_true());
 		plan_error(pl, CS_EPERM, "tenant %s: permission denied for uid %u (ask an owner of "
 			   "the tenant or an administrator)", ot->name, (unsigned)who->uid);
 		return;
 	}
 	if (!ot->spec) {
 		/* named only by its vnets: its own declaration stays */
-		if (!old)
-			plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
-		else if (txb_cmp(&pl->tb, pl->s, key) < 0)
+		if (!old) {
+			json_object_set_new(pl->refused, ot->name, json_true());
+			if (!pl->ov_failed)
+				plan_error(pl, CS_ENOENT, "tenant %s: no such tenant", ot->name);
+		} else if (txb_cmp(&pl->tb, pl->s, key) < 0) {
 			pl->fatal = CS_ENOMEM;
+		}
 		return;
+	}
+	if (!json_is_object(ot->spec)) {
+		json_object_set_new(pl->refused, ot->name, json_true());
+		return; /* reported by overlay_load */
 	}
 	if (!(spec = tenant_spec(ot->spec, old_spec, who->uid))) {
 		pl->fatal = CS_ENOMEM;
@@ -575,6 +595,7 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 	const json_t *owners = json_object_get(spec, "owners");
 	if ((!old || !json_equal((json_t *)owners, json_object_get(old_spec, "owners"))) &&
 	    !authz_tenant_create(who, owners, why, sizeof(why))) {
+		json_object_set_new(pl->refused, ot->name, json_true());
 		plan_error(pl, CS_EPERM, "tenants.%s.owners: %s", ot->name, why);
 		json_decref(spec);
 		return;
@@ -945,14 +966,15 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	char key[KEY_MAX], tv[2 * CS_NAME_MAX + 2], buf[CS_ADDRSTRLEN];
 	struct eplan *ep = calloc(ov->nendpoints + 1, sizeof(*ep));
 	struct used u = { 0 };
-	json_t *vdoc = NULL, *olds = NULL, *keep = NULL;
+	json_t *vdoc = NULL, *olds = NULL, *keep = NULL, *after = NULL;
 	const char *name;
 	json_t *doc, *el;
 	size_t i, nerrs = pl->errs.n;
 
 	snprintf(tv, sizeof(tv), "%s/%s", t, v);
 	key_vnet(key, t, v);
-	if (!ep || !(u.owner = json_object()) || !(keep = json_object())) {
+	if (!ep || !(u.owner = json_object()) || !(keep = json_object()) ||
+	    !(after = json_object())) {
 		pl->fatal = CS_ENOMEM;
 		goto out;
 	}
@@ -1084,6 +1106,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 		json_object_set(edoc, "spec", (json_t *)oe->spec);
 		json_object_set(edoc, "addresses", now);
 		json_object_set_new(edoc, "node", json_string(node));
+		json_object_set(after, oe->name, edoc);
 		key_endpoint(ekey, t, v, oe->name);
 		char addrs[256];
 		value_text(now, addrs, sizeof(addrs));
@@ -1111,6 +1134,12 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 		json_decref(edoc);
 		json_decref(now);
 	}
+	/* what the vnet holds afterwards, on every node: its policy tests
+	 * name any of them */
+	json_object_foreach(keep, name, doc)
+		json_object_set(after, name, doc);
+	if (json_object_set(pl->vnet_eps, tv, after) < 0)
+		pl->fatal = CS_ENOMEM;
 	plan_admission(pl, ov, olds, keep, tv, vchanged);
 	/* a changed vnet (mtu, id) reaches the ephemeral endpoints it keeps */
 	if (vchanged) {
@@ -1126,6 +1155,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 out:
 	json_decref(vdoc);
 	json_decref(keep);
+	json_decref(after);
 	json_decref(u.owner);
 	free(u.v);
 	free(ep);
@@ -1148,6 +1178,8 @@ static void plan_quotas(struct plan *pl)
 	for (size_t ti = 0; ti < ov->ntenants; ti++) {
 		const char *t = ov->tenants[ti].name;
 		const json_t *spec = ov->tenants[ti].spec;
+		if (json_object_get(pl->refused, t))
+			continue;
 		if (!spec)
 			spec = json_object_get(json_object_get(pl->s->tenants, t), "spec");
 		const json_t *q = json_object_get(spec, "quotas");
@@ -1358,7 +1390,9 @@ static void plan_build(struct plan *pl, bool prune)
 	for (size_t i = 0; i < ov->ntenants; i++)
 		plan_tenant(pl, &ov->tenants[i]);
 	plan_nodes(pl, prune);
-	if (pl->errs.n || pl->fatal)
+	/* on with the rest even after errors, to say all of them at once
+	 * (nothing is committed then); refused tenants are left out */
+	if (pl->fatal)
 		return;
 	/* deletions first: what they free, the rest of the plan may take */
 	if (prune) {
@@ -1368,6 +1402,8 @@ static void plan_build(struct plan *pl, bool prune)
 	}
 	for (size_t i = 0; i < ov->ntenants; i++) {
 		const char *t = ov->tenants[i].name;
+		if (json_object_get(pl->refused, t))
+			continue;
 		json_object_foreach(json_object_get(pl->s->vnets, t), name, doc)
 			if (!overlay_vnet_find(ov, t, name))
 				plan_delete_vnet(pl, t, name, doc);
@@ -1376,14 +1412,18 @@ static void plan_build(struct plan *pl, bool prune)
 		pl->fatal = CS_ENOMEM;
 		return;
 	}
+	size_t nvp = 0;
 	for (size_t i = 0; i < ov->nvnets; i++) {
-		vp[i].ov = &ov->vnets[i];
-		vp[i].old = json_object_get(json_object_get(pl->s->vnets, ov->vnets[i].tenant),
-					    ov->vnets[i].name);
-		vp[i].old_id = (uint32_t)json_integer_value(json_object_get(vp[i].old, "id"));
+		if (json_object_get(pl->refused, ov->vnets[i].tenant))
+			continue;
+		vp[nvp].ov = &ov->vnets[i];
+		vp[nvp].old = json_object_get(json_object_get(pl->s->vnets, ov->vnets[i].tenant),
+					      ov->vnets[i].name);
+		vp[nvp].old_id = (uint32_t)json_integer_value(json_object_get(vp[nvp].old, "id"));
+		nvp++;
 	}
-	plan_ids(pl, vp, ov->nvnets);
-	for (size_t i = 0; i < ov->nvnets && !pl->fatal; i++)
+	plan_ids(pl, vp, nvp);
+	for (size_t i = 0; i < nvp && !pl->fatal; i++)
 		plan_vnet(pl, &vp[i]);
 	free(vp);
 	if (!pl->fatal)
@@ -1439,6 +1479,53 @@ static bool tenant_known(void *arg, const char *name)
 	key_tenant(key, name);
 	const json_t *doc = json_object_get(k->tenants, key);
 	return doc && authz_visible(k->who, json_object_get(doc, "spec"), NULL);
+}
+
+/* What overlay_load knows of the world here, for apply and the creates. */
+static void apply_env(struct csd_req *r, const json_t *tdocs, const json_t *ndocs, struct known *k,
+	       struct overlay_env *env)
+{
+	*k = (struct known){ tdocs, r->who, ndocs };
+	*env = (struct overlay_env){
+		.node = r->d->cfg.node, .tenant_known = tenant_known, .arg = k,
+		.node_known = node_known,
+		.store = model_store_shared(r->d) ? OV_STORE_SHARED : OV_STORE_LOCAL,
+		.stored_nodes = ndocs, .node_underlay = r->d->cfg.underlay,
+	};
+}
+
+int overlay_check_here(struct csd_req *r, const json_t *file, struct schema_errors *errs)
+{
+	json_t *tdocs = NULL, *ndocs = NULL;
+	struct overlay_env env;
+	struct overlay *ov = NULL;
+	struct known k;
+	int ret;
+
+	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
+		json_decref(tdocs);
+		return ret;
+	}
+	apply_env(r, tdocs, ndocs, &k, &env);
+	ret = overlay_load(file, &env, &ov, errs);
+	overlay_free(ov);
+	json_decref(tdocs);
+	json_decref(ndocs);
+	return ret;
+}
+
+/* etcd refused the transaction for its size (--max-txn-ops, or
+ * --max-request-bytes): say what it needs and what to do. */
+static int too_big(struct csd_req *r, const struct txb *tb)
+{
+	size_t nops = txb_nops(tb);
+
+	return req_fail(r, CS_ETOOBIG, "apply: the change needs %zu store operations and %zu "
+			"compares, more than etcd accepts in one transaction (--max-txn-ops, "
+			"128 by default; or --max-request-bytes); start etcd with a larger "
+			"--max-txn-ops (e.g. %zu) or apply the file in parts; nothing was changed",
+			nops, tb->n, tb->n > nops ? tb->n : nops);
 }
 
 static void split_name(const char *full, int n, char p[3][CS_NAME_MAX + 1])
@@ -1551,9 +1638,10 @@ static int realize(struct csd_req *r, struct plan *pl)
 
 /*
  * Run every "policy.tests" of the file against the endpoints the vnet
- * would have once the plan commits (the store's, replaced by the plan's,
- * less those it deletes). A failure is an error of the plan, so nothing
- * is committed.
+ * would have once the plan commits, on every node (as rule.check sees
+ * them): the declared ones as planned and the ephemeral ones it keeps. A
+ * failure is an error of the plan, so nothing is committed. A vnet the
+ * plan could not place (errors of its own) is not tested.
  */
 static void plan_policy_tests(struct plan *pl)
 {
@@ -1563,30 +1651,16 @@ static void plan_policy_tests(struct plan *pl)
 		struct rules_policy *pol = NULL;
 		struct policy_eps pe = { 0 };
 		char tv[2 * CS_NAME_MAX + 2], path[512], why[512], report[4096];
-		json_t *eps, *el;
-		const char *name;
-		size_t j;
+		const json_t *eps;
 
 		if (!json_array_size(tests))
 			continue;
 		snprintf(tv, sizeof(tv), "%s/%s", ov->tenant, ov->name);
+		if (!(eps = json_object_get(pl->vnet_eps, tv)))
+			continue;
 		schema_path_join(path, sizeof(path), "vnets", tv);
 		if (policy_of_spec(ov->spec, path, &pol, why, sizeof(why)) < 0)
 			continue; /* reported by overlay_load */
-		eps = json_deep_copy(json_object_get(pl->s->eps, tv));
-		if (!eps)
-			eps = json_object();
-		json_object_foreach(pl->up_eps, name, el) {
-			size_t l = strlen(tv);
-			if (!strncmp(name, tv, l) && name[l] == '/')
-				json_object_set(eps, name + l + 1, el);
-		}
-		json_array_foreach(pl->down_eps, j, el) {
-			const char *n = json_string_value(el);
-			size_t l = strlen(tv);
-			if (n && !strncmp(n, tv, l) && n[l] == '/')
-				json_object_del(eps, n + l + 1);
-		}
 		if (policy_eps_build(eps, NULL, &pe) < 0) {
 			pl->fatal = CS_ENOMEM;
 		} else {
@@ -1598,12 +1672,12 @@ static void plan_policy_tests(struct plan *pl)
 				schema_errors_add(&pl->errs, "%s.policy.tests: %s; nothing was "
 						  "changed:\n%s", path, n > 0 ? "failing tests" :
 						  "a test names no endpoint of the vnet", report);
-				pl->code = CS_EINVAL;
+				if (!pl->code)
+					pl->code = CS_EINVAL;
 			}
 		}
 		policy_eps_clear(&pe);
 		rules_free(pol);
-		json_decref(eps);
 	}
 }
 
@@ -1639,22 +1713,25 @@ static int apply(struct csd_req *r)
 		json_decref(tdocs);
 		return req_store_fail(r, ret, "apply");
 	}
-	struct known k = { tdocs, r->who, ndocs };
-	struct overlay_env env = { .node = r->d->cfg.node, .tenant_known = tenant_known, .arg = &k,
-				   .node_known = node_known,
-				   .store = model_store_shared(r->d) ? OV_STORE_SHARED
-								     : OV_STORE_LOCAL };
+	struct overlay_env env;
+	struct known k;
+	apply_env(r, tdocs, ndocs, &k, &env);
+	env.partial = true;
 	ret = overlay_load(file, &env, &ov, &errs);
 	json_decref(tdocs);
 	json_decref(ndocs);
-	if (ret == CS_EINVAL) {
+	if (ret == CS_EINVAL && !ov) {
 		ret = fail_lines(r, ret, &errs);
 		goto out;
-	} else if (ret < 0) {
+	} else if (ret < 0 && ret != CS_EINVAL) {
 		ret = req_fail(r, ret, "apply: %s", cs_strerror(ret));
 		goto out;
 	}
+	/* a file with errors is still planned, for the errors only a plan
+	 * finds (permissions, ids, addresses, admission, quotas, policy
+	 * tests): all are said in one answer, and nothing is committed */
 	pl.ov = ov;
+	pl.ov_failed = ret == CS_EINVAL;
 	for (int attempt = 0;; attempt++) {
 		if (attempt == APPLY_ATTEMPTS) {
 			ret = req_fail(r, CS_ECONFLICT, "apply: the store kept changing while the "
@@ -1669,14 +1746,16 @@ static int apply(struct csd_req *r)
 			goto out;
 		}
 		plan_build(&pl, prune);
-		if (!pl.fatal && !pl.errs.n)
+		if (!pl.fatal)
 			plan_policy_tests(&pl);
 		if (pl.fatal) {
 			ret = req_fail(r, pl.fatal, "apply: %s", cs_strerror(pl.fatal));
 			goto out;
 		}
-		if (pl.errs.n) {
-			ret = fail_lines(r, pl.code ? pl.code : CS_EINVAL, &pl.errs);
+		if (pl.ov_failed || pl.errs.n) {
+			for (size_t i = 0; i < pl.errs.n; i++)
+				schema_errors_add(&errs, "%s", pl.errs.msgs[i]);
+			ret = fail_lines(r, pl.ov_failed || !pl.code ? CS_EINVAL : pl.code, &errs);
 			goto out;
 		}
 		if (dry_run || txb_nops(&pl.tb) == 0)
@@ -1684,6 +1763,10 @@ static int apply(struct csd_req *r)
 		ret = txb_commit(r->d, &pl.tb);
 		if (ret == 0)
 			break;
+		if (ret == CS_ETOOBIG) {
+			ret = too_big(r, &pl.tb);
+			goto out;
+		}
 		if (ret != CS_ECONFLICT) {
 			ret = req_store_fail(r, ret, "apply");
 			goto out;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hello, status, and node.list/show/create/delete */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit.h"
 #include "config.h"
 #include "ops.h"
+#include "overlay.h"
 #include "qos.h"
 
 static int hello(struct csd_req *r)
@@ -188,6 +190,32 @@ static int node_show(struct csd_req *r)
 	return 0;
 }
 
+/*
+ * Refuse what an apply of {@section: {@name: @spec}} would refuse, with its
+ * messages. Used by node.create and vnet.create.
+ */
+int create_check(struct csd_req *r, const char *what, const char *section, const char *name,
+		 const json_t *spec)
+{
+	struct schema_errors errs = { 0 };
+	json_t *file = json_pack("{s:{s:O}}", section, name, spec);
+	int ret;
+
+	if (!file)
+		return req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+	ret = overlay_check_here(r, file, &errs);
+	json_decref(file);
+	if (ret == CS_EINVAL) {
+		char *all = schema_errors_join(&errs);
+		ret = req_fail(r, ret, "%s: %s", what, all ? all : "invalid");
+		free(all);
+	} else if (ret < 0) {
+		ret = req_store_fail(r, ret, what);
+	}
+	schema_errors_clear(&errs);
+	return ret;
+}
+
 static int node_create(struct csd_req *r)
 {
 	char key[KEY_MAX], what[64];
@@ -208,6 +236,10 @@ static int node_create(struct csd_req *r)
 			       "send its vnets' traffic to: underlay 192.0.2.1)", what);
 		goto out;
 	}
+	/* what apply would refuse of the same declaration, so that an export
+	 * always applies again (a usable underlay no other node has) */
+	if ((ret = create_check(r, what, "nodes", n, spec)) < 0)
+		goto out;
 	doc = json_pack("{s:O}", "spec", spec);
 	text = json_dumps(doc, JSON_COMPACT);
 	struct store_cmp cmps[1] = { { key, 0 } };

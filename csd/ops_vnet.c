@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "ops.h"
+#include "overlay.h"
 #include "policy.h"
 
 /* The lowest VNI not in use. */
@@ -81,6 +82,11 @@ static int vnet_create(struct csd_req *r)
 	}
 	json_decref(list);
 	if (ret < 0)
+		goto out;
+	/* what apply would refuse of the same vnet (nodes not declared...) */
+	char tv[2 * CS_NAME_MAX + 2];
+	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
 		goto out;
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);

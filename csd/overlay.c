@@ -78,12 +78,66 @@ static int add_tenant(struct overlay *o, const char *name, const json_t *spec)
 	return 0;
 }
 
+int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len)
+{
+	static const uint8_t zero[16], loop6[16] = { [15] = 1 };
+	char buf[CS_ADDRSTRLEN];
+	const char *what = NULL;
+
+	if (a->family == AF_INET) {
+		if (!memcmp(a->a, zero, 4))
+			what = "the unspecified address";
+		else if (a->a[0] == 127)
+			what = "a loopback address";
+		else if (a->a[0] >= 224 && a->a[0] <= 239)
+			what = "a multicast address";
+		else if (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255 && a->a[3] == 255)
+			what = "the broadcast address";
+	} else {
+		if (!memcmp(a->a, zero, 16))
+			what = "the unspecified address";
+		else if (!memcmp(a->a, loop6, 16))
+			what = "the loopback address";
+		else if (a->a[0] == 0xff)
+			what = "a multicast address";
+	}
+	if (!what)
+		return 0;
+	snprintf(why, len, "%s is %s, which other nodes cannot send to; give the node's own "
+		 "unicast address on the network between the nodes, e.g. \"192.0.2.1\"",
+		 cs_addr_format(a, buf), what);
+	return CS_EINVAL;
+}
+
+const char *overlay_underlay_holder(const json_t *nodes, const char *local,
+				    const char *local_underlay, const struct cs_addr *a,
+				    const char *self)
+{
+	const char *key;
+	json_t *doc;
+	struct cs_addr x;
+
+	if (local && local_underlay && strcmp(local, self) &&
+	    cs_addr_parse(local_underlay, &x) == 0 && !cs_addr_cmp(&x, a))
+		return local;
+	json_object_foreach((json_t *)nodes, key, doc) {
+		const char *n = !strncmp(key, "/nodes/", 7) ? key + 7 : key;
+		const char *ul = json_string_value(json_object_get(json_object_get(doc, "spec"),
+								   "underlay"));
+		if (!strcmp(n, self) || (local && local_underlay && !strcmp(n, local)))
+			continue;
+		if (ul && cs_addr_parse(ul, &x) == 0 && !cs_addr_cmp(&x, a))
+			return n;
+	}
+	return NULL;
+}
+
 static int add_node(struct overlay *o, const char *name, const json_t *spec, const char *path,
 		    struct schema_errors *errs)
 {
 	struct overlay_node *n = realloc(o->nodes, sizeof(*n) * (o->nnodes + 1));
 	const char *ul = json_string_value(json_object_get(spec, "underlay"));
-	char upath[PATH_MAX_LEN], buf[CS_ADDRSTRLEN];
+	char upath[PATH_MAX_LEN], buf[CS_ADDRSTRLEN], why[256];
 
 	if (!n)
 		return CS_ENOMEM;
@@ -100,6 +154,10 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 	}
 	if (!ul || cs_addr_parse(ul, &n->underlay) < 0)
 		return 0; /* reported by the schema */
+	if (overlay_underlay_usable(&n->underlay, why, sizeof(why)) < 0) {
+		schema_errors_add(errs, "%s: %s", upath, why);
+		return 0;
+	}
 	n->has_underlay = true;
 	for (size_t i = 0; i + 1 < o->nnodes; i++) {
 		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay)) {
@@ -345,8 +403,9 @@ static int load_vnet_nodes(struct overlay *o, struct overlay_vnet *ov, const cha
 			continue; /* reported by the schema */
 		if (!node_known(o, env, n))
 			schema_errors_add(errs, "%s[%zu]: node %s is not declared; declare it in "
-					  "nodes (\"nodes\": {\"%s\": {\"underlay\": ADDRESS}})",
-					  npath, i, n, n);
+					  "nodes (\"nodes\": {\"%s\": {\"underlay\": ADDRESS}}, "
+					  "or cs-ctl node create %s underlay ADDRESS)", npath, i, n,
+					  n, n);
 		ov->nodes[ov->nnodes++] = n;
 	}
 	return 0;
@@ -375,14 +434,20 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	if (!(spec = json_deep_copy(body)))
 		return CS_ENOMEM;
 	json_object_del(spec, "endpoints");
-	if (schema_validate(SCHEMA_VNET, spec, path, errs) == 0 &&
-	    json_object_get(spec, "policy")) {
-		/* what types cannot say: selectors, ranges, ports with icmp */
+	size_t before = errs->n;
+	schema_validate(SCHEMA_VNET, spec, path, errs);
+	if (json_object_get(spec, "policy")) {
+		/* what types cannot say: selectors, ranges, ports with icmp;
+		 * asked unless the policy itself has errors of its types (an
+		 * error elsewhere in the vnet does not hide these) */
 		char ppath[PATH_MAX_LEN], why[512];
 		struct rules_policy *pol = NULL;
+		bool typed = true;
 		schema_path_join(ppath, sizeof(ppath), path, "policy");
-		if (rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
-				sizeof(why)) < 0)
+		for (size_t i = before; i < errs->n; i++)
+			typed = typed && strncmp(errs->msgs[i], ppath, strlen(ppath));
+		if (typed && rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
+					 sizeof(why)) < 0)
 			schema_errors_add(errs, "%s", why);
 		rules_free(pol);
 	}
@@ -524,6 +589,24 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 		if ((r = add_node(o, key, v, path, errs)) < 0)
 			goto out;
 	}
+	/* a node the file does not declare keeps its underlay */
+	for (size_t i = 0; i < o->nnodes && (env->stored_nodes || env->node_underlay); i++) {
+		const struct overlay_node *on = &o->nodes[i];
+		char path[PATH_MAX_LEN], buf[CS_ADDRSTRLEN];
+		const char *h;
+		if (!on->has_underlay)
+			continue;
+		h = overlay_underlay_holder(env->stored_nodes, env->node, env->node_underlay,
+					    &on->underlay, on->name);
+		if (h && !overlay_node_find(o, h)) {
+			char npath[PATH_MAX_LEN];
+			schema_path_join(npath, sizeof(npath), "nodes", on->name);
+			schema_path_join(path, sizeof(path), npath, "underlay");
+			schema_errors_add(errs, "%s: %s is also the underlay address of node %s; each "
+					  "node has its own (choose another, or change node %s "
+					  "first)", path, cs_addr_format(&on->underlay, buf), h, h);
+		}
+	}
 
 	const json_t *vnets = json_object_get(file, "vnets");
 	if (vnets && !json_is_object(vnets)) {
@@ -544,10 +627,10 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 		r = CS_EINVAL;
 out:
 	json_decref(ids);
-	if (r < 0) {
+	if (r < 0 && !(r == CS_EINVAL && env->partial)) {
 		overlay_free(o);
 		return r;
 	}
 	*out = o;
-	return 0;
+	return r;
 }

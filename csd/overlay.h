@@ -91,6 +91,14 @@ struct overlay_env {
 	 * file does not declare is taken as known when node is NULL too */
 	bool (*node_known)(void *arg, const char *name);
 	enum overlay_store store;
+	/* The nodes as stored ("/nodes/N" -> doc) and this node's own underlay
+	 * (csd's --underlay, which wins for it): a declared underlay that
+	 * another node has is refused. NULL: not known (cs-ctl). */
+	const json_t *stored_nodes;
+	const char *node_underlay;
+	/* On CS_EINVAL, still give *out what could be read, so that a caller
+	 * can find the errors only a plan finds (all errors in one answer). */
+	bool partial;
 };
 
 /*
@@ -102,10 +110,39 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 		 struct schema_errors *errs);
 void overlay_free(struct overlay *o);
 
+/*
+ * Is @a usable as a node's underlay address (not unspecified, loopback,
+ * multicast or broadcast)? 0, or CS_EINVAL with the reason in @why.
+ */
+int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len);
+
+/*
+ * The node other than @self whose underlay is @a: among @nodes
+ * ("/nodes/N" -> doc), where node @local's is @local_underlay when given.
+ * NULL when none. Used by apply and node.create alike.
+ */
+const char *overlay_underlay_holder(const json_t *nodes, const char *local,
+				    const char *local_underlay, const struct cs_addr *a,
+				    const char *self);
+
 /* The tenant or vnet of that name in @o, or NULL. */
 const struct overlay_tenant *overlay_tenant_find(const struct overlay *o, const char *t);
 const struct overlay_vnet *overlay_vnet_find(const struct overlay *o, const char *t,
 					     const char *v);
 const struct overlay_node *overlay_node_find(const struct overlay *o, const char *n);
+
+/*
+ * In csd (ops_apply.c): validate @file as apply does, with what this csd
+ * knows (its node, the stored tenants and nodes), so that a create refuses
+ * what an apply of the same object would. 0; CS_EINVAL with every error in
+ * @errs; or a store error.
+ */
+struct csd_req;
+int overlay_check_here(struct csd_req *r, const json_t *file, struct schema_errors *errs);
+
+/* In csd (ops_misc.c): refuse, with req_fail and what apply would say,
+ * what an apply of {@section: {@name: @spec}} refuses. 0 or the error. */
+int create_check(struct csd_req *r, const char *what, const char *section, const char *name,
+		 const json_t *spec);
 
 #endif

@@ -100,6 +100,47 @@ check_not "a file with a reserved address is refused" ctl a apply -f "$TMP/bad.j
 check "the refusal names the JSON path" sh -c "'$CTL' -S '$TMP/a/csd.sock' apply -f '$TMP/bad.json' 2>&1 | grep -q 'vnets.\"acme/blue\".endpoints.x.address: 10.0.0.1 is reserved'"
 check "the refused apply left the store at revision $rev" test "$(revision a)" = "$rev"
 
+# every error of a file in one answer (cs-ctl leaves the checks to csd):
+# schema, an undeclared tenant and node, a rule without an action, a
+# reserved address
+cat >"$TMP/many.json" <<'EOF'
+{"tenants": {"acme": {}}, "vnets": {
+  "acme/blue": {"subnet": "10.0.0.0/24", "mtu": "big",
+                "endpoints": {"x": {"address": "10.0.0.1"}}},
+  "ghost/x": {"subnet": "10.41.0.0/24"},
+  "acme/pol": {"subnet": "10.42.0.0/24", "nodes": ["nosuch"],
+               "policy": {"default": "deny",
+                          "rules": [{"from": "any", "to": "any", "proto": "tcp"}]}}}}
+EOF
+out=$(ctl a apply -f "$TMP/many.json" 2>&1)
+for want in 'vnets."acme/blue".mtu' 'tenant ghost is not declared' \
+	'vnets."acme/pol".nodes[0]: node nosuch is not declared' 'vnets."acme/pol".policy.rules[0]' \
+	'vnets."acme/blue".endpoints.x.address: 10.0.0.1 is reserved'; do
+	check "one run names $want" grep -qF "$want" <<<"$out"
+done
+check "and changed nothing" test "$(revision a)" = "$rev"
+
+# node create and vnet create refuse what apply refuses, so that export
+# always applies again
+for ul in 0.0.0.0 :: 127.0.0.1 224.0.0.5; do
+	out=$(ctl a node create n6 underlay $ul 2>&1)
+	check "node create with underlay $ul is refused: $out" grep -q "which other nodes cannot send to" <<<"$out"
+done
+check "node create n2 underlay 192.0.2.2" ctl a node create n2 underlay 192.0.2.2
+out=$(ctl a node create n5 underlay 192.0.2.2 2>&1)
+check "a second node with n2's underlay is refused: $out" \
+	grep -q "192.0.2.2 is also the underlay address of node n2" <<<"$out"
+out=$(ctl a vnet create acme/far subnet 10.50.0.0/24 nodes nosuch 2>&1)
+check "a vnet on an undeclared node is refused: $out" grep -q "node nosuch is not declared" <<<"$out"
+check "the vnet on a declared node is created" ctl a vnet create acme/far subnet 10.50.0.0/24 nodes n2
+ctl a export >"$TMP/export2.json"
+rev=$(revision a)
+out=$(ctl a apply -f "$TMP/export2.json" 2>&1)
+check "after the creates, apply(export()) changes nothing: $out" grep -q "^no changes" <<<"$out"
+check "and leaves the store at revision $rev" test "$(revision a)" = "$rev"
+check "vnet delete acme/far" ctl a vnet delete acme/far
+check "node delete n2" ctl a node delete n2
+
 # prune with an empty file takes every tenant away
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 BG_PIDS=()

@@ -62,6 +62,15 @@ cat >"$TMP/world.json" <<'EOF'
   "vnets": {
     "acme/blue": {
       "id": 101, "subnet": "10.1.0.0/24", "nodes": ["n1", "n2", "n3"],
+      "policy": {
+        "default": "allow",
+        "rules": [{ "from": "any", "to": "endpoint:cache", "proto": "udp", "ports": [9999],
+                    "action": "deny" }],
+        "tests": [
+          { "from": "web", "to": "db", "proto": "tcp", "port": 7100, "expect": "allow" },
+          { "from": "db", "to": "cache", "proto": "udp", "port": 9999, "expect": "deny" }
+        ]
+      },
       "endpoints": {
         "web": { "node": "n1", "address": "10.1.0.10" },
         "db": { "node": "n2" },
@@ -81,13 +90,15 @@ cat >"$TMP/world.json" <<'EOF'
 EOF
 
 # refusals first: each with its permitted counterpart below
-python3 - "$TMP/world.json" "$TMP/noid.json" "$TMP/badnode.json" <<'PY'
+python3 - "$TMP/world.json" "$TMP/noid.json" "$TMP/badnode.json" "$TMP/badtest.json" <<'PY'
 import json, sys
 f = json.load(open(sys.argv[1]))
 g = json.loads(json.dumps(f)); del g["vnets"]["acme/blue"]["id"]
 json.dump(g, open(sys.argv[2], "w"))
 g = json.loads(json.dumps(f)); g["vnets"]["umbrella/blue"]["nodes"] = ["n1", "n2"]
 json.dump(g, open(sys.argv[3], "w"))
+g = json.loads(json.dumps(f)); g["vnets"]["acme/blue"]["policy"]["tests"][1]["expect"] = "allow"
+json.dump(g, open(sys.argv[4], "w"))
 PY
 out=$(ctl n1 apply -f "$TMP/noid.json" 2>&1)
 check "a vnet across nodes without an id is refused: $out" \
@@ -95,10 +106,20 @@ check "a vnet across nodes without an id is refused: $out" \
 out=$(ctl n1 apply -f "$TMP/badnode.json" 2>&1)
 check "an endpoint on a node its vnet does not span is refused: $out" \
 	grep -q 'vnets."umbrella/blue".endpoints.files.node: node n3 is not one of the vnet' <<<"$out"
+# policy.tests name endpoints on every node (web on n1, db on n2, cache on
+# n3), on whichever node the file is applied: a failing test is refused as
+# failing, not for naming an endpoint of another node
+for h in $NODES; do
+	out=$(ctl "$h" apply -f "$TMP/badtest.json" 2>&1)
+	check "$h: a failing policy test across nodes is refused as failing: $out" \
+		grep -q 'vnets."acme/blue".policy.tests: failing tests' <<<"$out"
+	check_not "$h: and no test names a missing endpoint" grep -q 'no endpoint' <<<"$out"
+done
 check "the refusals changed nothing" test -z "$(ctl n1 endpoint list | tail -n +2)"
 
 for h in $NODES; do
-	check "apply on $h" eval "ctl $h apply -f $TMP/world.json >/dev/null"
+	check "apply on $h (policy tests naming endpoints on n1, n2 and n3 pass)" \
+		eval "ctl $h apply -f $TMP/world.json >/dev/null"
 done
 for h in $NODES; do
 	n=$(ctl "$h" endpoint list | tail -n +2 | grep -c ' up ')
@@ -223,6 +244,7 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 f["vnets"]["acme/blue"]["nodes"] = ["n1", "n2"]
 del f["vnets"]["acme/blue"]["endpoints"]["cache"]
+del f["vnets"]["acme/blue"]["policy"]
 json.dump(f, open(sys.argv[2], "w"), indent=2)
 PY
 for h in $NODES; do
