@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <cs/cs.h>
+#include "errf.h"
 #include "csd/names.h"
 
 #define NAME_RULE "use 1-32 characters a-z, 0-9, '-', '_', starting with a letter or digit"
@@ -17,20 +18,6 @@
 static const char *const path_forms[] = {
 	"tenant", "tenant/vnet", "tenant/vnet/endpoint",
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool lead_char(char c)
 {
@@ -65,11 +52,11 @@ int cs_path_split(const char *path, int n, char parts[][CS_NAME_MAX + 1], char *
 	int count = 0;
 
 	if (n < 1 || n > 3 || !parts) {
-		seterr(err, errlen, "a path has 1 to 3 parts, not %d", n);
+		cs_errf(err, errlen, "a path has 1 to 3 parts, not %d", n);
 		return CS_EINVAL;
 	}
 	if (!path || !*path) {
-		seterr(err, errlen, "empty name; expected %s", path_forms[n - 1]);
+		cs_errf(err, errlen, "empty name; expected %s", path_forms[n - 1]);
 		return CS_EINVAL;
 	}
 	for (p = path; ; p++) {
@@ -87,7 +74,7 @@ int cs_path_split(const char *path, int n, char parts[][CS_NAME_MAX + 1], char *
 		p = q;
 	}
 	if (count != n) {
-		seterr(err, errlen, "%.*s%s: expected %s", SHOWN(path), path_forms[n - 1]);
+		cs_errf(err, errlen, "%.*s%s: expected %s", SHOWN(path), path_forms[n - 1]);
 		return CS_EINVAL;
 	}
 	/* Check every part before writing any, so a failure leaves parts alone. */
@@ -95,7 +82,7 @@ int cs_path_split(const char *path, int n, char parts[][CS_NAME_MAX + 1], char *
 		if (!name_valid_n(start[i], len[i])) {
 			int shown = len[i] > SHOW_MAX ? SHOW_MAX : (int)len[i];
 
-			seterr(err, errlen, "%.*s%s: \"%.*s%s\" is not a valid name (" NAME_RULE ")",
+			cs_errf(err, errlen, "%.*s%s: \"%.*s%s\" is not a valid name (" NAME_RULE ")",
 			       SHOWN(path), shown, start[i], len[i] > SHOW_MAX ? "..." : "");
 			return CS_EINVAL;
 		}

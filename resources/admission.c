@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <cs/cs.h>
+#include "errf.h"
 #include "resources/admission.h"
 #include "resources/units.h"
 
@@ -16,18 +17,6 @@ static const char *const class_names[ADMISSION_NCLASSES] = {
 	[ADMISSION_INTERACTIVE] = "interactive",
 	[ADMISSION_BULK] = "bulk",
 };
-
-static void __attribute__((format(printf, 3, 4)))
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *pool_name(const struct admission_pool *pool)
 {
@@ -54,13 +43,13 @@ static long headroom_ppm(double h)
 static int pool_check(const struct admission_pool *pool, long *ppm, char *err, size_t errlen)
 {
 	if (!pool->capacity) {
-		say(err, errlen, "%s has no capacity: it is not shaped and takes no reservations; "
+		cs_errf(err, errlen, "%s has no capacity: it is not shaped and takes no reservations; "
 		    "give it a capacity first", pool_name(pool));
 		return CS_EINVAL;
 	}
 	*ppm = headroom_ppm(pool->headroom);
 	if (*ppm < 0) {
-		say(err, errlen, "%s: headroom %g is not in [0, 1)", pool_name(pool),
+		cs_errf(err, errlen, "%s: headroom %g is not in [0, 1)", pool_name(pool),
 		    pool->headroom);
 		return CS_EINVAL;
 	}
@@ -89,21 +78,21 @@ int admission_validate(const struct admission_resv *r, char *err, size_t errlen)
 	const char *id = r->id && *r->id ? r->id : "reservation";
 
 	if (!r->id || !*r->id) {
-		say(err, errlen, "reservation: no endpoint named");
+		cs_errf(err, errlen, "reservation: no endpoint named");
 		return CS_EINVAL;
 	}
 	if (!r->rate) {
-		say(err, errlen, "%s: rate must be above zero", id);
+		cs_errf(err, errlen, "%s: rate must be above zero", id);
 		return CS_EINVAL;
 	}
 	if (r->ceil && r->ceil < r->rate) {
-		say(err, errlen, "%s: ceil %s is below rate %s; ceil is what it may borrow up "
+		cs_errf(err, errlen, "%s: ceil %s is below rate %s; ceil is what it may borrow up "
 		    "to, at least the rate", id, cs_rate_format(r->ceil, a, sizeof(a)),
 		    cs_rate_format(r->rate, b, sizeof(b)));
 		return CS_EINVAL;
 	}
 	if (!admission_class_name(r->cls)) {
-		say(err, errlen, "%s: unknown class %d; classes are realtime, interactive, bulk",
+		cs_errf(err, errlen, "%s: unknown class %d; classes are realtime, interactive, bulk",
 		    id, (int)r->cls);
 		return CS_EINVAL;
 	}
@@ -329,7 +318,7 @@ int admission_class_parse(const char *s, enum admission_class *out, char *err, s
 			return 0;
 		}
 	}
-	say(err, errlen, "unknown class \"%s\"; classes are realtime, interactive, bulk",
+	cs_errf(err, errlen, "unknown class \"%s\"; classes are realtime, interactive, bulk",
 	    s ? s : "");
 	return CS_EINVAL;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cs/cs.h>
+#include "errf.h"
 #include "schema.h"
 #include "resources/qos_spec.h"
 #include "resources/units.h"
@@ -44,23 +45,11 @@ static const struct schema_key qos_keys[] = {
 };
 SCHEMA_REGISTER(qos_keys);
 
-static void __attribute__((format(printf, 3, 4)))
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int value(const json_t *v, bool size, uint64_t *out, char *err, size_t errlen)
 {
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) <= 0) {
-			say(err, errlen, "%" JSON_INTEGER_FORMAT " must be greater than zero",
+			cs_errf(err, errlen, "%" JSON_INTEGER_FORMAT " must be greater than zero",
 			    json_integer_value(v));
 			return CS_EINVAL;
 		}
@@ -68,7 +57,7 @@ static int value(const json_t *v, bool size, uint64_t *out, char *err, size_t er
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		say(err, errlen, "expected %s", size ? "a size such as \"64kb\""
+		cs_errf(err, errlen, "expected %s", size ? "a size such as \"64kb\""
 						      : "a rate such as \"100mbit\"");
 		return CS_EINVAL;
 	}
@@ -102,7 +91,7 @@ int qos_spec_parse(const json_t *q, const char *where, struct admission_resv *ou
 
 	*out = (struct admission_resv){ .cls = ADMISSION_BULK };
 	if (!json_is_object(q)) {
-		say(err, errlen, "%s: expected an object such as {\"rate\": \"50mbit\"}", where);
+		cs_errf(err, errlen, "%s: expected an object such as {\"rate\": \"50mbit\"}", where);
 		return CS_EINVAL;
 	}
 	json_object_foreach((json_t *)q, key, x) {
@@ -112,7 +101,7 @@ int qos_spec_parse(const json_t *q, const char *where, struct admission_resv *ou
 				break;
 		if (i < 3) {
 			if (value(x, i == 2, &v[i], why, sizeof(why)) < 0) {
-				say(err, errlen, "%s.%s: %s", where, key, why);
+				cs_errf(err, errlen, "%s.%s: %s", where, key, why);
 				return CS_EINVAL;
 			}
 		} else if (!strcmp(key, "class")) {
@@ -122,25 +111,25 @@ int qos_spec_parse(const json_t *q, const char *where, struct admission_resv *ou
 				;
 			if (!s || !classes[i]) {
 				char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
-				say(err, errlen, "%s.class: unknown class %s; classes are realtime, "
+				cs_errf(err, errlen, "%s.class: unknown class %s; classes are realtime, "
 				    "interactive, bulk", where, t ? t : "?");
 				free(t);
 				return CS_EINVAL;
 			}
 			out->cls = (enum admission_class)i;
 		} else {
-			say(err, errlen, "%s.%s: unknown key; a reservation has rate, ceil, burst "
+			cs_errf(err, errlen, "%s.%s: unknown key; a reservation has rate, ceil, burst "
 			    "and class", where, key);
 			return CS_EINVAL;
 		}
 	}
 	if (!v[0]) {
-		say(err, errlen, "%s.rate: missing; a reservation needs a rate, e.g. \"50mbit\"",
+		cs_errf(err, errlen, "%s.rate: missing; a reservation needs a rate, e.g. \"50mbit\"",
 		    where);
 		return CS_EINVAL;
 	}
 	if (v[1] && v[1] < v[0]) {
-		say(err, errlen, "%s.ceil: %s is below the rate %s; ceil is what it may borrow up "
+		cs_errf(err, errlen, "%s.ceil: %s is below the rate %s; ceil is what it may borrow up "
 		    "to, at least the rate (or leave it out)", where,
 		    cs_rate_format(v[1], a, sizeof(a)), cs_rate_format(v[0], b, sizeof(b)));
 		return CS_EINVAL;

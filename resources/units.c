@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include <cs/cs.h>
+#include "errf.h"
 #include "resources/units.h"
 
 struct unit {
@@ -49,20 +50,6 @@ static const struct unit_kind size_kind = {
 	{ "kb", "mb", "b" },
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -80,19 +67,19 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 	bool big = false;
 
 	if (!s || !*s) {
-		seterr(err, errlen, "empty %s; write a number and a unit like 100%s",
+		cs_errf(err, errlen, "empty %s; write a number and a unit like 100%s",
 		       k->what, k->hint[0]);
 		return CS_EINVAL;
 	}
 	for (p = s; *p; p++) {
 		if (isspace((unsigned char)*p)) {
-			seterr(err, errlen, "\"%s\": spaces are not allowed; write the number and the unit together, like 100%s",
+			cs_errf(err, errlen, "\"%s\": spaces are not allowed; write the number and the unit together, like 100%s",
 			       s, k->hint[0]);
 			return CS_EINVAL;
 		}
 	}
 	if (*s == '-') {
-		seterr(err, errlen, "\"%s\": negative %s; the %s must be greater than zero",
+		cs_errf(err, errlen, "\"%s\": negative %s; the %s must be greater than zero",
 		       s, k->what, k->what);
 		return CS_EINVAL;
 	}
@@ -101,7 +88,7 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 		p++;
 	ilen = (size_t)(p - ip);
 	if (!ilen) {
-		seterr(err, errlen, "\"%s\": no number; write a number and a unit like 100%s or 0.5%s",
+		cs_errf(err, errlen, "\"%s\": no number; write a number and a unit like 100%s or 0.5%s",
 		       s, k->hint[0], k->hint[0]);
 		return CS_EINVAL;
 	}
@@ -111,11 +98,11 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 			p++;
 		flen = (size_t)(p - fp);
 		if (!flen) {
-			seterr(err, errlen, "\"%s\": a digit must follow the decimal point", s);
+			cs_errf(err, errlen, "\"%s\": a digit must follow the decimal point", s);
 			return CS_EINVAL;
 		}
 		if (*p == '.') {
-			seterr(err, errlen, "\"%s\": more than one decimal point", s);
+			cs_errf(err, errlen, "\"%s\": more than one decimal point", s);
 			return CS_EINVAL;
 		}
 	}
@@ -123,7 +110,7 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 	if (!*unit) {
 		int nl = (int)(unit - s);
 
-		seterr(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s", s,
+		cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s", s,
 		       nl, s, k->hint[0], nl, s, k->hint[1], nl, s, k->hint[2]);
 		return CS_EINVAL;
 	}
@@ -134,7 +121,7 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 		}
 	}
 	if (!u) {
-		seterr(err, errlen, "\"%s\": unknown unit \"%s\"; use %s", s, unit, k->list);
+		cs_errf(err, errlen, "\"%s\": unknown unit \"%s\"; use %s", s, unit, k->list);
 		return CS_EINVAL;
 	}
 
@@ -149,16 +136,16 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 	big = big || __builtin_mul_overflow(ival, u->mult, &v) ||
 	      __builtin_add_overflow(v, frac, &v);
 	if (big) {
-		seterr(err, errlen, "\"%s\": too large; the largest %s is %" PRIu64 "%s",
+		cs_errf(err, errlen, "\"%s\": too large; the largest %s is %" PRIu64 "%s",
 		       s, k->what, UINT64_MAX, k->smallest);
 		return CS_EINVAL;
 	}
 	if (!v) {
 		if (flen)
-			seterr(err, errlen, "\"%s\": %s must be greater than zero (this is less than 1%s)",
+			cs_errf(err, errlen, "\"%s\": %s must be greater than zero (this is less than 1%s)",
 			       s, k->what, k->smallest);
 		else
-			seterr(err, errlen, "\"%s\": %s must be greater than zero", s, k->what);
+			cs_errf(err, errlen, "\"%s\": %s must be greater than zero", s, k->what);
 		return CS_EINVAL;
 	}
 	*out = v;

@@ -7,24 +7,11 @@
 #include <sys/socket.h>
 
 #include <cs/cs.h>
+#include "errf.h"
 #include "vnet/ipam.h"
 
 /* Longest text an address can have (IPv6 with an embedded IPv4 tail). */
 #define ADDR_TEXT_MAX (INET6_ADDRSTRLEN - 1)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int addr_len(int family)
 {
@@ -139,30 +126,30 @@ int cs_prefix_parse(const char *s, struct cs_prefix *out, char *err, size_t errl
 	int bits, plen = 0;
 
 	if (!s || !*s) {
-		seterr(err, errlen, "empty prefix; write an address and a length like 10.0.0.0/24 or fd00::/64");
+		cs_errf(err, errlen, "empty prefix; write an address and a length like 10.0.0.0/24 or fd00::/64");
 		return CS_EINVAL;
 	}
 	slash = strchr(s, '/');
 	if (!slash) {
-		seterr(err, errlen, "%s: no prefix length; write it as ADDRESS/LENGTH like 10.0.0.0/24 or fd00::/64", s);
+		cs_errf(err, errlen, "%s: no prefix length; write it as ADDRESS/LENGTH like 10.0.0.0/24 or fd00::/64", s);
 		return CS_EINVAL;
 	}
 	alen = (size_t)(slash - s);
 	if (alen > ADDR_TEXT_MAX) {
-		seterr(err, errlen, "%.60s%s: \"%.20s...\" is not a valid IPv4 or IPv6 address",
+		cs_errf(err, errlen, "%.60s%s: \"%.20s...\" is not a valid IPv4 or IPv6 address",
 		       s, strlen(s) > 60 ? "..." : "", s);
 		return CS_EINVAL;
 	}
 	memcpy(text, s, alen);
 	text[alen] = '\0';
 	if (cs_addr_parse(text, &p.addr) < 0) {
-		seterr(err, errlen, "%s: \"%s\" is not a valid IPv4 or IPv6 address", s, text);
+		cs_errf(err, errlen, "%s: \"%s\" is not a valid IPv4 or IPv6 address", s, text);
 		return CS_EINVAL;
 	}
 	bits = addr_bits(p.addr.family);
 	d = slash + 1;
 	if (!*d || strspn(d, "0123456789") != strlen(d)) {
-		seterr(err, errlen, "%s: prefix length \"%s\" is not a number 0-%d", s, d, bits);
+		cs_errf(err, errlen, "%s: prefix length \"%s\" is not a number 0-%d", s, d, bits);
 		return CS_EINVAL;
 	}
 	/* Saturate so that absurdly long digit strings cannot overflow. */
@@ -170,14 +157,14 @@ int cs_prefix_parse(const char *s, struct cs_prefix *out, char *err, size_t errl
 		if (plen <= bits)
 			plen = plen * 10 + (*d - '0');
 	if (plen > bits) {
-		seterr(err, errlen, "%s: prefix length %s is out of range 0-%d", s, slash + 1, bits);
+		cs_errf(err, errlen, "%s: prefix length %s is out of range 0-%d", s, slash + 1, bits);
 		return CS_EINVAL;
 	}
 	p.plen = plen;
 	masked = p;
 	fill_host(masked.addr.a, addr_len(p.addr.family), plen, false);
 	if (memcmp(masked.addr.a, p.addr.a, sizeof(p.addr.a))) {
-		seterr(err, errlen, "%s: host bits are set; the network is %s", s,
+		cs_errf(err, errlen, "%s: host bits are set; the network is %s", s,
 		       cs_prefix_format(&masked, net));
 		return CS_EINVAL;
 	}
@@ -239,11 +226,11 @@ int ipam_subnet_check(const struct cs_prefix *p, char *err, size_t errlen)
 	struct cs_addr net;
 
 	if (!addr_len(p->addr.family)) {
-		seterr(err, errlen, "subnet has no address family; use an IPv4 or IPv6 prefix");
+		cs_errf(err, errlen, "subnet has no address family; use an IPv4 or IPv6 prefix");
 		return CS_EINVAL;
 	}
 	if (p->plen < 0 || p->plen > addr_bits(p->addr.family)) {
-		seterr(err, errlen, "%s: prefix length %d is out of range 0-%d",
+		cs_errf(err, errlen, "%s: prefix length %d is out of range 0-%d",
 		       cs_prefix_format(p, buf), p->plen, addr_bits(p->addr.family));
 		return CS_EINVAL;
 	}
@@ -253,17 +240,17 @@ int ipam_subnet_check(const struct cs_prefix *p, char *err, size_t errlen)
 		struct cs_prefix n = { net, p->plen };
 		char nbuf[CS_ADDRSTRLEN];
 
-		seterr(err, errlen, "%s: host bits are set; the network is %s",
+		cs_errf(err, errlen, "%s: host bits are set; the network is %s",
 		       cs_prefix_format(p, buf), cs_prefix_format(&n, nbuf));
 		return CS_EINVAL;
 	}
 	if (p->addr.family == AF_INET && p->plen > 30) {
-		seterr(err, errlen, "%s: too small for a vnet; use /30 or larger (IPv6: /126 or larger)",
+		cs_errf(err, errlen, "%s: too small for a vnet; use /30 or larger (IPv6: /126 or larger)",
 		       cs_prefix_format(p, buf));
 		return CS_EINVAL;
 	}
 	if (p->addr.family == AF_INET6 && p->plen > 126) {
-		seterr(err, errlen, "%s: too small for a vnet; use /126 or larger (IPv4: /30 or larger)",
+		cs_errf(err, errlen, "%s: too small for a vnet; use /126 or larger (IPv4: /30 or larger)",
 		       cs_prefix_format(p, buf));
 		return CS_EINVAL;
 	}
@@ -281,7 +268,7 @@ int ipam_subnet_usable(const struct cs_prefix *p, char *err, size_t errlen)
 		struct cs_prefix u;
 		if (cs_prefix_parse(unusable[i].prefix, &u, NULL, 0) == 0 &&
 		    cs_prefix_overlaps(p, &u)) {
-			seterr(err, errlen, "%s: overlaps %s, %s addresses, which a vnet cannot "
+			cs_errf(err, errlen, "%s: overlaps %s, %s addresses, which a vnet cannot "
 			       "use; use private space such as 10.0.0.0/8, 172.16.0.0/12, "
 			       "192.168.0.0/16 or fd00::/8", cs_prefix_format(p, buf),
 			       unusable[i].prefix, unusable[i].what);
@@ -325,34 +312,34 @@ int ipam_check_fixed(const struct cs_prefix *p, const struct cs_addr *a, char *e
 		return r;
 	cs_prefix_format(p, pbuf);
 	if (!addr_len(a->family)) {
-		seterr(err, errlen, "address has no family; use an address of %s", pbuf);
+		cs_errf(err, errlen, "address has no family; use an address of %s", pbuf);
 		return CS_EINVAL;
 	}
 	cs_addr_format(a, abuf);
 	if (a->family != p->addr.family) {
-		seterr(err, errlen, "%s is an %s address; the subnet %s is %s", abuf,
+		cs_errf(err, errlen, "%s is an %s address; the subnet %s is %s", abuf,
 		       a->family == AF_INET ? "IPv4" : "IPv6", pbuf,
 		       p->addr.family == AF_INET ? "IPv4" : "IPv6");
 		return CS_EINVAL;
 	}
 	if (!cs_prefix_contains(p, a)) {
-		seterr(err, errlen, "%s is outside the subnet %s", abuf, pbuf);
+		cs_errf(err, errlen, "%s is outside the subnet %s", abuf, pbuf);
 		return CS_EINVAL;
 	}
 	if (!cs_addr_cmp(a, &p->addr)) {
-		seterr(err, errlen, "%s is the network address of %s", abuf, pbuf);
+		cs_errf(err, errlen, "%s is the network address of %s", abuf, pbuf);
 		return CS_EINVAL;
 	}
 	ipam_gateway(p, &edge);
 	if (!cs_addr_cmp(a, &edge)) {
-		seterr(err, errlen, "%s is reserved for the vnet gateway of %s", abuf, pbuf);
+		cs_errf(err, errlen, "%s is reserved for the vnet gateway of %s", abuf, pbuf);
 		return CS_EINVAL;
 	}
 	if (a->family == AF_INET) {
 		edge = p->addr;
 		fill_host(edge.a, 4, p->plen, true);
 		if (!cs_addr_cmp(a, &edge)) {
-			seterr(err, errlen, "%s is the broadcast address of %s", abuf, pbuf);
+			cs_errf(err, errlen, "%s is the broadcast address of %s", abuf, pbuf);
 			return CS_EINVAL;
 		}
 	}
