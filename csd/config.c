@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* csd's settings: flags, then the -c JSON file for what flags left unset. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -52,7 +54,21 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 	int r = CS_EINVAL;
 
 	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", cfg->config_path, je.line, je.column, je.text);
+		struct stat st;
+
+		/* jansson reports an unreadable file at line -1 with its own words;
+		 * stat(2) says why in the usual ones */
+		if (stat(cfg->config_path, &st) < 0)
+			snprintf(err, errlen, "cannot read %s: %s", cfg->config_path,
+				 strerror(errno));
+		else if (S_ISDIR(st.st_mode))
+			snprintf(err, errlen, "cannot read %s: it is a directory; give the JSON "
+				 "configuration file", cfg->config_path);
+		else if (je.line < 0)
+			snprintf(err, errlen, "cannot read %s: %s", cfg->config_path, je.text);
+		else
+			snprintf(err, errlen, "%s:%d:%d: %s", cfg->config_path, je.line, je.column,
+				 je.text);
 		return CS_EINVAL;
 	}
 	if (!json_is_object(root)) {

@@ -5,6 +5,7 @@
  * by SCM_RIGHTS), endpoint.netns (for exec) and resolve.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,8 +248,12 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 		}
 		for (int s = 0; s < nsub; s++) {
 			if (have[s] && store_get(d->store, akey[s], &kv) == 0) {
+				/* the value is the holder's name as a JSON string */
+				json_t *holder = json_loads(kv.value, JSON_DECODE_ANY, NULL);
 				ret = req_fail(r, CS_EEXIST, "%s: address %s is already used by "
-					       "endpoint %s/%s/%s", what, abuf[s], t, v, kv.value);
+					       "endpoint %s/%s/%s", what, abuf[s], t, v,
+					       json_string_value(holder) ?: kv.value);
+				json_decref(holder);
 				store_kv_clear(&kv);
 				goto out;
 			}
@@ -420,6 +425,38 @@ static int ep_list(struct csd_req *r)
 	return 0;
 }
 
+/*
+ * Refuse arguments @op does not take, and @bools that are not true/false, so
+ * that a client's typo or wrong type is not silently read as "absent".
+ */
+static int args_check(struct csd_req *r, const char *op, const char *const *known,
+		      const char *const *bools)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(r->args, key, v) {
+		size_t i;
+		for (i = 0; known[i] && strcmp(known[i], key); i++)
+			;
+		if (!known[i]) {
+			char list[256] = "";
+			for (i = 0; known[i]; i++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 i ? ", " : "", known[i]);
+			return req_fail(r, CS_EINVAL, "%s: unknown argument \"%s\" (it takes %s)",
+					op, key, list);
+		}
+	}
+	for (size_t i = 0; bools && bools[i]; i++) {
+		v = json_object_get(r->args, bools[i]);
+		if (v && !json_is_boolean(v))
+			return req_fail(r, CS_EINVAL, "%s: argument \"%s\" must be true or false",
+					op, bools[i]);
+	}
+	return 0;
+}
+
 static int ep_open(struct csd_req *r)
 {
 	name_t p[2], e;
@@ -431,6 +468,12 @@ static int ep_open(struct csd_req *r)
 	bool created = false;
 	int ret;
 
+	if ((ret = args_check(r, "endpoint.open",
+			      (const char *const[]){ "vnet", "name", "ephemeral", "attach", NULL },
+			      (const char *const[]){ "ephemeral", "attach", NULL })) < 0)
+		return ret;
+	if (json_object_get(r->args, "name") && !name)
+		return req_fail(r, CS_EINVAL, "endpoint.open: argument \"name\" must be a string");
 	if ((ret = req_path(r, "vnet", 2, p)) < 0)
 		return ret;
 	if (name && !cs_name_valid(name))
@@ -486,9 +529,21 @@ static int ep_socket(struct csd_req *r)
 	json_int_t domain = 0, type = 0, protocol = 0;
 	int ret;
 
+	if ((ret = args_check(r, "endpoint.socket",
+			      (const char *const[]){ "name", "domain", "type", "protocol", NULL },
+			      NULL)) < 0)
+		return ret;
 	if (json_unpack(r->args, "{s:I, s:I, s?I}", "domain", &domain, "type", &type, "protocol",
 			&protocol) < 0)
 		return req_fail(r, CS_EINVAL, "endpoint.socket: needs integer domain and type");
+	/* the socket(2) arguments are ints: a wider value must not be cut */
+	if (type < 0 || type > INT_MAX)
+		return req_fail(r, CS_EINVAL, "endpoint.socket: argument \"type\" %"
+				JSON_INTEGER_FORMAT " is out of range (a socket(2) type)", type);
+	if (protocol < 0 || protocol > INT_MAX)
+		return req_fail(r, CS_EINVAL, "endpoint.socket: argument \"protocol\" %"
+				JSON_INTEGER_FORMAT " is out of range (a socket(2) protocol)",
+				protocol);
 	if (domain != AF_INET && domain != AF_INET6 && domain != AF_PACKET)
 		return req_fail(r, CS_EINVAL, "endpoint.socket: domain %" JSON_INTEGER_FORMAT
 				" is not supported (AF_INET or AF_INET6)", domain);
@@ -527,7 +582,13 @@ static int ep_netns_get(struct csd_req *r)
 
 	if ((ret = ep_get(r, p, &doc)) < 0)
 		return ret;
+	bool local = model_endpoint_local(r->d, doc);
+	char node[KEY_MAX];
+	snprintf(node, sizeof(node), "%s", json_string_value(json_object_get(doc, "node")) ?: "?");
 	json_decref(doc);
+	if (!local)
+		return req_fail(r, CS_EINVAL, "endpoint %s/%s/%s lives on node %s; run exec there "
+				"(cs-ctl -S with that node's csd socket)", p[0], p[1], p[2], node);
 	/* entering a namespace needs CAP_SYS_ADMIN: only root's cs-ctl exec
 	 * comes here; everyone else's goes through endpoint.exec */
 	if (!r->who->admin)
@@ -558,6 +619,19 @@ static int resolve(struct csd_req *r)
 	char key[KEY_MAX], err[256];
 	int ret;
 
+	json_t *jfam = json_object_get(r->args, "family");
+	json_int_t family = AF_UNSPEC;
+
+	if ((ret = args_check(r, "resolve",
+			      (const char *const[]){ "vnet", "name", "family", NULL }, NULL)) < 0)
+		return ret;
+	if (jfam) {
+		family = json_is_integer(jfam) ? json_integer_value(jfam) : -1;
+		if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
+			return req_fail(r, CS_EINVAL, "resolve: argument \"family\" must be %d "
+					"(AF_UNSPEC), %d (AF_INET) or %d (AF_INET6)", AF_UNSPEC,
+					AF_INET, AF_INET6);
+	}
 	if ((ret = req_path(r, "vnet", 2, v)) < 0)
 		return ret;
 	if (!name)
@@ -580,7 +654,15 @@ static int resolve(struct csd_req *r)
 		return ret == CS_ENOENT ? req_fail(r, ret, "%s: no endpoint of that name in vnet %s/%s",
 						   name, v[0], v[1])
 					: req_store_fail(r, ret, key);
-	r->result = json_pack("{s:O}", "addresses", json_object_get(doc, "addresses"));
+	/* with a family, only its addresses (IPv6 ones hold a ':') */
+	json_t *addrs = json_array(), *a;
+	size_t i;
+	json_array_foreach(json_object_get(doc, "addresses"), i, a) {
+		const char *s = json_string_value(a);
+		if (family == AF_UNSPEC || (s && !!strchr(s, ':') == (family == AF_INET6)))
+			json_array_append(addrs, a);
+	}
+	r->result = json_pack("{s:o}", "addresses", addrs);
 	json_decref(doc);
 	return 0;
 }

@@ -311,6 +311,12 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 				       : req_store_fail(r, ret, key);
 		goto out;
 	}
+	if (!model_endpoint_local(r->d, doc)) {
+		ret = req_fail(r, CS_EINVAL, "endpoint %s lives on node %s; run exec there (cs-ctl "
+			       "-S with that node's csd socket)", name,
+			       json_string_value(json_object_get(doc, "node")) ?: "?");
+		goto out;
+	}
 	x.cwd = json_string_value(json_object_get(r->args, "cwd"));
 	json_t *jum = json_object_get(r->args, "umask");
 	if (jum)
@@ -324,13 +330,18 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 		goto out;
 	}
 	x.umask = (mode_t)um;
-	if (!(x.argv = strings(json_object_get(r->args, "argv"), false, "argv", r)) ||
-	    !(x.envp = strings(json_object_get(r->args, "env"), true, "env", r))) {
+	/* argv first: an empty one is the mistake to name, whatever env is */
+	if (!(x.argv = strings(json_object_get(r->args, "argv"), false, "argv", r))) {
 		ret = CS_EINVAL;
 		goto out;
 	}
 	if (!x.argv[0] || !x.argv[0][0]) {
-		ret = req_fail(r, CS_EINVAL, "endpoint.exec: \"argv\" must name a command");
+		ret = req_fail(r, CS_EINVAL, "endpoint.exec: \"argv\" is empty; it must name a "
+			       "command");
+		goto out;
+	}
+	if (!(x.envp = strings(json_object_get(r->args, "env"), true, "env", r))) {
+		ret = CS_EINVAL;
 		goto out;
 	}
 	if (nfds != 4 || getsockopt(fds[3], SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||

@@ -203,7 +203,9 @@ int quota_check(struct csd *d, const char *t, const char *kind, struct quota_txn
 	json_decref(docs);
 	if ((json_int_t)n + 1 > max) {
 		snprintf(err, errlen, "tenant %s: quota of %" JSON_INTEGER_FORMAT " %s reached "
-			 "(it holds %zu); delete one or raise quotas.%s", t, max, kind, n, kind);
+			 "(it holds %zu); delete one, or raise it: cs-ctl export > f.json, set "
+			 "tenants.%s.quotas.%s higher there, cs-ctl apply -f f.json", t, max, kind, n,
+			 t, kind);
 		return CS_EQUOTA;
 	}
 	qt->active = true;
@@ -236,37 +238,18 @@ static int load_vnet(struct csd_req *r, const char *t, const char *v, json_t **v
 	return 0;
 }
 
+/* A rule as stored, with its vnet and position; no "name" when it has none
+ * and no "ports" when it applies to every port (cs-ctl shows "-"). */
 static json_t *rule_view(const char *t, const char *v, const json_t *rule, size_t i)
 {
 	json_t *o = json_deep_copy(rule);
-	const json_t *ports = json_object_get(rule, "ports");
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "vnet", json_sprintf("%s/%s", t, v));
 	json_object_set_new(o, "position", json_integer((json_int_t)i + 1));
-	if (!json_object_get(o, "name"))
-		json_object_set_new(o, "name", json_sprintf("#%zu", i + 1));
 	if (!json_object_get(o, "proto"))
 		json_object_set_new(o, "proto", json_string("any"));
-	if (ports) {
-		/* a table cell: "5432,8000-8080" */
-		char buf[512] = "";
-		size_t j;
-		json_t *el;
-		json_array_foreach(ports, j, el) {
-			size_t l = strlen(buf);
-			if (json_is_integer(el))
-				snprintf(buf + l, sizeof(buf) - l, "%s%" JSON_INTEGER_FORMAT,
-					 j ? "," : "", json_integer_value(el));
-			else
-				snprintf(buf + l, sizeof(buf) - l, "%s%s", j ? "," : "",
-					 json_string_value(el) ? json_string_value(el) : "?");
-		}
-		json_object_set_new(o, "ports", json_string(buf));
-	} else {
-		json_object_set_new(o, "ports", json_string("-"));
-	}
 	return o;
 }
 

@@ -131,6 +131,20 @@ import json, sys
 a = json.loads(sys.argv[1])["audit"]
 assert a and all(e["uid"] == 1000 for e in a), a' "$out"
 
+# exec of an endpoint placed on another node names that node
+cat >"$TMP/wide.json" <<'EOF2'
+{"tenants": {"wide": {"owners": {"uids": [1000]}}},
+ "nodes": {"a": {"underlay": "192.0.2.1"}, "far": {"underlay": "192.0.2.9"}},
+ "vnets": {"wide/net": {"subnet": "10.5.0.0/24", "id": 4242, "nodes": ["a", "far"],
+   "endpoints": {"here": {"node": "a"}, "there": {"node": "far"}}}}}
+EOF2
+check "a vnet across node a and node far" ctl a apply -f "$TMP/wide.json"
+out=$(ctl a exec wide/net/there -- true 2>&1); rc=$?
+check "root's exec on far's endpoint says where it lives (rc $rc: $out)" \
+	test $rc = 1 -a "$out" = "cs-ctl: endpoint wide/net/there lives on node far; run exec there (cs-ctl -S with that node's csd socket)"
+out=$(as 1000 exec wide/net/there -- true 2>&1); rc=$?
+check "uid 1000's as well (rc $rc: $out)" grep -q "lives on node far" <<<"$out"
+
 # an ephemeral endpoint whose program died while csd was down is gone after
 # csd restarts (the start-up reconcile), kernel namespace included, quietly
 check "vnet acme/red for the relay" ctl a vnet create acme/red subnet 10.2.0.0/24

@@ -98,6 +98,7 @@ static const struct ctl_column reservation_cols[] = {
 };
 
 static const struct ctl_column rule_cols[] = {
+	{ "#", "position", NULL },
 	{ "NAME", "name", NULL },
 	{ "FROM", "from", NULL },
 	{ "TO", "to", NULL },
@@ -539,6 +540,13 @@ int ctl_rule_create_args(struct ctl *c, const char *vnet, int argc, char **argv,
 			goto fail;
 		}
 	}
+	/* a missing word is a usage error like a wrong one, before csd is asked */
+	for (const char *const *need = (const char *const[]){ "from", "to", NULL }; *need; need++) {
+		if (!json_object_get(rule, *need)) {
+			r = ctl_usage_error(c, "%s is missing; expected %s", *need, RULE_CREATE_USAGE);
+			goto fail;
+		}
+	}
 	/* the common case adds an allow; a deny is said */
 	if (!json_object_get(rule, "action"))
 		json_object_set_new(rule, "action", json_string("allow"));
@@ -650,6 +658,8 @@ static int rule_check(struct ctl *c, int argc, char **argv)
 			return r;
 	if ((r = check_name(c, argv[1], 2)))
 		return r;
+	if (argc == 5 && (!strcmp(argv[4], "tcp") || !strcmp(argv[4], "udp")))
+		return ctl_usage_error(c, "%s needs a PORT; expected %s", argv[4], RULE_CHECK_USAGE);
 	args = json_pack("{s:s, s:s, s:s, s:s}", "vnet", argv[1], "from", argv[2], "to",
 			 argv[3], "proto", argv[4]);
 	if (argc == 6) {

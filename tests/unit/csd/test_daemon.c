@@ -407,6 +407,62 @@ static void raw_expect(int fd, const char *msg, const char *want)
 #define HELLO "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}"
 #define STATUS "{\"id\":2,\"op\":\"status\",\"args\":{}}"
 
+/* Arguments of the wrong type or out of range are refused, naming them. */
+static void test_protocol_args(void **state)
+{
+	char *s = NULL;
+	json_t *j;
+
+	(void)state;
+	REFUSED(g, cs_call(g, "endpoint.open", "{\"vnet\":\"acme/blue\",\"flags\":\"x\"}", NULL),
+		CS_EINVAL, "unknown argument \"flags\"");
+	REFUSED(g, cs_call(g, "endpoint.open", "{\"vnet\":\"acme/blue\",\"ephemeral\":1}", NULL),
+		CS_EINVAL, "\"ephemeral\" must be true or false");
+	REFUSED(g, cs_call(g, "endpoint.open", "{\"vnet\":\"acme/blue\",\"name\":5}", NULL),
+		CS_EINVAL, "\"name\" must be a string");
+	REFUSED(g, cs_call(g, "resolve", "{\"vnet\":\"acme/blue\",\"name\":\"fix\","
+				     "\"family\":99}", NULL), CS_EINVAL, "\"family\"");
+	REFUSED(g, cs_call(g, "resolve", "{\"vnet\":\"acme/blue\",\"name\":\"fix\","
+				     "\"family\":\"inet\"}", NULL), CS_EINVAL, "\"family\"");
+	OK(g, cs_call(g, "resolve", "{\"vnet\":\"acme/blue\",\"name\":\"fix\",\"family\":10}",
+		      &s));
+	assert_string_equal(s, "{\"addresses\":[]}");
+	cs_free(s);
+	OK(g, cs_call(g, "resolve", "{\"vnet\":\"acme/blue\",\"name\":\"fix\",\"family\":2}",
+		      &s));
+	assert_string_equal(s, "{\"addresses\":[\"10.0.0.100\"]}");
+	cs_free(s);
+	REFUSED(g, cs_call(g, "endpoint.socket", "{\"name\":\"acme/blue/fix\",\"domain\":2,"
+				     "\"type\":4294967298}", NULL), CS_EINVAL, "\"type\"");
+	REFUSED(g, cs_call(g, "endpoint.exec", "{\"name\":\"acme/blue/fix\",\"cwd\":\"/\","
+				     "\"argv\":[]}", NULL), CS_EINVAL, "\"argv\" is empty");
+	/* the address's holder named plainly */
+	REFUSED(g, cs_endpoint_create(g, "acme/blue/x", "{\"address\":\"10.0.0.100\"}"),
+		CS_EEXIST, "already used by endpoint acme/blue/fix");
+
+	/* a rule without name or ports has neither key; its position is one */
+	OK(g, cs_call(g, "rule.create", "{\"name\":\"acme/blue\",\"spec\":{\"from\":\"any\","
+				"\"to\":\"any\",\"action\":\"allow\"}}", NULL));
+	OK(g, cs_call(g, "rule.list", "{\"filter\":\"acme/blue\"}", &s));
+	j = json_loads(s, 0, NULL);
+	cs_free(s);
+	assert_int_equal(json_array_size(j), 1);
+	json_t *rule = json_array_get(j, 0);
+	assert_null(json_object_get(rule, "name"));
+	assert_null(json_object_get(rule, "ports"));
+	assert_int_equal(json_integer_value(json_object_get(rule, "position")), 1);
+	json_decref(j);
+	OK(g, cs_call(g, "rule.delete", "{\"name\":\"acme/blue/1\"}", NULL));
+
+	/* a quota refusal says how to raise it (only apply changes quotas) */
+	OK(g, cs_tenant_create(g, "quo", "{\"quotas\":{\"vnets\":1}}"));
+	OK(g, cs_vnet_create(g, "quo/a", "{\"subnet\":\"10.8.0.0/24\"}"));
+	REFUSED(g, cs_vnet_create(g, "quo/b", "{\"subnet\":\"10.8.1.0/24\"}"), CS_EQUOTA,
+		"set tenants.quo.quotas.vnets higher there, cs-ctl apply -f f.json");
+	OK(g, cs_vnet_delete(g, "quo/a"));
+	OK(g, cs_tenant_delete(g, "quo"));
+}
+
 static void test_raw_protocol(void **state)
 {
 	int64_t rev = ut_revision(g);
@@ -882,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_acme),
 		cmocka_unit_test(test_ipam),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_protocol_args),
 		cmocka_unit_test(test_raw_protocol),
 		cmocka_unit_test(test_raw_oversized),
 		cmocka_unit_test(test_ephemeral),

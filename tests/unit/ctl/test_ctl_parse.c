@@ -529,10 +529,10 @@ static void test_rule_create_args(void **state)
 
 	/* values are csd's to judge: sent as written, refused there (exit 1) */
 	run_ctl(&r, "-S", fake_sock, "-j", "rule", "create", "acme/blue", "to", "foo:bar",
-		"ports", "70000,x", "proto", "foo", NULL);
+		"ports", "70000,x", "proto", "foo", "from", "any", NULL);
 	assert_sent(&r, "{\"op\": \"rule.create\", \"args\": {\"name\": \"acme/blue\", "
 			"\"spec\": {\"to\": \"foo:bar\", \"ports\": [70000, \"x\"], "
-			"\"proto\": \"foo\", \"action\": \"allow\"}}}");
+			"\"proto\": \"foo\", \"from\": \"any\", \"action\": \"allow\"}}}");
 
 	/* without -j, create prints nothing */
 	run_ctl(&r, "-S", fake_sock, "rule", "create", "acme/blue", "from", "a", "to", "b", NULL);
@@ -572,6 +572,10 @@ static void test_rule_usage_errors(void **state)
 		{ "rule", "create", "acme/blue", "position", "0", NULL },
 		{ "rule", "create", "acme/blue", "position", "2x", NULL },
 		{ "rule", "create", "acme/blue", "-x", "a", NULL },
+		{ "rule", "create", "acme/blue", "from", "web", NULL },
+		{ "rule", "create", "acme/blue", "to", "web", "proto", "tcp", NULL },
+		{ "rule", "check", "acme/blue", "web", "db", "tcp", NULL },
+		{ "rule", "check", "acme/blue", "web", "db", "udp", NULL },
 		{ "rule", "delete", NULL },
 		{ "rule", "delete", "acme/blue", NULL },
 	};
@@ -608,6 +612,13 @@ static void test_rule_usage_errors(void **state)
 				   "from to proto ports action name position\n");
 	run_ctl(&r, "-S", NOSOCK, "rule", "create", "acme/blue", "from", NULL);
 	assert_string_equal(r.err, "cs-ctl rule create: from needs a value\n");
+	run_ctl(&r, "-S", NOSOCK, "rule", "create", "acme/blue", "from", "web", NULL);
+	assert_string_equal(r.err, "cs-ctl rule create: to is missing; expected TENANT/VNET from "
+				   "SEL to SEL [proto P] [ports LIST] [action allow|deny] [name NAME] "
+				   "[position N]\n");
+	run_ctl(&r, "-S", NOSOCK, "rule", "check", "acme/blue", "web", "db", "tcp", NULL);
+	assert_string_equal(r.err, "cs-ctl rule check: tcp needs a PORT; expected TENANT/VNET FROM "
+				   "TO tcp|udp PORT, or TENANT/VNET FROM TO icmp\n");
 
 	/* help: the keys create takes */
 	run_ctl(&r, "rule", "create", "-h", NULL);
