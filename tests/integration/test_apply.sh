@@ -12,6 +12,13 @@ SRC=${CS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 GREET=$CS_BUILD/examples/greet
 FILE=$SRC/examples/two-tenants.json
 
+ETCD_PID=
+cleanup_apply() {
+	[ -n "$ETCD_PID" ] && kill -9 "$ETCD_PID" 2>/dev/null
+	cleanup
+}
+trap cleanup_apply EXIT
+
 host_add a
 csd_start a || exit 1
 export CS_SOCKET=$TMP/a/csd.sock
@@ -150,4 +157,29 @@ check "apply --prune of an empty file" ctl a apply --prune -f "$TMP/empty.json"
 check "no tenant is left" test -z "$(ctl a tenant list | tail -n +2)"
 check "csd fds did not grow" test "$(fd_count "$pid")" -le "$before"
 check "nothing leaked (no namespace with the prefix)" test -z "$(leaked)"
+
+# an apply larger than etcd's --max-txn-ops says what to do, changes nothing
+# (an etcd of its own on host e's loopback, allowing 8 operations)
+if command -v etcd >/dev/null; then
+	host_add e
+	mkdir -p "$TMP/etcd"
+	nsenter --net="/run/netns/${PFX}he" etcd --name e --data-dir "$TMP/etcd/data" \
+		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 --max-txn-ops 8 >"$TMP/etcd/log" 2>&1 &
+	ETCD_PID=$!
+	echo '{ "store": { "type": "etcd", "endpoints": ["http://127.0.0.1:2379"] } }' >"$TMP/e.json"
+	csd_start e -c "$TMP/e.json" -p "${PFX}9" || exit 1
+	for i in $(seq 100); do ctl e tenant list >/dev/null 2>&1 && break; sleep 0.1; done
+	python3 -c 'import json; print(json.dumps({"tenants": {"t%d" % i: {} for i in range(12)}}))' >"$TMP/big.json"
+	rev=$(revision e)
+	out=$(ctl e apply -f "$TMP/big.json" 2>&1)
+	check "an apply of 12 tenants on an etcd of --max-txn-ops 8 is refused: $out" \
+		grep -q "the change needs 12 store operations and 12 compares, more than etcd accepts in one transaction (--max-txn-ops" <<<"$out"
+	check "the refusal says what to do" grep -q "start etcd with a larger --max-txn-ops (e.g. 12) or apply the file in parts; nothing was changed" <<<"$out"
+	check "and nothing was changed (revision $rev)" test "$(revision e)" = "$rev"
+	python3 -c 'import json; print(json.dumps({"tenants": {"t%d" % i: {} for i in range(6)}}))' >"$TMP/part.json"
+	check "the file in parts applies (6 tenants)" ctl e apply -f "$TMP/part.json"
+else
+	echo "# etcd not installed: the --max-txn-ops refusal is not tested"
+fi
 finish
