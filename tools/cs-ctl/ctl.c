@@ -110,24 +110,17 @@ static int long_option(struct ctl *c, int *in, int n, char **argv, bool *taken)
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
 
 	*taken = true;
-	if (len == 6 && !strncmp(name, "socket", len)) {
-		if (eq) {
-			c->socket = eq + 1;
-		} else if (*in + 1 < n) {
-			c->socket = argv[++*in];
-		} else {
-			return ctl_usage_error(c, "option --socket needs a value: --socket SOCKET");
-		}
-		return 0;
-	}
-	if (len == 7 && !strncmp(name, "timeout", len)) {
-		if (eq) {
-			c->timeout = eq + 1;
-		} else if (*in + 1 < n) {
-			c->timeout = argv[++*in];
-		} else {
-			return ctl_usage_error(c, "option --timeout needs a value: --timeout SECONDS");
-		}
+	const char **slot = len == 6 && !strncmp(name, "socket", len) ? &c->socket :
+			    len == 7 && !strncmp(name, "timeout", len) ? &c->timeout : NULL;
+	if (slot) {
+		if (eq)
+			*slot = eq + 1;
+		else if (*in + 1 < n)
+			*slot = argv[++*in];
+		else
+			return ctl_usage_error(c, "option --%.*s needs a value: --%.*s %s", (int)len,
+					       name, (int)len, name,
+					       slot == &c->socket ? "SOCKET" : "SECONDS");
 		return 0;
 	}
 	bool *flag = len == 4 && !strncmp(name, "json", len) ? &c->json :
