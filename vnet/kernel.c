@@ -524,6 +524,23 @@ out:
 	return r;
 }
 
+/* Delete *@l (@dev of namespace @ns), which does not match what it should
+ * be, and forget it: *@l is NULL afterwards. Gone already is done. */
+static int link_drop(struct kernel_backend *kb, struct nl_sock *sk, struct rtnl_link **l,
+		     const char *what, const char *dev, const char *ns)
+{
+	int r = rtnl_link_delete(sk, *l);
+
+	if (r < 0 && !nl_absent(r)) {
+		kerr(kb, "%s: cannot delete the mismatched %s in namespace %s: %s", what, dev, ns,
+		     nl_geterror(r));
+		return CS_EIO;
+	}
+	rtnl_link_put(*l);
+	*l = NULL;
+	return 0;
+}
+
 /*
  * Tear down namespace @ns of @what: first its link @dev (so that whatever
  * still holds the namespace open loses the vnet now), then the namespace.
@@ -1287,15 +1304,8 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		if (r < 0)
 			goto out;
 		snapped = true;
-		r = rtnl_link_delete(sk, vx);
-		if (r < 0 && !nl_absent(r)) {
-			kerr(kb, "%s: cannot delete the mismatched " VXLAN_DEV
-			     " in namespace %s: %s", what, ns, nl_geterror(r));
-			r = CS_EIO;
+		if ((r = link_drop(kb, sk, &vx, what, VXLAN_DEV, ns)) < 0)
 			goto out;
-		}
-		rtnl_link_put(vx);
-		vx = NULL;
 	}
 	if (!vx) {
 		/* endpoints left on a vx0 that is gone (or in a vnet namespace
@@ -1458,17 +1468,9 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 			r = CS_EIO;
 			goto out;
 		}
-		if (eth0 && !eth0_matches(esk, eth0, vfd, vx0_index)) {
-			r = rtnl_link_delete(esk, eth0);
-			if (r < 0 && !nl_absent(r)) {
-				kerr(kb, "%s: cannot delete the mismatched " EP_DEV
-				     " in namespace %s: %s", what, ens, nl_geterror(r));
-				r = CS_EIO;
-				goto out;
-			}
-			rtnl_link_put(eth0);
-			eth0 = NULL;
-		}
+		if (eth0 && !eth0_matches(esk, eth0, vfd, vx0_index) &&
+		    (r = link_drop(kb, esk, &eth0, what, EP_DEV, ens)) < 0)
+			goto out;
 	}
 	if (!eth0) {
 		r = macvlan_create(vsk, vx0_index, efd, mtu);

@@ -70,4 +70,20 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
+/* Clean up at exit, on the usual signals and on a crash; a test still
+ * running after @secs is stopped (SIGALRM) the same way. */
+static void ktest_guard(unsigned int secs)
+{
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGALRM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGABRT, on_crash);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(secs);
+}
+
 #endif

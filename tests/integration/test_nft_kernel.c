@@ -363,16 +363,7 @@ int main(void)
 		return 77;
 	}
 	snprintf(prefix, sizeof(prefix), "n%x", (unsigned int)getpid() & 0xffffff);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGALRM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGSEGV, on_crash);
-	signal(SIGBUS, on_crash);
-	signal(SIGABRT, on_crash);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(110);
+	ktest_guard(110);
 
 	ops = vnet_ops_find("kernel");
 	CHECK(ops, "no kernel backend");

@@ -429,16 +429,7 @@ int main(void)
 		return 77;
 	}
 	snprintf(prefix, sizeof(prefix), "q%x", (unsigned int)getpid() & 0xffffffu);
-	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGALRM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGSEGV, on_crash);
-	signal(SIGBUS, on_crash);
-	signal(SIGABRT, on_crash);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(170);
+	ktest_guard(170);
 
 	ops = vnet_ops_find("kernel");
 	CHECK(ops, "no kernel backend");
