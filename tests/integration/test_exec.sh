@@ -182,6 +182,12 @@ check "the message names the socket, the timeout and the stopped pid ($out)" gre
 	"csd at $TMP/a/csd.sock did not answer within 2 s; is it running? (csd is pid $csd, stopped: kill -CONT $csd)" <<<"$out"
 out=$(CS_TIMEOUT=1 ctl a tenant list 2>&1); rc=$?
 check "\$CS_TIMEOUT=1 bounds the wait as well (rc $rc)" grep -q "within 1 s" <<<"$out"
+out=$(ctl a --timeout 1 exec acme/blue/web -- true 2>&1); rc=$?
+check "root's exec against the stopped csd exits 1 as well (rc $rc: $out)" \
+	bash -c "[ $rc = 1 ] && grep -q 'did not answer' <<<\"\$1\"" _ "$out"
+out=$(as 1000 --timeout 1 exec acme/blue/web -- true 2>&1); rc=$?
+check "uid 1000's exec too (rc $rc: $out)" \
+	bash -c "[ $rc = 1 ] && grep -q 'did not answer' <<<\"\$1\"" _ "$out"
 kill -CONT "$csd"
 check "csd answers again after SIGCONT" ctl a --timeout 2 status
 check "--timeout does not limit exec's program (root)" ctl a --timeout 1 exec acme/blue/web -- sleep 2

@@ -41,7 +41,9 @@ static int exec_direct(struct ctl *c, const char *name, char **cmd)
 
 	if (ctl_connect(c))
 		return CTL_FAIL;
+	ctl_deadline_start(c, "endpoint.netns");
 	fd = cs_endpoint_netns(c->cs, name);
+	ctl_deadline_stop();
 	if (fd < 0) {
 		const char *msg = cs_last_error(c->cs);
 
@@ -84,11 +86,15 @@ static json_t *call(struct ctl *c, int fd, int64_t id, const char *op, json_t *a
 		ctl_fail(c, "%s: out of memory", what);
 		goto out;
 	}
+	/* csd's answer is bounded by --timeout; the program, later, is not */
+	ctl_deadline_start(c, op);
 	if (cs_wire_send(fd, text, len, fds, nfds) < 0 ||
 	    cs_wire_recv(fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, rfds, &rnfds) < 0) {
+		ctl_deadline_stop();
 		ctl_fail(c, "%s: connection to csd lost", what);
 		goto out;
 	}
+	ctl_deadline_stop();
 	for (int i = 0; i < rnfds; i++)
 		close(rfds[i]);
 	resp = json_loadb(reply, len, 0, NULL);
