@@ -99,24 +99,10 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 	char prefix[KEY_MAX], why[512];
 	int r = 0, first = 0;
 
-	if (!vdoc) {
-		char vkey[KEY_MAX];
-		key_vnet(vkey, t, v);
-		if ((r = model_get(d, vkey, &own_v, NULL)) < 0) {
-			if (r == CS_ENOENT)
-				return 0;
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			return r;
-		}
-		vdoc = own_v;
-	}
 	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
-	if (!eps) {
-		if ((r = model_list(d, prefix, &own_e, NULL)) < 0) {
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			goto out;
-		}
-		eps = own_e;
+	if ((r = model_vnet_docs(d, t, v, &vdoc, &eps, &own_v, &own_e, err, errlen)) != 0) {
+		r = r > 0 ? 0 : r; /* a vnet gone has nothing to realize */
+		goto out;
 	}
 	if ((r = policy_of_spec(json_object_get(vdoc, "spec"), "policy", &pol, why,
 				sizeof(why))) < 0) {
@@ -376,6 +362,39 @@ out:
 	return ret;
 }
 
+/* What decided a verdict, as rule.check says it. */
+static void by_text(const struct rules_policy *pol, int rule, char *out, size_t len)
+{
+	if (!pol)
+		snprintf(out, len, "no policy (all allowed)");
+	else if (rule < 0)
+		snprintf(out, len, "default");
+	else if (pol->rules[rule].name)
+		snprintf(out, len, "rule %s (#%d)", pol->rules[rule].name, rule + 1);
+	else
+		snprintf(out, len, "rule #%d", rule + 1);
+}
+
+static json_t *verdict_doc(const struct rules_policy *pol, enum vnet_fw_action v, int rule)
+{
+	char by[160];
+	json_t *o;
+
+	by_text(pol, rule, by, sizeof(by));
+	o = json_pack("{s:s, s:s}", "verdict", v == VNET_FW_ALLOW ? "allow" : "deny", "by", by);
+	if (o && rule >= 0) {
+		json_object_set_new(o, "position", json_integer(rule + 1));
+		if (pol->rules[rule].name)
+			json_object_set_new(o, "rule", json_string(pol->rules[rule].name));
+	}
+	return o;
+}
+
+/*
+ * Endpoints with both families may get two verdicts ("cidr:" selectors
+ * name one family): then the answer is "mixed", "by" says each, and
+ * "families" holds them, so that nobody reads one family's answer as both.
+ */
 static int rule_check(struct csd_req *r)
 {
 	const char *from = json_string_value(json_object_get(r->args, "from"));
@@ -425,24 +444,32 @@ static int rule_check(struct csd_req *r)
 			       cs_strerror(ret));
 		goto out;
 	}
-	const char *vs = verdict == VNET_FW_ALLOW ? "allow" : "deny";
-	char by[160];
-	if (!pol)
-		snprintf(by, sizeof(by), "no policy (all allowed)");
-	else if (rule < 0)
-		snprintf(by, sizeof(by), "default");
-	else if (pol->rules[rule].name)
-		snprintf(by, sizeof(by), "rule %s (#%d)", pol->rules[rule].name, rule + 1);
-	else
-		snprintf(by, sizeof(by), "rule #%d", rule + 1);
-	r->result = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "vnet", json_string_value(
+	enum vnet_fw_action v4, v6;
+	int rule4 = -1, rule6 = -1;
+	bool mixed = rules_eval_family(pol, pe.v, pe.n, AF_INET, from, to, proto, port, &v4,
+				       &rule4) == 0 &&
+		     rules_eval_family(pol, pe.v, pe.n, AF_INET6, from, to, proto, port, &v6,
+				       &rule6) == 0 &&
+		     v4 != v6;
+	r->result = json_pack("{s:s, s:s, s:s, s:s, s:i}", "vnet", json_string_value(
 				      json_object_get(r->args, "vnet")), "from", from, "to", to,
-			      "proto", rules_proto_name(proto), "port", port, "verdict", vs,
-			      "by", by);
-	if (r->result && rule >= 0) {
-		json_object_set_new(r->result, "position", json_integer(rule + 1));
-		if (pol->rules[rule].name)
-			json_object_set_new(r->result, "rule", json_string(pol->rules[rule].name));
+			      "proto", rules_proto_name(proto), "port", port);
+	if (r->result && !mixed) {
+		json_t *vd = verdict_doc(pol, verdict, rule);
+		json_object_update(r->result, vd);
+		json_decref(vd);
+	} else if (r->result) {
+		json_t *f4 = verdict_doc(pol, v4, rule4), *f6 = verdict_doc(pol, v6, rule6);
+		char by[400];
+		snprintf(by, sizeof(by), "IPv4: %s (%s); IPv6: %s (%s)",
+			 json_string_value(json_object_get(f4, "verdict")),
+			 json_string_value(json_object_get(f4, "by")),
+			 json_string_value(json_object_get(f6, "verdict")),
+			 json_string_value(json_object_get(f6, "by")));
+		json_object_set_new(r->result, "verdict", json_string("mixed"));
+		json_object_set_new(r->result, "by", json_string(by));
+		json_object_set_new(r->result, "families", json_pack("{s:o, s:o}", "ipv4", f4,
+								      "ipv6", f6));
 	}
 	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "rule check: out of memory");
 out:

@@ -214,7 +214,9 @@ bad_rule() { # bad_rule WHAT PATTERN ARGS...
 bad_rule "an unknown selector" "rule acme/blue/x: from: " from foo:bar to any name x
 bad_rule "port 70000" "new rule of vnet acme/blue: ports\[0\]: 70000" from any to any proto tcp ports 70000
 bad_rule "proto foo" "proto: \"foo\" is not allowed" from any to any proto foo
-bad_rule "a missing from" "from: missing" to any proto tcp
+out=$(ctl a rule create acme/blue to any proto tcp 2>&1)
+check "a missing from is a usage error, exit 2 (said: $out)" test $? = 2
+check "...that names the missing word" grep -q "from is missing" <<<"$out"
 bad_rule "ports without tcp or udp" "ports" from any to any proto icmp ports 80
 check "after the refusals the rules are unchanged" test "$(ctl a -j rule list acme/blue)" = "$before"
 check "and enforced as before: w1 reaches a1" w1_a1
@@ -255,6 +257,33 @@ check "apply of the export changed nothing (revision $r1 -> $(revision a))" test
 check "the owner deletes the rule" as 1000 rule delete ruled/v own
 check "no rules left in ruled/v" test "$(nrules ruled/v)" = 0
 ctl a tenant delete ruled
+
+# a dual-stack vnet whose rule names IPv6 only: rule check answers per
+# family when the verdicts differ, as the data path does
+cat >"$TMP/six.json" <<'JSON'
+{"tenants": {"six": {}},
+ "vnets": {"six/n": {"subnet": ["10.60.0.0/24", "fd60::/64"],
+   "policy": {"default": "deny",
+     "rules": [{"name": "v6", "from": "any", "to": "cidr:fd60::/64", "proto": "udp",
+                "ports": [6000], "action": "allow"}]},
+   "endpoints": {"a": {}, "b": {"address": ["10.60.0.20", "fd60::20"]}}}}}
+JSON
+check "apply of the dual-stack vnet six/n" ctl a apply -f "$TMP/six.json"
+for i in $(seq 100); do
+	[ -z "$(ip -n "$PFX.six.n.b" -6 addr show tentative 2>/dev/null)" ] &&
+		[ -z "$(ip -n "$PFX.six.n.a" -6 addr show tentative 2>/dev/null)" ] && break
+	sleep 0.1
+done
+bg_ep a six/n/b "$PROBE" serve 6000
+sleep 0.3
+out=$(ctl a rule check six/n a b udp 6000)
+check "rule check answers per family: $out" grep -qF 'six/n a -> b udp/6000: mixed (IPv4: deny (default); IPv6: allow (rule v6 (#1)))' <<<"$out"
+check "-j gives each family's verdict" sh -c "\"$CTL\" -S $TMP/a/csd.sock -j rule check six/n a b udp 6000 | python3 -c 'import json,sys; r=json.load(sys.stdin); f=r[\"families\"]; sys.exit(not (r[\"verdict\"] == \"mixed\" and f[\"ipv4\"][\"verdict\"] == \"deny\" and f[\"ipv6\"][\"verdict\"] == \"allow\" and f[\"ipv6\"][\"rule\"] == \"v6\"))'"
+check "the data path agrees: a reaches b over UDP/IPv6" in_ep a six/n/a "$PROBE" udp fd60::20 6000 2000
+check_not "...and not over UDP/IPv4" in_ep a six/n/a "$PROBE" udp 10.60.0.20 6000 500
+out=$(ctl a rule check six/n a b udp 6001)
+check "one answer where the families agree: $out" grep -qF 'six/n a -> b udp/6001: deny (default)' <<<"$out"
+check "tenant delete six" ctl a tenant delete six
 
 ctl a tenant delete acme
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
