@@ -432,7 +432,7 @@ static int parse_timeout(struct ctl *c)
 	return 0;
 }
 
-int ctl_deadline_start(struct ctl *c, const char *op)
+void ctl_deadline_start(struct ctl *c, const char *op)
 {
 	unsigned s = c->timeout_s;
 	const char *path = socket_path(c);
@@ -440,7 +440,7 @@ int ctl_deadline_start(struct ctl *c, const char *op)
 	int n;
 
 	if (!s)
-		return 0;
+		return;
 	if (op && !strcmp(op, "apply"))
 		s *= CTL_APPLY_TIMEOUT_FACTOR;
 	n = snprintf(deadline_msg, sizeof(deadline_msg),
@@ -453,7 +453,6 @@ int ctl_deadline_start(struct ctl *c, const char *op)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(s);
-	return 0;
 }
 
 void ctl_deadline_stop(void)

@@ -101,9 +101,9 @@ int ctl_fail(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 
 /*
  * Bound the wait for csd's answer to @op (NULL: connecting) by the timeout:
  * when it passes, cs-ctl prints "csd at SOCKET did not answer within N s"
- * and exits 1. ctl_deadline_stop() disarms it. 0 or CTL_USAGE (a bad value).
+ * and exits 1. ctl_deadline_stop() disarms it. A timeout of 0 arms nothing.
  */
-int ctl_deadline_start(struct ctl *c, const char *op);
+void ctl_deadline_start(struct ctl *c, const char *op);
 void ctl_deadline_stop(void);
 
 /* Connect to csd unless connected; 0 or CTL_FAIL (message printed). */
