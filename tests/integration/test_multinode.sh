@@ -130,6 +130,13 @@ done
 check "n3 took its underlay address from the file" \
 	grep -q '"underlay": "192.0.2.3"' <<<"$(ctl n3 -j node show n3)"
 check "node list on n1 shows three nodes" test "$(ctl n1 node list | tail -n +2 | wc -l)" = 3
+# the creates refuse what apply refuses: export keeps applying
+out=$(ctl n1 node create n9 underlay 192.0.2.2 2>&1)
+check "node create with n2's underlay is refused on n1: $out" \
+	grep -q "192.0.2.2 is also the underlay address of node n2" <<<"$out"
+out=$(ctl n1 vnet create acme/far subnet 10.7.0.0/24 id 300 nodes n1,n9 2>&1)
+check "vnet create across an undeclared node is refused on n1: $out" \
+	grep -q "node n9 is not declared" <<<"$out"
 check "acme/blue/cache is remote on n1" grep -q "remote" <<<"$(ctl n1 endpoint show acme/blue/cache)"
 for h in $NODES; do
 	ns=$(pfx "$h").acme.blue
