@@ -350,6 +350,35 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 	return r;
 }
 
+int model_vnet_docs(struct csd *d, const char *t, const char *v, const json_t **vdoc,
+		    const json_t **eps, json_t **own_v, json_t **own_e, char *err,
+		    size_t errlen)
+{
+	char key[KEY_MAX];
+	int r;
+
+	*own_v = *own_e = NULL;
+	if (!*vdoc) {
+		key_vnet(key, t, v);
+		if ((r = model_get(d, key, own_v, NULL)) < 0) {
+			if (r == CS_ENOENT)
+				return 1;
+			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
+			return r;
+		}
+		*vdoc = *own_v;
+	}
+	if (!*eps) {
+		snprintf(key, sizeof(key), "/endpoints/%s/%s/", t, v);
+		if ((r = model_list(d, key, own_e, NULL)) < 0) {
+			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
+			return r;
+		}
+		*eps = *own_e;
+	}
+	return 0;
+}
+
 void backend_why(struct csd *d, const char *what, char *err, size_t errlen)
 {
 	const char *why = vnet_backend_error(d->backend);

@@ -50,6 +50,16 @@ int model_vnet_subnets(const json_t *vdoc, struct cs_prefix out[2]);
 /* Make this node match one object (idempotent), or tear it down. */
 int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc,
 		 char *err, size_t errlen);
+/*
+ * What realizing vnet T/V here needs: its document and its endpoints' (as
+ * listed under /endpoints/T/V/), each the caller's when given (*@vdoc,
+ * *@eps not NULL) or read, then owned through *@own_v, *@own_e, which the
+ * caller releases. 1 when the vnet is gone (nothing to realize), 0, or a
+ * code with @err set.
+ */
+int model_vnet_docs(struct csd *d, const char *t, const char *v, const json_t **vdoc,
+		    const json_t **eps, json_t **own_v, json_t **own_e, char *err,
+		    size_t errlen);
 /* "@what: why" from the backend's last error, @what not repeated when the
  * error names it already. */
 void backend_why(struct csd *d, const char *what, char *err, size_t errlen);

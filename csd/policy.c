@@ -99,24 +99,10 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 	char prefix[KEY_MAX], why[512];
 	int r = 0, first = 0;
 
-	if (!vdoc) {
-		char vkey[KEY_MAX];
-		key_vnet(vkey, t, v);
-		if ((r = model_get(d, vkey, &own_v, NULL)) < 0) {
-			if (r == CS_ENOENT)
-				return 0;
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			return r;
-		}
-		vdoc = own_v;
-	}
 	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
-	if (!eps) {
-		if ((r = model_list(d, prefix, &own_e, NULL)) < 0) {
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			goto out;
-		}
-		eps = own_e;
+	if ((r = model_vnet_docs(d, t, v, &vdoc, &eps, &own_v, &own_e, err, errlen)) != 0) {
+		r = r > 0 ? 0 : r; /* a vnet gone has nothing to realize */
+		goto out;
 	}
 	if ((r = policy_of_spec(json_object_get(vdoc, "spec"), "policy", &pol, why,
 				sizeof(why))) < 0) {

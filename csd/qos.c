@@ -917,24 +917,10 @@ int realize_vnet_qos(struct csd *d, const char *t, const char *v, const json_t *
 	size_t n = 0;
 	int r = 0;
 
-	if (!vdoc) {
-		char vkey[KEY_MAX];
-		key_vnet(vkey, t, v);
-		if ((r = model_get(d, vkey, &own_v, NULL)) < 0) {
-			if (r == CS_ENOENT)
-				return 0;
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			return r;
-		}
-		vdoc = own_v;
-	}
 	snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", t, v);
-	if (!eps) {
-		if ((r = model_list(d, prefix, &own_e, NULL)) < 0) {
-			snprintf(err, errlen, "vnet %s/%s: store: %s", t, v, cs_strerror(r));
-			goto out;
-		}
-		eps = own_e;
+	if ((r = model_vnet_docs(d, t, v, &vdoc, &eps, &own_v, &own_e, err, errlen)) != 0) {
+		r = r > 0 ? 0 : r; /* a vnet gone has nothing to realize */
+		goto out;
 	}
 	size_t max = json_object_size(eps) + 1;
 	resv = calloc(max, sizeof(*resv));
