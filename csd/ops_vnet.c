@@ -56,34 +56,9 @@ static int vnet_create(struct csd_req *r)
 	if ((ret = req_tenant(r, p[0], &tdoc)) < 0 ||
 	    (ret = req_spec(r, SCHEMA_VNET, what, &spec)) < 0)
 		goto out;
-	struct rules_policy *pol = NULL;
-	if ((ret = policy_of_spec(spec, "policy", &pol, err, sizeof(err))) < 0) {
-		ret = req_fail(r, ret, "%s: %s", what, err);
-		goto out;
-	}
-	rules_free(pol);
-	const json_t *subnet = json_object_get(spec, "subnet");
-	if (!subnet) {
-		ret = req_fail(r, CS_EINVAL, "%s: subnet is required (e.g. subnet 10.0.0.0/24, or "
-			       "10.0.0.0/24,fd00::/64 for both families)", what);
-		goto out;
-	}
-	json_t *list = json_is_array(subnet) ? json_incref((json_t *)subnet)
-					     : json_pack("[O]", subnet);
-	size_t i;
-	json_t *el;
-	json_array_foreach(list, i, el) {
-		struct cs_prefix pf;
-		if (cs_prefix_parse(json_string_value(el), &pf, err, sizeof(err)) < 0 ||
-		    ipam_subnet_usable(&pf, err, sizeof(err)) < 0) {
-			ret = req_fail(r, CS_EINVAL, "%s: subnet %s", what, err);
-			break;
-		}
-	}
-	json_decref(list);
-	if (ret < 0)
-		goto out;
-	/* what apply would refuse of the same vnet (nodes not declared...) */
+	/* what apply refuses of the same vnet, with its messages: the subnet
+	 * missing or unusable, the policy's rules, nodes not declared, an id
+	 * missing across nodes without a shared store... */
 	char tv[2 * CS_NAME_MAX + 2];
 	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
 	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
@@ -91,12 +66,6 @@ static int vnet_create(struct csd_req *r)
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
 	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));
-	if (!fixed && json_array_size(json_object_get(spec, "nodes")) > 1 &&
-	    !model_store_shared(r->d)) {
-		ret = req_fail(r, CS_EINVAL, "%s: id is required when a vnet spans nodes without a "
-			       "shared store (give every node the same id)", what);
-		goto out;
-	}
 	for (int attempt = 0; attempt < 16; attempt++) {
 		uint32_t id = (uint32_t)fixed;
 		if (!fixed && (ret = vni_alloc(r->d, &id)) < 0) {
