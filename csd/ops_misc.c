@@ -231,13 +231,8 @@ static int node_create(struct csd_req *r)
 		return req_fail(r, CS_EPERM, "%s: only administrators may declare nodes", what);
 	if ((ret = req_spec(r, SCHEMA_NODE, what, &spec)) < 0)
 		return ret;
-	if (!json_object_get(spec, "underlay")) {
-		ret = req_fail(r, CS_EINVAL, "%s: underlay is required (the address the other nodes "
-			       "send its vnets' traffic to: underlay 192.0.2.1)", what);
-		goto out;
-	}
 	/* what apply would refuse of the same declaration, so that an export
-	 * always applies again (a usable underlay no other node has) */
+	 * always applies again: an underlay, usable, that no other node has */
 	if ((ret = create_check(r, what, "nodes", n, spec)) < 0)
 		goto out;
 	doc = json_pack("{s:O}", "spec", spec);
