@@ -1742,7 +1742,9 @@ static int apply(struct csd_req *r)
 		snap_clear(&s);
 		plan_clear(&pl);
 		if ((ret = snap_load(r->d, &s)) < 0) {
-			ret = req_store_fail(r, ret, "apply");
+			/* the file's own errors still come, without the plan's */
+			ret = pl.ov_failed ? fail_lines(r, CS_EINVAL, &errs)
+					   : req_store_fail(r, ret, "apply");
 			goto out;
 		}
 		plan_build(&pl, prune);
