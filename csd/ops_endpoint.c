@@ -522,6 +522,16 @@ out:
 	return ret;
 }
 
+/* Fail with the backend's reason about endpoint p[0]/p[1]/p[2]. */
+static int backend_fail(struct csd_req *r, int code, name_t p[3])
+{
+	char what[3 * CS_NAME_MAX + 16];
+
+	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
+	backend_why(r->d, what, r->error, sizeof(r->error));
+	return code;
+}
+
 static int ep_socket(struct csd_req *r)
 {
 	name_t p[3];
@@ -568,8 +578,7 @@ static int ep_socket(struct csd_req *r)
 	int fd = r->d->backend->ops->endpoint_socket(r->d->backend, p[0], p[1], p[2], (int)domain,
 						     (int)type | SOCK_CLOEXEC, (int)protocol);
 	if (fd < 0)
-		return req_fail(r, fd, "endpoint %s/%s/%s: %s", p[0], p[1], p[2],
-				vnet_backend_error(r->d->backend));
+		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;
 	return 0;
 }
@@ -596,8 +605,7 @@ static int ep_netns_get(struct csd_req *r)
 				"the namespace", p[0], p[1], p[2]);
 	int fd = r->d->backend->ops->endpoint_netns(r->d->backend, p[0], p[1], p[2]);
 	if (fd < 0)
-		return req_fail(r, fd, "endpoint %s/%s/%s: %s", p[0], p[1], p[2],
-				vnet_backend_error(r->d->backend));
+		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;
 	return 0;
 }

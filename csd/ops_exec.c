@@ -353,7 +353,10 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 	}
 	nsfd = r->d->backend->ops->endpoint_netns(r->d->backend, p[0], p[1], p[2]);
 	if (nsfd < 0) {
-		ret = req_fail(r, nsfd, "endpoint %s: %s", name, vnet_backend_error(r->d->backend));
+		char what[3 * CS_NAME_MAX + 16];
+		snprintf(what, sizeof(what), "endpoint %s", name);
+		backend_why(r->d, what, r->error, sizeof(r->error));
+		ret = nsfd;
 		goto out;
 	}
 	x.uid = r->who->uid;

@@ -129,8 +129,9 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 			rules_fw_free(&fw);
 			if (rr < 0 && !first) {
 				first = rr;
-				snprintf(err, errlen, "endpoint %s/%s/%s: rules: %s", t, v, name,
-					 vnet_backend_error(d->backend));
+				char what[3 * CS_NAME_MAX + 16];
+				snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, name);
+				backend_why(d, what, err, errlen);
 			}
 		} else if (!first) {
 			first = rr;

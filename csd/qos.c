@@ -896,8 +896,9 @@ static int apply_caps(struct csd *d, const char *t, const char *v, const json_t 
 			*enforced = rr == 0;
 		if (rr < 0 && !first) {
 			first = rr;
-			snprintf(err, errlen, "endpoint %s: qos: %s", full,
-				 vnet_backend_error(d->backend));
+			char what[3 * CS_NAME_MAX + 16];
+			snprintf(what, sizeof(what), "endpoint %s", full);
+			backend_why(d, what, err, errlen);
 		}
 	}
 	free(caps);
