@@ -245,7 +245,7 @@ static int resv_list(struct csd_req *r)
 {
 	const char *filter = json_string_value(json_object_get(r->args, "filter"));
 	char prefix[KEY_MAX] = "/endpoints/", err[256];
-	json_t *docs = NULL, *doc, *tdocs = NULL;
+	json_t *docs = NULL, *doc, *tdocs = NULL, *vdocs = NULL;
 	const char *key;
 	int ret, n = 0;
 
@@ -257,15 +257,17 @@ static int resv_list(struct csd_req *r)
 		if (n > 3 || cs_path_split(filter, n, p, err, sizeof(err)) < 0)
 			return req_fail(r, CS_EINVAL, "reservation list: %s: expected TENANT, "
 					"TENANT/VNET or TENANT/VNET/ENDPOINT", filter);
-		if ((ret = req_tenant(r, p[0], &doc)) < 0)
+		/* a vnet's members see its reservations too */
+		if ((ret = req_list_filter(r, p[0], n >= 2 ? p[1] : NULL)) < 0)
 			return ret;
-		json_decref(doc);
 		/* a whole endpoint name matches itself only: no trailing slash */
 		snprintf(prefix, sizeof(prefix), "/endpoints/%s%s", filter, n < 3 ? "/" : "");
 	}
 	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0) {
+	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/vnets/", &vdocs, NULL)) < 0) {
 		json_decref(docs);
+		json_decref(tdocs);
 		return req_store_fail(r, ret, "reservation list");
 	}
 	struct vnet_inventory inv = { 0 };
@@ -273,14 +275,12 @@ static int resv_list(struct csd_req *r)
 	r->result = json_array();
 	json_object_foreach(docs, key, doc) {
 		name_t p[3];
-		char tkey[KEY_MAX];
 		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 ||
 		    !json_object_get(json_object_get(doc, "spec"), "qos"))
 			continue;
 		if (n == 3 && strcmp(key + 11, filter))
 			continue;
-		key_tenant(tkey, p[0]);
-		if (!authz_visible(r->who, json_object_get(json_object_get(tdocs, tkey), "spec"), NULL))
+		if (!list_visible(r->who, tdocs, vdocs, p[0], p[1]))
 			continue;
 		json_array_append_new(r->result, view_reservation(r->d, p[0], p[1], p[2], doc, &inv,
 								  NULL));
@@ -288,6 +288,7 @@ static int resv_list(struct csd_req *r)
 	vnet_inventory_clear(&inv);
 	json_decref(docs);
 	json_decref(tdocs);
+	json_decref(vdocs);
 	return 0;
 }
 

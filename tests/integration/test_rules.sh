@@ -157,6 +157,16 @@ out=$(as 1002 exec team/red/app -- id -u 2>&1)
 check "another uid is refused exec and sees nothing (said: $out)" sh -c "printf '%s' \"\$1\" | grep -q 'no such tenant'" _ "$out"
 check_not "another uid cannot show the vnet" as 1002 vnet show team/red
 check "the vnet is still there" ctl a vnet show team/red
+check "a shaped vnet the member uses, with a reservation" sh -c \
+	"\"$CTL\" -S $TMP/a/csd.sock vnet create team/cap subnet 10.10.2.0/24 capacity 100mbit members.uids 1001 &&
+	 \"$CTL\" -S $TMP/a/csd.sock endpoint create team/cap/cam qos.rate 10mbit"
+out=$(as 1001 -j reservation list team 2>&1)
+check "the member sees the vnet's reservations (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'team/cap/cam'" _ "$out"
+check "and one by name" as 1001 reservation show team/cap/cam
+out=$(as 1002 reservation list team 2>&1)
+check "another uid hears of no such tenant (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'no such tenant'" _ "$out"
 ctl a tenant delete team
 
 # quotas: the first object over the limit is refused with EQUOTA
