@@ -26,6 +26,9 @@ int qos_rate_value(const json_t *v, uint64_t *bps, char *err, size_t errlen);
  * "vnets.\"acme/blue\".endpoints.web.qos"). out->id is left NULL. Returns 0
  * or CS_EINVAL with a reason naming the key.
  */
+/* The longest a burst may take to send at the reserved rate (s). */
+#define QOS_BURST_MAX_S 10
+
 int qos_spec_parse(const json_t *q, const char *where, struct admission_resv *out, char *err,
 		   size_t errlen);
 

@@ -134,6 +134,16 @@ int qos_spec_parse(const json_t *q, const char *where, struct admission_resv *ou
 		    cs_rate_format(v[1], a, sizeof(a)), cs_rate_format(v[0], b, sizeof(b)));
 		return CS_EINVAL;
 	}
+	/* what HTB can hold: a burst sent within QOS_BURST_MAX_S at the rate,
+	 * in 32 bits (refused here, not found out by the enforcer later) */
+	if (v[2] && (v[2] / QOS_BURST_MAX_S > v[0] / 8 || v[2] > UINT32_MAX)) {
+		uint64_t most = v[0] / 8 * QOS_BURST_MAX_S;
+		cs_errf(err, errlen, "%s.burst: %s is more than the rate %s sends in %d s; give at "
+			"most %s", where, cs_size_format(v[2], a, sizeof(a)),
+			cs_rate_format(v[0], b, sizeof(b)), QOS_BURST_MAX_S,
+			cs_size_format(most < UINT32_MAX ? most : UINT32_MAX, why, sizeof(why)));
+		return CS_EINVAL;
+	}
 	out->rate = v[0];
 	out->ceil = v[1];
 	out->burst = v[2];

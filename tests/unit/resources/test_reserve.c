@@ -275,6 +275,8 @@ static void test_bad_input(void **state)
 		{ "{}", "rate: missing" },
 		{ "{\"rate\":\"5mbit\",\"prio\":1}", "unknown key" },
 		{ "{\"rate\":\"5mbit\",\"burst\":\"5\"}", "has no unit" },
+		{ "{\"rate\":\"1mbit\",\"burst\":\"64mb\"}", "sends in 10 s; give at most" },
+		{ "{\"rate\":\"100gbit\",\"burst\":\"5gb\"}", "give at most" },
 		{ "{\"rate\":[1]}", "rate" },
 	};
 	struct cs_qos q = { 0 };
