@@ -1502,8 +1502,31 @@ int overlay_check_here(struct csd_req *r, const json_t *file, struct schema_erro
 	struct known k;
 	int ret;
 
-	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
+	/* only the tenants the file's vnets name: a create checks one vnet,
+	 * and listing every tenant made each create cost O(tenants) */
+	const char *tv;
+	json_t *el;
+	if (!(tdocs = json_object()))
+		return CS_ENOMEM;
+	json_object_foreach(json_object_get(file, "vnets"), tv, el) {
+		char key[KEY_MAX], t[CS_NAME_MAX + 1];
+		json_t *doc = NULL;
+		size_t n = strcspn(tv, "/");
+		if (n > CS_NAME_MAX)
+			continue;
+		memcpy(t, tv, n);
+		t[n] = '\0';
+		key_tenant(key, t);
+		if (json_object_get(tdocs, key))
+			continue;
+		if ((ret = model_get(r->d, key, &doc, NULL)) == 0)
+			json_object_set_new(tdocs, key, doc);
+		else if (ret != CS_ENOENT) {
+			json_decref(tdocs);
+			return ret;
+		}
+	}
+	if ((ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
 		json_decref(tdocs);
 		return ret;
 	}
