@@ -449,9 +449,10 @@ static json_t *scalar_from_text(enum schema_type t, const char *s)
 		return json_string(s);
 	}
 	case ST_BOOL:
-		if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+		/* exactly true or false: anything else is refused by validation */
+		if (!strcmp(s, "true"))
 			return json_true();
-		if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+		if (!strcmp(s, "false"))
 			return json_false();
 		return json_string(s);
 	default:
@@ -509,6 +510,16 @@ json_t *schema_argv_to_json(enum schema_object o, int argc, char *const argv[], 
 				 schema_object_name(o), keys);
 			goto fail;
 		}
+		for (int j = 0; j < i; j += 2)
+			if (schema_find(o, argv[j]) == k) {
+				bool list = k->type == ST_INT_LIST || k->type == ST_NAME_LIST ||
+					    k->type == ST_STRING_LIST || k->type == ST_PORT_LIST ||
+					    k->type == ST_CIDRS || k->type == ST_ADDRS;
+				snprintf(err, errlen, "key \"%s\" is given twice; give it once%s",
+					 argv[i], list ? " (several values: one word with commas, "
+							 "a,b)" : "");
+				goto fail;
+			}
 		if (i + 1 >= argc) {
 			snprintf(err, errlen, "key \"%s\" needs a value (%s)", argv[i],
 				 k->doc ? k->doc : type_text(k->type));

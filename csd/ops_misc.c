@@ -175,8 +175,9 @@ static int node_show(struct csd_req *r)
 		return ret;
 	ret = model_get(r->d, key, &doc, NULL);
 	if (ret == CS_ENOENT && strcmp(n, r->d->cfg.node))
-		return req_fail(r, ret, "node %s: no such node (nodes are declared in overlay files: "
-				"\"nodes\": {\"%s\": {\"underlay\": ADDRESS}})", n, n);
+		return req_fail(r, ret, "node %s: no such node (declare it with cs-ctl node create "
+				"%s underlay ADDRESS, or in an overlay file: \"nodes\": {\"%s\": "
+				"{\"underlay\": ADDRESS}})", n, n, n);
 	if (ret < 0 && ret != CS_ENOENT)
 		return req_store_fail(r, ret, key);
 	r->result = view_node(r->d, n, doc);
@@ -277,9 +278,16 @@ static int node_delete(struct csd_req *r)
 	snprintf(what, sizeof(what), "node %s", n);
 	if (!authz_admin(r->who))
 		return req_fail(r, CS_EPERM, "%s: only administrators may delete nodes", what);
-	if ((ret = model_get(r->d, key, &doc, NULL)) < 0)
-		return ret == CS_ENOENT ? req_fail(r, ret, "%s: no such node", what)
-					: req_store_fail(r, ret, key);
+	ret = model_get(r->d, key, &doc, NULL);
+	if (ret == CS_ENOENT && !strcmp(n, r->d->cfg.node))
+		return req_fail(r, ret, "%s: this csd's own node (csd -n %s), listed without a "
+				"declaration: there is no declaration to delete, and the node stays "
+				"while csd runs as %s", what, n, n);
+	if (ret == CS_ENOENT)
+		return req_fail(r, ret, "%s: no such node (cs-ctl node list shows the nodes)",
+				what);
+	if (ret < 0)
+		return req_store_fail(r, ret, key);
 	json_decref(doc);
 	if ((ret = model_list(r->d, "/vnets/", &vnets, NULL)) < 0)
 		return req_store_fail(r, ret, what);

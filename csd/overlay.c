@@ -146,6 +146,13 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	n->spec = spec;
+	/* shaping to the uplink needs its capacity */
+	if (json_is_true(json_object_get(spec, "uplink_shape")) &&
+	    !json_object_get(spec, "uplink")) {
+		schema_path_join(upath, sizeof(upath), path, "uplink_shape");
+		schema_errors_add(errs, "%s: true needs the uplink's capacity to shape to; give "
+				  "\"uplink\" too, e.g. 10gbit (cs-ctl: uplink 10gbit)", upath);
+	}
 	schema_path_join(upath, sizeof(upath), path, "underlay");
 	if (!json_object_get(spec, "underlay")) {
 		schema_errors_add(errs, "%s: missing; a node needs the underlay address the other "

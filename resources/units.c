@@ -108,10 +108,33 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 	}
 	unit = p;
 	if (!*unit) {
-		int nl = (int)(unit - s);
+		int nl = (int)(unit - s), n = 0;
+		const char *ok[3];
+		char scratch[256], with[64];
+		uint64_t x;
 
-		cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s", s,
-		       nl, s, k->hint[0], nl, s, k->hint[1], nl, s, k->hint[2]);
+		/* suggest only what would be taken: "0mbit" or "0.5bit" would not */
+		for (int i = 0; i < 3; i++) {
+			snprintf(with, sizeof(with), "%.*s%s", nl, s, k->hint[i]);
+			if (nl < 48 && parse(k, with, &x, scratch, sizeof(scratch)) == 0)
+				ok[n++] = k->hint[i];
+		}
+		if (n == 3)
+			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s",
+				s, nl, s, ok[0], nl, s, ok[1], nl, s, ok[2]);
+		else if (n == 2)
+			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s or %.*s%s", s, nl, s,
+				ok[0], nl, s, ok[1]);
+		else if (n == 1)
+			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s", s, nl, s, ok[0]);
+		else if (strspn(s, "0.") == (size_t)nl)
+			cs_errf(err, errlen, "\"%s\" has no unit, and the %s must be greater than "
+				"zero; write a number and a unit like 100%s", s, k->what,
+				k->hint[0]);
+		else
+			cs_errf(err, errlen, "\"%s\" has no unit, and no unit would make it a "
+				"%s that is taken; write a number and a unit like 100%s", s,
+				k->what, k->hint[0]);
 		return CS_EINVAL;
 	}
 	for (int i = 0; i < k->nunits; i++) {

@@ -132,6 +132,24 @@ check "the endpoints are all still there" test -e "/run/netns/$PFX.acme.blue.web
 csd_start a || exit 1
 check "restarted as before, it serves them" ctl a endpoint show acme/blue/web
 
+# node declarations: uplink_shape needs an uplink and is exactly true or
+# false; this csd's own node and a missing one are told apart
+rev=$(revision a)
+refuse "uplink_shape without uplink" "uplink_shape: true needs the uplink" \
+	node create n5 underlay 192.0.2.55 uplink_shape true
+refuse "uplink_shape yes" "true or false" \
+	node create n5 underlay 192.0.2.55 uplink 1gbit uplink_shape yes
+refuse "node show of a missing node says how to declare it" "cs-ctl node create n5" node show n5
+if ctl a -j node show a | grep -q '"declared": false'; then
+	refuse "node delete of csd's own node says so" "this csd's own node" node delete a
+fi
+refuse "node delete of a missing node" "no such node" node delete n5
+check "store revision unchanged by refused node requests" test "$(revision a)" = "$rev"
+out=$(ctl a vnet create acme/q subnet 10.30.0.0/24 subnet 10.31.0.0/24 2>&1); rc=$?
+check "a key given twice is a usage error (exit 2) (said: $out)" \
+	bash -c "[ $rc = 2 ] && grep -q 'given twice' <<<'$out'"
+check_not "and no vnet was made" ctl a vnet show acme/q
+
 # delete everything: nothing left
 check "endpoint delete" ctl a endpoint delete acme/blue/web
 check "endpoint namespace gone" test ! -e "/run/netns/$PFX.acme.blue.web"

@@ -426,8 +426,8 @@ static int parse_timeout(struct ctl *c)
 	errno = 0;
 	n = strtoul(v, &end, 10);
 	if (!*v || *end || errno || v[0] == '-' || n > UINT_MAX / CTL_APPLY_TIMEOUT_FACTOR)
-		return ctl_usage_error(c, "%s \"%s\" is not a number of seconds (0: no limit)",
-				       from, v);
+		return ctl_usage_error(c, "%s \"%s\" is not a whole number of seconds "
+				       "(1.5: give 2; 0: no limit)", from, v);
 	c->timeout_s = (unsigned)n;
 	return 0;
 }

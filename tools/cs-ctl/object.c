@@ -97,7 +97,9 @@ static const struct ctl_column reservation_cols[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* VNET first: a listing across vnets numbers each vnet's rules from 1 */
 static const struct ctl_column rule_cols[] = {
+	{ "VNET", "vnet", NULL },
 	{ "#", "position", NULL },
 	{ "NAME", "name", NULL },
 	{ "FROM", "from", NULL },
@@ -658,8 +660,15 @@ static int rule_check(struct ctl *c, int argc, char **argv)
 			return r;
 	if ((r = check_name(c, argv[1], 2)))
 		return r;
-	if (argc == 5 && (!strcmp(argv[4], "tcp") || !strcmp(argv[4], "udp")))
+	bool icmp = !strcmp(argv[4], "icmp");
+	if (!icmp && strcmp(argv[4], "tcp") && strcmp(argv[4], "udp"))
+		return ctl_usage_error(c, "%s: unknown protocol; expected %s", argv[4],
+				       RULE_CHECK_USAGE);
+	if (argc == 5 && !icmp)
 		return ctl_usage_error(c, "%s needs a PORT; expected %s", argv[4], RULE_CHECK_USAGE);
+	if (argc == 6 && icmp)
+		return ctl_usage_error(c, "icmp takes no port: drop \"%s\"; expected %s",
+				       argv[5], RULE_CHECK_USAGE);
 	args = json_pack("{s:s, s:s, s:s, s:s}", "vnet", argv[1], "from", argv[2], "to",
 			 argv[3], "proto", argv[4]);
 	if (argc == 6) {

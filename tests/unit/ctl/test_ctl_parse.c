@@ -449,6 +449,16 @@ static void fake_serve(int fd)
 				      ? json_pack("{s:i}", "version", CS_PROTOCOL_VERSION)
 				      : json_pack("{s:s?, s:O?}", "op", op, "args",
 						  json_object_get(in, "args"));
+		/* rule.list: one rule in each of two vnets, both at position 1 */
+		if (op && !strcmp(op, "rule.list")) {
+			json_decref(res);
+			res = json_loads("[{\"vnet\":\"acme/blue\",\"position\":1,\"from\":\"any\","
+					 "\"to\":\"any\",\"action\":\"allow\"},{\"vnet\":\"acme/red\","
+					 "\"position\":1,\"name\":\"web\",\"from\":\"group:web\","
+					 "\"to\":\"any\",\"proto\":\"tcp\",\"ports\":[80],"
+					 "\"action\":\"deny\"}]",
+					 0, NULL);
+		}
 		json_t *reply = cs_msg_ok(id, res);
 		if ((out = cs_msg_dump(reply, &len)))
 			cs_wire_send(fd, out, len, NULL, 0);
@@ -558,6 +568,96 @@ static void test_rule_delete_show_names(void **state)
 	assert_string_equal(r.out, "");
 }
 
+/* A key given twice on a create line is a usage error, not "the last wins". */
+static void test_create_key_twice(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme/q", "subnet", "10.30.0.0/24", "subnet",
+		"10.31.0.0/24", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl vnet create: key \"subnet\" is given twice; give it "
+				   "once (several values: one word with commas, a,b)\n");
+	run_ctl(&r, "-S", NOSOCK, "endpoint", "create", "acme/q/w", "groups", "web", "groups", "db",
+		NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "key \"groups\" is given twice"));
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme/q", "mtu", "1400", "subnet",
+		"10.30.0.0/24", "mtu", "1400", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl vnet create: key \"mtu\" is given twice; give it "
+				   "once\n");
+	run_ctl(&r, "-S", NOSOCK, "node", "create", "n1", "underlay", "192.0.2.1", "uplink",
+		"1gbit", "uplink", "2gbit", NULL);
+	assert_int_equal(r.rc, 2);
+	/* reaching csd (exit 1 with NOSOCK) shows the line was taken */
+	run_ctl(&r, "-S", NOSOCK, "vnet", "create", "acme/q", "subnet", "10.30.0.0/24,fd00::/64",
+		NULL);
+	assert_int_equal(r.rc, 1);
+}
+
+/* uplink_shape is exactly true or false: "yes" goes to csd as written,
+ * to be refused there. */
+static void test_bool_exact(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", fake_sock, "-j", "node", "create", "n1", "underlay", "192.0.2.1",
+		"uplink_shape", "yes", NULL);
+	assert_sent(&r, "{\"op\": \"node.create\", \"args\": {\"name\": \"n1\", \"spec\": "
+			"{\"underlay\": \"192.0.2.1\", \"uplink_shape\": \"yes\"}}}");
+	run_ctl(&r, "-S", fake_sock, "-j", "node", "create", "n1", "underlay", "192.0.2.1",
+		"uplink", "1gbit", "uplink_shape", "true", NULL);
+	assert_sent(&r, "{\"op\": \"node.create\", \"args\": {\"name\": \"n1\", \"spec\": "
+			"{\"underlay\": \"192.0.2.1\", \"uplink\": \"1gbit\", "
+			"\"uplink_shape\": true}}}");
+}
+
+/* rule list across vnets: a VNET column tells the two "1"s apart; -j unchanged */
+static void test_rule_list_vnet_column(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", fake_sock, "rule", "list", "acme", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.out,
+			    "VNET       #  NAME  FROM       TO   PROTO  PORTS  ACTION\n"
+			    "acme/blue  1  -     any        any  -      -      allow\n"
+			    "acme/red   1  web   group:web  any  tcp    80     deny\n");
+	run_ctl(&r, "-S", fake_sock, "-j", "rule", "list", NULL);
+	assert_int_equal(r.rc, 0);
+	json_t *got = json_loads(r.out, 0, NULL);
+	assert_true(json_is_array(got));
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(got, 1), "vnet")),
+			    "acme/red");
+	json_decref(got);
+}
+
+/* rule check: only tcp/udp PORT or icmp; --timeout in whole seconds */
+static void test_check_and_timeout_words(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "rule", "check", "acme/blue", "db", "db", "sctp", "5", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl rule check: sctp: unknown protocol; expected "
+				   "TENANT/VNET FROM TO tcp|udp PORT, or TENANT/VNET FROM TO icmp\n");
+	run_ctl(&r, "-S", NOSOCK, "rule", "check", "acme/blue", "web", "db", "icmp", "5", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "cs-ctl rule check: icmp takes no port: drop \"5\""));
+	/* the right words reach csd (exit 1 here: there is none) */
+	run_ctl(&r, "-S", NOSOCK, "rule", "check", "acme/blue", "web", "db", "icmp", NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "-S", NOSOCK, "rule", "check", "acme/blue", "web", "db", "udp", "53", NULL);
+	assert_int_equal(r.rc, 1);
+
+	run_ctl(&r, "-S", NOSOCK, "--timeout", "1.5", "tenant", "list", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_string_equal(r.err, "cs-ctl: --timeout \"1.5\" is not a whole number of seconds "
+				   "(1.5: give 2; 0: no limit)\n");
+}
+
 /* Wrong words: exit 2 before csd is asked (NOSOCK would make it exit 1). */
 static void test_rule_usage_errors(void **state)
 {
@@ -648,6 +748,10 @@ int main(void)
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_rule_usage_errors),
+		cmocka_unit_test(test_create_key_twice),
+		cmocka_unit_test(test_check_and_timeout_words),
+		cmocka_unit_test_setup_teardown(test_bool_exact, fake_start, fake_stop),
+		cmocka_unit_test_setup_teardown(test_rule_list_vnet_column, fake_start, fake_stop),
 		cmocka_unit_test_setup_teardown(test_rule_create_args, fake_start, fake_stop),
 		cmocka_unit_test_setup_teardown(test_rule_delete_show_names, fake_start,
 						fake_stop),

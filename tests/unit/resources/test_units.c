@@ -103,6 +103,18 @@ static void test_rate_errors(void **state)
 		{ "", "empty rate; write a number and a unit like 100mbit" },
 		{ "100", "\"100\" has no unit; write 100mbit, 100kbit or 100bit" },
 		{ "1.5", "\"1.5\" has no unit; write 1.5mbit, 1.5kbit or 1.5bit" },
+		/* the hint names only what would be taken: never 0mbit or 0.5bit */
+		{ "0", "\"0\" has no unit, and the rate must be greater than zero; write a number "
+		       "and a unit like 100mbit" },
+		{ "0.0", "\"0.0\" has no unit, and the rate must be greater than zero; write a "
+			 "number and a unit like 100mbit" },
+		{ "0.5", "\"0.5\" has no unit; write 0.5mbit or 0.5kbit" },
+		{ "0.0005", "\"0.0005\" has no unit; write 0.0005mbit" },
+		{ "20000000", "\"20000000\" has no unit; write 20000000mbit, 20000000kbit or "
+			      "20000000bit" },
+		{ "99999999999999999999", "\"99999999999999999999\" has no unit, and no unit would "
+					  "make it a rate that is taken; write a number and a unit "
+					  "like 100mbit" },
 		{ "100mbps", "\"100mbps\": unknown unit \"mbps\"; use bit, kbit, mbit, gbit or tbit" },
 		{ "100bps", "\"100bps\": unknown unit \"bps\"; use bit, kbit, mbit, gbit or tbit" },
 		{ "100m", "\"100m\": unknown unit \"m\"; use bit, kbit, mbit, gbit or tbit" },
@@ -191,7 +203,9 @@ static void test_size_errors(void **state)
 	static const struct err_case c[] = {
 		{ "", "empty size; write a number and a unit like 100kb" },
 		{ "64", "\"64\" has no unit; write 64kb, 64mb or 64b" },
-		{ "0.5", "\"0.5\" has no unit; write 0.5kb, 0.5mb or 0.5b" },
+		{ "0.5", "\"0.5\" has no unit; write 0.5kb or 0.5mb" },
+		{ "0", "\"0\" has no unit, and the size must be greater than zero; write a number "
+		       "and a unit like 100kb" },
 		{ "64kbit", "\"64kbit\": unknown unit \"kbit\"; use b, kb, mb or gb" },
 		{ "64k", "\"64k\": unknown unit \"k\"; use b, kb, mb or gb" },
 		{ "64kib", "\"64kib\": unknown unit \"kib\"; use b, kb, mb or gb" },
