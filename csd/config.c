@@ -11,6 +11,7 @@
 #include "config.h"
 #include "csd.h"
 #include "names.h"
+#include "schema.h"
 #include "vnet/ipam.h"
 
 static const char usage_text[] =
@@ -149,6 +150,22 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 				}
 				cfg->admin_gids[cfg->n_admin_gids++] = (gid_t)json_integer_value(g);
 			}
+		} else if (!strcmp(key, "default_quotas")) {
+			struct schema_errors errs = { 0 };
+			json_t *t = json_pack("{s:O}", "quotas", v);
+			size_t bad = t ? schema_validate(SCHEMA_TENANT, t, "default_", &errs) : 1;
+			json_decref(t);
+			if (bad || !json_is_object(v)) {
+				char *all = schema_errors_join(&errs);
+				snprintf(err, errlen, "%s: %s", cfg->config_path, all && *all ? all :
+					 "default_quotas: expected an object such as {\"vnets\": 10, "
+					 "\"endpoints\": 100, \"bandwidth\": \"1gbit\"}");
+				free(all);
+				schema_errors_clear(&errs);
+				goto out;
+			}
+			json_decref(cfg->default_quotas);
+			cfg->default_quotas = json_incref(v);
 		} else if (!strcmp(key, "store")) {
 			const char *type = NULL, *prefix = NULL;
 			json_t *eps = NULL;
@@ -174,7 +191,8 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
-				 "reconcile_interval, message_max, backend)", cfg->config_path, key);
+				 "reconcile_interval, message_max, backend, default_quotas)",
+				 cfg->config_path, key);
 			goto out;
 		}
 	}
@@ -307,5 +325,6 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->etcd_endpoints);
 	free(cfg->etcd_prefix);
 	free(cfg->admin_gids);
+	json_decref(cfg->default_quotas);
 	memset(cfg, 0, sizeof(*cfg));
 }

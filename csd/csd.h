@@ -31,6 +31,9 @@ struct csd_config {
 	char *etcd_prefix;
 	gid_t *admin_gids;
 	size_t n_admin_gids;
+	/* the quotas a tenant created by someone not an administrator gets
+	 * ({"vnets": N, "endpoints": N, "bandwidth": "1gbit"}), or NULL */
+	json_t *default_quotas;
 	double headroom;
 	unsigned reconcile_interval; /* seconds */
 	size_t msg_max;

@@ -586,6 +586,22 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 		pl->fatal = CS_ENOMEM;
 		return;
 	}
+	/* quotas are the administrators': anyone else's file keeps them (or,
+	 * for a new tenant, gets the configured default) and may not change
+	 * them */
+	if (!who->admin) {
+		const json_t *was = old ? json_object_get(old_spec, "quotas") :
+					  pl->r->d->cfg.default_quotas;
+		const json_t *q = json_object_get(spec, "quotas");
+		if (q && !authz_quotas(who, was, q, why, sizeof(why))) {
+			json_object_set_new(pl->refused, ot->name, json_true());
+			plan_error(pl, CS_EPERM, "tenants.%s.quotas: %s", ot->name, why);
+			json_decref(spec);
+			return;
+		}
+		if (!q && was)
+			json_object_set_new(spec, "quotas", json_deep_copy(was));
+	}
 	if (old && json_equal(spec, (json_t *)old_spec)) {
 		if (txb_cmp(&pl->tb, pl->s, key) < 0)
 			pl->fatal = CS_ENOMEM;

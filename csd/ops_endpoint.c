@@ -119,8 +119,8 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 		    const json_t *spec, bool ephemeral, json_t **out)
 {
 	struct csd *d = r->d;
-	char what[160], key[KEY_MAX], vkey[KEY_MAX], err[256];
-	json_t *vdoc = NULL, *doc = NULL;
+	char what[160], key[KEY_MAX], vkey[KEY_MAX], err[2048];
+	json_t *vdoc = NULL, *doc = NULL, *own_spec = NULL;
 	struct cs_prefix subnets[2];
 	struct cs_addr fixed[2], *used = NULL;
 	bool have[2];
@@ -155,12 +155,25 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 			       d->cfg.node, node);
 		goto out;
 	}
-	if (model_vnet_nnodes(vdoc) > 1 && !model_store_shared(d)) {
+	bool all_fixed = nsub > 0;
+	for (int s = 0; s < nsub; s++)
+		all_fixed = all_fixed && have[s];
+	if (model_vnet_nnodes(vdoc) > 1 && !model_store_shared(d) && !all_fixed) {
 		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s spans several nodes, each with a store "
 			       "of its own, so an address allocated here could be given out on "
-			       "another node too; declare the endpoint in the overlay file applied "
-			       "on every node", what, t, v);
+			       "another node too; give the endpoint a fixed address, or declare it "
+			       "in the overlay file applied on every node", what, t, v);
 		goto out;
+	}
+	if (model_vnet_nnodes(vdoc) > 1 && !json_object_get(spec, "node")) {
+		/* declared where it lives, so that export gives a file apply takes
+		 * back (a vnet across nodes needs each endpoint's node) */
+		if (!(own_spec = json_deep_copy(spec))) {
+			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+			goto out;
+		}
+		json_object_set_new(own_spec, "node", json_string(node));
+		spec = own_spec;
 	}
 	if (!model_vnet_here(d, vdoc) && !strcmp(node, d->cfg.node)) {
 		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s does not span this node (%s); add %s "
@@ -290,6 +303,7 @@ out:
 	qos_txn_clear(&qt);
 	json_decref(doc);
 	json_decref(vdoc);
+	json_decref(own_spec);
 	return ret;
 }
 

@@ -32,6 +32,16 @@ static int tenant_create(struct csd_req *r)
 		ret = req_fail(r, CS_EPERM, "tenant %s: %s", t[0], why);
 		goto out;
 	}
+	/* quotas are set by administrators; the tenant anyone else creates
+	 * gets the configured default */
+	const json_t *dq = r->who->admin ? NULL : r->d->cfg.default_quotas;
+	const json_t *q = json_object_get(spec, "quotas");
+	if (q && !authz_quotas(r->who, dq, q, why, sizeof(why))) {
+		ret = req_fail(r, CS_EPERM, "tenant %s: quotas: %s", t[0], why);
+		goto out;
+	}
+	if (dq && !q)
+		json_object_set_new(spec, "quotas", json_deep_copy(dq));
 	key_tenant(key, t[0]);
 	doc = json_pack("{s:O}", "spec", spec);
 	text = json_dumps(doc, JSON_COMPACT);

@@ -46,7 +46,7 @@ static int vnet_create(struct csd_req *r)
 {
 	name_t p[2];
 	json_t *tdoc = NULL, *spec = NULL, *doc = NULL;
-	char what[128], key[KEY_MAX], vkey[KEY_MAX], value[2 * CS_NAME_MAX + 8], err[256];
+	char what[128], key[KEY_MAX], vkey[KEY_MAX], value[2 * CS_NAME_MAX + 8], err[1024];
 	char *text = NULL;
 	int ret;
 

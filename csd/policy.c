@@ -190,9 +190,9 @@ int quota_check(struct csd *d, const char *t, const char *kind, struct quota_txn
 	json_decref(docs);
 	if ((json_int_t)n + 1 > max) {
 		snprintf(err, errlen, "tenant %s: quota of %" JSON_INTEGER_FORMAT " %s reached "
-			 "(it holds %zu); delete one, or raise it: cs-ctl export > f.json, set "
-			 "tenants.%s.quotas.%s higher there, cs-ctl apply -f f.json", t, max, kind, n,
-			 t, kind);
+			 "(it holds %zu); delete one, or have an administrator raise it (cs-ctl "
+			 "export > f.json, set tenants.%s.quotas.%s higher there, cs-ctl apply -f "
+			 "f.json)", t, max, kind, n, t, kind);
 		return CS_EQUOTA;
 	}
 	qt->active = true;

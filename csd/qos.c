@@ -472,8 +472,9 @@ static int check_tenant_quota(struct csd *d, const json_t *tdoc, const char *t, 
 		r = CS_EQUOTA;
 		snprintf(err, errlen, "tenant %s: quotas.bandwidth of %s exceeded: its other "
 			 "reservations hold %s and endpoint %s asks for %s; release a reservation "
-			 "of the tenant, ask for less, or raise the quota (cs-ctl export > f.json, "
-			 "set tenants.%s.quotas.bandwidth higher there, cs-ctl apply -f f.json)", t,
+			 "of the tenant, ask for less, or have an administrator raise the quota "
+			 "(cs-ctl export > f.json, set tenants.%s.quotas.bandwidth higher there, "
+			 "cs-ctl apply -f f.json)", t,
 			 cs_rate_format(quota, a, sizeof(a)), cs_rate_format(held, b, sizeof(b)),
 			 req->id, cs_rate_format(req->rate, c, sizeof(c)), t);
 	}

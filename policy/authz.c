@@ -74,6 +74,17 @@ bool authz_tenant_create(const struct principal *who, const json_t *owners, char
 	return true;
 }
 
+bool authz_quotas(const struct principal *who, const json_t *old, const json_t *new,
+		  char *why, size_t len)
+{
+	if (who->admin || (!old && !new) || (old && new && json_equal((json_t *)old,
+								       (json_t *)new)))
+		return true;
+	snprintf(why, len, "only an administrator may set or change a tenant's quotas; leave "
+		 "quotas out (they are kept) or as they are");
+	return false;
+}
+
 bool authz_socket(const struct principal *who, int domain, int type)
 {
 	int t = type & 0xf;

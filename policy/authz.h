@@ -78,6 +78,13 @@ bool authz_is_owner(const struct principal *who, const json_t *owners);
  * name only themselves and their own groups.) Writes a reason if not. */
 bool authz_tenant_create(const struct principal *who, const json_t *owners, char *why,
 			 size_t len);
+/*
+ * Tenant quotas are the administrators' to set: may @who take the tenant's
+ * quotas from @old to @new (NULL: none)? Anyone may keep them as they are.
+ * Writes a reason if not.
+ */
+bool authz_quotas(const struct principal *who, const json_t *old, const json_t *new,
+		  char *why, size_t len);
 /* Ops that need no tenant (status) or that only administrators may call. */
 bool authz_admin(const struct principal *who);
 /* Raw and packet sockets need administrator rights. */

@@ -28,7 +28,7 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for p in "${CSD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	for ns in /run/netns/"$PFX".*; do
+	for ns in /run/netns/"$PFX"*; do
 		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
 	done
 	for ns in "${HOSTS[@]}"; do ip netns del "$ns" 2>/dev/null; done

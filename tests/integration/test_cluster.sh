@@ -197,6 +197,12 @@ for h in n1 n2 n3; do
 	check "$h realized its 20 acme/green endpoints" \
 		wait_for 10 test "$(ls /run/netns | grep -c "^$(pfx $h)\.acme\.green\.$h-")" = 20
 done
+# endpoints created without naming their node are declared where they live:
+# the export applies back unchanged, on any node
+ctl n2 export > "$TMP/export.json"
+out=$(ctl n3 apply -f "$TMP/export.json" 2>&1)
+check "the cluster's export applies back with no changes (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'no changes'" _ "$out"
 
 # ---- kill -9 a csd: down within its lease's TTL, its endpoints unreachable;
 # change behind its back; restart: up again, it catches up ----

@@ -138,6 +138,12 @@ out=$(ctl n1 vnet create acme/far subnet 10.7.0.0/24 id 300 nodes n1,n9 2>&1)
 check "vnet create across an undeclared node is refused on n1: $out" \
 	grep -q "node n9 is not declared" <<<"$out"
 check "acme/blue/cache is remote on n1" grep -q "remote" <<<"$(ctl n1 endpoint show acme/blue/cache)"
+# without a shared store only a fixed address is safe across nodes
+out=$(ctl n1 endpoint create acme/blue/near 2>&1)
+check "an endpoint that needs an address allocated is refused on a vnet across nodes: $out" \
+	grep -q "give the endpoint a fixed address" <<<"$out"
+check "one with a fixed address is created" ctl n1 endpoint create acme/blue/near address 10.1.0.77
+check "and deleted" ctl n1 endpoint delete acme/blue/near
 for h in $NODES; do
 	ns=$(pfx "$h").acme.blue
 	fdb=$(bridge -n "$ns" fdb show dev vx0 2>/dev/null | grep '^00:00:00:00:00:00' | sort)

@@ -185,6 +185,34 @@ wait "${cpids[@]}"
 check "concurrent creations never exceed the quota" test "$(ctl a endpoint list q | tail -n +2 | wc -l)" = 2
 ctl a tenant delete q
 
+# quotas are the administrators': the owner of a tenant cannot raise them
+check "root gives uid 1000 a tenant with a quota" ctl a tenant create qo owners.uids 1000 quotas.vnets 1
+out=$(echo '{"tenants": {"qo": {"owners": {"uids": [1000]}, "quotas": {"vnets": 100}}}}' |
+	as 1000 apply -f - 2>&1)
+check "the owner's apply raising it is refused (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'only an administrator may set or change'" _ "$out"
+out=$(echo '{"tenants": {"qo": {"owners": {"uids": [1000]}}}}' | as 1000 apply -f - 2>&1)
+check "the owner's apply leaving quotas out is accepted (said: $out)" test $? = 0
+check "and the quota stays" grep -q '"vnets": 1' <<<"$(ctl a -j tenant show qo)"
+out=$(as 1000 tenant create qo2 quotas.vnets 5 2>&1)
+check "the owner cannot give a tenant of its own quotas (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'only an administrator'" _ "$out"
+ctl a tenant delete qo
+# and a tenant anyone else creates gets the administrators' default_quotas
+echo '{"default_quotas": {"vnets": 1, "endpoints": 5}}' > "$TMP/dq.json"
+host_add q
+csd_start q -c "$TMP/dq.json" -p "${PFX}q" || exit 1
+asq() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/q/csd.sock" "$@"; }
+check "uid 1000 creates a tenant of its own" asq 1000 tenant create dq
+check "it has the default quotas" grep -q '"vnets": 1' <<<"$(ctl q -j tenant show dq)"
+check "one vnet" asq 1000 vnet create dq/a subnet 10.13.0.0/24
+out=$(asq 1000 vnet create dq/b subnet 10.14.0.0/24 2>&1)
+check "a second is refused by the default quota (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'quota of 1 vnets'" _ "$out"
+check "root's tenants get no default" sh -c "! \"$CTL\" -S $TMP/q/csd.sock -j tenant create rq | grep -q quotas"
+ctl q tenant delete dq
+ctl q tenant delete rq
+
 # rule create / rule delete: a change of one rule, enforced on the data path
 w1_d1() { in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[d1]}" 7000 500; }
 w1_a1() { in_ep a acme/blue/w1 "$PROBE" tcp "${ADDR[a1]}" 7000 500; }
