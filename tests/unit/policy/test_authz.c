@@ -101,6 +101,30 @@ static void test_table(void **state)
 	json_decref(plain);
 }
 
+/* Quotas: administrators set and change them; anyone may keep them. */
+static void test_quotas(void **state)
+{
+	json_t *one = json_pack("{s:i}", "vnets", 1), *same = json_pack("{s:i}", "vnets", 1);
+	json_t *more = json_pack("{s:i}", "vnets", 100);
+	char why[256] = "";
+
+	(void)state;
+	assert_true(authz_quotas(&admin, one, more, why, sizeof(why)));
+	assert_true(authz_quotas(&admin, NULL, one, why, sizeof(why)));
+	assert_true(authz_quotas(&admin, one, NULL, why, sizeof(why)));
+	assert_true(authz_quotas(&owner, one, same, why, sizeof(why)));
+	assert_true(authz_quotas(&owner, NULL, NULL, why, sizeof(why)));
+	assert_string_equal(why, "");
+	assert_false(authz_quotas(&owner, one, more, why, sizeof(why)));
+	assert_non_null(strstr(why, "only an administrator"));
+	assert_false(authz_quotas(&owner, NULL, one, why, sizeof(why)));
+	assert_false(authz_quotas(&owner, one, NULL, why, sizeof(why)));
+	assert_false(authz_quotas(&member, one, more, why, sizeof(why)));
+	json_decref(one);
+	json_decref(same);
+	json_decref(more);
+}
+
 static void test_every_op_in_table(void **state)
 {
 	(void)state;
@@ -121,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_every_op_in_table),
+		cmocka_unit_test(test_quotas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
