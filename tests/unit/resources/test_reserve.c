@@ -315,12 +315,71 @@ static void test_bad_input(void **state)
 	ASSERT_FIELD("q/v", "reserved", "0bit");
 }
 
+/* Tallies of a race: admitted, refused with the expected code and text,
+ * or failed otherwise. */
+struct race {
+	int admitted, refused, other;
+};
+
+/*
+ * @n clients, spread over the csd processes, each reserving @spec for its
+ * own endpoint (@name_fmt with the client's number i; with @per_vnet it
+ * takes i % 3 and i) at the same moment: all connect first, then a closed
+ * pipe releases them at once. A refusal counts when it has @code and
+ * @needle in its message.
+ */
+static struct race race(int n, const char *name_fmt, bool per_vnet, const char *spec, int code,
+			const char *needle)
+{
+	struct race t = { 0 };
+	pid_t *kids = calloc((size_t)n, sizeof(*kids));
+	int go[2];
+
+	assert_non_null(kids);
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	for (int i = 0; i < n; i++) {
+		if ((kids[i] = fork()) == 0) {
+			cs_t *c = NULL;
+			char name[64], b;
+			close(go[1]);
+			if (cs_open(csds[i % NDAEMONS].sock, &c) < 0)
+				_exit(3);
+			if (read(go[0], &b, 1) < 0)
+				_exit(3);
+			if (per_vnet)
+				snprintf(name, sizeof(name), name_fmt, i % 3, i);
+			else
+				snprintf(name, sizeof(name), name_fmt, i);
+			int r = cs_reservation_create(c, name, spec);
+			if (r == code && !strstr(cs_last_error(c), needle))
+				r = -100;
+			cs_close(c);
+			_exit(r == 0 ? 0 : r == code ? 1 : 2);
+		}
+		assert_true(kids[i] > 0);
+	}
+	close(go[0]);
+	ut_sleep_ms(300);
+	close(go[1]); /* EOF releases them all */
+	for (int i = 0; i < n; i++) {
+		int st = 0;
+		waitpid(kids[i], &st, 0);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			t.admitted++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			t.refused++;
+		else
+			t.other++;
+	}
+	free(kids);
+	return t;
+}
+
 /* 50 clients, through two csd processes sharing the store, each reserving
  * 4.5mbit for its own endpoint at once: 90mbit usable fits exactly 20. */
 static void test_concurrent(void **state)
 {
-	pid_t kids[NCLIENTS];
-	int go[2], admitted = 0, refused = 0, other = 0;
 
 	(void)state;
 	OK(g, cs_vnet_create(g, "q/c", "{\"subnet\":\"10.7.0.0/24\",\"capacity\":\"100mbit\"}"));
@@ -329,40 +388,9 @@ static void test_concurrent(void **state)
 		snprintf(n, sizeof(n), "q/c/k%d", i);
 		OK(g, cs_endpoint_create(g, n, NULL));
 	}
-	assert_int_equal(pipe(go), 0);
-	fflush(NULL);
-	for (int i = 0; i < NCLIENTS; i++) {
-		if ((kids[i] = fork()) == 0) {
-			cs_t *c = NULL;
-			char n[32], b;
-			close(go[1]);
-			if (cs_open(csds[i % NDAEMONS].sock, &c) < 0)
-				_exit(3);
-			/* all connected first, then all at once */
-			if (read(go[0], &b, 1) < 0)
-				_exit(3);
-			snprintf(n, sizeof(n), "q/c/k%d", i);
-			int r = cs_reservation_create(c, n, "{\"rate\":\"4500kbit\"}");
-			if (r == CS_EADMIT && !strstr(cs_last_error(c), "free of 90mbit"))
-				r = -100;
-			cs_close(c);
-			_exit(r == 0 ? 0 : r == CS_EADMIT ? 1 : 2);
-		}
-		assert_true(kids[i] > 0);
-	}
-	close(go[0]);
-	ut_sleep_ms(300);
-	close(go[1]); /* EOF releases them all */
-	for (int i = 0; i < NCLIENTS; i++) {
-		int st = 0;
-		waitpid(kids[i], &st, 0);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			admitted++;
-		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
-			refused++;
-		else
-			other++;
-	}
+	struct race t = race(NCLIENTS, "q/c/k%d", false, "{\"rate\":\"4500kbit\"}", CS_EADMIT,
+			     "free of 90mbit");
+	int admitted = t.admitted, refused = t.refused, other = t.other;
 	printf("concurrent: %d admitted, %d refused, %d failed otherwise\n", admitted, refused,
 	       other);
 	assert_int_equal(other, 0);
@@ -535,8 +563,6 @@ static void test_apply(void **state)
 static void test_quota_concurrent(void **state)
 {
 	enum { N = 30 };
-	pid_t kids[N];
-	int go[2], admitted = 0, refused = 0, other = 0;
 
 	(void)state;
 	OK(g, cs_tenant_create(g, "qc", "{\"quotas\":{\"bandwidth\":\"100mbit\"}}"));
@@ -551,39 +577,9 @@ static void test_quota_concurrent(void **state)
 		snprintf(n, sizeof(n), "qc/v%d/k%d", i % 3, i);
 		OK(g, cs_endpoint_create(g, n, NULL));
 	}
-	assert_int_equal(pipe(go), 0);
-	fflush(NULL);
-	for (int i = 0; i < N; i++) {
-		if ((kids[i] = fork()) == 0) {
-			cs_t *c = NULL;
-			char n[32], b;
-			close(go[1]);
-			if (cs_open(csds[i % NDAEMONS].sock, &c) < 0)
-				_exit(3);
-			if (read(go[0], &b, 1) < 0)
-				_exit(3);
-			snprintf(n, sizeof(n), "qc/v%d/k%d", i % 3, i);
-			int r = cs_reservation_create(c, n, "{\"rate\":\"10mbit\"}");
-			if (r == CS_EQUOTA && !strstr(cs_last_error(c), "quotas.bandwidth of 100mbit"))
-				r = -100;
-			cs_close(c);
-			_exit(r == 0 ? 0 : r == CS_EQUOTA ? 1 : 2);
-		}
-		assert_true(kids[i] > 0);
-	}
-	close(go[0]);
-	ut_sleep_ms(300);
-	close(go[1]);
-	for (int i = 0; i < N; i++) {
-		int st = 0;
-		waitpid(kids[i], &st, 0);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			admitted++;
-		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
-			refused++;
-		else
-			other++;
-	}
+	struct race t = race(N, "qc/v%d/k%d", true, "{\"rate\":\"10mbit\"}", CS_EQUOTA,
+			     "quotas.bandwidth of 100mbit");
+	int admitted = t.admitted, refused = t.refused, other = t.other;
 	printf("quota, concurrent: %d admitted, %d refused, %d failed otherwise\n", admitted,
 	       refused, other);
 	assert_int_equal(other, 0);
