@@ -678,6 +678,36 @@ static int rule_insert(struct csd_req *r, const char *what, json_t *rules, void 
 	return 0;
 }
 
+/* A rule naming an endpoint the vnet does not have matches nothing until
+ * it exists: accepted (it may be created later), with a warning. */
+static void rule_warnings(struct csd_req *r, name_t p[2], const json_t *rule, json_t *result)
+{
+	static const char *const sides[] = { "from", "to" };
+	json_t *warnings = json_array();
+
+	for (size_t i = 0; i < 2 && warnings; i++) {
+		const char *sel = json_string_value(json_object_get(rule, sides[i]));
+		char key[KEY_MAX];
+		json_t *doc = NULL;
+		if (!sel || !strcmp(sel, "any") ||
+		    (strchr(sel, ':') && strncmp(sel, "endpoint:", 9)))
+			continue;
+		const char *e = strchr(sel, ':') ? sel + 9 : sel;
+		if (!cs_name_valid(e))
+			continue;
+		key_endpoint(key, p[0], p[1], e);
+		if (model_get(r->d, key, &doc, NULL) == CS_ENOENT)
+			json_array_append_new(warnings, json_sprintf(
+				"%s: endpoint %s is not in vnet %s/%s (yet): the rule matches "
+				"nothing until it is", sides[i], e, p[0], p[1]));
+		json_decref(doc);
+	}
+	if (json_array_size(warnings))
+		json_object_set_new(result, "warnings", warnings);
+	else
+		json_decref(warnings);
+}
+
 static int rule_create(struct csd_req *r)
 {
 	const json_t *rule = json_object_get(r->args, "spec");
@@ -710,6 +740,7 @@ static int rule_create(struct csd_req *r)
 	log_info("%s created at position %zu by uid %u", what, ra.at + 1,
 		 (unsigned)r->who->uid);
 	r->result = rule_view(p[0], p[1], json_array_get(rules, ra.at), ra.at);
+	rule_warnings(r, p, rule, r->result);
 	json_decref(doc);
 	return 0;
 }

@@ -225,6 +225,10 @@ check "rule create of an allow answers with the rule at the end (said: $out)" sh
 check "after rule create: w1 reaches d1 over tcp" w1_d1
 check "rule check agrees" sh -c "\"$CTL\" -S $TMP/a/csd.sock rule check acme/blue w1 d1 tcp 7000 | grep -q 'allow (rule w1-d1-tcp (#6))'"
 check "rule delete by name" ctl a rule delete acme/blue w1-d1-tcp
+out=$(ctl a rule create acme/blue from ghost to group:db action deny name ghost 2>&1)
+check "a rule naming a missing endpoint is created, with a warning (said: $out)" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'warning: from: endpoint ghost is not in vnet acme/blue'" _ "$out"
+check "and deleted" ctl a rule delete acme/blue ghost
 check_not "after rule delete: w1 cannot reach d1 over tcp again" w1_d1
 check "...while w1 still reaches a1" w1_a1
 check "the vnet is back to 5 rules" test "$(nrules acme/blue)" = 5

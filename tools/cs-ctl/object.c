@@ -582,6 +582,13 @@ static int rule_create(struct ctl *c, int argc, char **argv)
 		return r;
 	snprintf(what, sizeof(what), "rule create %s", argv[1]);
 	r = ctl_request(c, "rule.create", args, what, &res);
+	/* created, but probably not what was meant: say so, still exit 0 */
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(res, "warnings"), i, w)
+		fprintf(stderr, "cs-ctl: warning: %s\n", json_string_value(w));
+	if (!c->json)
+		json_object_del(res, "warnings");
 	if (!r)
 		r = print_result(c, res, true);
 	json_decref(res);
