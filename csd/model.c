@@ -657,8 +657,11 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 	for (size_t i = 0; i < all.n; i++) {
 		char p[3][CS_NAME_MAX + 1];
 		if (split_key(all.v[i].key, "/vnets/", p, 2) == 0) {
+			json_t *doc = json_loads(all.v[i].value, 0, NULL);
 			unrealize_vnet(d, p[0], p[1]);
-			vnets_gone = true;
+			/* only a vnet across nodes had its VNI open on the underlay */
+			vnets_gone = vnets_gone || model_vnet_nnodes(doc) > 1;
+			json_decref(doc);
 		}
 	}
 	/* their VNIs close on the underlay */
@@ -676,11 +679,25 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 			seen = split_key(all.v[j].key, "/endpoints/", q, 3) == 0 &&
 			       !strcmp(p[0], q[0]) && !strcmp(p[1], q[1]);
 		}
-		if (!seen && realize_vnet_qos(d, p[0], p[1], NULL, NULL, e2, sizeof(e2)) < 0)
+		if (seen)
+			continue;
+		/* only a shaped vnet has shares, and only one with rules has
+		 * rules to change: the rest cost nothing however many
+		 * endpoints they hold */
+		char vkey[KEY_MAX];
+		json_t *vdoc = NULL;
+		key_vnet(vkey, p[0], p[1]);
+		if (model_get(d, vkey, &vdoc, NULL) < 0)
+			continue; /* the vnet went too */
+		const json_t *vspec = json_object_get(vdoc, "spec");
+		if (json_object_get(vspec, "capacity") &&
+		    realize_vnet_qos(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
 			log_warn("%s (the reconciler retries)", e2);
 		/* rules that named it or its groups no longer match its address */
-		if (!seen && realize_vnet_policy(d, p[0], p[1], NULL, NULL, e2, sizeof(e2)) < 0)
+		if (json_object_get(vspec, "policy") &&
+		    realize_vnet_policy(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
 			log_warn("%s (the reconciler retries)", e2);
+		json_decref(vdoc);
 	}
 out:
 	tb_free(&tb);

@@ -289,8 +289,11 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	if (qos_capacity(json_object_get(vdoc, "spec")) &&
 	    realize_vnet_qos(d, t, v, NULL, NULL, err, sizeof(err)) < 0)
 		log_warn("%s: %s (the reconciler retries)", what, err);
-	/* its own ingress, and its siblings' rules that name it or its groups */
-	if (realize_vnet_policy(d, t, v, vdoc, NULL, err, sizeof(err)) < 0)
+	/* its own ingress, and its siblings' rules that name it or its groups;
+	 * a vnet without rules has none to change (and a new endpoint none
+	 * to remove) */
+	if (json_object_get(json_object_get(vdoc, "spec"), "policy") &&
+	    realize_vnet_policy(d, t, v, vdoc, NULL, err, sizeof(err)) < 0)
 		log_warn("%s: %s (the reconciler retries)", what, err);
 	log_info("%s created (%s) by uid %u", what, json_string_value(json_array_get(
 		 json_object_get(doc, "addresses"), 0)) ?: "no address", (unsigned)r->who->uid);
