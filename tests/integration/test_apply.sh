@@ -169,7 +169,12 @@ if command -v etcd >/dev/null; then
 	ETCD_PID=$!
 	echo '{ "store": { "type": "etcd", "endpoints": ["http://127.0.0.1:2379"] } }' >"$TMP/e.json"
 	csd_start e -c "$TMP/e.json" -p "${PFX}9" || exit 1
-	for i in $(seq 100); do ctl e tenant list >/dev/null 2>&1 && break; sleep 0.1; done
+	# csd registers its node (and its liveness) in etcd once it is up:
+	# wait for that, so that only the apply could move the revision
+	for i in $(seq 100); do
+		ctl e -j node show e 2>/dev/null | grep -q '"state": "up"' && break
+		sleep 0.1
+	done
 	python3 -c 'import json; print(json.dumps({"tenants": {"t%d" % i: {} for i in range(12)}}))' >"$TMP/big.json"
 	rev=$(revision e)
 	out=$(ctl e apply -f "$TMP/big.json" 2>&1)
