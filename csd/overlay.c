@@ -447,7 +447,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		/* what types cannot say: selectors, ranges, ports with icmp;
 		 * asked unless the policy itself has errors of its types (an
 		 * error elsewhere in the vnet does not hide these) */
-		char ppath[PATH_MAX_LEN], why[512];
+		char ppath[PATH_MAX_LEN], why[4096];
 		struct rules_policy *pol = NULL;
 		bool typed = true;
 		schema_path_join(ppath, sizeof(ppath), path, "policy");

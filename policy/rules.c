@@ -31,12 +31,21 @@ perr(struct parse *ps, const char *rel, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* every error of the policy, a line each (rules_parse goes on after
+	 * one), as far as the buffer holds them */
+	size_t used = ps->errlen ? strlen(ps->err) : 0;
+	if (used && used + 1 < ps->errlen)
+		ps->err[used++] = '\n';
+	if (used >= ps->errlen)
+		return CS_EINVAL;
+	char *out = ps->err + used;
+	size_t len = ps->errlen - used;
 	if (ps->where && *rel)
-		snprintf(ps->err, ps->errlen, "%s.%s: %s", ps->where, rel, msg);
+		snprintf(out, len, "%s.%s: %s", ps->where, rel, msg);
 	else if (ps->where)
-		snprintf(ps->err, ps->errlen, "%s: %s", ps->where, msg);
+		snprintf(out, len, "%s: %s", ps->where, msg);
 	else
-		snprintf(ps->err, ps->errlen, "%s: %s", *rel ? rel : "policy", msg);
+		snprintf(out, len, "%s: %s", *rel ? rel : "policy", msg);
 	return CS_EINVAL;
 }
 
@@ -422,17 +431,18 @@ int rules_parse(const json_t *policy, const char *where, struct rules_policy **o
 	if (!json_is_object(policy))
 		return perr(&ps, "", "%s is not a policy; a policy is an object with default, "
 			    "rules and tests", show(policy, buf, sizeof(buf)));
-	ret = check_keys(&ps, policy, "", keys);
-	if (ret < 0)
-		return ret;
+	/* an error does not stop the parse: the next parts are checked too,
+	 * so that one refusal names all that is wrong */
+	int bad = check_keys(&ps, policy, "", keys);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return CS_ENOMEM;
 	/* no implicit default: whether unmatched traffic passes is too
 	 * important to guess */
 	ret = parse_action(&ps, json_object_get(policy, "default"), "default", &p->dflt);
-	if (ret < 0)
+	if (ret == CS_ENOMEM)
 		goto out;
+	bad = bad < 0 ? bad : ret;
 	rules = json_object_get(policy, "rules");
 	if (rules && !json_is_array(rules)) {
 		ret = perr(&ps, "rules", "%s is not a list of rules", show(rules, buf, sizeof(buf)));
@@ -448,8 +458,9 @@ int rules_parse(const json_t *policy, const char *where, struct rules_policy **o
 			/* counted first so that rules_free() frees a half-parsed rule */
 			p->nrules++;
 			ret = parse_rule(&ps, v, i, p);
-			if (ret < 0)
+			if (ret == CS_ENOMEM)
 				goto out;
+			bad = bad < 0 ? bad : ret;
 		}
 	}
 	tests = json_object_get(policy, "tests");
@@ -466,9 +477,14 @@ int rules_parse(const json_t *policy, const char *where, struct rules_policy **o
 		json_array_foreach(tests, i, v) {
 			p->ntests++;
 			ret = parse_test(&ps, v, i, &p->tests[i]);
-			if (ret < 0)
+			if (ret == CS_ENOMEM)
 				goto out;
+			bad = bad < 0 ? bad : ret;
 		}
+	}
+	if (bad < 0) {
+		ret = bad;
+		goto out;
 	}
 	*out = p;
 	p = NULL;

@@ -413,9 +413,17 @@ static const struct bad bads[] = {
 	{ "{\"default\":\"deny\",\"rules\":[{\"from\":\"any\",\"to\":\"any\",\"proto\":\"tcp\","
 	  "\"ports\":[80.5],\"action\":\"allow\"}]}",
 	  "rules[0].ports[0]: 80.5 is not a port or a range; write 5432 or \"8000-8080\"" },
+	/* every bad rule is named, a line each, not just the first */
 	{ "{\"default\":\"deny\",\"rules\":[{},{},{\"from\":\"any\",\"to\":\"any\","
 	  "\"proto\":\"tcp\",\"ports\":[1,\"80-70\"],\"action\":\"allow\"}]}",
-	  "rules[0].from: missing; write endpoint:NAME, group:NAME, cidr:PREFIX or any" },
+	  "rules[0].from: missing; write endpoint:NAME, group:NAME, cidr:PREFIX or any\n"
+	  "rules[1].from: missing; write endpoint:NAME, group:NAME, cidr:PREFIX or any\n"
+	  "rules[2].ports[1]: \"80-70\" is not a valid range: the first port (80) is above the "
+	  "last (70)" },
+	{ "{\"rules\":[{\"from\":\"any\",\"to\":\"any\"}],\"tests\":[{\"from\":\"a\"}]}",
+	  "default: missing; write \"allow\" or \"deny\"\n"
+	  "rules[0].action: missing; write \"allow\" or \"deny\"\n"
+	  "tests[0].to: missing; name an endpoint of the vnet" },
 	{ "{\"default\":\"deny\",\"rules\":[{\"from\":\"any\",\"to\":\"any\",\"action\":\"deny\"},"
 	  "{\"from\":\"any\",\"to\":\"any\",\"action\":\"deny\"},{\"from\":\"any\",\"to\":\"any\","
 	  "\"proto\":\"tcp\",\"ports\":[1,\"80-70\"],\"action\":\"allow\"}]}",
