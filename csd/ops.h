@@ -37,6 +37,11 @@ int req_visible(struct csd_req *r, const char *t, const char *v);
  * in one of its vnets (that vnet, when @v is given), and with "no such
  * vnet" when the vnet is missing from a tenant the caller sees. */
 int req_list_filter(struct csd_req *r, const char *t, const char *v);
+/* What a listing of objects under @prefix reads: those (*docs) and the
+ * tenants and vnets (*tdocs, *vdocs) that decide what the caller sees
+ * (list_visible()). Fails the request, releasing all, with @what. */
+int list_docs(struct csd_req *r, const char *prefix, const char *what, json_t **docs,
+	      json_t **tdocs, json_t **vdocs);
 /* In a listing: may the caller see vnet T/V? @tdocs, @vdocs: the listings
  * of /tenants/ and /vnets/. */
 bool list_visible(const struct principal *who, const json_t *tdocs, const json_t *vdocs,

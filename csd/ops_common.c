@@ -156,6 +156,23 @@ bool list_visible(const struct principal *who, const json_t *tdocs, const json_t
 	return vs && authz_visible(who, ts, vs);
 }
 
+int list_docs(struct csd_req *r, const char *prefix, const char *what, json_t **docs,
+	      json_t **tdocs, json_t **vdocs)
+{
+	int ret;
+
+	*docs = *tdocs = *vdocs = NULL;
+	if ((ret = model_list(r->d, prefix, docs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/tenants/", tdocs, NULL)) < 0 ||
+	    (ret = model_list(r->d, "/vnets/", vdocs, NULL)) < 0) {
+		json_decref(*docs);
+		json_decref(*tdocs);
+		*docs = *tdocs = NULL;
+		return req_store_fail(r, ret, what);
+	}
+	return 0;
+}
+
 int req_list_filter(struct csd_req *r, const char *t, const char *v)
 {
 	char key[KEY_MAX];

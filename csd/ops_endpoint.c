@@ -418,13 +418,8 @@ static int ep_list(struct csd_req *r)
 		else
 			snprintf(prefix, sizeof(prefix), "/endpoints/%s/%s/", p[0], p[1]);
 	}
-	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/vnets/", &vdocs, NULL)) < 0) {
-		json_decref(docs);
-		json_decref(tdocs);
-		return req_store_fail(r, ret, "endpoint list");
-	}
+	if ((ret = list_docs(r, prefix, "endpoint list", &docs, &tdocs, &vdocs)) < 0)
+		return ret;
 	struct vnet_inventory inv = { 0 };
 	csd_inventory(r->d, &inv);
 	r->result = json_array();

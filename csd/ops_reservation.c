@@ -263,13 +263,8 @@ static int resv_list(struct csd_req *r)
 		/* a whole endpoint name matches itself only: no trailing slash */
 		snprintf(prefix, sizeof(prefix), "/endpoints/%s%s", filter, n < 3 ? "/" : "");
 	}
-	if ((ret = model_list(r->d, prefix, &docs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/vnets/", &vdocs, NULL)) < 0) {
-		json_decref(docs);
-		json_decref(tdocs);
-		return req_store_fail(r, ret, "reservation list");
-	}
+	if ((ret = list_docs(r, prefix, "reservation list", &docs, &tdocs, &vdocs)) < 0)
+		return ret;
 	struct vnet_inventory inv = { 0 };
 	csd_inventory(r->d, &inv);
 	r->result = json_array();
