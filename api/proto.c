@@ -74,13 +74,45 @@ void cs_wire_rx_init(struct cs_wire_rx *rx, size_t max)
 void cs_wire_rx_reset(struct cs_wire_rx *rx)
 {
 	free(rx->buf);
+	if (rx->cap && rx->charge)
+		rx->charge(rx->charge_ctx, -(long)rx->cap);
 	for (int i = 0; i < rx->nfds; i++)
 		if (rx->fds[i] >= 0)
 			close(rx->fds[i]);
 	size_t max = rx->max;
 	bool discard = rx->discard;
+	int (*charge)(void *, long) = rx->charge;
+	void *ctx = rx->charge_ctx;
 	cs_wire_rx_init(rx, max);
 	rx->discard = discard;
+	rx->charge = charge;
+	rx->charge_ctx = ctx;
+}
+
+/* Room for @need bytes (and the NUL): doubling, never past the announced
+ * total, each growth asked of the charge hook first. */
+static int rx_grow(struct cs_wire_rx *rx, size_t need)
+{
+	size_t cap = rx->cap ? rx->cap : 4096;
+	char *b;
+	int r;
+
+	if (need + 1 <= rx->cap)
+		return 0;
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap > rx->total + 1)
+		cap = rx->total + 1;
+	if (rx->charge && (r = rx->charge(rx->charge_ctx, (long)(cap - rx->cap))) < 0)
+		return r;
+	if (!(b = realloc(rx->buf, cap))) {
+		if (rx->charge)
+			rx->charge(rx->charge_ctx, -(long)(cap - rx->cap));
+		return CS_ENOMEM;
+	}
+	rx->buf = b;
+	rx->cap = cap;
+	return 0;
 }
 
 size_t cs_wire_parts(size_t len)
@@ -119,14 +151,16 @@ int cs_wire_rx_feed(struct cs_wire_rx *rx, const void *dgram, size_t n)
 			return CS_ETOOBIG;
 		}
 		rx->total = hdr.total;
-		rx->buf = malloc(rx->total + 1);
-		if (!rx->buf)
-			return CS_ENOMEM;
 	} else if (hdr.total != rx->total) {
 		return CS_EPROTO;
 	}
 	if (payload > rx->total - rx->len)
 		return CS_EPROTO;
+	int r = rx_grow(rx, rx->len + payload);
+	if (r < 0) {
+		rx->discard = hdr.flags & CS_WIRE_MORE;
+		return r;
+	}
 	memcpy(rx->buf + rx->len, (const char *)dgram + CS_WIRE_HDR_LEN, payload);
 	rx->len += payload;
 	bool more = hdr.flags & CS_WIRE_MORE;
@@ -235,6 +269,14 @@ int cs_wire_read(int fd, struct cs_wire_rx *rx)
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		r = CS_EPROTO;
+	/* fds ride on the last part only: a partial message holds none */
+	if (r == 0 && rx->nfds && n >= CS_WIRE_HDR_LEN && (dgram[1] & CS_WIRE_MORE)) {
+		for (int i = 0; i < rx->nfds; i++)
+			close(rx->fds[i]);
+		rx->nfds = 0;
+		rx->discard = true;
+		r = CS_EPROTO;
+	}
 	if (r == 0)
 		r = cs_wire_rx_feed(rx, dgram, (size_t)n);
 	return r;

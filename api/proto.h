@@ -39,25 +39,36 @@ struct cs_wire_hdr {
 	uint32_t total; /* length of the whole message; equal in every part */
 };
 
-/* Reassembly of one message from parts (pure; no I/O). */
+/*
+ * Reassembly of one message from parts (pure; no I/O). The buffer grows
+ * with the parts that arrive, never to an announced total up front, so a
+ * peer that announces 16 MiB and sends one part holds one part's memory.
+ * A receiver bounding memory per peer sets @charge: it is asked before
+ * the buffer grows (delta > 0; a negative return refuses the growth and
+ * the message is dropped with that code) and told when it shrinks.
+ */
 struct cs_wire_rx {
 	char *buf;
 	size_t len;      /* bytes received so far */
 	size_t total;    /* announced total, 0 before the first part */
 	size_t max;      /* bound on a message */
+	size_t cap;      /* bytes allocated for buf */
 	int fds[CS_WIRE_MAX_FDS];
 	int nfds;
 	bool discard;   /* dropping the rest of an oversized message */
+	int (*charge)(void *ctx, long delta);
+	void *charge_ctx;
 };
 
 void cs_wire_rx_init(struct cs_wire_rx *rx, size_t max);
-/* Drop a partial message and close its fds. */
+/* Drop a partial message and close its fds (the charge hook stays). */
 void cs_wire_rx_reset(struct cs_wire_rx *rx);
 /*
  * Feed one datagram. Returns 1 when a message is complete (rx->buf holds
  * rx->len bytes plus a NUL), 0 when more parts are needed, or a negative
  * CS_E* code: CS_ETOOBIG (announced total over the bound; the rest of the
- * message is dropped as it arrives), CS_EPROTO (bad header or lengths).
+ * message is dropped as it arrives), CS_EPROTO (bad header or lengths),
+ * or what @charge refused with (the rest of the message is dropped too).
  * After an error or a completed message call cs_wire_rx_reset() (taking
  * buf/fds first if wanted).
  */
@@ -77,7 +88,10 @@ int cs_wire_send_part(int fd, const char *msg, size_t len, size_t i, const int *
  * received fds are stored into fds[] (up to CS_WIRE_MAX_FDS) and *nfds. */
 int cs_wire_recv(int fd, size_t max, char **out, size_t *len, int *fds, int *nfds);
 /* Read one datagram (non-blocking or blocking per fd) into @rx. Returns
- * like cs_wire_rx_feed(), or -EAGAIN, or CS_ECONN on EOF/error. */
+ * like cs_wire_rx_feed(), or -EAGAIN, or CS_ECONN on EOF/error. Fds are
+ * taken only with the last part of a message: fds on any other part are
+ * closed at once and the message is dropped (CS_EPROTO), so a partial
+ * message never holds descriptors. */
 int cs_wire_read(int fd, struct cs_wire_rx *rx);
 
 /* Error codes <-> names */

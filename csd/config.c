@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "csd.h"
+#include "bounds.h"
 #include "names.h"
 #include "schema.h"
 #include "vnet/ipam.h"
@@ -131,6 +132,9 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 				goto out;
 			}
 			cfg->msg_max = (size_t)i;
+		} else if (!strcmp(key, "limits")) {
+			if (limits_parse(&cfg->limits, v, cfg->config_path, err, errlen) < 0)
+				goto out;
 		} else if (!strcmp(key, "admin_gids")) {
 			size_t i;
 			json_t *g;
@@ -191,7 +195,7 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
-				 "reconcile_interval, message_max, backend, default_quotas)",
+				 "reconcile_interval, message_max, backend, default_quotas, limits)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -282,6 +286,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		cfg->log_level = 6;
 	if (!cfg->msg_max)
 		cfg->msg_max = CS_WIRE_MSG_MAX_DEFAULT;
+	limits_defaults(&cfg->limits);
 	if (!prefix_valid(cfg->prefix)) {
 		snprintf(err, errlen, "prefix \"%s\": use 1-%d characters a-z, 0-9 (kernel link "
 			 "names must stay within 15 characters)", cfg->prefix, VNET_PREFIX_MAX);

@@ -16,6 +16,19 @@
 
 /* ---- configuration (config.c) ---- */
 
+/* What each non-administrator uid may hold ("limits" in the -c file;
+ * defaults in bounds.c, stated in csd(8)). */
+struct csd_limits {
+	size_t connections;     /* open connections per uid */
+	size_t buffer;          /* bytes of partial messages per uid */
+	size_t buffer_total;    /* bytes of partial messages, all uids */
+	size_t replies;         /* bytes of unread replies per uid */
+	size_t partial_timeout; /* seconds a partial message may wait for its next part */
+	size_t tenants;         /* tenants a uid creates, in total */
+	size_t vnets;           /* vnets a uid creates, in total */
+	size_t endpoints;       /* endpoints a uid creates or opens, in total */
+};
+
 struct csd_config {
 	char *config_path;
 	char *socket_path;
@@ -37,6 +50,7 @@ struct csd_config {
 	double headroom;
 	unsigned reconcile_interval; /* seconds */
 	size_t msg_max;
+	struct csd_limits limits;
 };
 
 /* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message
@@ -68,6 +82,7 @@ struct principal {
 /* ---- daemon ---- */
 
 struct client;
+struct uid_table;
 
 struct csd {
 	struct csd_config cfg;
@@ -106,6 +121,12 @@ struct csd {
 	uint64_t reconciled_at; /* monotonic ms of the last watch-driven one */
 	int64_t rev_seen;   /* the newest store revision reconcile_all read */
 	int claim_fd;       /* RUN_DIR/PREFIX.lock, held while csd runs (claim.c) */
+	/* what each uid holds (bounds.c), and the bound on all connections
+	 * (from RLIMIT_NOFILE, leaving room for csd's own fds) */
+	struct uid_table *uids;
+	size_t clients_max;
+	int reserve_fd;     /* given up to accept and close when out of fds */
+	int sweep_fd;       /* 1 s: partial messages that wait too long */
 };
 
 /* One csd per prefix on a host, and the prefix's kernel objects only ever

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "csd.h"
 
@@ -34,6 +37,72 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
+static void emit(int level, const char *text)
+{
+	if (journal < 0)
+		journal = getenv("JOURNAL_STREAM") != NULL;
+	if (journal)
+		fprintf(stderr, "<%d>%s\n", level, text);
+	else
+		fprintf(stderr, "csd: %s: %s\n", names[level & 7], text);
+}
+
+/*
+ * A flood of one line (accept failing, a hostile client refused again and
+ * again) must not fill the disk: per format, a line that repeats the last
+ * one is written at most once a second, and at most LINES_PER_SECOND
+ * lines a second in all; what was held back is counted in a line of its
+ * own when the format next speaks.
+ */
+#define SLOTS 64
+#define LINES_PER_SECOND 20
+
+static struct slot {
+	const char *fmt;
+	time_t sec;
+	unsigned lines;
+	unsigned long held, last_hash;
+} slots[SLOTS];
+
+static unsigned long text_hash(const char *s)
+{
+	unsigned long h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static bool rate_limited(int level, const char *fmt, const char *text)
+{
+	struct slot *sl = &slots[((uintptr_t)fmt >> 3) % SLOTS];
+	struct timespec ts;
+	unsigned long h = text_hash(text);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (sl->fmt != fmt) {
+		*sl = (struct slot){ .fmt = fmt, .sec = ts.tv_sec, .last_hash = h + 1 };
+	} else if (sl->sec != ts.tv_sec) {
+		if (sl->held) {
+			char note[160];
+			snprintf(note, sizeof(note), "(%lu more lines like the next were not written "
+				 "in the last %lld s)", sl->held, (long long)(ts.tv_sec - sl->sec));
+			emit(level, note);
+		}
+		sl->sec = ts.tv_sec;
+		sl->lines = 0;
+		sl->held = 0;
+		sl->last_hash = h + 1;
+	}
+	if (h == sl->last_hash || sl->lines >= LINES_PER_SECOND) {
+		sl->held++;
+		return true;
+	}
+	sl->last_hash = h;
+	sl->lines++;
+	return false;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	char buf[2048];
@@ -41,13 +110,11 @@ void log_msg(int level, const char *fmt, ...)
 
 	if (level > max_level)
 		return;
-	if (journal < 0)
-		journal = getenv("JOURNAL_STREAM") != NULL;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (journal)
-		fprintf(stderr, "<%d>%s\n", level, buf);
-	else
-		fprintf(stderr, "csd: %s: %s\n", names[level & 7], buf);
+	/* the audit trail is the record of each request: never thinned */
+	if (strncmp(fmt, "audit: ", 7) && rate_limited(level, fmt, buf))
+		return;
+	emit(level, buf);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* csd: the cs daemon. Everything but main() lives in csd-core. */
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/resource.h>
 
@@ -21,6 +22,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(d.cfg.log_level);
+	/* a fixed threshold keeps large buffers (partial messages, big
+	 * replies) in mappings of their own, given back when freed: glibc's
+	 * sliding default would move them onto the heap after the first */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	/* every endpoint holds namespace fds; scale needs more than 1024 */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

@@ -9,12 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,12 +28,16 @@
 #include "audit.h"
 #include "config.h"
 #include "csd.h"
+#include "bounds.h"
 #include "model.h"
 #include "policy/authz.h"
 
 #define READS_PER_TURN 16
 #define TX_MAX_BYTES (32u * 1024 * 1024)
 #define CLIENTS_MAX 16384
+/* fds csd keeps for itself (store, netlink, namespaces being entered)
+ * beyond one a connection */
+#define FDS_OWN 1024
 
 extern const struct csd_op *const __start_csd_ops[];
 extern const struct csd_op *const __stop_csd_ops[];
@@ -50,6 +56,9 @@ struct client {
 	int fd;
 	struct principal who;
 	struct cs_wire_rx rx;
+	uint64_t rx_at;   /* monotonic ms of the last part of a partial message */
+	struct uid_use *uid;
+	struct uid_charge charge;
 	struct txmsg *txhead, **txtail;
 	size_t txbytes;
 	bool hello;
@@ -316,6 +325,9 @@ static void client_free(struct csd *d, struct client *c)
 		txmsg_free(m);
 	}
 	cs_wire_rx_reset(&c->rx);
+	uid_tx_charge(d, c->uid, -(long)c->txbytes);
+	uid_conn_release(c->uid);
+	uid_use_release(d, c->uid);
 	for (size_t i = 0; i < c->nephemerals; i++)
 		free(c->ephemerals[i]);
 	free(c->ephemerals);
@@ -324,7 +336,7 @@ static void client_free(struct csd *d, struct client *c)
 	d->nclients--;
 }
 
-static void client_flush(struct client *c)
+static void client_flush(struct csd *d, struct client *c)
 {
 	while (c->txhead) {
 		struct txmsg *m = c->txhead;
@@ -343,11 +355,13 @@ static void client_flush(struct client *c)
 		if (!c->txhead)
 			c->txtail = &c->txhead;
 		c->txbytes -= m->len;
+		uid_tx_charge(d, c->uid, -(long)m->len);
 		txmsg_free(m);
 	}
 }
 
-static void client_queue(struct client *c, json_t *reply, const int *fds, int nfds)
+static void client_queue(struct csd *d, struct client *c, json_t *reply, const int *fds,
+			 int nfds)
 {
 	struct txmsg *m = calloc(1, sizeof(*m));
 
@@ -364,33 +378,55 @@ static void client_queue(struct client *c, json_t *reply, const int *fds, int nf
 	*c->txtail = m;
 	c->txtail = &m->next;
 	c->txbytes += m->len;
-	if (c->txbytes > TX_MAX_BYTES) {
-		log_warn("client pid %d uid %u does not read its replies; disconnected",
-			 (int)c->who.pid, (unsigned)c->who.uid);
+	int over = uid_tx_charge(d, c->uid, (long)m->len);
+	if (c->txbytes > TX_MAX_BYTES || over < 0) {
+		log_warn("client pid %d uid %u does not read its replies (%s); disconnected",
+			 (int)c->who.pid, (unsigned)c->who.uid, over < 0 ? "its uid's bound of "
+			 "queued replies, limits.replies" : "its connection's bound");
 		c->dead = true;
 	}
+}
+
+static uint64_t now_ms(void);
+
+/* The reply to a message that could not be taken. */
+static json_t *rx_error(struct csd *d, struct client *c, int r)
+{
+	if (r == CS_ETOOBIG)
+		return cs_msg_error(0, r, "message exceeds the bound of %zu bytes; nothing was "
+				    "done", c->rx.max);
+	if (r == CS_EQUOTA && c->charge.refused_total)
+		return cs_msg_error(0, r, "csd holds %zu bytes of partial messages of all users, "
+				    "its bound (limits.buffer_total); message dropped, try again",
+				    d->cfg.limits.buffer_total);
+	if (r == CS_EQUOTA)
+		return cs_msg_error(0, r, "uid %u holds %zu bytes of partial messages, its bound "
+				    "(limits.buffer in csd's configuration); message dropped: "
+				    "finish or close the other connections' messages first",
+				    (unsigned)c->who.uid, uid_rx_bytes(c->uid));
+	return cs_msg_error(0, r, "bad frame (%s); message dropped", cs_strerror(r));
 }
 
 static void client_read(struct csd *d, struct client *c)
 {
 	for (int i = 0; i < READS_PER_TURN && !c->dead; i++) {
 		int r = cs_wire_read(c->fd, &c->rx);
-		if (r == -EAGAIN || r == 0)
+		if (r == -EAGAIN)
 			break;
 		if (r == CS_ECONN) {
 			c->dead = true;
 			break;
 		}
 		if (r < 0) {
-			json_t *e = r == CS_ETOOBIG
-				? cs_msg_error(0, r, "message exceeds the bound of %zu bytes; "
-					       "nothing was done", c->rx.max)
-				: cs_msg_error(0, r, "bad frame (%s); message dropped",
-					       cs_strerror(r));
+			json_t *e = rx_error(d, c, r);
 			cs_wire_rx_reset(&c->rx);
-			client_queue(c, e, NULL, 0);
+			client_queue(d, c, e, NULL, 0);
 			json_decref(e);
 			continue;
+		}
+		if (r == 0) {
+			c->rx_at = now_ms();
+			break;
 		}
 		int fds[CS_WIRE_MAX_FDS], nfds;
 		/* fds a request brought are closed after it unless its op took
@@ -400,10 +436,10 @@ static void client_read(struct csd *d, struct client *c)
 		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
 		store_memo(d->store, false);
 		cs_wire_rx_reset(&c->rx);
-		client_queue(c, reply, fds, nfds);
+		client_queue(d, c, reply, fds, nfds);
 		json_decref(reply);
 		/* answer before reading on: the reply does not wait for EAGAIN */
-		client_flush(c);
+		client_flush(d, c);
 	}
 }
 
@@ -445,32 +481,98 @@ static void principal_set_admin(const struct csd *d, struct principal *p)
 				p->admin = true;
 }
 
+/*
+ * Out of fds: give up the reserve fd, take the waiting connection and
+ * close it (the client sees its connection closed rather than hanging in
+ * the backlog), take the reserve back. Without it, accept would fail on
+ * the same pending connection for as long as the fds stay taken, and the
+ * loop would spin on it.
+ */
+static void accept_shed(struct csd *d, int err)
+{
+	log_warn("accept: %s: a connection was closed unanswered (csd holds %zu "
+		 "connections; see limits in csd(8))", strerror(err), d->nclients);
+	if (d->reserve_fd >= 0) {
+		close(d->reserve_fd);
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+	d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Tell a refused connection why, if it listens, and close it. */
+static void accept_refuse(int fd, const char *why)
+{
+	json_t *e = cs_msg_error(0, CS_EQUOTA, "connection refused: %s", why);
+	size_t len;
+	char *text = e ? cs_msg_dump(e, &len) : NULL;
+
+	if (text && len <= CS_WIRE_PART_MAX)
+		cs_wire_send_part(fd, text, len, 0, NULL, 0);
+	free(text);
+	json_decref(e);
+	close(fd);
+}
+
+static struct client *client_new(struct csd *d, int fd)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	char why[256];
+
+	if (!c || peer_identity(fd, &c->who) < 0) {
+		log_warn("client refused (%s)", c ? "no identity" : "out of memory");
+		goto fail;
+	}
+	principal_set_admin(d, &c->who);
+	if (!(c->uid = uid_use_get(d, &c->who)))
+		goto fail;
+	if (uid_conn_admit(d, c->uid, why, sizeof(why)) < 0) {
+		log_warn("client pid %d uid %u refused: %s", (int)c->who.pid,
+			 (unsigned)c->who.uid, why);
+		uid_use_release(d, c->uid);
+		accept_refuse(fd, why);
+		free(c->who.gids);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	c->txtail = &c->txhead;
+	cs_wire_rx_init(&c->rx, d->cfg.msg_max);
+	c->charge = (struct uid_charge){ .d = d, .use = c->uid };
+	c->rx.charge = uid_rx_charge;
+	c->rx.charge_ctx = &c->charge;
+	c->events = EPOLLIN;
+	return c;
+fail:
+	if (c)
+		free(c->who.gids);
+	free(c);
+	close(fd);
+	return NULL;
+}
+
 static void accept_clients(struct csd *d)
 {
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
-			return;
-		}
-		struct client *c = calloc(1, sizeof(*c));
-		if (!c || d->nclients >= CLIENTS_MAX || peer_identity(fd, &c->who) < 0) {
-			if (c)
-				free(c->who.gids);
-			free(c);
-			close(fd);
-			log_warn("client refused (%s)", d->nclients >= CLIENTS_MAX ?
-				 "too many clients" : "no identity");
+			int err = errno;
+			if (err == EMFILE || err == ENFILE)
+				accept_shed(d, err);
+			else if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+				log_warn("accept: %s", strerror(err));
+			if (err != EINTR && err != ECONNABORTED)
+				return;
 			continue;
 		}
-		principal_set_admin(d, &c->who);
-		c->fd = fd;
-		c->txtail = &c->txhead;
-		cs_wire_rx_init(&c->rx, d->cfg.msg_max);
-		c->events = EPOLLIN;
+		struct client *c = client_new(d, fd);
+		if (!c)
+			continue;
 		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+			uid_conn_release(c->uid);
+			uid_use_release(d, c->uid);
 			free(c->who.gids);
 			free(c);
 			close(fd);
@@ -490,6 +592,20 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* How many connections csd takes: its fd limit less its own fds, and one
+ * fd kept in reserve to shed connections when fds run out anyway. */
+static void clients_bound(struct csd *d)
+{
+	struct rlimit rl;
+	size_t n = CLIENTS_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		n = rl.rlim_cur > FDS_OWN + 2 * LIMITS_ADMIN_RESERVE ?
+			    (size_t)rl.rlim_cur - FDS_OWN : 2 * LIMITS_ADMIN_RESERVE;
+	d->clients_max = n < CLIENTS_MAX ? n : CLIENTS_MAX;
+	d->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static int listen_socket(struct csd *d)
@@ -817,6 +933,41 @@ static void heartbeat(struct csd *d)
 	free(text);
 }
 
+/*
+ * Once a second: a partial message whose next part has not come within
+ * limits.partial_timeout is dropped (the memory it held goes back to its
+ * uid), and once nobody holds partial messages any more after many were
+ * held, freed memory goes back to the system.
+ */
+static void sweep(struct csd *d)
+{
+	uint64_t now = now_ms(), max = d->cfg.limits.partial_timeout * 1000;
+	struct client *touched[64];
+	int nt = 0;
+
+	for (struct client *c = d->clients; c && nt < 64; c = c->next) {
+		if (!c->rx.cap || now - c->rx_at < max)
+			continue;
+		json_t *e = cs_msg_error(0, CS_EPROTO, "a partial message waited more than %zu s "
+					 "for its next part (limits.partial_timeout); dropped",
+					 d->cfg.limits.partial_timeout);
+		cs_wire_rx_reset(&c->rx);
+		if (e)
+			client_queue(d, c, e, NULL, 0);
+		json_decref(e);
+		client_flush(d, c);
+		touched[nt++] = c;
+	}
+	for (int i = 0; i < nt; i++) {
+		if (touched[i]->dead)
+			client_free(d, touched[i]);
+		else
+			client_update_events(d, touched[i]);
+	}
+	if (limits_trim_due(d))
+		malloc_trim(0);
+}
+
 static void tick(struct csd *d)
 {
 	uint64_t now = now_ms();
@@ -844,7 +995,7 @@ int csd_init(struct csd *d)
 	int r;
 
 	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = d->claim_fd = -1;
-	d->debounce_fd = d->tick_fd = -1;
+	d->debounce_fd = d->tick_fd = d->reserve_fd = d->sweep_fd = -1;
 	d->store_up = true;
 	d->started = now_ms();
 	if ((r = store_open(&sc, &d->store)) < 0) {
@@ -865,6 +1016,7 @@ int csd_init(struct csd *d)
 		return r;
 	if ((r = listen_socket(d)) < 0)
 		return r;
+	clients_bound(d);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -875,8 +1027,11 @@ int csd_init(struct csd *d)
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->epfd < 0 || d->signal_fd < 0 || d->timer_fd < 0)
+	d->sweep_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->epfd < 0 || d->signal_fd < 0 || d->timer_fd < 0 || d->sweep_fd < 0)
 		return CS_EIO;
+	struct itimerspec one = { { 1, 0 }, { 1, 0 } };
+	timerfd_settime(d->sweep_fd, 0, &one, NULL);
 	unsigned iv = d->cfg.reconcile_interval ? d->cfg.reconcile_interval : 30;
 	struct itimerspec its = { { iv, 0 }, { iv, 0 } };
 	timerfd_settime(d->timer_fd, 0, &its, NULL);
@@ -886,6 +1041,8 @@ int csd_init(struct csd *d)
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->signal_fd, &e);
 	e.data.ptr = &d->timer_fd;
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timer_fd, &e);
+	e.data.ptr = &d->sweep_fd;
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sweep_fd, &e);
 	if (csd_store_shared(d)) {
 		d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		d->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -943,11 +1100,15 @@ int csd_poll(struct csd *d, int timeout_ms)
 			uint64_t x;
 			if (read(d->tick_fd, &x, sizeof(x)) == sizeof(x))
 				tick(d);
+		} else if (p == &d->sweep_fd) {
+			uint64_t x;
+			if (read(d->sweep_fd, &x, sizeof(x)) == sizeof(x))
+				sweep(d);
 		} else {
 			struct client *c = p;
 			touched[nt++] = c;
 			if (ev[i].events & EPOLLOUT)
-				client_flush(c);
+				client_flush(d, c);
 			if (ev[i].events & EPOLLIN)
 				client_read(d, c);
 			if (ev[i].events & (EPOLLHUP | EPOLLERR) && !(ev[i].events & EPOLLIN))
@@ -1009,6 +1170,12 @@ void csd_fini(struct csd *d)
 		close(d->debounce_fd);
 	if (d->tick_fd >= 0)
 		close(d->tick_fd);
+	if (d->sweep_fd >= 0)
+		close(d->sweep_fd);
+	if (d->reserve_fd >= 0)
+		close(d->reserve_fd);
+	d->sweep_fd = d->reserve_fd = -1;
+	limits_free(d);
 	if (d->backend)
 		d->backend->ops->close(d->backend);
 	store_close(d->store);

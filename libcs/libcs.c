@@ -51,6 +51,38 @@ static void set_error(cs_t *cs, const char *fmt, ...)
 	cs->error = m;
 }
 
+/* Why the last cs_open() of this thread failed (cs_last_error(NULL)). */
+static __thread char open_error[512];
+
+/*
+ * A connection csd refused or dropped may still hold its last word (a
+ * refusal says which bound): read it without waiting. Returns its code
+ * with the message set, or 0 when there is none.
+ */
+static int last_word(cs_t *cs)
+{
+	char buf[CS_WIRE_HDR_LEN + 4096];
+	struct cs_wire_rx rx;
+	const char *code = NULL, *message = NULL;
+	int r = 0;
+
+	ssize_t n = recv(cs->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n <= 0)
+		return 0;
+	cs_wire_rx_init(&rx, sizeof(buf));
+	if (cs_wire_rx_feed(&rx, buf, (size_t)n) == 1) {
+		json_t *m = json_loadb(rx.buf, rx.len, 0, NULL);
+		if (json_unpack(m, "{s:{s:s, s:s}}", "error", "code", &code, "message",
+				&message) == 0) {
+			r = cs_errcode(code);
+			set_error(cs, "%s", message);
+		}
+		json_decref(m);
+	}
+	cs_wire_rx_reset(&rx);
+	return r;
+}
+
 /*
  * Send request @text (@len bytes, id @id) and read the reply. On success
  * *result gets a reference to the result (caller decrefs) and *fd a passed
@@ -78,6 +110,8 @@ static int exchange(cs_t *cs, const char *op, int64_t id, const char *text, size
 	}
 	if ((r = cs_wire_send(cs->fd, text, len, NULL, 0)) < 0 ||
 	    (r = cs_wire_recv(cs->fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, fds, &nfds)) < 0) {
+		if ((r = last_word(cs)) < 0)
+			goto out;
 		set_error(cs, "%s: connection to csd lost", op);
 		r = CS_ECONN;
 		goto out;
@@ -94,8 +128,10 @@ static int exchange(cs_t *cs, const char *op, int64_t id, const char *text, size
 	json_int_t rid;
 	int okv;
 	json_t *res = NULL, *err = NULL;
+	/* id 0: csd's word on the connection itself (a refusal, a frame it
+	 * dropped), not a reply to another request */
 	if (!resp || json_unpack(resp, "{s:I, s:b, s?o, s?o}", "id", &rid, "ok", &okv, "result",
-				 &res, "error", &err) < 0 || rid != id) {
+				 &res, "error", &err) < 0 || (rid != id && (rid != 0 || okv))) {
 		set_error(cs, "%s: malformed reply from csd", op);
 		r = CS_EPROTO;
 		goto out;
@@ -184,8 +220,10 @@ CS_EXPORT int cs_open(const char *socket_path, cs_t **out)
 	if (r < 0)
 		goto fail;
 	*out = cs;
+	open_error[0] = '\0';
 	return 0;
 fail:
+	snprintf(open_error, sizeof(open_error), "%s", cs->error ? cs->error : "");
 	cs_close(cs);
 	return r;
 }
@@ -205,7 +243,9 @@ CS_EXPORT void cs_close(cs_t *cs)
 
 CS_EXPORT const char *cs_last_error(const cs_t *cs)
 {
-	return cs && cs->error ? cs->error : "";
+	if (!cs)
+		return open_error;
+	return cs->error ? cs->error : "";
 }
 
 CS_EXPORT void cs_free(void *p)

@@ -79,7 +79,9 @@ int cs_open(const char *socket_path, cs_t **out);
  *  and cs_endpoint_address(); other calls on them return CS_ECONN. */
 void cs_close(cs_t *cs);
 
-/** The message of the last failed call on @p cs, or "" (never NULL). */
+/** The message of the last failed call on @p cs, or "" (never NULL). With
+ *  @p cs NULL: why the last cs_open() of the calling thread failed, when
+ *  csd said (a refused connection names the bound it hit), else "". */
 const char *cs_last_error(const cs_t *cs);
 
 /** Free a string or buffer returned by the library. NULL is a no-op. */

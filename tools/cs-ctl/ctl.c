@@ -477,6 +477,8 @@ int ctl_connect(struct ctl *c)
 	if (!r)
 		return 0;
 	c->cs = NULL;
+	if (*cs_last_error(NULL))
+		return ctl_fail(c, "csd at %s: %s", path, cs_last_error(NULL));
 	if (r == CS_ECONN) {
 		/* connect(2)'s errno tells "not running" from "not allowed" */
 		bool connect_errno = e == ENOENT || e == ECONNREFUSED || e == EACCES ||

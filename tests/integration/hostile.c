@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hostile: a local user attacking csd's control socket, for test_hostile.sh
+ * and the bench. Run as an unprivileged user; it prints what it achieved
+ * and holds it until HOLD seconds pass (or it is killed).
+ *   hostile partial SOCK N HOLD [FDS]
+ *       N connections, each sending the first part of a 16 MiB message,
+ *       with FDS passed fds (dups of /dev/null) riding on that part
+ *   hostile memory SOCK N MIB HOLD
+ *       N connections, each announcing MIB MiB and sending all but the
+ *       last part
+ * Prints "opened K refused R parts P": K connections csd kept, R it closed
+ * or refused, P parts it took. Exit 1 on a failed system call, 2 on usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send part @i of a message of @total bytes (payload of 'x'), @nfds fds
+ * attached whatever the part. Returns 0, or -1 when csd is gone. */
+static int send_part(int fd, size_t total, size_t i, int nfds)
+{
+	static char buf[CS_WIRE_HDR_LEN + CS_WIRE_PART_MAX];
+	struct cs_wire_hdr hdr;
+	size_t off = i * CS_WIRE_PART_MAX;
+	size_t plen = total - off < CS_WIRE_PART_MAX ? total - off : CS_WIRE_PART_MAX;
+	union {
+		char b[CMSG_SPACE(sizeof(int) * CS_WIRE_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	int fds[CS_WIRE_MAX_FDS];
+
+	cs_wire_hdr_fill(&hdr, total, i);
+	memcpy(buf, &hdr, CS_WIRE_HDR_LEN);
+	memset(buf + CS_WIRE_HDR_LEN, 'x', plen);
+	struct iovec iov = { buf, CS_WIRE_HDR_LEN + plen };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds > 0) {
+		memset(&u, 0, sizeof(u));
+		for (int k = 0; k < nfds; k++)
+			fds[k] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		mh.msg_control = u.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	for (int k = 0; k < nfds; k++)
+		close(fds[k]);
+	return r < 0 ? -1 : 0;
+}
+
+/* Did csd close this connection (or refuse it with a message)? */
+static int closed(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	char b[512];
+
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if (p.revents & (POLLHUP | POLLERR))
+		return 1;
+	ssize_t n = recv(fd, b, sizeof(b) - 1, MSG_DONTWAIT);
+	if (n <= 0)
+		return 1;
+	b[n] = '\0';
+	return strstr(b, "connection refused") != NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 5)
+		goto usage;
+	const char *mode = argv[1], *sock = argv[2];
+	int n = atoi(argv[3]), hold, nfds = 0;
+	size_t total = 16u << 20, parts = 1;
+
+	if (!strcmp(mode, "partial")) {
+		hold = atoi(argv[4]);
+		nfds = argc > 5 ? atoi(argv[5]) : 0;
+	} else if (!strcmp(mode, "memory") && argc >= 6) {
+		total = (size_t)atoi(argv[4]) << 20;
+		parts = cs_wire_parts(total) - 1;
+		hold = atoi(argv[5]);
+	} else {
+		goto usage;
+	}
+	if (n < 1 || nfds < 0 || nfds > CS_WIRE_MAX_FDS)
+		goto usage;
+	int *fds = calloc((size_t)n, sizeof(int)), opened = 0, refused = 0;
+	long sent = 0;
+	for (int i = 0; i < n; i++) {
+		if ((fds[i] = dial(sock)) < 0) {
+			refused++;
+			continue;
+		}
+		for (size_t p = 0; p < parts; p++) {
+			if (send_part(fds[i], total, p, nfds) < 0)
+				break;
+			sent++;
+		}
+	}
+	usleep(300 * 1000);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (closed(fds[i]))
+			refused++;
+		else
+			opened++;
+	}
+	printf("opened %d refused %d parts %ld\n", opened, refused, sent);
+	fflush(stdout);
+	sleep((unsigned)hold);
+	return 0;
+usage:
+	fprintf(stderr, "usage: hostile partial SOCK N HOLD [FDS] | memory SOCK N MIB HOLD\n");
+	return 2;
+}
