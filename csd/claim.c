@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "csd.h"
+#include "safedir.h"
 
 /* Which store: the SQLite file's directory, or etcd and its key prefix. */
 static void store_id(const struct csd *d, char *out, size_t len)
@@ -40,28 +41,50 @@ static void store_id(const struct csd *d, char *out, size_t len)
 	snprintf(out, len, "sqlite %s", real);
 }
 
-static json_t *read_claim(const char *path)
+static json_t *read_claim(int dirfd, const char *name)
 {
-	return json_load_file(path, 0, NULL);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	json_t *j;
+
+	if (fd < 0)
+		return NULL;
+	j = json_loadfd(fd, 0, NULL);
+	close(fd);
+	return j;
 }
 
-int claim_take(struct csd *d)
+/* RUN_DIR/PREFIX.claim := @now, written to a new file and renamed over,
+ * all within the checked directory. */
+static int write_claim(int dirfd, const char *pfx, const json_t *now)
 {
-	char lock[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8], sid[PATH_MAX + 16];
-	const char *pfx = d->cfg.prefix;
-	json_t *old, *now;
+	char name[64], tmp[80];
+	int fd, r = 0;
+
+	snprintf(name, sizeof(name), "%s.claim", pfx);
+	snprintf(tmp, sizeof(tmp), "%s.claim.tmp", pfx);
+	if ((fd = safedir_create(dirfd, tmp, true, 0644)) < 0)
+		return fd;
+	if (json_dumpfd(now, fd, JSON_COMPACT) < 0)
+		r = -EIO;
+	close(fd);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+/* Take RUN_DIR/PREFIX.lock, or say who holds it. */
+static int take_lock(struct csd *d, int dirfd, const char *lock)
+{
+	char name[64];
 	int fd;
 
-	d->claim_fd = -1;
-	if (strcmp(d->backend->ops->name, "kernel"))
-		return 0;
-	mkdir(d->cfg.run_dir, 0755);
-	snprintf(lock, sizeof(lock), "%s/%s.lock", d->cfg.run_dir, pfx);
-	snprintf(path, sizeof(path), "%s/%s.claim", d->cfg.run_dir, pfx);
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	snprintf(name, sizeof(name), "%s.lock", d->cfg.prefix);
+	fd = safedir_create(dirfd, name, false, 0644);
 	if (fd < 0) {
-		log_err("cannot open %s: %s (the run directory, run_dir, must be writable)", lock,
-			strerror(errno));
+		log_err("cannot open %s: %s (the run directory, run_dir, must be writable; csd "
+			"does not follow a link there)", lock, strerror(-fd));
 		return CS_EIO;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -71,16 +94,37 @@ int claim_take(struct csd *d)
 		pid[strcspn(pid, "\n")] = '\0';
 		log_err("another csd%s%s%s already manages prefix %s on this host (%s is locked); "
 			"stop it, or give this one another -p", *pid ? " (pid " : "", pid,
-			*pid ? ")" : "", pfx, lock);
+			*pid ? ")" : "", d->cfg.prefix, lock);
 		close(fd);
 		return CS_EEXIST;
 	}
 	if (ftruncate(fd, 0) == 0)
 		dprintf(fd, "%ld\n", (long)getpid());
 	d->claim_fd = fd;
+	return 0;
+}
 
+int claim_take(struct csd *d)
+{
+	char lock[PATH_MAX], path[PATH_MAX], sid[PATH_MAX + 16], err[PATH_MAX + 512], name[64];
+	const char *pfx = d->cfg.prefix;
+	json_t *old, *now;
+	int dirfd, r;
+
+	d->claim_fd = -1;
+	if (strcmp(d->backend->ops->name, "kernel"))
+		return 0;
+	if ((dirfd = safedir_open(d->cfg.run_dir, 0755, "run_dir", err, sizeof(err))) < 0) {
+		log_err("%s", err);
+		return dirfd;
+	}
+	snprintf(lock, sizeof(lock), "%s/%s.lock", d->cfg.run_dir, pfx);
+	snprintf(path, sizeof(path), "%s/%s.claim", d->cfg.run_dir, pfx);
+	snprintf(name, sizeof(name), "%s.claim", pfx);
+	if ((r = take_lock(d, dirfd, lock)) < 0)
+		goto out;
 	store_id(d, sid, sizeof(sid));
-	old = read_claim(path);
+	old = read_claim(dirfd, name);
 	const char *onode = json_string_value(json_object_get(old, "node"));
 	const char *ostore = json_string_value(json_object_get(old, "store"));
 	if (old && onode && ostore && (strcmp(onode, d->cfg.node) || strcmp(ostore, sid))) {
@@ -96,17 +140,20 @@ int claim_take(struct csd *d)
 				"the same -D or store), or, to let it take them over, remove %s",
 				pfx, n, onode, ostore, d->cfg.node, sid, onode, path);
 			json_decref(old);
-			return CS_EEXIST;
+			r = CS_EEXIST;
+			goto out;
 		}
 	}
 	json_decref(old);
 	now = json_pack("{s:s, s:s}", "node", d->cfg.node, "store", sid);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!now || json_dump_file(now, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
+	if (!now || (r = write_claim(dirfd, pfx, now)) < 0)
 		log_warn("cannot record the claim of prefix %s in %s: %s", pfx, path,
-			 strerror(errno));
+			 now ? strerror(-r) : "out of memory");
 	json_decref(now);
-	return 0;
+	r = 0;
+out:
+	close(dirfd);
+	return r;
 }
 
 void claim_release(struct csd *d)

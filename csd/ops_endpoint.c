@@ -472,7 +472,7 @@ static int args_check(struct csd_req *r, const char *op, const char *const *know
 static int ep_open(struct csd_req *r)
 {
 	name_t p[2], e;
-	json_t *tdoc = NULL, *doc = NULL;
+	json_t *tdoc = NULL, *vdoc = NULL, *doc = NULL;
 	char key[KEY_MAX], full[KEY_MAX];
 	bool ephemeral = json_is_true(json_object_get(r->args, "ephemeral"));
 	bool attach = json_is_true(json_object_get(r->args, "attach"));
@@ -492,7 +492,7 @@ static int ep_open(struct csd_req *r)
 		return req_fail(r, CS_EINVAL, "endpoint \"%s\" in %s/%s: not a valid name (use 1-32 "
 				"characters a-z, 0-9, '-', '_', starting with a letter or digit)",
 				name, p[0], p[1]);
-	if ((ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0)
+	if ((ret = req_vnet(r, p[0], p[1], &tdoc, &vdoc)) < 0)
 		goto out;
 	if (name) {
 		snprintf(e, sizeof(e), "%s", name);
@@ -507,6 +507,13 @@ static int ep_open(struct csd_req *r)
 	ret = model_get(r->d, key, &doc, NULL);
 	if (ret == CS_ENOENT && attach) {
 		ret = req_fail(r, ret, "endpoint %s/%s/%s: no such endpoint", p[0], p[1], e);
+		goto out;
+	} else if (ret == CS_ENOENT && !ephemeral &&
+		   !authz_op_persist(r->who, json_object_get(tdoc, "spec"),
+				     json_object_get(vdoc, "spec"), r->op)) {
+		ret = req_fail(r, CS_EPERM, "endpoint %s/%s/%s: a vnet's members open ephemeral "
+			       "endpoints only (they go with the connection); ask an owner of "
+			       "tenant %s to create it, then attach to it", p[0], p[1], e, p[0]);
 		goto out;
 	} else if (ret == CS_ENOENT) {
 		json_t *spec = json_object();
@@ -530,6 +537,7 @@ static int ep_open(struct csd_req *r)
 	json_object_set_new(r->result, "created", json_boolean(created));
 out:
 	json_decref(doc);
+	json_decref(vdoc);
 	json_decref(tdoc);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "config.h"
 #include "csd.h"
 #include "bounds.h"
+#include "safedir.h"
 #include "model.h"
 #include "policy/authz.h"
 
@@ -648,15 +650,19 @@ static int listen_socket(struct csd *d)
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return CS_EIO;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* who may do what is decided from credentials, never from file modes:
+	 * the socket is made 0666 by bind itself, not by a chmod of a path
+	 * that someone could swap for a link in between */
+	mode_t um = umask(0111);
+	int b = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(um);
+	if (b < 0) {
 		log_err("cannot bind the control socket %s: %s", path, strerror(errno));
 		close(fd);
 		return CS_EIO;
 	}
 	/* bound: from here the path is ours, and csd_fini() removes it */
 	d->listen_fd = fd;
-	/* who may do what is decided from credentials, never from file modes */
-	chmod(path, 0666);
 	if (listen(fd, 512) < 0)
 		return CS_EIO;
 	return 0;
@@ -981,6 +987,20 @@ static void tick(struct csd *d)
 		watch_start(d);
 }
 
+/* The state directory holds the store's file and keys: csd's own. */
+static int state_dir_check(struct csd *d)
+{
+	char err[PATH_MAX + 512];
+	int fd = safedir_open(d->cfg.state_dir, 0700, "state directory", err, sizeof(err));
+
+	if (fd < 0) {
+		log_err("%s", err);
+		return fd;
+	}
+	close(fd);
+	return 0;
+}
+
 int csd_init(struct csd *d)
 {
 	struct store_config sc = {
@@ -998,6 +1018,8 @@ int csd_init(struct csd *d)
 	d->debounce_fd = d->tick_fd = d->reserve_fd = d->sweep_fd = -1;
 	d->store_up = true;
 	d->started = now_ms();
+	if ((r = state_dir_check(d)) < 0)
+		return r;
 	if ((r = store_open(&sc, &d->store)) < 0) {
 		log_err("cannot open the %s store in %s: %s", sc.type ? sc.type : "sqlite",
 			sc.dir, cs_strerror(r));

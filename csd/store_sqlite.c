@@ -1267,8 +1267,9 @@ int store_sqlite_open(const char *dir, struct store **out)
 	}
 	s->base.ops = &sq_ops;
 	/* one connection per struct store, never shared across threads */
+	/* never through a link planted where the file should be */
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		ret = rc == SQLITE_NOMEM ? CS_ENOMEM : CS_EUNAVAIL;
 		goto out;

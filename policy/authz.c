@@ -124,40 +124,40 @@ bool authz_vnet(const struct principal *who, const json_t *tenant, const json_t 
 }
 
 static const struct authz_op table[] = {
-	{ "hello", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "status", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "export", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "apply", AZ_SCOPE_TENANT, AZ_MANAGE, false },
-	{ "tenant.create", AZ_SCOPE_CREATE, AZ_MANAGE, false },
-	{ "tenant.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false },
-	{ "tenant.show", AZ_SCOPE_TENANT, AZ_SEE, false },
-	{ "tenant.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "vnet.create", AZ_SCOPE_TENANT, AZ_MANAGE, false },
-	{ "vnet.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false },
-	{ "vnet.show", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "vnet.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "endpoint.create", AZ_SCOPE_VNET, AZ_MANAGE, false },
-	{ "endpoint.delete", AZ_SCOPE_VNET, AZ_MANAGE, false },
-	{ "endpoint.show", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "endpoint.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "endpoint.open", AZ_SCOPE_VNET, AZ_USE, false },
-	{ "endpoint.socket", AZ_SCOPE_VNET, AZ_USE, false },
-	{ "endpoint.netns", AZ_SCOPE_VNET, AZ_USE, false },
-	{ "endpoint.exec", AZ_SCOPE_VNET, AZ_USE, false },
-	{ "resolve", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "reservation.create", AZ_SCOPE_VNET, AZ_MANAGE, true },
-	{ "reservation.delete", AZ_SCOPE_VNET, AZ_MANAGE, true },
-	{ "reservation.show", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "reservation.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "rule.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "rule.show", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "rule.check", AZ_SCOPE_VNET, AZ_SEE, false },
-	{ "rule.create", AZ_SCOPE_VNET, AZ_MANAGE, false },
-	{ "rule.delete", AZ_SCOPE_VNET, AZ_MANAGE, false },
-	{ "node.list", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "node.show", AZ_SCOPE_ANY, AZ_SEE, false },
-	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE, false },
-	{ "node.delete", AZ_SCOPE_ADMIN, AZ_MANAGE, false },
+	{ "hello", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "status", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "export", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "apply", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },
+	{ "tenant.create", AZ_SCOPE_CREATE, AZ_MANAGE, false, false },
+	{ "tenant.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },
+	{ "tenant.show", AZ_SCOPE_TENANT, AZ_SEE, false, false },
+	{ "tenant.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "vnet.create", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },
+	{ "vnet.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },
+	{ "vnet.show", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "vnet.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "endpoint.create", AZ_SCOPE_VNET, AZ_MANAGE, false, false },
+	{ "endpoint.delete", AZ_SCOPE_VNET, AZ_MANAGE, false, false },
+	{ "endpoint.show", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "endpoint.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "endpoint.open", AZ_SCOPE_VNET, AZ_USE, false, true },
+	{ "endpoint.socket", AZ_SCOPE_VNET, AZ_USE, false, false },
+	{ "endpoint.netns", AZ_SCOPE_VNET, AZ_USE, false, false },
+	{ "endpoint.exec", AZ_SCOPE_VNET, AZ_USE, false, false },
+	{ "resolve", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "reservation.create", AZ_SCOPE_VNET, AZ_MANAGE, true, false },
+	{ "reservation.delete", AZ_SCOPE_VNET, AZ_MANAGE, true, false },
+	{ "reservation.show", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "reservation.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "rule.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "rule.show", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "rule.check", AZ_SCOPE_VNET, AZ_SEE, false, false },
+	{ "rule.create", AZ_SCOPE_VNET, AZ_MANAGE, false, false },
+	{ "rule.delete", AZ_SCOPE_VNET, AZ_MANAGE, false, false },
+	{ "node.list", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "node.show", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE, false, false },
+	{ "node.delete", AZ_SCOPE_ADMIN, AZ_MANAGE, false, false },
 };
 
 const struct authz_op *authz_op_find(const char *op)
@@ -173,6 +173,16 @@ const struct authz_op *authz_op_next(size_t *it)
 	if (*it >= sizeof(table) / sizeof(table[0]))
 		return NULL;
 	return &table[(*it)++];
+}
+
+bool authz_op_persist(const struct principal *who, const json_t *tenant, const json_t *vnet,
+		      const char *op)
+{
+	const struct authz_op *e = authz_op_find(op);
+
+	if (!e || !authz_op(who, tenant, vnet, op, false))
+		return false;
+	return !e->persist_manages || authz_vnet(who, tenant, vnet, AZ_MANAGE);
 }
 
 bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet)

@@ -51,6 +51,10 @@ struct authz_op {
 	/* the program that opened an ephemeral endpoint may also do this to
 	 * it when it may use the vnet (cs_reserve on its own endpoint) */
 	bool opener_uses;
+	/* the op may create a persistent object (endpoint.open with a name):
+	 * that needs AZ_MANAGE, where @action (AZ_USE) creates ephemeral ones
+	 * only, so a vnet's members change nothing that outlives them */
+	bool persist_manages;
 };
 /* The entry of @op, or NULL for an op the table does not know. */
 const struct authz_op *authz_op_find(const char *op);
@@ -66,6 +70,10 @@ const struct authz_op *authz_op_next(size_t *it);
  */
 bool authz_op(const struct principal *who, const json_t *tenant, const json_t *vnet,
 	      const char *op, bool opener);
+/* May @who have @op create a persistent object (not an ephemeral one) in
+ * vnet @vnet of tenant @tenant? Members may not (authz_op.persist_manages). */
+bool authz_op_persist(const struct principal *who, const json_t *tenant, const json_t *vnet,
+		      const char *op);
 /* May @who see the tenant (and vnet, when given) at all? Nothing of a
  * tenant where the caller has no role is shown, not even that it exists. */
 bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet);

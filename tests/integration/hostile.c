@@ -9,6 +9,9 @@
  *   hostile memory SOCK N MIB HOLD
  *       N connections, each announcing MIB MiB and sending all but the
  *       last part
+ *   hostile request SOCK HOLD JSON...
+ *       one connection: hello, then each JSON request in turn, each reply
+ *       printed on a line of its own; the connection is held HOLD seconds
  * Prints "opened K refused R parts P": K connections csd kept, R it closed
  * or refused, P parts it took. Exit 1 on a failed system call, 2 on usage.
  */
@@ -93,10 +96,36 @@ static int closed(int fd)
 	return strstr(b, "connection refused") != NULL;
 }
 
+/* Hello, then each request; prints the replies. */
+static int requests(const char *sock, int hold, char **reqs, int n)
+{
+	const char *hello = "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}";
+	int fd = dial(sock);
+	char *reply;
+	size_t len;
+
+	if (fd < 0)
+		return 1;
+	for (int i = -1; i < n; i++) {
+		const char *m = i < 0 ? hello : reqs[i];
+		if (cs_wire_send(fd, m, strlen(m), NULL, 0) < 0 ||
+		    cs_wire_recv(fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, NULL, NULL) < 0)
+			return 1;
+		if (i >= 0)
+			printf("%s\n", reply);
+		free(reply);
+	}
+	fflush(stdout);
+	sleep((unsigned)hold);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 5)
 		goto usage;
+	if (!strcmp(argv[1], "request"))
+		return requests(argv[2], atoi(argv[3]), argv + 4, argc - 4);
 	const char *mode = argv[1], *sock = argv[2];
 	int n = atoi(argv[3]), hold, nfds = 0;
 	size_t total = 16u << 20, parts = 1;
@@ -140,6 +169,7 @@ int main(int argc, char **argv)
 	sleep((unsigned)hold);
 	return 0;
 usage:
-	fprintf(stderr, "usage: hostile partial SOCK N HOLD [FDS] | memory SOCK N MIB HOLD\n");
+	fprintf(stderr, "usage: hostile partial SOCK N HOLD [FDS] | memory SOCK N MIB HOLD | "
+		"request SOCK HOLD JSON...\n");
 	return 2;
 }

@@ -85,4 +85,50 @@ grep -q "waited more than 3 s" "$TMP/a/csd.log" 2>/dev/null || true
 kill "$H2"; wait "$H2" 2>/dev/null
 check "csd is alive and answers after the attacks" ctl a status
 
+# ---- 5. members change nothing: they open ephemeral endpoints only
+ctl a tenant create shop owners.uids "$UID2" >/dev/null
+ctl a vnet create shop/app subnet 10.77.0.0/24 members.uids "$UID1" >/dev/null
+as "$U2" "$CTL" -S "$SOCK" endpoint create shop/app/db >/dev/null
+req() { as "$U1" "$HOSTILE" request "$SOCK" 0 "$@"; }
+out=$(req '{"id":2,"op":"endpoint.open","args":{"vnet":"shop/app","name":"keep"}}')
+check "a member's persistent endpoint.open is refused: $out" \
+	grep -q '"EPERM".*members open ephemeral endpoints only' <<<"$out"
+check "and nothing was made" bash -c "! '$CTL' -S '$SOCK' endpoint show shop/app/keep >/dev/null 2>&1"
+out=$(req '{"id":2,"op":"endpoint.open","args":{"vnet":"shop/app","name":"keep","ephemeral":true}}' \
+	'{"id":3,"op":"endpoint.open","args":{"vnet":"shop/app"}}' \
+	'{"id":4,"op":"endpoint.open","args":{"vnet":"shop/app","name":"db","attach":true}}')
+check "the member opens ephemeral endpoints and attaches to the owner's" \
+	test "$(grep -c '"ok":true' <<<"$out")" = 3
+for i in $(seq 50); do ctl a endpoint show shop/app/keep >/dev/null 2>&1 || break; sleep 0.1; done
+check "the member's ephemeral endpoint went with its connection" \
+	bash -c "! '$CTL' -S '$SOCK' endpoint show shop/app/keep >/dev/null 2>&1"
+
+# ---- 7. nothing csd writes follows a link; directories others can write are refused
+echo precious >"$TMP/victim"
+mkdir -m 1777 "$TMP/rw"
+as "$U1" ln -s "$TMP/victim" "$TMP/rw/${PFX}x.lock"
+as "$U1" ln -s "$TMP/victim" "$TMP/rw/${PFX}x.claim.tmp"
+echo "{ \"run_dir\": \"$TMP/rw\" }" >"$TMP/rw.json"
+host_add x
+out=$(nsenter --net="/run/netns/${PFX}hx" timeout 10 "$CSD" -S "$TMP/x.sock" -D "$TMP/xstate" \
+	-p "${PFX}x" -n x -c "$TMP/rw.json" 2>&1); r=$?
+check "a run_dir other users can write is refused, naming it and the fix: $out" \
+	test $r != 0 -a -n "$(grep "run_dir $TMP/rw: .*can be written by other users.*chmod" <<<"$out")"
+check "the planted links' target is untouched" grep -qx precious "$TMP/victim"
+mkdir -m 0777 "$TMP/xstate2"
+out=$(nsenter --net="/run/netns/${PFX}hx" timeout 10 "$CSD" -S "$TMP/x.sock" -D "$TMP/xstate2" \
+	-p "${PFX}x" -n x 2>&1); r=$?
+check "a state directory other users can write is refused: $out" \
+	test $r != 0 -a -n "$(grep "state directory $TMP/xstate2: .*can be written by other users" <<<"$out")"
+# root's own run_dir with a leftover link where the claim's new file goes
+mkdir -m 0755 "$TMP/run"
+ln -s "$TMP/victim" "$TMP/run/${PFX}.claim.tmp"
+echo "{ \"run_dir\": \"$TMP/run\" }" >"$TMP/run.json"
+csd_start x -c "$TMP/run.json" >/dev/null
+check "csd starts in its own run_dir" ctl x status
+check "its claim was written as a new file, not through the link" \
+	bash -c "grep -qx precious '$TMP/victim' && test ! -L '$TMP/run/${PFX}.claim' && grep -q '\"node\"' '$TMP/run/${PFX}.claim'"
+sock_mode=$(stat -c %a "$TMP/x/csd.sock")
+check "the control socket is 0666 from bind itself ($sock_mode)" test "$sock_mode" = 666
+
 finish

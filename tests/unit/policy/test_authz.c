@@ -92,6 +92,13 @@ static void test_table(void **state)
 	assert_false(authz_op(&member, tenant, vnet, "endpoint.delete", true));
 	assert_false(authz_op(&other, tenant, vnet, "reservation.create", true));
 	assert_false(authz_op(&member, tenant, plain, "reservation.create", true));
+	/* members open ephemeral endpoints only: a persistent one (named,
+	 * outliving the connection) is the owners' to create */
+	assert_false(authz_op_persist(&member, tenant, vnet, "endpoint.open"));
+	assert_true(authz_op_persist(&owner, tenant, vnet, "endpoint.open"));
+	assert_true(authz_op_persist(&admin, tenant, vnet, "endpoint.open"));
+	assert_false(authz_op_persist(&other, tenant, vnet, "endpoint.open"));
+	assert_false(authz_op_persist(&member, tenant, plain, "endpoint.open"));
 	/* no tenant: nobody but an administrator */
 	assert_false(authz_vnet(&owner, NULL, vnet, AZ_SEE));
 	assert_true(authz_vnet(&admin, NULL, NULL, AZ_MANAGE));
