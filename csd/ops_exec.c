@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "exec_limits.h"
 #include "ops.h"
 #include "policy.h"
 
@@ -61,6 +62,7 @@ struct exec_plan {
 	gid_t gid;
 	gid_t *gids;
 	int ngids;
+	struct caller_limits lim; /* the caller's rlimits and cgroups */
 };
 
 /* fds of the supervisor, moved to fixed numbers */
@@ -148,7 +150,13 @@ static void __attribute__((noreturn)) supervise(const struct exec_plan *x)
 	int pidfd, st = 0;
 	bool peer = true, reaped = false;
 	pid_t pid;
+	char err[CALLER_CGROUP_MAX + 2200];
 
+	/* the caller's limits and cgroups, while still able to take them */
+	if (caller_limits_apply(&x->lim, err, sizeof(err)) < 0) {
+		report(FD_REPORT, "error: %s", err);
+		_exit(1);
+	}
 	if (setns(FD_NS, CLONE_NEWNET) < 0) {
 		report(FD_REPORT, "error: cannot enter the namespace: %s", strerror(errno));
 		_exit(1);
@@ -363,6 +371,12 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 	x.gid = r->who->gid;
 	x.gids = r->who->gids;
 	x.ngids = r->who->ngids;
+	char why[256];
+	if (caller_limits_read(r->who->pid, r->who->uid, &x.lim, why, sizeof(why)) < 0) {
+		ret = req_fail(r, CS_EINVAL, "endpoint %s: %s; exec runs programs under the "
+			       "caller's limits", name, why);
+		goto out;
+	}
 	if ((ret = start(r, name, &x, fds, nsfd, &pid)) < 0)
 		goto out;
 	snprintf(detail, dlen, "pid %d %s", (int)pid, x.argv[0]);

@@ -103,6 +103,25 @@ for i in $(seq 50); do ctl a endpoint show shop/app/keep >/dev/null 2>&1 || brea
 check "the member's ephemeral endpoint went with its connection" \
 	bash -c "! '$CTL' -S '$SOCK' endpoint show shop/app/keep >/dev/null 2>&1"
 
+# ---- 6. exec keeps the caller's limits and cgroup
+CG2=$(findmnt -n -o TARGET -t cgroup2 | head -1)
+CG=
+if [ -n "$CG2" ] && mkdir "$CG2/${PFX}cg" 2>/dev/null; then CG="$CG2/${PFX}cg"; fi
+out=$(sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG" \
+	prlimit --nofile=123:123 --cpu=77:77 setpriv --reuid "$U1" --regid "$(id -g "$U1")" \
+	--clear-groups "$CTL" -S "$SOCK" exec shop/app/db -- \
+	sh -c 'echo nofile $(ulimit -n) cpu $(ulimit -t); cat /proc/self/cgroup' 2>&1)
+check "an exec'd program has the caller's rlimits, not csd's: $(head -1 <<<"$out")" \
+	grep -qx "nofile 123 cpu 77" <<<"$out"
+if [ -n "$CG" ]; then
+	check "and runs in the caller's cgroup ($(grep '^0::' <<<"$out"))" grep -qx "0::/${PFX}cg" <<<"$out"
+	for i in $(seq 50); do rmdir "$CG" 2>/dev/null && break; sleep 0.1; done
+else
+	echo "# no cgroup2 hierarchy to make a cgroup in: the cgroup is not tested"
+fi
+out=$(in_ep a shop/app/db sh -c 'ulimit -n')
+check "root's exec keeps root's own limits ($out)" test -n "$out"
+
 # ---- 7. nothing csd writes follows a link; directories others can write are refused
 echo precious >"$TMP/victim"
 mkdir -m 1777 "$TMP/rw"
