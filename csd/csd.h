@@ -83,6 +83,7 @@ struct principal {
 
 struct client;
 struct uid_table;
+struct teardown;
 
 struct csd {
 	struct csd_config cfg;
@@ -127,6 +128,14 @@ struct csd {
 	size_t clients_max;
 	int reserve_fd;     /* given up to accept and close when out of fds */
 	int sweep_fd;       /* 1 s: partial messages that wait too long */
+	/* endpoint teardowns done by a thread of their own (teardown.c);
+	 * while teardown_defer is set, unrealize_endpoint() queues them */
+	struct teardown *teardown;
+	bool teardown_defer;
+	/* ephemeral endpoints of closed connections, deleted a slice per
+	 * turn of the loop (ops_endpoint.c) */
+	char **gone;
+	size_t ngone;
 };
 
 /* One csd per prefix on a host, and the prefix's kernel objects only ever
@@ -189,6 +198,9 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 
 /* Hooks of the connection's lifetime (ops_endpoint.c) */
 void client_on_close(struct csd *d, struct client *c);
+/* Delete a slice of the closed connections' ephemeral endpoints; returns
+ * how many are left. */
+size_t ephemeral_gone_slice(struct csd *d);
 /* Remember an ephemeral endpoint opened on @c. */
 int client_add_ephemeral(struct client *c, const char *name);
 void client_drop_ephemeral(struct client *c, const char *name);

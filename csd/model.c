@@ -9,6 +9,7 @@
 #include "model.h"
 #include "qos.h"
 #include "policy.h"
+#include "teardown.h"
 
 void key_tenant(char *buf, const char *t)
 {
@@ -400,6 +401,9 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 	struct endpoint_spec es;
 	int r;
 
+	/* a name reused at once gets a namespace of its own, not the one
+	 * the teardown thread is about to delete */
+	teardown_wait(d, t, v, e);
 	if (!model_vnet_here(d, vdoc)) {
 		snprintf(err, errlen, "endpoint %s/%s/%s: is placed on node %s, but vnet %s/%s does "
 			 "not span it", t, v, e, d->cfg.node, t, v);
@@ -474,6 +478,11 @@ out:
 
 int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *e)
 {
+	/* on its way already; or, where nobody waits for it, off the loop */
+	if (teardown_pending(d, t, v, e))
+		return 0;
+	if (d->teardown_defer && teardown_queue(d, t, v, e) == 0)
+		return 0;
 	int r = d->backend->ops->endpoint_destroy(d->backend, t, v, e);
 	if (r < 0)
 		log_warn("endpoint %s/%s/%s: teardown failed: %s (the reconciler retries)", t, v,
@@ -584,6 +593,62 @@ static int split_key(const char *key, const char *top, char parts[3][CS_NAME_MAX
 	return cs_path_split(key + l, n, parts, err, sizeof(err));
 }
 
+/* Is vnet p[0]/p[1] among the deleted documents? */
+static bool vnet_deleted(const struct store_kvs *all, const char *t, const char *v)
+{
+	char key[KEY_MAX];
+
+	key_vnet(key, t, v);
+	for (size_t i = 0; i < all->n; i++)
+		if (!strcmp(all->v[i].key, key))
+			return true;
+	return false;
+}
+
+/*
+ * The kernel side of what a delete removed. An endpoint whose vnet stays
+ * loses its link first, then its namespace. Where the vnet goes too, its
+ * vx0 goes first: that takes every endpoint's link with it in one step
+ * (one wait for the kernel, not one per endpoint), and the namespaces
+ * left behind are removed by the teardown thread, off the loop.
+ */
+static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *vnets_gone)
+{
+	char p[3][CS_NAME_MAX + 1];
+
+	for (size_t i = 0; i < all->n; i++) {
+		if (split_key(all->v[i].key, "/endpoints/", p, 3) < 0 ||
+		    vnet_deleted(all, p[0], p[1]))
+			continue;
+		json_t *doc = json_loads(all->v[i].value, 0, NULL);
+		if (model_endpoint_local(d, doc))
+			unrealize_endpoint(d, p[0], p[1], p[2]);
+		json_decref(doc);
+	}
+	*vnets_gone = false;
+	for (size_t i = 0; i < all->n; i++) {
+		if (split_key(all->v[i].key, "/vnets/", p, 2) == 0) {
+			json_t *doc = json_loads(all->v[i].value, 0, NULL);
+			unrealize_vnet(d, p[0], p[1]);
+			/* only a vnet across nodes had its VNI open on the underlay */
+			*vnets_gone = *vnets_gone || model_vnet_nnodes(doc) > 1;
+			json_decref(doc);
+		}
+	}
+	bool defer = d->teardown_defer;
+	d->teardown_defer = true;
+	for (size_t i = 0; i < all->n; i++) {
+		if (split_key(all->v[i].key, "/endpoints/", p, 3) < 0 ||
+		    !vnet_deleted(all, p[0], p[1]))
+			continue;
+		json_t *doc = json_loads(all->v[i].value, 0, NULL);
+		if (model_endpoint_local(d, doc))
+			unrealize_endpoint(d, p[0], p[1], p[2]);
+		json_decref(doc);
+	}
+	d->teardown_defer = defer;
+}
+
 int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefixes, char *err,
 		      size_t errlen)
 {
@@ -645,25 +710,8 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 		snprintf(err, errlen, "store: %s", cs_strerror(r));
 		goto out;
 	}
-	/* endpoints first: each removes its link before its namespace */
-	for (size_t i = 0; i < all.n; i++) {
-		char p[3][CS_NAME_MAX + 1];
-		json_t *doc = json_loads(all.v[i].value, 0, NULL);
-		if (split_key(all.v[i].key, "/endpoints/", p, 3) == 0 && model_endpoint_local(d, doc))
-			unrealize_endpoint(d, p[0], p[1], p[2]);
-		json_decref(doc);
-	}
-	bool vnets_gone = false;
-	for (size_t i = 0; i < all.n; i++) {
-		char p[3][CS_NAME_MAX + 1];
-		if (split_key(all.v[i].key, "/vnets/", p, 2) == 0) {
-			json_t *doc = json_loads(all.v[i].value, 0, NULL);
-			unrealize_vnet(d, p[0], p[1]);
-			/* only a vnet across nodes had its VNI open on the underlay */
-			vnets_gone = vnets_gone || model_vnet_nnodes(doc) > 1;
-			json_decref(doc);
-		}
-	}
+	bool vnets_gone;
+	teardown_deleted(d, &all, &vnets_gone);
 	/* their VNIs close on the underlay */
 	if (vnets_gone)
 		model_underlay_sync(d);

@@ -469,6 +469,8 @@ static int args_check(struct csd_req *r, const char *op, const char *const *know
 	return 0;
 }
 
+static void gone_first(struct csd *d, const char *name);
+
 static int ep_open(struct csd_req *r)
 {
 	name_t p[2], e;
@@ -504,6 +506,8 @@ static int ep_open(struct csd_req *r)
 		ephemeral = true;
 	}
 	key_endpoint(key, p[0], p[1], e);
+	snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], e);
+	gone_first(r->d, full);
 	ret = model_get(r->d, key, &doc, NULL);
 	if (ret == CS_ENOENT && attach) {
 		ret = req_fail(r, ret, "endpoint %s/%s/%s: no such endpoint", p[0], p[1], e);
@@ -695,6 +699,11 @@ static int resolve(struct csd_req *r)
 	return 0;
 }
 
+/*
+ * A closed connection's ephemeral endpoints: their names join d->gone and
+ * are deleted a slice per turn of the loop (ephemeral_gone_slice), so a
+ * program that held a thousand does not stall everyone else while they go.
+ */
 void client_on_close(struct csd *d, struct client *c)
 {
 	extern const char *client_ephemeral(const struct client *c, size_t i);
@@ -704,18 +713,73 @@ void client_on_close(struct csd *d, struct client *c)
 	if (d->stopping)
 		return;
 	while ((name = client_ephemeral(c, 0))) {
-		name_t p[3];
-		char key[KEY_MAX], err[256];
-		if (cs_path_split(name, 3, p, err, sizeof(err)) == 0) {
-			key_endpoint(key, p[0], p[1], p[2]);
-			const char *const prefixes[] = { key };
-			d->gen++;
-			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0)
-				log_info("ephemeral endpoint %s deleted: its connection closed", name);
-			else
-				log_warn("ephemeral endpoint %s: %s (the reconciler retries)", name, err);
+		char **v = realloc(d->gone, sizeof(*v) * (d->ngone + 1));
+		if (v) {
+			d->gone = v;
+			if ((v[d->ngone] = strdup(name)))
+				d->ngone++;
 		}
+		/* without memory the reconciler finds it ownerless later */
 		client_drop_ephemeral(c, name);
+	}
+}
+
+#define GONE_SLICE 64
+
+/* Delete the first @n names of d->gone in one transaction; their kernel
+ * objects go to the teardown thread. */
+static void gone_delete(struct csd *d, size_t n)
+{
+	char keys[GONE_SLICE][KEY_MAX], err[256];
+	const char *prefixes[GONE_SLICE];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		name_t p[3];
+		if (cs_path_split(d->gone[i], 3, p, err, sizeof(err)) < 0)
+			continue;
+		key_endpoint(keys[k], p[0], p[1], p[2]);
+		prefixes[k] = keys[k];
+		k++;
+	}
+	d->gen++;
+	d->teardown_defer = true;
+	int r = k ? model_delete_tree(d, prefixes, k, err, sizeof(err)) : 0;
+	d->teardown_defer = false;
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			log_info("ephemeral endpoint %s deleted: its connection closed", d->gone[i]);
+		else
+			log_warn("ephemeral endpoint %s: %s (the reconciler retries)", d->gone[i], err);
+		free(d->gone[i]);
+	}
+	memmove(d->gone, d->gone + n, sizeof(*d->gone) * (d->ngone - n));
+	d->ngone -= n;
+	if (!d->ngone) {
+		free(d->gone);
+		d->gone = NULL;
+	}
+}
+
+size_t ephemeral_gone_slice(struct csd *d)
+{
+	if (d->ngone)
+		gone_delete(d, d->ngone < GONE_SLICE ? d->ngone : GONE_SLICE);
+	return d->ngone;
+}
+
+/* Opening a name whose connection just closed: it goes first, so the
+ * open makes it anew rather than attaching to what is about to go. */
+static void gone_first(struct csd *d, const char *name)
+{
+	for (size_t i = 0; i < d->ngone; i++) {
+		if (strcmp(d->gone[i], name))
+			continue;
+		char *mine = d->gone[i];
+		d->gone[i] = d->gone[0];
+		d->gone[0] = mine;
+		gone_delete(d, 1);
+		return;
 	}
 }
 

@@ -42,7 +42,11 @@ static int remove_stale_endpoints(struct csd *d, const char *prefix, const json_
 		key_endpoint(ekey, p[0], p[1], p[2]);
 		doc = json_object_get(eps, ekey);
 		if (!doc || !model_endpoint_local(d, doc)) {
+			/* nobody waits for it: off the loop (teardown.c) */
+			bool defer = d->teardown_defer;
+			d->teardown_defer = true;
 			unrealize_endpoint(d, p[0], p[1], p[2]);
+			d->teardown_defer = defer;
 			removed++;
 		}
 	}

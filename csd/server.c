@@ -31,6 +31,7 @@
 #include "csd.h"
 #include "bounds.h"
 #include "safedir.h"
+#include "teardown.h"
 #include "model.h"
 #include "policy/authz.h"
 
@@ -1083,7 +1084,8 @@ int csd_init(struct csd *d)
 int csd_poll(struct csd *d, int timeout_ms)
 {
 	struct epoll_event ev[64];
-	int n = epoll_wait(d->epfd, ev, 64, timeout_ms);
+	/* with work left in slices, look at the clients and come back to it */
+	int n = epoll_wait(d->epfd, ev, 64, d->ngone ? 0 : timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : CS_EIO;
@@ -1145,6 +1147,8 @@ int csd_poll(struct csd *d, int timeout_ms)
 		else
 			client_update_events(d, touched[i]);
 	}
+	if (d->ngone && !d->stopping)
+		ephemeral_gone_slice(d);
 	return 0;
 }
 
@@ -1168,6 +1172,13 @@ void csd_fini(struct csd *d)
 	d->stopping = true;
 	while (d->clients)
 		client_free(d, d->clients);
+	/* queued names are ownerless ephemerals: the next start deletes them */
+	for (size_t i = 0; i < d->ngone; i++)
+		free(d->gone[i]);
+	free(d->gone);
+	d->gone = NULL;
+	d->ngone = 0;
+	teardown_stop(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->cfg.socket_path);

@@ -12,6 +12,9 @@
  *   hostile request SOCK HOLD JSON...
  *       one connection: hello, then each JSON request in turn, each reply
  *       printed on a line of its own; the connection is held HOLD seconds
+ *   hostile latency SOCK N
+ *       one connection: hello, then N "status" requests one after another;
+ *       prints "p50 A p99 B max C" in ms
  * Prints "opened K refused R parts P": K connections csd kept, R it closed
  * or refused, P parts it took. Exit 1 on a failed system call, 2 on usage.
  */
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -120,8 +124,47 @@ static int requests(const char *sock, int hold, char **reqs, int n)
 	return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Round trips of "status" on one connection, in ms. */
+static int latency(const char *sock, int n)
+{
+	const char *hello = "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}";
+	const char *status = "{\"id\":2,\"op\":\"status\"}";
+	double *ms = calloc((size_t)n, sizeof(double));
+	int fd = dial(sock);
+	char *reply;
+	size_t len;
+
+	if (fd < 0 || !ms)
+		return 1;
+	for (int i = -1; i < n; i++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		const char *m = i < 0 ? hello : status;
+		if (cs_wire_send(fd, m, strlen(m), NULL, 0) < 0 ||
+		    cs_wire_recv(fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, NULL, NULL) < 0)
+			return 1;
+		free(reply);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if (i >= 0)
+			ms[i] = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+		usleep(2000);
+	}
+	qsort(ms, (size_t)n, sizeof(double), cmp_double);
+	printf("p50 %.2f p99 %.2f max %.2f\n", ms[n / 2], ms[(n * 99) / 100], ms[n - 1]);
+	free(ms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "latency"))
+		return latency(argv[2], atoi(argv[3]));
 	if (argc < 5)
 		goto usage;
 	if (!strcmp(argv[1], "request"))
@@ -170,6 +213,6 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: hostile partial SOCK N HOLD [FDS] | memory SOCK N MIB HOLD | "
-		"request SOCK HOLD JSON...\n");
+		"request SOCK HOLD JSON... | latency SOCK N\n");
 	return 2;
 }
