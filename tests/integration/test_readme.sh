@@ -35,8 +35,7 @@ if [ "${1:-}" = --inside ]; then
 		command cs-ctl "$@"
 	}
 	# a sanitizer build's libcs needs its runtime first: build alike
-	if ldd "$(dirname "$(command -v cs-ctl)")/../../libcs/libcs.so.0" 2>/dev/null |
-		grep -q libasan; then
+	if ldd "$CS_BUILD/libcs/libcs.so.0" 2>/dev/null | grep -q libasan; then
 		cc() { command cc -fsanitize=address,undefined "$@"; }
 	fi
 	serve() { # serve T/V/E PORT: record one connection's bytes in $TOUR/served
@@ -94,6 +93,7 @@ open(sys.argv[2], "wb").write(data)' "$2" "$TOUR/served" "$TOUR/ready" &
 	exit $((fails > 100 ? 100 : fails))
 fi
 
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")   # devenv changes directory
 . "$(dirname "$0")/lib.sh"
 README=$CS_SRC/README.md
 
@@ -133,7 +133,7 @@ host_add a
 TOUR=$TMP/tour RUNDIR=$TMP/run
 mkdir -p "$TOUR/examples" && cp "$CS_SRC"/examples/*.json "$TOUR/examples/"
 out=$(nsenter --net="/run/netns/${PFX}ha" env -u LD_LIBRARY_PATH \
-	meson devenv -C "$CS_BUILD" -w "$TOUR" bash "$0" --inside "$M" "$TOUR" "$RUNDIR" "$PFX" 2>&1)
+	meson devenv -C "$CS_BUILD" -w "$TOUR" bash "$SELF" --inside "$M" "$TOUR" "$RUNDIR" "$PFX" 2>&1)
 rc=$?
 echo "$out"
 [ -s "$TOUR/csd.pid" ] && BG_PIDS+=("$(cat "$TOUR/csd.pid")")
