@@ -152,6 +152,6 @@ mkdir -p "$TMP/open" && chmod 1777 "$TMP/open"
 out=$(timeout 10 nsenter --net="/run/netns/${PFX}ha" "$CSD" -S "$TMP/b.sock" -D "$TMP/b" \
 	-R "$TMP/open" -p "${PFX}b" -l warning 2>&1); rc=$?
 check "csd refuses a run directory writable by others, saying so (exit 1)" \
-	bash -c '[ $0 = 1 ] && grep -q "run directory .*writable by group or others" <<<"$1" &&
+	bash -c '[ $0 = 1 ] && grep -q "run_dir $2.*can be written by other users" <<<"$1" &&
 		[ -z "$(ls -A "$2")" ]' $rc "$out" "$TMP/open"
 finish
