@@ -16,11 +16,12 @@
 #include "vnet/ipam.h"
 
 static const char usage_text[] =
-	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-p PREFIX] [-n NODE] [-l LEVEL]\n"
-	"           [-u ADDRESS] [--backend NAME]\n"
+	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-R RUNDIR] [-p PREFIX] [-n NODE]\n"
+	"           [-l LEVEL] [-u ADDRESS] [--backend NAME]\n"
 	"  -c, --config FILE     JSON configuration (see csd(8))\n"
 	"  -S, --socket PATH     control socket (default " CS_DEFAULT_SOCKET ")\n"
 	"  -D, --state-dir DIR   state directory; the SQLite store lives there (default /var/lib/cs)\n"
+	"  -R, --run-dir DIR     runtime directory: the prefix's lock and claim (default /run/cs)\n"
 	"  -p, --prefix PREFIX   prefix of every kernel object, 1-8 of [a-z0-9] (default cs)\n"
 	"  -n, --node NAME       node name (default: the host name)\n"
 	"  -l, --log-level LEVEL error, warning, notice, info or debug (default info)\n"
@@ -227,6 +228,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "state-dir", required_argument, NULL, 'D' },
+		{ "run-dir", required_argument, NULL, 'R' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -242,11 +244,12 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	cfg->log_level = -1;
 	cfg->headroom = 0.1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:S:D:p:n:l:u:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:S:D:R:p:n:l:u:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': free(cfg->config_path); cfg->config_path = strdup(optarg); break;
 		case 'S': free(cfg->socket_path); cfg->socket_path = strdup(optarg); break;
 		case 'D': free(cfg->state_dir); cfg->state_dir = strdup(optarg); break;
+		case 'R': free(cfg->run_dir); cfg->run_dir = strdup(optarg); break;
 		case 'p': free(cfg->prefix); cfg->prefix = strdup(optarg); break;
 		case 'n': free(cfg->node); cfg->node = strdup(optarg); break;
 		case 'u': free(cfg->underlay); cfg->underlay = strdup(optarg); break;
