@@ -31,9 +31,12 @@
 #include "csd/store.h"
 int store_etcd_open_under_test(const char *const *endpoints, const char *prefix,
 			       struct store **out);
+int store_etcd_open_config_under_test(const struct store_config *cfg, struct store **out);
 #define store_etcd_open store_etcd_open_under_test
+#define store_etcd_open_config store_etcd_open_config_under_test
 #include "csd/store_etcd.c"
 #undef store_etcd_open
+#undef store_etcd_open_config
 
 #include "conformance.h"
 
@@ -279,6 +282,7 @@ static struct et_watch *fake_watch(void)
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(w->efd >= 0);
 	w->base.store = &store.base;
+	w->conf = &store.conf;
 	w->plen = 3;
 	w->next_rev = 3;
 	return w;
@@ -330,7 +334,7 @@ static void test_watch_stream(void **state)
 
 static void test_encode_requests(void **state)
 {
-	struct et_store s = { .prefix = "/cs", .plen = 3 };
+	struct et_store s = { .conf.prefix = "/cs", .plen = 3 };
 	struct store_cmp cmps[] = { { "/a", 5 }, { "/new", 0 } };
 	struct store_op ops[] = {
 		{ STORE_PUT, "/a", "{\"v\":2}" },
