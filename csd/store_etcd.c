@@ -607,6 +607,9 @@ static int et_curl_common(CURL *c, struct curl_slist *headers, const struct et_c
 		rc |= curl_easy_setopt(c, CURLOPT_SSLCERT, cf->cert);
 	if (cf->key)
 		rc |= curl_easy_setopt(c, CURLOPT_SSLKEY, cf->key);
+	/* over TLS curl would offer HTTP/2; the gateway's streams (watch,
+	 * keepalive) are spoken as over plain http, one per connection */
+	rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -650,6 +653,36 @@ static struct curl_slist *et_headers(const char *token)
 
 /* ---- what a failure means for the configuration ---- */
 
+static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode cc,
+			    const char *detail, char *err, size_t len);
+
+/*
+ * With TLS 1.3 a server refuses a client certificate after the handshake:
+ * its alert races with our request, and the request often fails only with
+ * a reset.  A handshake limited to TLS 1.2, where the refusal is part of
+ * the handshake, tells a refused certificate from an outage.
+ */
+static void et_tls_probe(const struct et_conf *cf, const char *ep, char *err, size_t len)
+{
+	char curl_err[CURL_ERROR_SIZE];
+	struct curl_slist *h = et_headers(NULL);
+	CURL *c = curl_easy_init();
+	CURLcode cc;
+
+	if (h && c && !et_curl_common(c, h, cf, curl_err) &&
+	    curl_easy_setopt(c, CURLOPT_URL, ep) == CURLE_OK &&
+	    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK &&
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			     (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)) ==
+	    CURLE_OK) {
+		cc = curl_easy_perform(c);
+		if (cc == CURLE_SSL_CONNECT_ERROR && strstr(curl_err, "alert"))
+			et_curl_explain(cf, ep, cc, curl_err, err, len);
+	}
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+}
+
 /* A transfer that failed: explains it in @err when TLS (certificates), not
  * an outage, is why; leaves @err alone otherwise. */
 static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode cc,
@@ -677,7 +710,8 @@ static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode c
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 		/* a TLS alert is etcd refusing our certificate; anything else
-		 * (a reset, a refused connection) may be an outage */
+		 * (a reset, a refused connection) may be an outage, or the
+		 * alert lost in a race: a probe tells */
 		if (strstr(detail, "alert"))
 			snprintf(err, len, "etcd %s refused csd's client certificate tls.cert %s "
 				 "(TLS: %s): give a certificate signed by a CA in etcd's "
@@ -685,6 +719,8 @@ static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode c
 		else if (strstr(detail, "wrong version number"))
 			snprintf(err, len, "etcd %s does not speak TLS there (TLS: %s): check the "
 				 "endpoint and etcd's --listen-client-urls", ep, detail);
+		else if (cc != CURLE_SSL_CONNECT_ERROR && !strncmp(ep, "https://", 8))
+			et_tls_probe(cf, ep, err, len);
 		break;
 	default:
 		break;
