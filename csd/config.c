@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* csd's settings: flags, then the -c JSON file for what flags left unset. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,253 @@ static bool prefix_valid(const char *p)
 		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')))
 			return false;
 	return true;
+}
+
+/* A string key of a nested object, and where it goes. */
+struct cfg_str {
+	const char *key;
+	char **slot;
+};
+
+/*
+ * @obj (at JSON path @path) holds only the string keys @keys names, each a
+ * non-empty string; they are copied to their slots.
+ */
+static int load_strings(const char *file, const char *path, json_t *obj,
+			const struct cfg_str *keys, size_t n, char *err, size_t errlen)
+{
+	char known[128] = "";
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+			 i ? ", " : "", keys[i].key);
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "%s: %s: expected an object with %s", file, path, known);
+		return CS_EINVAL;
+	}
+	json_object_foreach(obj, key, v) {
+		for (i = 0; i < n && strcmp(key, keys[i].key); i++)
+			;
+		if (i == n) {
+			snprintf(err, errlen, "%s: %s.%s: unknown key (known: %s)", file, path, key,
+				 known);
+			return CS_EINVAL;
+		}
+		if (!json_is_string(v) || !json_string_length(v)) {
+			snprintf(err, errlen, "%s: %s.%s: expected a non-empty string", file, path,
+				 key);
+			return CS_EINVAL;
+		}
+		free(*keys[i].slot);
+		if (!(*keys[i].slot = strdup(json_string_value(v))))
+			return CS_ENOMEM;
+	}
+	return 0;
+}
+
+/* A file csd reads (a certificate, a key): a readable regular file. */
+static int check_readable(const char *file, const char *what, const char *path, char *err,
+			  size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s %s: cannot read it: %s", file, what, path,
+			 strerror(errno));
+		return CS_EINVAL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s %s: not a regular file; give the PEM file itself",
+			 file, what, path);
+		close(fd);
+		return CS_EINVAL;
+	}
+	close(fd);
+	return 0;
+}
+
+#define PASSWORD_MAX 4096
+
+/*
+ * The password, from a file only csd's user may read and write: a regular
+ * file (no symlink: whoever may change where a link points picks the
+ * password), owned by csd's user, mode 0600 or stricter.  One trailing
+ * newline is not part of it.
+ */
+static int read_password(const char *file, const char *path, char **out, char *err,
+			 size_t errlen)
+{
+	char buf[PASSWORD_MAX + 1];
+	struct stat st;
+	ssize_t n, got = 0;
+	int fd, r = CS_EINVAL;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: store.auth.password_file %s: %s", file, path,
+			 errno == ELOOP ? "is a symbolic link; give the file itself (a link lets "
+			 "whoever controls it choose the password)" : strerror(errno));
+		return CS_EINVAL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: store.auth.password_file %s: not a regular file", file,
+			 path);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s: store.auth.password_file %s: mode %04o lets group or "
+			 "others read or write it; chmod 600 %s", file, path,
+			 (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: store.auth.password_file %s: owned by uid %u, not by "
+			 "csd's uid %u; chown %u %s", file, path, (unsigned)st.st_uid,
+			 (unsigned)geteuid(), (unsigned)geteuid(), path);
+		goto out;
+	}
+	while (got < PASSWORD_MAX + 1 &&
+	       (n = read(fd, buf + got, (size_t)(PASSWORD_MAX + 1 - got))) > 0)
+		got += n;
+	if (got > 0 && buf[got - 1] == '\n')
+		got--;
+	if (got > 0 && buf[got - 1] == '\r')
+		got--;
+	if (got <= 0 || got > PASSWORD_MAX || memchr(buf, '\0', (size_t)got)) {
+		snprintf(err, errlen, "%s: store.auth.password_file %s: expected the password, "
+			 "1-%d bytes on one line", file, path, PASSWORD_MAX);
+		goto out;
+	}
+	buf[got] = '\0';
+	r = (*out = strdup(buf)) ? 0 : CS_ENOMEM;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return r;
+}
+
+/* store.endpoints: URLs, https:// when TLS is asked for. */
+static int load_endpoints(struct csd_config *cfg, json_t *eps, bool tls, char *err,
+			  size_t errlen)
+{
+	const char *file = cfg->config_path, *u;
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(eps) || !json_array_size(eps)) {
+		snprintf(err, errlen, "%s: store.endpoints: expected a list of etcd URLs such as "
+			 "[\"https://192.0.2.100:2379\"]", file);
+		return CS_EINVAL;
+	}
+	cfg->etcd_endpoints = calloc(json_array_size(eps) + 1, sizeof(char *));
+	if (!cfg->etcd_endpoints)
+		return CS_ENOMEM;
+	json_array_foreach(eps, i, e) {
+		u = json_string_value(e);
+		if (!u || (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))) {
+			snprintf(err, errlen, "%s: store.endpoints[%zu]: expected an http:// or "
+				 "https:// URL", file, i);
+			return CS_EINVAL;
+		}
+		if (tls && strncmp(u, "https://", 8)) {
+			snprintf(err, errlen, "%s: store.endpoints[%zu]: \"%s\" is not TLS, but "
+				 "store.tls is set; use https://", file, i, u);
+			return CS_EINVAL;
+		}
+		if (!(cfg->etcd_endpoints[i] = strdup(u)))
+			return CS_ENOMEM;
+	}
+	return 0;
+}
+
+/* store.tls and store.auth: the files are there, the password read. */
+static int load_store_security(struct csd_config *cfg, json_t *tls, json_t *auth, char *err,
+			       size_t errlen)
+{
+	const struct cfg_str tls_keys[] = {
+		{ "ca", &cfg->etcd_ca }, { "cert", &cfg->etcd_cert }, { "key", &cfg->etcd_key },
+	};
+	const struct cfg_str auth_keys[] = {
+		{ "user", &cfg->etcd_user }, { "password_file", &cfg->etcd_password_file },
+	};
+	const char *file = cfg->config_path;
+	int r;
+
+	if (tls && (r = load_strings(file, "store.tls", tls, tls_keys, 3, err, errlen)) < 0)
+		return r;
+	if (auth && (r = load_strings(file, "store.auth", auth, auth_keys, 2, err, errlen)) < 0)
+		return r;
+	if (!cfg->etcd_cert != !cfg->etcd_key) {
+		snprintf(err, errlen, "%s: store.tls: give cert and key together (csd's client "
+			 "certificate and its private key)", file);
+		return CS_EINVAL;
+	}
+	if (auth && (!cfg->etcd_user || !cfg->etcd_password_file)) {
+		snprintf(err, errlen, "%s: store.auth: give user and password_file", file);
+		return CS_EINVAL;
+	}
+	if ((cfg->etcd_ca && check_readable(file, "store.tls.ca", cfg->etcd_ca, err, errlen)) ||
+	    (cfg->etcd_cert &&
+	     check_readable(file, "store.tls.cert", cfg->etcd_cert, err, errlen)) ||
+	    (cfg->etcd_key && check_readable(file, "store.tls.key", cfg->etcd_key, err, errlen)))
+		return CS_EINVAL;
+	if (auth)
+		return read_password(file, cfg->etcd_password_file, &cfg->etcd_password, err,
+				     errlen);
+	return 0;
+}
+
+/* "store": {"type": "sqlite"} | {"type": "etcd", "endpoints", "prefix", "tls", "auth"} */
+static int load_store(struct csd_config *cfg, json_t *v, char *err, size_t errlen)
+{
+	const char *file = cfg->config_path, *type = NULL, *key;
+	json_t *eps = NULL, *tls = NULL, *auth = NULL, *x;
+
+	if (!json_is_object(v)) {
+		snprintf(err, errlen, "%s: store: expected {\"type\": \"sqlite\"} or {\"type\": "
+			 "\"etcd\", \"endpoints\": [...], \"prefix\": \"/cs\"}", file);
+		return CS_EINVAL;
+	}
+	json_object_foreach(v, key, x) {
+		if (!strcmp(key, "type") || !strcmp(key, "prefix")) {
+			if (!json_is_string(x) || !json_string_length(x)) {
+				snprintf(err, errlen, "%s: store.%s: expected a string", file, key);
+				return CS_EINVAL;
+			}
+		} else if (strcmp(key, "endpoints") && strcmp(key, "tls") && strcmp(key, "auth")) {
+			snprintf(err, errlen, "%s: store.%s: unknown key (known: type, endpoints, "
+				 "prefix, tls, auth)", file, key);
+			return CS_EINVAL;
+		}
+	}
+	type = json_string_value(json_object_get(v, "type"));
+	eps = json_object_get(v, "endpoints");
+	tls = json_object_get(v, "tls");
+	auth = json_object_get(v, "auth");
+	if (!type || (strcmp(type, "sqlite") && strcmp(type, "etcd"))) {
+		snprintf(err, errlen, "%s: store.type: expected \"sqlite\" or \"etcd\"", file);
+		return CS_EINVAL;
+	}
+	if (!strcmp(type, "sqlite") && (eps || tls || auth || json_object_get(v, "prefix"))) {
+		snprintf(err, errlen, "%s: store: endpoints, prefix, tls and auth are for type "
+			 "\"etcd\"", file);
+		return CS_EINVAL;
+	}
+	free(cfg->store_type);
+	if (!(cfg->store_type = strdup(type)))
+		return CS_ENOMEM;
+	if (!strcmp(type, "sqlite"))
+		return 0;
+	if (json_object_get(v, "prefix") &&
+	    !(cfg->etcd_prefix = strdup(json_string_value(json_object_get(v, "prefix")))))
+		return CS_ENOMEM;
+	if (load_endpoints(cfg, eps, tls != NULL, err, errlen) < 0)
+		return CS_EINVAL;
+	return load_store_security(cfg, tls, auth, err, errlen);
 }
 
 static int load_file(struct csd_config *cfg, char *err, size_t errlen)
@@ -172,27 +420,8 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			json_decref(cfg->default_quotas);
 			cfg->default_quotas = json_incref(v);
 		} else if (!strcmp(key, "store")) {
-			const char *type = NULL, *prefix = NULL;
-			json_t *eps = NULL;
-			if (json_unpack_ex(v, &je, JSON_STRICT, "{s:s, s?o, s?s}", "type", &type,
-					   "endpoints", &eps, "prefix", &prefix) < 0 ||
-			    (strcmp(type, "sqlite") && strcmp(type, "etcd"))) {
-				snprintf(err, errlen, "%s: store: expected {\"type\": \"sqlite\"} or "
-					 "{\"type\": \"etcd\", \"endpoints\": [...], \"prefix\": "
-					 "\"/cs\"}", cfg->config_path);
+			if (load_store(cfg, v, err, errlen) < 0)
 				goto out;
-			}
-			cfg->store_type = strdup(type);
-			if (prefix)
-				cfg->etcd_prefix = strdup(prefix);
-			if (eps) {
-				size_t i;
-				json_t *e;
-				cfg->etcd_endpoints = calloc(json_array_size(eps) + 1, sizeof(char *));
-				json_array_foreach(eps, i, e)
-					cfg->etcd_endpoints[i] = strdup(json_string_value(e) ?
-									json_string_value(e) : "");
-			}
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
@@ -332,6 +561,14 @@ void csd_config_free(struct csd_config *cfg)
 			free(*p);
 	free(cfg->etcd_endpoints);
 	free(cfg->etcd_prefix);
+	free(cfg->etcd_ca);
+	free(cfg->etcd_cert);
+	free(cfg->etcd_key);
+	free(cfg->etcd_user);
+	free(cfg->etcd_password_file);
+	if (cfg->etcd_password)
+		explicit_bzero(cfg->etcd_password, strlen(cfg->etcd_password));
+	free(cfg->etcd_password);
 	free(cfg->admin_gids);
 	json_decref(cfg->default_quotas);
 	memset(cfg, 0, sizeof(*cfg));

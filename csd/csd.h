@@ -42,6 +42,9 @@ struct csd_config {
 	char *store_type;
 	char **etcd_endpoints;  /* NULL-terminated */
 	char *etcd_prefix;
+	char *etcd_ca, *etcd_cert, *etcd_key;   /* store.tls */
+	char *etcd_user, *etcd_password_file;   /* store.auth */
+	char *etcd_password;    /* read from etcd_password_file; never logged */
 	gid_t *admin_gids;
 	size_t n_admin_gids;
 	/* the quotas a tenant created by someone not an administrator gets
@@ -109,6 +112,7 @@ struct csd {
 	int tick_fd;
 	bool debounce_armed;
 	bool store_up;      /* the last call to the store succeeded */
+	char *store_why;    /* what store_error() said last, logged once */
 	uint64_t heartbeat_at; /* monotonic ms of the last heartbeat */
 	int64_t lease;      /* the store lease that holds this node's liveness */
 	/* the nodes alive (/nodes-alive/ read at alive_at, monotonic ms;

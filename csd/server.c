@@ -690,10 +690,25 @@ static void timer_once_ms(int fd, unsigned ms)
 	timerfd_settime(fd, 0, &its, NULL);
 }
 
+/* A store refusing csd for its configuration (certificates, password,
+ * permissions) says why: logged when that changes, not every second. */
+static void store_why(struct csd *d, bool up)
+{
+	const char *why = up ? NULL : store_error(d->store);
+
+	if (why && (!d->store_why || strcmp(why, d->store_why)))
+		log_err("store: %s", why);
+	if (!why || !d->store_why || strcmp(why, d->store_why)) {
+		free(d->store_why);
+		d->store_why = why ? strdup(why) : NULL;
+	}
+}
+
 static void store_state(struct csd *d, int r, const char *what)
 {
 	bool up = r != CS_EUNAVAIL;
 
+	store_why(d, up);
 	if (up && !d->store_up)
 		log_info("store: reachable (%s)", what);
 	else if (!up && d->store_up)
@@ -1002,12 +1017,40 @@ static int state_dir_check(struct csd *d)
 	return 0;
 }
 
+/*
+ * A shared store that answers but refuses csd (a certificate, the password,
+ * a permission) is a configuration to mend: csd does not start.  One that
+ * does not answer is an outage: csd serves and retries.
+ */
+static int store_check(struct csd *d)
+{
+	int64_t rev;
+	int r;
+
+	if (!csd_store_shared(d))
+		return 0;
+	if (d->cfg.etcd_user && d->cfg.etcd_endpoints &&
+	    strncmp(d->cfg.etcd_endpoints[0], "https://", 8))
+		log_warn("store: user %s authenticates over plain http: its password and token "
+			 "cross the network in clear; use https:// and store.tls", d->cfg.etcd_user);
+	r = store_revision(d->store, &rev);
+	if (r == CS_EUNAVAIL && store_error(d->store)) {
+		log_err("store: %s", store_error(d->store));
+		log_err("not starting: the store refuses this configuration; mend it and start again");
+		return CS_EINVAL;
+	}
+	return 0;
+}
+
 int csd_init(struct csd *d)
 {
 	struct store_config sc = {
 		.type = d->cfg.store_type, .dir = d->cfg.state_dir,
 		.endpoints = (const char *const *)d->cfg.etcd_endpoints,
 		.prefix = d->cfg.etcd_prefix,
+		.tls_ca = d->cfg.etcd_ca, .tls_cert = d->cfg.etcd_cert, .tls_key = d->cfg.etcd_key,
+		.user = d->cfg.etcd_user, .password = d->cfg.etcd_password,
+		.password_file = d->cfg.etcd_password_file,
 	};
 	struct vnet_backend_config bc = {
 		.prefix = d->cfg.prefix, .underlay = d->cfg.underlay, .run_dir = d->cfg.run_dir,
@@ -1026,6 +1069,14 @@ int csd_init(struct csd *d)
 			sc.dir, cs_strerror(r));
 		return r;
 	}
+	/* the store keeps its own copy: one fewer in memory */
+	if (d->cfg.etcd_password) {
+		explicit_bzero(d->cfg.etcd_password, strlen(d->cfg.etcd_password));
+		free(d->cfg.etcd_password);
+		d->cfg.etcd_password = NULL;
+	}
+	if ((r = store_check(d)) < 0)
+		return r;
 	if (!(ops = vnet_ops_find(d->cfg.backend))) {
 		log_err("unknown backend \"%s\"", d->cfg.backend);
 		return CS_EINVAL;
@@ -1212,6 +1263,8 @@ void csd_fini(struct csd *d)
 	if (d->backend)
 		d->backend->ops->close(d->backend);
 	store_close(d->store);
+	free(d->store_why);
+	d->store_why = NULL;
 	d->backend = NULL;
 	d->store = NULL;
 }

@@ -22,7 +22,7 @@ int store_open(const struct store_config *cfg, struct store **out)
 		 * localhost:2379 would hide a missing line in the configuration) */
 		if (!cfg->endpoints || !cfg->endpoints[0])
 			return CS_ENOTSUP;
-		return store_etcd_open(cfg->endpoints, cfg->prefix, out);
+		return store_etcd_open_config(cfg, out);
 	}
 	return CS_EINVAL;
 }

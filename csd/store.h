@@ -135,6 +135,10 @@ struct store_ops {
 	 * answered with what the same read returned earlier in that span;
 	 * every write through the handle, and every failure, forgets them */
 	void (*memo)(struct store *s, bool on);
+	/* optional: why the last call failed when the store's configuration is
+	 * at fault (certificates, credentials, permissions) rather than an
+	 * outage; NULL otherwise.  Such calls fail with CS_EUNAVAIL. */
+	const char *(*error)(struct store *s);
 };
 
 struct store {
@@ -152,12 +156,21 @@ struct store_config {
 	const char *dir;         /* state directory (sqlite) */
 	const char *const *endpoints; /* etcd endpoints, NULL-terminated */
 	const char *prefix;      /* etcd key prefix */
+	/* etcd over TLS (NULL: not given): the CA that signed etcd's certificate
+	 * (NULL: the system's), csd's client certificate and its key */
+	const char *tls_ca, *tls_cert, *tls_key;
+	/* etcd's own authentication (NULL user: none); the password was read
+	 * from password_file, which messages name (they never show the password) */
+	const char *user, *password, *password_file;
 };
 
 int store_open(const struct store_config *cfg, struct store **out);
 int store_sqlite_open(const char *dir, struct store **out);
-/* @endpoints: NULL-terminated "http(s)://host:port"; @prefix: NULL for "/cs".
- * Does not contact etcd: an unreachable etcd shows as CS_EUNAVAIL per call. */
+/* @cfg->endpoints: NULL-terminated "http(s)://host:port"; prefix NULL for "/cs".
+ * Does not contact etcd: an unreachable etcd shows as CS_EUNAVAIL per call,
+ * a misconfigured one too, with store_error() saying what is wrong. */
+int store_etcd_open_config(const struct store_config *cfg, struct store **out);
+/* The same without TLS files or authentication. */
 int store_etcd_open(const char *const *endpoints, const char *prefix, struct store **out);
 
 static inline void store_close(struct store *s) { if (s) s->ops->close(s); }
@@ -190,6 +203,9 @@ static inline int store_lease_revoke(struct store *s, int64_t id, int64_t *rev)
 /* One request's reads: a store far away (etcd) answers repeats from memory. */
 static inline void store_memo(struct store *s, bool on)
 { if (s && s->ops->memo) s->ops->memo(s, on); }
+/* What is wrong with the store's configuration, after a call failed; or NULL. */
+static inline const char *store_error(struct store *s)
+{ return s && s->ops->error ? s->ops->error(s) : NULL; }
 static inline int store_put_lease(struct store *s, const char *k, const char *v, int64_t lease,
 				  int64_t *rev)
 { return s->ops->put_lease(s, k, v, lease, rev); }

@@ -13,6 +13,15 @@
  *  - a watch is a streaming POST /v3/watch on its own thread and curl
  *    handle; the thread queues events and signals an eventfd.
  *
+ * Protection: TLS with csd's client certificate (which carries no Common
+ * Name: etcd 3.4's gateway answers 400 to one that does) and etcd's own
+ * authentication.  /v3/auth/authenticate gives a token, sent in the
+ * Authorization header of every request and stream; a token etcd no longer
+ * knows (it expired, or etcd restarted) is replaced and the request, which
+ * etcd refused unseen, is sent once more.  A refusal the configuration
+ * causes (certificates, password, permissions) fails as CS_EUNAVAIL, with
+ * et_error_text() saying what is wrong and what to do.
+ *
  * Gateway encoding: keys and values are base64; int64 fields are JSON
  * strings; fields holding their default value are omitted (a failed txn
  * has no "succeeded", a PUT event no "type", an empty value no "value").
@@ -52,6 +61,29 @@
 /* reads one request may repeat (store_memo) */
 #define ET_MEMO_MAX 32
 
+/* room for a message naming files, a URL and what to do */
+#define ET_ERR_MAX 768
+
+/* internal: etcd refused a stale token without looking at the request */
+#define ET_RELOGIN (-1000)
+
+/* What an etcd refusal says about our credentials. */
+enum et_auth {
+	ET_AUTH_NONE,
+	ET_AUTH_RELOGIN, /* token expired, unknown, or missing: log in (again) */
+	ET_AUTH_DENIED,  /* the user's role does not allow this key */
+	ET_AUTH_FAILED,  /* wrong user or password */
+	ET_AUTH_OFF,     /* etcd has authentication disabled */
+};
+
+/* What every connection to etcd carries; read-only once open, watches
+ * share their store's (which outlives them). */
+struct et_conf {
+	char *ca, *cert, *key;
+	char *user, *password, *password_file;
+	char *prefix;
+};
+
 /* gRPC status codes that the gateway passes on in "code" */
 enum {
 	ET_GRPC_INVALID_ARGUMENT = 3,
@@ -72,13 +104,17 @@ struct et_buf {
 
 struct et_store {
 	struct store base;
+	struct et_conf conf;
 	CURL *curl;
 	struct curl_slist *headers;
+	char *token;
+	char curl_err[CURL_ERROR_SIZE];
+	/* et_error_text(): why the last call failed, if the configuration's fault */
+	char err[ET_ERR_MAX];
 	char **endpoints;
 	size_t nendpoints;
 	/* the endpoint that answered last: tried first next time */
 	size_t cur;
-	char *prefix;
 	size_t plen;
 	struct et_buf resp;
 	unsigned nwatches;
@@ -101,8 +137,10 @@ struct et_watch {
 	/* under lock: delivered by the thread, not yet read */
 	struct store_events q;
 	size_t qcap;
-	/* under lock: sticky, reported once q is drained */
+	/* under lock: sticky, reported once q is drained; why, if the
+	 * configuration is at fault */
 	int err;
+	char why[ET_ERR_MAX];
 	int efd;
 	atomic_bool stop;
 	bool running;
@@ -111,6 +149,11 @@ struct et_watch {
 	CURL *curl;
 	struct curl_slist *headers;
 	/* the thread's own from here on */
+	const struct et_conf *conf;
+	char *token;
+	/* etcd asked for a new token; fresh: the stream's token is new */
+	bool relogin, fresh;
+	char curl_err[CURL_ERROR_SIZE];
 	char **endpoints;
 	size_t nendpoints, cur;
 	size_t plen;
@@ -124,6 +167,8 @@ struct et_watch {
 struct et_watch_msg {
 	bool created, canceled;
 	int64_t compact_rev;
+	/* an error's or a cancel's reason */
+	char reason[256];
 };
 
 static inline struct et_store *et_of(struct store *s)
@@ -258,25 +303,50 @@ static int et_header_rev(json_t *root, int64_t *rev)
 	return ret;
 }
 
-/* The error a gateway response carries, as a CS_E* code; 0 if none. */
-static int et_error(json_t *root)
+/* The text of the error a gateway response carries; NULL if none. */
+static const char *et_error_message(json_t *root, json_int_t *code)
 {
 	json_t *e = json_object_get(root, "error");
 	const char *msg;
-	json_int_t code;
 
 	if (!e)
-		return 0;
+		return NULL;
 	/* unary calls: {"error": "text", "code": N}; streams nest an object */
 	if (json_is_object(e)) {
-		code = json_integer_value(json_object_get(e, "grpc_code"));
+		*code = json_integer_value(json_object_get(e, "grpc_code"));
 		msg = json_string_value(json_object_get(e, "message"));
 	} else {
-		code = json_integer_value(json_object_get(root, "code"));
+		*code = json_integer_value(json_object_get(root, "code"));
 		msg = json_string_value(e);
 	}
+	return msg ? msg : "";
+}
+
+/* What a refusal's text says about our credentials (etcd's rpctypes). */
+static enum et_auth et_auth_kind(const char *msg)
+{
 	if (!msg)
-		msg = "";
+		return ET_AUTH_NONE;
+	if (strstr(msg, "invalid auth token") || strstr(msg, "user name is empty") ||
+	    strstr(msg, "revision of auth store is old"))
+		return ET_AUTH_RELOGIN;
+	if (strstr(msg, "permission denied"))
+		return ET_AUTH_DENIED;
+	if (strstr(msg, "authentication failed"))
+		return ET_AUTH_FAILED;
+	if (strstr(msg, "authentication is not enabled"))
+		return ET_AUTH_OFF;
+	return ET_AUTH_NONE;
+}
+
+/* The error a gateway response carries, as a CS_E* code; 0 if none. */
+static int et_error(json_t *root)
+{
+	json_int_t code = 0;
+	const char *msg = et_error_message(root, &code);
+
+	if (!msg)
+		return 0;
 	switch (code) {
 	case ET_GRPC_NOT_FOUND:
 		/* a lease that expired or was revoked: gone, as store.h says */
@@ -433,13 +503,17 @@ static int et_parse_watch(const char *line, size_t len, size_t plen,
 	size_t i, n, n0 = ev->n;
 	int ret;
 
+	json_int_t code = 0;
+
 	memset(m, 0, sizeof(*m));
 	root = json_loadb(line, len, 0, NULL);
 	if (!root)
 		return CS_EPROTO;
 	ret = et_error(root);
-	if (ret)
+	if (ret) {
+		snprintf(m->reason, sizeof(m->reason), "%s", et_error_message(root, &code));
 		goto out;
+	}
 	res = json_object_get(root, "result");
 	if (!json_is_object(res)) {
 		ret = CS_EPROTO;
@@ -447,6 +521,10 @@ static int et_parse_watch(const char *line, size_t len, size_t plen,
 	}
 	m->created = json_is_true(json_object_get(res, "created"));
 	m->canceled = json_is_true(json_object_get(res, "canceled"));
+	if (m->canceled)
+		snprintf(m->reason, sizeof(m->reason), "%s",
+			 json_string_value(json_object_get(res, "cancel_reason")) ?
+			 json_string_value(json_object_get(res, "cancel_reason")) : "");
 	ret = et_int64(res, "compact_revision", &m->compact_rev);
 	if (ret)
 		goto out;
@@ -515,10 +593,27 @@ static size_t et_buf_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Settings every handle shares: bounded connects, no proxy, no signals. */
-static int et_curl_common(CURL *c, struct curl_slist *headers)
+/* Settings every handle shares: bounded connects, no proxy, no signals,
+ * TLS with our files, the peer and its name verified; @errbuf gets curl's
+ * words for a failure. */
+static int et_curl_common(CURL *c, struct curl_slist *headers, const struct et_conf *cf,
+			  char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
+
+	if (cf->ca)
+		rc |= curl_easy_setopt(c, CURLOPT_CAINFO, cf->ca);
+	if (cf->cert)
+		rc |= curl_easy_setopt(c, CURLOPT_SSLCERT, cf->cert);
+	if (cf->key)
+		rc |= curl_easy_setopt(c, CURLOPT_SSLKEY, cf->key);
+	/* over TLS curl would offer HTTP/2; the gateway's streams (watch,
+	 * keepalive) are spoken as over plain http, one per connection */
+	rc |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	rc |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	errbuf[0] = '\0';
 
 	/* threads: libcurl must not use SIGALRM for its timeouts */
 	rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -533,18 +628,278 @@ static int et_curl_common(CURL *c, struct curl_slist *headers)
 	return rc == CURLE_OK ? 0 : CS_ENOMEM;
 }
 
-static struct curl_slist *et_headers(void)
+/* The headers of every request; with @token, etcd's (sent bare, as the
+ * gateway passes "Authorization" on to etcd's gRPC metadata). */
+static struct curl_slist *et_headers(const char *token)
 {
 	struct curl_slist *h, *h2;
+	char *auth = NULL;
 
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	if (!h)
 		return NULL;
 	/* curl waits for "100 Continue" before larger bodies: a round trip lost */
 	h2 = curl_slist_append(h, "Expect:");
+	if (h2 && token) {
+		h = h2;
+		h2 = asprintf(&auth, "Authorization: %s", token) < 0 ? NULL :
+			curl_slist_append(h, auth);
+		free(auth);
+	}
 	if (!h2)
 		curl_slist_free_all(h);
 	return h2;
+}
+
+/* ---- what a failure means for the configuration ---- */
+
+static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode cc,
+			    const char *detail, char *err, size_t len);
+
+/*
+ * With TLS 1.3 a server refuses a client certificate after the handshake:
+ * its alert races with our request, and the request often fails only with
+ * a reset.  A handshake limited to TLS 1.2, where the refusal is part of
+ * the handshake, tells a refused certificate from an outage.
+ */
+static void et_tls_probe(const struct et_conf *cf, const char *ep, char *err, size_t len)
+{
+	char curl_err[CURL_ERROR_SIZE];
+	struct curl_slist *h = et_headers(NULL);
+	CURL *c = curl_easy_init();
+	CURLcode cc;
+
+	if (h && c && !et_curl_common(c, h, cf, curl_err) &&
+	    curl_easy_setopt(c, CURLOPT_URL, ep) == CURLE_OK &&
+	    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L) == CURLE_OK &&
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			     (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)) ==
+	    CURLE_OK) {
+		cc = curl_easy_perform(c);
+		if (cc == CURLE_SSL_CONNECT_ERROR && strstr(curl_err, "alert"))
+			et_curl_explain(cf, ep, cc, curl_err, err, len);
+	}
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+}
+
+/* A transfer that failed: explains it in @err when TLS (certificates), not
+ * an outage, is why; leaves @err alone otherwise. */
+static void et_curl_explain(const struct et_conf *cf, const char *ep, CURLcode cc,
+			    const char *detail, char *err, size_t len)
+{
+	const char *ca = cf->ca ? cf->ca : "(none: the system's CAs)";
+
+	if (!*detail)
+		detail = curl_easy_strerror(cc);
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, len, "etcd %s: its certificate does not verify against tls.ca %s "
+			 "(TLS: %s): give the CA that signed etcd's --cert-file, whose certificate "
+			 "must name the endpoint's host or address", ep, ca, detail);
+		break;
+	case CURLE_SSL_CACERT_BADFILE:
+		snprintf(err, len, "tls.ca %s: cannot be used as a CA file (TLS: %s)", ca, detail);
+		break;
+	case CURLE_SSL_CERTPROBLEM:
+		snprintf(err, len, "tls.cert %s, tls.key %s: cannot be used as csd's client "
+			 "certificate and its key (TLS: %s)", cf->cert ? cf->cert : "(none)",
+			 cf->key ? cf->key : "(none)", detail);
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		/* a TLS alert is etcd refusing our certificate; anything else
+		 * (a reset, a refused connection) may be an outage, or the
+		 * alert lost in a race: a probe tells */
+		if (strstr(detail, "alert"))
+			snprintf(err, len, "etcd %s refused csd's client certificate tls.cert %s "
+				 "(TLS: %s): give a certificate signed by a CA in etcd's "
+				 "--trusted-ca-file", ep, cf->cert ? cf->cert : "(none)", detail);
+		else if (strstr(detail, "wrong version number"))
+			snprintf(err, len, "etcd %s does not speak TLS there (TLS: %s): check the "
+				 "endpoint and etcd's --listen-client-urls", ep, detail);
+		else if (cc != CURLE_SSL_CONNECT_ERROR && !strncmp(ep, "https://", 8))
+			et_tls_probe(cf, ep, err, len);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Explains in @err a refusal of kind @k from etcd at @ep. */
+static void et_auth_explain(const struct et_conf *cf, const char *ep, enum et_auth k,
+			    char *err, size_t len)
+{
+	const char *user = cf->user ? cf->user : "(none)";
+
+	switch (k) {
+	case ET_AUTH_RELOGIN:
+		if (!cf->user)
+			snprintf(err, len, "etcd %s requires authentication: set store.auth.user "
+				 "and store.auth.password_file (csd(8))", ep);
+		else
+			snprintf(err, len, "etcd %s refuses the token it has just given user %s",
+				 ep, user);
+		break;
+	case ET_AUTH_DENIED:
+		snprintf(err, len, "etcd %s: permission denied to user %s under the key prefix %s: "
+			 "its etcd role needs readwrite on %s (etcdctl role grant-permission ROLE "
+			 "--prefix=true readwrite %s)", ep, user, cf->prefix, cf->prefix, cf->prefix);
+		break;
+	case ET_AUTH_FAILED:
+		snprintf(err, len, "etcd refused user %s: authentication failed; check "
+			 "password_file %s", user, cf->password_file ? cf->password_file : "(none)");
+		break;
+	case ET_AUTH_OFF:
+		snprintf(err, len, "etcd %s has authentication disabled, but store.auth names user "
+			 "%s: enable it (etcdctl auth enable) or leave store.auth out", ep, user);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * What a response from @ep says: 0, a CS_E* code, or ET_RELOGIN when etcd
+ * wants a new token; @err explains a refusal the configuration causes.
+ */
+static int et_response(const struct et_conf *cf, const char *ep, long code,
+		       const struct et_buf *b, json_t *root, char *err, size_t len)
+{
+	json_int_t gcode = 0;
+	enum et_auth k;
+	int ret;
+
+	if (!root || !json_is_object(root)) {
+		if (code == 400 && b->p && strstr(b->p, "CommonName")) {
+			snprintf(err, len, "etcd %s refuses tls.cert %s: it carries a Common Name, "
+				 "which etcd 3.4's JSON gateway does not accept; make csd's client "
+				 "certificate without one (the etcd user carries the identity)", ep,
+				 cf->cert ? cf->cert : "(none)");
+			return CS_EUNAVAIL;
+		}
+		/* something answers, but not etcd's gateway */
+		return code >= 500 ? CS_EUNAVAIL : CS_EPROTO;
+	}
+	k = et_auth_kind(et_error_message(root, &gcode));
+	if (k == ET_AUTH_RELOGIN && cf->user)
+		return ET_RELOGIN;
+	if (k != ET_AUTH_NONE) {
+		et_auth_explain(cf, ep, k, err, len);
+		return CS_EUNAVAIL;
+	}
+	ret = et_error(root);
+	if (!ret && code != 200)
+		ret = CS_EPROTO;
+	return ret;
+}
+
+/* ---- authentication ---- */
+
+/* {"name": U, "password": P}; the caller wipes and frees it. */
+static char *et_auth_body(const struct et_conf *cf)
+{
+	json_t *req = json_pack("{s:s, s:s}", "name", cf->user, "password", cf->password);
+	json_t *pw = json_object_get(req, "password");
+	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+
+	/* jansson's copy of the password goes too */
+	if (pw)
+		explicit_bzero((char *)json_string_value(pw), json_string_length(pw));
+	json_decref(req);
+	return body;
+}
+
+/*
+ * A token for the configured user from @ep, asked on a connection of its
+ * own: etcd refuses to authenticate a request that carries a token.
+ */
+static int et_authenticate(const struct et_conf *cf, const char *ep, char **token, char *err,
+			   size_t len)
+{
+	char curl_err[CURL_ERROR_SIZE];
+	struct et_buf b = { 0 };
+	struct curl_slist *h = et_headers(NULL);
+	CURL *c = curl_easy_init();
+	char *body = et_auth_body(cf), *url = NULL;
+	json_t *root = NULL;
+	const char *tok;
+	long code = 0;
+	CURLcode cc;
+	int ret = CS_ENOMEM;
+
+	if (!h || !c || !body || asprintf(&url, "%s/v3/auth/authenticate", ep) < 0) {
+		url = NULL;
+		goto out;
+	}
+	if (et_curl_common(c, h, cf, curl_err) ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ET_REQUEST_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, et_buf_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK)
+		goto out;
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		et_curl_explain(cf, ep, cc, curl_err, err, len);
+		ret = cc == CURLE_OUT_OF_MEMORY ? CS_ENOMEM : CS_EUNAVAIL;
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	root = json_loadb(b.p ? b.p : "", b.n, 0, NULL);
+	ret = et_response(cf, ep, code, &b, root, err, len);
+	tok = json_string_value(json_object_get(root, "token"));
+	if (!ret && (!tok || !*tok))
+		ret = CS_EPROTO;
+	if (!ret && !(*token = strdup(tok)))
+		ret = CS_ENOMEM;
+out:
+	if (body)
+		explicit_bzero(body, strlen(body));
+	free(body);
+	free(url);
+	free(b.p);
+	json_decref(root);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return ret;
+}
+
+/*
+ * Replaces *@token, asking the endpoint at *@cur first, then the others;
+ * *@headers follow it.  An endpoint that cannot be reached (or whose TLS
+ * fails: another may be set up right) makes way for the next.
+ */
+static int et_login(const struct et_conf *cf, char *const *eps, size_t n, size_t *cur,
+		    char **token, struct curl_slist **headers, char *err, size_t len)
+{
+	struct curl_slist *h;
+	char *tok = NULL;
+	int ret = CS_EUNAVAIL;
+
+	for (size_t t = 0; t < n; t++) {
+		size_t i = (*cur + t) % n;
+
+		ret = et_authenticate(cf, eps[i], &tok, err, len);
+		if (ret == CS_EUNAVAIL)
+			continue;
+		if (ret)
+			return ret;
+		h = et_headers(tok);
+		if (!h) {
+			free(tok);
+			return CS_ENOMEM;
+		}
+		free(*token);
+		*token = tok;
+		curl_slist_free_all(*headers);
+		*headers = h;
+		*cur = i;
+		err[0] = '\0';
+		return 0;
+	}
+	return ret;
 }
 
 static void et_memo_clear(struct et_store *s)
@@ -591,6 +946,8 @@ static void et_memo_add(struct et_store *s, char *body, json_t *resp)
 
 static int et_request_once(struct et_store *s, const char *path, json_t *req, bool idempotent,
 			   json_t **out, char **bodyp);
+static int et_request_send(struct et_store *s, const char *path, json_t *req, bool idempotent,
+			   json_t **out, char **bodyp);
 
 /*
  * POSTs @req to @path and returns the decoded response in *@out.  Tries the
@@ -624,8 +981,49 @@ static int et_request(struct et_store *s, const char *path, json_t *req, bool id
 	return ret;
 }
 
-/* One request; with @bodyp, hands the request body over (NULL on failure). */
+static int et_store_login(struct et_store *s)
+{
+	int ret = et_login(&s->conf, s->endpoints, s->nendpoints, &s->cur, &s->token,
+			   &s->headers, s->err, sizeof(s->err));
+
+	if (ret)
+		return ret;
+	return curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers) == CURLE_OK ? 0 :
+		CS_ENOMEM;
+}
+
+/*
+ * One request, with the user's token (taken first if there is none yet).
+ * A token etcd no longer knows (it expired, or etcd restarted) is replaced
+ * and the request, which etcd refused without looking at it, sent once more.
+ */
 static int et_request_once(struct et_store *s, const char *path, json_t *req, bool idempotent,
+			   json_t **out, char **bodyp)
+{
+	int ret;
+
+	*out = NULL;
+	s->err[0] = '\0';
+	if (!s->curl)
+		return CS_EUNAVAIL;
+	if (s->conf.user && !s->token && (ret = et_store_login(s)) < 0)
+		return ret;
+	ret = et_request_send(s, path, req, idempotent, out, bodyp);
+	if (ret != ET_RELOGIN)
+		return ret;
+	ret = et_store_login(s);
+	if (!ret)
+		ret = et_request_send(s, path, req, idempotent, out, bodyp);
+	if (ret == ET_RELOGIN) {
+		et_auth_explain(&s->conf, s->endpoints[s->cur], ET_AUTH_RELOGIN, s->err,
+				sizeof(s->err));
+		ret = CS_EUNAVAIL;
+	}
+	return ret;
+}
+
+/* One request; with @bodyp, hands the request body over (NULL on failure). */
+static int et_request_send(struct et_store *s, const char *path, json_t *req, bool idempotent,
 			   json_t **out, char **bodyp)
 {
 	json_t *root = NULL;
@@ -659,6 +1057,8 @@ static int et_request_once(struct et_store *s, const char *path, json_t *req, bo
 			goto out;
 		}
 		if (cc != CURLE_OK) {
+			et_curl_explain(&s->conf, s->endpoints[i], cc, s->curl_err, s->err,
+					sizeof(s->err));
 			sent = 0;
 			curl_easy_getinfo(s->curl, CURLINFO_REQUEST_SIZE, &sent);
 			ret = CS_EUNAVAIL;
@@ -668,24 +1068,22 @@ static int et_request_once(struct et_store *s, const char *path, json_t *req, bo
 		}
 		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
 		root = json_loadb(s->resp.p ? s->resp.p : "", s->resp.n, 0, NULL);
-		if (!root || !json_is_object(root)) {
-			/* something answers, but not etcd's gateway */
-			ret = code >= 500 ? CS_EUNAVAIL : CS_EPROTO;
+		ret = et_response(&s->conf, s->endpoints[i], code, &s->resp, root, s->err,
+				  sizeof(s->err));
+		if (ret == ET_RELOGIN) {
+			/* refused unseen: the caller logs in and asks again */
+			s->cur = i;
+			goto out;
+		}
+		if (!root || !json_is_object(root) || ret == CS_EUNAVAIL) {
+			/* not etcd's gateway; or a member without a leader, say:
+			 * another may answer */
 			json_decref(root);
 			root = NULL;
 			if (idempotent)
 				continue;
 			goto out;
 		}
-		ret = et_error(root);
-		if (ret == CS_EUNAVAIL && idempotent) {
-			/* this member has no leader, say: another may */
-			json_decref(root);
-			root = NULL;
-			continue;
-		}
-		if (!ret && code != 200)
-			ret = CS_EPROTO;
 		s->cur = i;
 		goto out;
 	}
@@ -796,7 +1194,7 @@ static int et_get(struct store *store, const char *key, struct store_kv *out)
 	req = json_object();
 	if (!req)
 		return CS_ENOMEM;
-	ret = et_set_key(req, "key", s->prefix, s->plen, key, strlen(key));
+	ret = et_set_key(req, "key", s->conf.prefix, s->plen, key, strlen(key));
 	if (!ret)
 		ret = et_request(s, "/v3/kv/range", req, true, &resp);
 	if (!ret)
@@ -829,7 +1227,7 @@ static int et_list(struct store *store, const char *prefix, struct store_kvs *ou
 	req = json_object();
 	if (!req)
 		return CS_ENOMEM;
-	ret = et_set_prefix_range(req, s->prefix, s->plen, prefix ? prefix : "");
+	ret = et_set_prefix_range(req, s->conf.prefix, s->plen, prefix ? prefix : "");
 	if (!ret)
 		ret = et_request(s, "/v3/kv/range", req, true, &resp);
 	if (!ret)
@@ -851,7 +1249,7 @@ static int et_revision(struct store *store, int64_t *rev)
 	if (!req)
 		return CS_ENOMEM;
 	/* any read carries the revision; one key, counted only, is the cheapest */
-	ret = et_set_key(req, "key", s->prefix, s->plen, "", 0);
+	ret = et_set_key(req, "key", s->conf.prefix, s->plen, "", 0);
 	if (!ret && json_object_set_new(req, "count_only", json_true()) < 0)
 		ret = CS_ENOMEM;
 	if (!ret)
@@ -876,7 +1274,7 @@ static int et_put_lease(struct store *store, const char *key, const char *value,
 	req = json_object();
 	if (!req)
 		return CS_ENOMEM;
-	ret = et_set_key(req, "key", s->prefix, s->plen, key, strlen(key));
+	ret = et_set_key(req, "key", s->conf.prefix, s->plen, key, strlen(key));
 	if (!ret)
 		ret = et_set_value(req, value);
 	/* no "lease" detaches the key from the one it had, as etcd does */
@@ -913,7 +1311,7 @@ static int et_del(struct store *store, const char *key, int64_t *rev)
 	req = json_object();
 	if (!req)
 		return CS_ENOMEM;
-	ret = et_set_key(req, "key", s->prefix, s->plen, key, strlen(key));
+	ret = et_set_key(req, "key", s->conf.prefix, s->plen, key, strlen(key));
 	if (!ret)
 		ret = et_request(s, "/v3/kv/deleterange", req, false, &resp);
 	if (!ret)
@@ -968,7 +1366,7 @@ static int et_txn_request(struct et_store *s, const struct store_txn *t, json_t 
 		o = json_pack("{s:s, s:s}", "target", "MOD", "result", "EQUAL");
 		if (!o || json_array_append_new(cmps, o) < 0)
 			goto out;
-		ret = et_set_key(o, "key", s->prefix, s->plen, t->cmps[i].key,
+		ret = et_set_key(o, "key", s->conf.prefix, s->plen, t->cmps[i].key,
 				 strlen(t->cmps[i].key));
 		if (!ret)
 			ret = et_set_int64(o, "mod_revision", t->cmps[i].mod_rev);
@@ -990,7 +1388,7 @@ static int et_txn_request(struct et_store *s, const struct store_txn *t, json_t 
 					"request_delete_range", inner) < 0 ||
 		    json_array_append_new(ops, o) < 0)
 			goto out;
-		ret = et_set_key(inner, "key", s->prefix, s->plen, op->key, strlen(op->key));
+		ret = et_set_key(inner, "key", s->conf.prefix, s->plen, op->key, strlen(op->key));
 		if (!ret && op->type == STORE_PUT)
 			ret = et_set_value(inner, op->value);
 
@@ -1152,7 +1550,16 @@ static void et_free(struct et_store *s)
 	for (i = 0; i < s->nendpoints; i++)
 		free(s->endpoints[i]);
 	free(s->endpoints);
-	free(s->prefix);
+	free(s->conf.prefix);
+	free(s->conf.ca);
+	free(s->conf.cert);
+	free(s->conf.key);
+	free(s->conf.user);
+	if (s->conf.password)
+		explicit_bzero(s->conf.password, strlen(s->conf.password));
+	free(s->conf.password);
+	free(s->conf.password_file);
+	free(s->token);
 	free(s->resp.p);
 	free(s);
 }
@@ -1184,13 +1591,41 @@ static void et_watch_signal(struct et_watch *w)
 	}
 }
 
-static void et_watch_fail(struct et_watch *w, int err)
+/* Ends the watch with @err; @why says what is wrong with the configuration. */
+static void et_watch_fail_why(struct et_watch *w, int err, const char *why)
 {
 	pthread_mutex_lock(&w->lock);
-	if (!w->err)
+	if (!w->err) {
 		w->err = err;
+		snprintf(w->why, sizeof(w->why), "%s", why ? why : "");
+	}
 	pthread_mutex_unlock(&w->lock);
 	et_watch_signal(w);
+}
+
+static void et_watch_fail(struct et_watch *w, int err)
+{
+	et_watch_fail_why(w, err, NULL);
+}
+
+/*
+ * A stream that ended with an error or a cancel: reconnects (0), after a
+ * new token if etcd wants one, unless the configuration is at fault.
+ */
+static int et_watch_refused(struct et_watch *w, const char *reason)
+{
+	enum et_auth k = et_auth_kind(reason);
+	char why[ET_ERR_MAX] = "";
+
+	if (k == ET_AUTH_NONE)
+		return 0;
+	if (k == ET_AUTH_RELOGIN && w->conf->user && !w->fresh) {
+		w->relogin = true;
+		return 0;
+	}
+	et_auth_explain(w->conf, w->endpoints[w->cur], k, why, sizeof(why));
+	et_watch_fail_why(w, CS_EUNAVAIL, why);
+	return CS_EUNAVAIL;
 }
 
 /* One line of the stream; nonzero ends this connection. */
@@ -1206,8 +1641,11 @@ static int et_watch_line(struct et_watch *w, const char *line, size_t len)
 		et_watch_fail(w, ret);
 		return ret;
 	}
-	if (ret)
-		return ret; /* reconnect and ask again */
+	if (ret) {
+		/* reconnect and ask again */
+		et_watch_refused(w, m.reason);
+		return ret;
+	}
 	w->got_data = true;
 	if (m.compact_rev > 0) {
 		/* history from next_rev is gone: the caller must re-list */
@@ -1235,8 +1673,11 @@ static int et_watch_line(struct et_watch *w, const char *line, size_t len)
 		free(ev.v);
 		et_watch_signal(w);
 	}
-	if (m.canceled)
-		return CS_EIO; /* not by us: open a new one */
+	if (m.canceled) {
+		/* not by us: open a new one */
+		et_watch_refused(w, m.reason);
+		return CS_EIO;
+	}
 	return 0;
 }
 
@@ -1283,7 +1724,8 @@ static void et_watch_stream(struct et_watch *w)
 	}
 	w->line.n = 0;
 	w->got_data = false;
-	if (curl_easy_setopt(w->curl, CURLOPT_URL, url) != CURLE_OK ||
+	if (curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(w->curl, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK ||
 	    curl_multi_add_handle(w->multi, w->curl) != CURLM_OK) {
 		et_watch_fail(w, CS_ENOMEM);
@@ -1314,6 +1756,23 @@ static bool et_watch_failed(struct et_watch *w)
 	return failed;
 }
 
+/* A new token for the watch; a failure the configuration causes ends it. */
+static int et_watch_login(struct et_watch *w)
+{
+	char why[ET_ERR_MAX] = "";
+	int ret;
+
+	ret = et_login(w->conf, w->endpoints, w->nendpoints, &w->cur, &w->token, &w->headers,
+		       why, sizeof(why));
+	if (!ret) {
+		w->relogin = false;
+		w->fresh = true;
+	} else if (why[0] || ret != CS_EUNAVAIL) {
+		et_watch_fail_why(w, ret, why);
+	}
+	return ret;
+}
+
 /*
  * The watch's thread: streams, and after a dropped connection streams
  * again from the revision after the last one delivered, trying the next
@@ -1325,6 +1784,14 @@ static void *et_watch_main(void *arg)
 	int backoff = ET_RETRY_MIN_MS;
 
 	while (!atomic_load(&w->stop) && !et_watch_failed(w)) {
+		w->fresh = false;
+		if (w->conf->user && (w->relogin || !w->token)) {
+			if (et_watch_login(w) < 0) {
+				backoff = ET_RETRY_MAX_MS;
+				curl_multi_poll(w->multi, NULL, 0, backoff, NULL);
+				continue;
+			}
+		}
 		et_watch_stream(w);
 		if (atomic_load(&w->stop) || et_watch_failed(w))
 			break;
@@ -1364,6 +1831,7 @@ static void et_watch_destroy(struct et_watch *w)
 	free(w->key64);
 	free(w->end64);
 	free(w->line.p);
+	free(w->token);
 	free(w);
 }
 
@@ -1415,7 +1883,7 @@ static int et_watch(struct store *store, const char *prefix, int64_t from_rev,
 	range = json_object();
 	if (!range)
 		goto out;
-	ret = et_set_prefix_range(range, s->prefix, s->plen, prefix ? prefix : "");
+	ret = et_set_prefix_range(range, s->conf.prefix, s->plen, prefix ? prefix : "");
 	if (!ret)
 		ret = et_watch_check(s, range, &from_rev);
 	if (ret)
@@ -1430,6 +1898,9 @@ static int et_watch(struct store *store, const char *prefix, int64_t from_rev,
 	w->next_rev = from_rev;
 	w->plen = s->plen;
 	w->cur = s->cur;
+	w->conf = &s->conf;
+	if (s->token && !(w->token = strdup(s->token)))
+		goto out;
 	w->key64 = strdup(json_string_value(json_object_get(range, "key")));
 	w->end64 = strdup(json_string_value(json_object_get(range, "range_end")));
 	w->endpoints = calloc(s->nendpoints, sizeof(*w->endpoints));
@@ -1446,10 +1917,11 @@ static int et_watch(struct store *store, const char *prefix, int64_t from_rev,
 		ret = errno == ENOMEM ? CS_ENOMEM : CS_EIO;
 		goto out;
 	}
-	w->headers = et_headers();
+	w->headers = et_headers(w->token);
 	w->multi = curl_multi_init();
 	w->curl = curl_easy_init();
-	if (!w->headers || !w->multi || !w->curl || et_curl_common(w->curl, w->headers) ||
+	if (!w->headers || !w->multi || !w->curl ||
+	    et_curl_common(w->curl, w->headers, w->conf, w->curl_err) ||
 	    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, et_watch_write) != CURLE_OK ||
 	    curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, w) != CURLE_OK)
 		goto out;
@@ -1508,6 +1980,8 @@ static int et_watch_read(struct store_watch *base, struct store_events *out)
 		}
 	} else {
 		ret = w->err;
+		if (w->why[0])
+			snprintf(et_of(base->store)->err, ET_ERR_MAX, "%s", w->why);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return ret;
@@ -1525,6 +1999,13 @@ static void et_watch_free(struct store_watch *base)
 	s->nwatches--;
 	if (s->closed && !s->nwatches)
 		et_free(s);
+}
+
+static const char *et_error_text(struct store *store)
+{
+	struct et_store *s = et_of(store);
+
+	return s->err[0] ? s->err : NULL;
 }
 
 static const struct store_ops et_ops = {
@@ -1545,6 +2026,7 @@ static const struct store_ops et_ops = {
 	.lease_revoke = et_lease_revoke,
 	.put_lease = et_put_lease,
 	.memo = et_memo,
+	.error = et_error_text,
 };
 
 static pthread_once_t et_curl_once = PTHREAD_ONCE_INIT;
@@ -1555,22 +2037,45 @@ static void et_curl_init(void)
 	et_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int store_etcd_open(const char *const *endpoints, const char *prefix, struct store **out)
+/* *@dst = a copy of @src (NULL stays NULL); false when memory ran out. */
+static bool et_dup(char **dst, const char *src)
+{
+	*dst = src ? strdup(src) : NULL;
+	return !src || *dst;
+}
+
+static bool et_conf_copy(struct et_conf *cf, const struct store_config *cfg)
+{
+	return et_dup(&cf->prefix, cfg->prefix ? cfg->prefix : ET_DEFAULT_PREFIX) &&
+	       et_dup(&cf->ca, cfg->tls_ca) && et_dup(&cf->cert, cfg->tls_cert) &&
+	       et_dup(&cf->key, cfg->tls_key) && et_dup(&cf->user, cfg->user) &&
+	       et_dup(&cf->password, cfg->user ? cfg->password : NULL) &&
+	       et_dup(&cf->password_file, cfg->password_file);
+}
+
+static bool et_endpoints_valid(const char *const *endpoints, size_t *n)
+{
+	*n = 0;
+	while (endpoints && endpoints[*n]) {
+		if (strncmp(endpoints[*n], "http://", 7) && strncmp(endpoints[*n], "https://", 8))
+			return false;
+		(*n)++;
+	}
+	return *n > 0;
+}
+
+int store_etcd_open_config(const struct store_config *cfg, struct store **out)
 {
 	struct et_store *s = NULL;
-	size_t i, n = 0, len;
+	size_t i, n, len;
 	int ret = CS_ENOMEM;
 
-	if (!out)
+	if (!out || !cfg)
 		return CS_EINVAL;
 	*out = NULL;
-	while (endpoints && endpoints[n])
-		n++;
-	if (!n)
+	/* a user without a password would only ever be refused */
+	if (!et_endpoints_valid(cfg->endpoints, &n) || (cfg->user && !cfg->password))
 		return CS_EINVAL;
-	for (i = 0; i < n; i++)
-		if (strncmp(endpoints[i], "http://", 7) && strncmp(endpoints[i], "https://", 8))
-			return CS_EINVAL;
 	pthread_once(&et_curl_once, et_curl_init);
 	if (et_curl_init_rc != CURLE_OK)
 		return CS_EIO;
@@ -1578,13 +2083,12 @@ int store_etcd_open(const char *const *endpoints, const char *prefix, struct sto
 	if (!s)
 		return CS_ENOMEM;
 	s->base.ops = &et_ops;
-	s->prefix = strdup(prefix ? prefix : ET_DEFAULT_PREFIX);
 	s->endpoints = calloc(n, sizeof(*s->endpoints));
-	if (!s->prefix || !s->endpoints)
+	if (!et_conf_copy(&s->conf, cfg) || !s->endpoints)
 		goto out;
-	s->plen = strlen(s->prefix);
+	s->plen = strlen(s->conf.prefix);
 	for (i = 0; i < n; i++) {
-		s->endpoints[i] = strdup(endpoints[i]);
+		s->endpoints[i] = strdup(cfg->endpoints[i]);
 		if (!s->endpoints[i])
 			goto out;
 		s->nendpoints++;
@@ -1593,9 +2097,9 @@ int store_etcd_open(const char *const *endpoints, const char *prefix, struct sto
 		while (len > 0 && s->endpoints[i][len - 1] == '/')
 			s->endpoints[i][--len] = '\0';
 	}
-	s->headers = et_headers();
+	s->headers = et_headers(NULL);
 	s->curl = curl_easy_init();
-	if (!s->headers || !s->curl || et_curl_common(s->curl, s->headers) ||
+	if (!s->headers || !s->curl || et_curl_common(s->curl, s->headers, &s->conf, s->curl_err) ||
 	    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, ET_REQUEST_MS) != CURLE_OK ||
 	    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, et_buf_write) != CURLE_OK ||
 	    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &s->resp) != CURLE_OK)
@@ -1610,4 +2114,11 @@ out:
 		et_free(s);
 	}
 	return ret;
+}
+
+int store_etcd_open(const char *const *endpoints, const char *prefix, struct store **out)
+{
+	struct store_config cfg = { .type = "etcd", .endpoints = endpoints, .prefix = prefix };
+
+	return store_etcd_open_config(&cfg, out);
 }

@@ -14,6 +14,10 @@
 # traffic flows, changes are refused, and they work again once etcd is
 # back; deleting the cluster's last vnet removes it on every node; a csd
 # stopped with SIGTERM is down at once (it revokes its lease).
+# With CS_ETCD_TLS=1 (test cluster-tls) etcd speaks only TLS, wants client
+# certificates and has authentication on; every csd logs in as user cs,
+# whose role covers the test's prefix only (tests/integration/etcd_tls.sh),
+# and logs in again by itself when etcd, restarted, forgets its token.
 . "$(dirname "$0")/lib.sh"
 
 command -v etcd >/dev/null || { echo "SKIP: etcd not installed"; exit 77; }
@@ -22,6 +26,18 @@ UL=${PFX}hul
 ETCD_IP=192.0.2.100
 ETCD_URL=http://$ETCD_IP:2379
 ETCD_PID=
+ETCD_TLS=()   # etcd's TLS flags
+CURL_TLS=()   # curl's, to ask etcd's health
+STORE_SEC=    # csd's store.tls and store.auth
+if [ "${CS_ETCD_TLS:-}" = 1 ]; then
+	. "$(dirname "$0")/etcd_tls.sh"
+	ETCD_URL=https://$ETCD_IP:2379
+	tls_make "$ETCD_IP" || { echo "FAIL - cannot make certificates with openssl"; exit 1; }
+	read -ra ETCD_TLS <<<"$(etcd_tls_flags)"
+	CURL_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	cs_password_file >/dev/null
+	STORE_SEC=", $(store_tls_json)"
+fi
 
 pfx() { echo "$PFX${1#n}"; }
 cleanup_cluster() {
@@ -45,11 +61,17 @@ etcd_start() {
 		--listen-peer-urls "http://$ETCD_IP:2380" \
 		--initial-advertise-peer-urls "http://$ETCD_IP:2380" \
 		--initial-cluster "c1=http://$ETCD_IP:2380" --initial-cluster-state new \
-		>>"$TMP/etcd/log" 2>&1 &
+		"${ETCD_TLS[@]}" >>"$TMP/etcd/log" 2>&1 &
 	ETCD_PID=$!
 	local i
 	for i in $(seq 100); do
-		in_ul curl -sf "$ETCD_URL/health" 2>/dev/null | grep -q true && return 0
+		if in_ul curl -sf "${CURL_TLS[@]}" "$ETCD_URL/health" 2>/dev/null | grep -q true; then
+			# the first time over TLS: users, the role, authentication on
+			[ ${#ETCD_TLS[@]} = 0 ] || [ -e "$TMP/etcd/auth" ] ||
+				{ etcd_auth_setup "$UL" "$ETCD_URL" "/cs-$PFX" && touch "$TMP/etcd/auth"; } ||
+				{ echo "cannot set up etcd's authentication"; return 1; }
+			return 0
+		fi
 		sleep 0.1
 	done
 	echo "etcd did not start:"; tail -20 "$TMP/etcd/log"
@@ -92,7 +114,7 @@ for h in n1 n2 n3; do
 	ip -n "${PFX}h$h" link set eth0 up
 	cat >"$TMP/$h.json" <<JSON
 { "node": "$h", "underlay": "192.0.2.$i",
-  "store": { "type": "etcd", "endpoints": ["$ETCD_URL"], "prefix": "/cs-$PFX" } }
+  "store": { "type": "etcd", "endpoints": ["$ETCD_URL"], "prefix": "/cs-$PFX"$STORE_SEC } }
 JSON
 done
 

@@ -31,9 +31,12 @@
 #include "csd/store.h"
 int store_etcd_open_under_test(const char *const *endpoints, const char *prefix,
 			       struct store **out);
+int store_etcd_open_config_under_test(const struct store_config *cfg, struct store **out);
 #define store_etcd_open store_etcd_open_under_test
+#define store_etcd_open_config store_etcd_open_config_under_test
 #include "csd/store_etcd.c"
 #undef store_etcd_open
+#undef store_etcd_open_config
 
 #include "conformance.h"
 
@@ -279,6 +282,7 @@ static struct et_watch *fake_watch(void)
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(w->efd >= 0);
 	w->base.store = &store.base;
+	w->conf = &store.conf;
 	w->plen = 3;
 	w->next_rev = 3;
 	return w;
@@ -328,9 +332,115 @@ static void test_watch_stream(void **state)
 	et_watch_destroy(w);
 }
 
+/* A gateway answer as curl hands it over. */
+static int respond(const struct et_conf *cf, long code, const char *body, char *err, size_t len)
+{
+	struct et_buf b = { .p = (char *)body, .n = strlen(body) };
+	json_t *root = json_loads(body, 0, NULL);
+	int ret;
+
+	err[0] = '\0';
+	ret = et_response(cf, "https://e:2379", code, &b, root, err, len);
+	json_decref(root);
+	return ret;
+}
+
+#define ET_REFUSAL(msg, code) \
+	"{\"error\":\"etcdserver: " msg "\",\"message\":\"etcdserver: " msg "\",\"code\":" #code "}"
+
+static void test_auth_refusals(void **state)
+{
+	struct et_conf cf = { .user = "cs", .password = "pw", .password_file = "/etc/cs/pw",
+			      .prefix = "/cs", .cert = "/etc/cs/c.crt" };
+	struct et_conf anon = { .prefix = "/cs" };
+	char err[ET_ERR_MAX];
+
+	(void)state;
+	/* a stale or missing token: log in again (only with a user to log in as) */
+	assert_int_equal(respond(&cf, 401, ET_REFUSAL("invalid auth token", 16), err,
+				 sizeof(err)), ET_RELOGIN);
+	assert_string_equal(err, "");
+	assert_int_equal(respond(&cf, 400, ET_REFUSAL("user name is empty", 3), err,
+				 sizeof(err)), ET_RELOGIN);
+	assert_int_equal(respond(&anon, 400, ET_REFUSAL("user name is empty", 3), err,
+				 sizeof(err)), CS_EUNAVAIL);
+	assert_non_null(strstr(err, "etcd https://e:2379 requires authentication: set "
+			       "store.auth.user and store.auth.password_file"));
+	assert_int_equal(respond(&cf, 400, ET_REFUSAL("authentication failed, invalid user ID "
+						       "or password", 3), err, sizeof(err)),
+			 CS_EUNAVAIL);
+	assert_string_equal(err, "etcd refused user cs: authentication failed; check "
+			    "password_file /etc/cs/pw");
+	assert_int_equal(respond(&cf, 403, ET_REFUSAL("permission denied", 7), err, sizeof(err)),
+			 CS_EUNAVAIL);
+	assert_non_null(strstr(err, "permission denied to user cs under the key prefix /cs: "
+			       "its etcd role needs readwrite on /cs"));
+	assert_int_equal(respond(&cf, 400, ET_REFUSAL("authentication is not enabled", 9), err,
+				 sizeof(err)), CS_EUNAVAIL);
+	assert_non_null(strstr(err, "has authentication disabled, but store.auth names user cs"));
+	assert_int_equal(respond(&cf, 400, "CommonName of client sending a request against "
+				 "gateway will be ignored and not used as expected\n", err,
+				 sizeof(err)), CS_EUNAVAIL);
+	assert_non_null(strstr(err, "refuses tls.cert /etc/cs/c.crt: it carries a Common Name"));
+	/* not about credentials: as before, and nothing to mend */
+	assert_int_equal(respond(&cf, 400, "not json", err, sizeof(err)), CS_EPROTO);
+	assert_string_equal(err, "");
+	assert_int_equal(respond(&cf, 400, ET_REFUSAL("requested lease not found", 5), err,
+				 sizeof(err)), CS_ENOENT);
+	assert_string_equal(err, "");
+	assert_int_equal(respond(&cf, 200, "{\"header\":{\"revision\":\"3\"}}", err, sizeof(err)),
+			 0);
+	/* no message ever shows the password */
+	assert_null(strstr(err, "pw\""));
+}
+
+static void test_watch_refusals(void **state)
+{
+	static const char stale[] = "{\"result\":{\"header\":{\"revision\":\"1\"},\"created\":true,"
+		"\"canceled\":true,\"cancel_reason\":\"rpc error: code = Unauthenticated desc = "
+		"etcdserver: invalid auth token\"}}\n";
+	static const char denied[] = "{\"result\":{\"header\":{\"revision\":\"1\"},\"created\":"
+		"true,\"canceled\":true,\"cancel_reason\":\"rpc error: code = PermissionDenied "
+		"desc = etcdserver: permission denied\"}}\n";
+	struct et_conf cf = { .user = "cs", .password = "pw", .prefix = "/cs" };
+	struct store_events ev = { 0 };
+	struct et_watch *w;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		w = fake_watch();
+		w->conf = &cf;
+		w->endpoints = calloc(1, sizeof(*w->endpoints));
+		assert_non_null(w->endpoints);
+		w->endpoints[0] = strdup("https://e:2379");
+		w->nendpoints = 1;
+		if (i == 0) {
+			/* a stale token: the stream ends, the thread logs in again */
+			assert_true(feed(w, stale, strlen(stale), 9) < strlen(stale));
+			assert_true(w->relogin);
+			assert_int_equal(w->err, 0);
+			/* refused again right after a new token: the watch fails */
+			w->relogin = false;
+			w->fresh = true;
+			w->line.n = 0;
+			assert_true(feed(w, stale, strlen(stale), 9) < strlen(stale));
+			assert_non_null(strstr(w->why, "refuses the token it has just given user cs"));
+		} else {
+			assert_true(feed(w, denied, strlen(denied), 9) < strlen(denied));
+			assert_false(w->relogin);
+			assert_non_null(strstr(w->why, "its etcd role needs readwrite on /cs"));
+		}
+		assert_int_equal(w->err, CS_EUNAVAIL);
+		/* the reader gets the failure, and the store says why */
+		assert_int_equal(et_watch_read(&w->base, &ev), CS_EUNAVAIL);
+		assert_string_equal(et_error_text(w->base.store), w->why);
+		et_watch_destroy(w);
+	}
+}
+
 static void test_encode_requests(void **state)
 {
-	struct et_store s = { .prefix = "/cs", .plen = 3 };
+	struct et_store s = { .conf.prefix = "/cs", .plen = 3 };
 	struct store_cmp cmps[] = { { "/a", 5 }, { "/new", 0 } };
 	struct store_op ops[] = {
 		{ STORE_PUT, "/a", "{\"v\":2}" },
@@ -904,6 +1014,8 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_watch),
 		cmocka_unit_test(test_watch_stream),
+		cmocka_unit_test(test_auth_refusals),
+		cmocka_unit_test(test_watch_refusals),
 		cmocka_unit_test(test_encode_requests),
 		cmocka_unit_test(test_open),
 	};
