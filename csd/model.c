@@ -610,7 +610,8 @@ static bool vnet_deleted(const struct store_kvs *all, const char *t, const char 
  * loses its link first, then its namespace. Where the vnet goes too, its
  * vx0 goes first: that takes every endpoint's link with it in one step
  * (one wait for the kernel, not one per endpoint), and the namespaces
- * left behind are removed by the teardown thread, off the loop.
+ * left behind go quickly. (Where nobody waits for the result, the teardown
+ * thread does it all: d->teardown_defer.)
  */
 static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *vnets_gone)
 {
@@ -635,8 +636,7 @@ static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *v
 			json_decref(doc);
 		}
 	}
-	bool defer = d->teardown_defer;
-	d->teardown_defer = true;
+	/* with their links gone, what is left of each costs little */
 	for (size_t i = 0; i < all->n; i++) {
 		if (split_key(all->v[i].key, "/endpoints/", p, 3) < 0 ||
 		    !vnet_deleted(all, p[0], p[1]))
@@ -646,7 +646,6 @@ static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *v
 			unrealize_endpoint(d, p[0], p[1], p[2]);
 		json_decref(doc);
 	}
-	d->teardown_defer = defer;
 }
 
 int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefixes, char *err,
