@@ -10,6 +10,7 @@
 #include "qos.h"
 #include "policy.h"
 #include "teardown.h"
+#include "charges.h"
 
 void key_tenant(char *buf, const char *t)
 {
@@ -556,6 +557,11 @@ static int tb_delete_object(struct txn_build *tb, const char *key, const char *v
 
 	if (r < 0 || !(doc = json_loads(value, 0, NULL)))
 		return r;
+	/* what it was charged to its creator goes with it (charges.c) */
+	if (charge_of_doc(key, doc, k) && (r = tb_delete(tb, k, 0)) < 0) {
+		json_decref(doc);
+		return r;
+	}
 	if (!strncmp(key, "/vnets/", 7) && json_integer_value(json_object_get(doc, "id")) > 0) {
 		key_vni(k, (uint32_t)json_integer_value(json_object_get(doc, "id")));
 		r = tb_delete(tb, k, 0);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "charges.h"
 #include "ops.h"
 #include "overlay.h"
 #include "qos.h"
@@ -269,6 +270,7 @@ struct plan {
 	json_t *vni_owner;      /* "N" -> "T/V" after the plan */
 	json_t *vnet_eps;       /* "T/V" -> {E -> doc}: what each planned vnet holds after */
 	json_t *refused;        /* T -> true: a tenant refused, whose vnets are not planned */
+	json_t *charges;        /* kind -> [keys of the objects the plan creates] (charges.c) */
 	bool ov_failed;         /* the file has errors already: plan only to find more */
 	struct schema_errors errs;
 	int code;               /* of the first error */
@@ -287,6 +289,7 @@ static void plan_clear(struct plan *pl)
 	json_decref(pl->vni_owner);
 	json_decref(pl->vnet_eps);
 	json_decref(pl->refused);
+	json_decref(pl->charges);
 	schema_errors_clear(&pl->errs);
 	struct csd_req *r = pl->r;
 	const struct overlay *ov = pl->ov;
@@ -309,8 +312,9 @@ static int plan_init(struct plan *pl)
 	pl->vni_owner = json_deep_copy(pl->s->vnis);
 	pl->vnet_eps = json_object();
 	pl->refused = json_object();
+	pl->charges = json_pack("{s:[], s:[], s:[]}", "tenants", "vnets", "endpoints");
 	if (!pl->changes || !pl->down_eps || !pl->down_vnets || !pl->up_vnets || !pl->up_eps ||
-	    !pl->vni_owner || !pl->vnet_eps || !pl->refused)
+	    !pl->vni_owner || !pl->vnet_eps || !pl->refused || !pl->charges)
 		return CS_ENOMEM;
 	return 0;
 }
@@ -435,6 +439,15 @@ static bool is_local(struct plan *pl, const json_t *edoc)
 	return model_endpoint_local(pl->r->d, edoc);
 }
 
+/* What a deleted object was charged to its creator goes with it. */
+static void plan_uncharge(struct plan *pl, const char *key, const json_t *doc)
+{
+	char ck[KEY_MAX];
+
+	if (charge_of_doc(key, doc, ck) && txb_del(&pl->tb, pl->s, ck) < 0)
+		pl->fatal = CS_ENOMEM;
+}
+
 static void plan_delete_endpoint(struct plan *pl, const char *t, const char *v, const char *e,
 				 const json_t *doc, const char *why)
 {
@@ -447,6 +460,7 @@ static void plan_delete_endpoint(struct plan *pl, const char *t, const char *v, 
 		pl->fatal = CS_ENOMEM;
 		return;
 	}
+	plan_uncharge(pl, key, doc);
 	json_array_foreach(json_object_get(doc, "addresses"), i, a) {
 		if (!json_is_string(a))
 			continue;
@@ -480,6 +494,7 @@ static void plan_delete_vnet(struct plan *pl, const char *t, const char *v, cons
 	key_vnet(key, t, v);
 	if (txb_del(&pl->tb, pl->s, key) < 0)
 		pl->fatal = CS_ENOMEM;
+	plan_uncharge(pl, key, vdoc);
 	key_qos(key, t, v);
 	if (snap_rev(pl->s, key) && txb_del(&pl->tb, pl->s, key) < 0)
 		pl->fatal = CS_ENOMEM;
@@ -518,6 +533,7 @@ static void plan_delete_tenant(struct plan *pl, const char *t)
 	key_tenant(key, t);
 	if (txb_del(&pl->tb, pl->s, key) < 0)
 		pl->fatal = CS_ENOMEM;
+	plan_uncharge(pl, key, json_object_get(pl->s->tenants, t));
 	plan_change(pl, '-', "tenant %s", t);
 }
 
@@ -540,6 +556,45 @@ static json_t *tenant_spec(const json_t *declared, const json_t *old_spec, uid_t
 	if (!json_object_get(owners, "gids"))
 		json_object_set_new(owners, "gids", json_array());
 	return s;
+}
+
+/* A new object @doc at @key: charged to its creator (charges.c). */
+static void plan_charge(struct plan *pl, const char *kind, const char *key, json_t *doc)
+{
+	if (pl->r->who->admin)
+		return;
+	charge_mark(doc, pl->r->who);
+	if (json_array_append_new(json_object_get(pl->charges, kind), json_string(key)) < 0)
+		pl->fatal = CS_ENOMEM;
+}
+
+/* The new objects fit the creator's bounds; their charges join the
+ * transaction, and the creator's token is bumped. */
+static void plan_charges(struct plan *pl)
+{
+	const struct principal *who = pl->r->who;
+	char key[KEY_MAX], err[512];
+	const char *kind;
+	json_t *keys, *k;
+	size_t i, total = 0;
+
+	json_object_foreach(pl->charges, kind, keys) {
+		if (charge_room(pl->r->d, who, kind, json_array_size(keys), err, sizeof(err)) < 0)
+			plan_error(pl, CS_EQUOTA, "%s", err);
+		json_array_foreach(keys, i, k) {
+			charge_key(key, who->uid, json_string_value(k));
+			if (txb_put(&pl->tb, pl->s, key, k) < 0)
+				pl->fatal = CS_ENOMEM;
+		}
+		total += json_array_size(keys);
+	}
+	if (!total)
+		return;
+	charge_token(key, who->uid);
+	json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
+	if (!tok || txb_put(&pl->tb, pl->s, key, tok) < 0)
+		pl->fatal = CS_ENOMEM;
+	json_decref(tok);
 }
 
 static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
@@ -618,6 +673,8 @@ static void plan_tenant(struct plan *pl, const struct overlay_tenant *ot)
 	}
 	doc = old ? json_deep_copy(old) : json_object();
 	json_object_set(doc, "spec", spec);
+	if (!old)
+		plan_charge(pl, "tenants", key, doc);
 	if (txb_put(&pl->tb, pl->s, key, doc) < 0)
 		pl->fatal = CS_ENOMEM;
 	if (!old) {
@@ -1001,6 +1058,8 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	vdoc = old ? json_deep_copy(old) : json_object();
 	json_object_set(vdoc, "spec", ov->spec);
 	json_object_set_new(vdoc, "id", json_integer(vp->id));
+	if (!old)
+		plan_charge(pl, "vnets", key, vdoc);
 	bool vchanged = !old || !json_equal(vdoc, (json_t *)old);
 	if (!old) {
 		char subs[160] = "";
@@ -1122,8 +1181,10 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 		json_object_set(edoc, "spec", (json_t *)oe->spec);
 		json_object_set(edoc, "addresses", now);
 		json_object_set_new(edoc, "node", json_string(node));
-		json_object_set(after, oe->name, edoc);
 		key_endpoint(ekey, t, v, oe->name);
+		if (!ep[i].old)
+			plan_charge(pl, "endpoints", ekey, edoc);
+		json_object_set(after, oe->name, edoc);
 		char addrs[256];
 		value_text(now, addrs, sizeof(addrs));
 		if (!ep[i].old) {
@@ -1444,6 +1505,8 @@ static void plan_build(struct plan *pl, bool prune)
 	free(vp);
 	if (!pl->fatal)
 		plan_quotas(pl);
+	if (!pl->fatal)
+		plan_charges(pl);
 	if (!pl->fatal)
 		plan_uplinks(pl);
 }

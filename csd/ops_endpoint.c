@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "charges.h"
 #include "ops.h"
 #include "qos.h"
 #include "policy.h"
@@ -227,12 +228,22 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 			ret = req_fail(r, ret, "%s: %s", what, err);
 			goto out;
 		}
+		struct charge_txn ch;
+		if ((ret = charge_txn(d, r->who, key, &ch, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s: %s", what, err);
+			goto out;
+		}
 		free(cmps);
-		if (!(cmps = calloc(4 + qt.ncmps, sizeof(*cmps)))) {
+		if (!(cmps = calloc(5 + qt.ncmps, sizeof(*cmps)))) {
 			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
 			goto out;
 		}
-		struct store_op ops[5] = { { STORE_PUT, key, text } };
+		if (ch.active) {
+			charge_mark(doc, r->who);
+			free(text);
+			text = json_dumps(doc, JSON_COMPACT);
+		}
+		struct store_op ops[7] = { { STORE_PUT, key, text } };
 		size_t n = 1;
 		cmps[0] = (struct store_cmp){ key, 0 };
 		for (int s = 0; s < nsub; s++, n++) {
@@ -248,6 +259,11 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 		if (quo.active) {
 			cmps[n++] = quo.cmp;
 			ops[nops++] = quo.op;
+		}
+		if (ch.active) {
+			cmps[n++] = ch.cmp;
+			ops[nops++] = ch.ops[0];
+			ops[nops++] = ch.ops[1];
 		}
 		struct store_txn txn = { cmps, n, ops, nops };
 		ret = store_txn(d->store, &txn, NULL);

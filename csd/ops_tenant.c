@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "charges.h"
 #include "ops.h"
 
 static int tenant_create(struct csd_req *r)
@@ -44,10 +45,18 @@ static int tenant_create(struct csd_req *r)
 		json_object_set_new(spec, "quotas", json_deep_copy(dq));
 	key_tenant(key, t[0]);
 	doc = json_pack("{s:O}", "spec", spec);
+	struct charge_txn ch;
+	char err[512];
+	if ((ret = charge_txn(r->d, r->who, key, &ch, err, sizeof(err))) < 0) {
+		ret = req_fail(r, ret, "tenant %s: %s", t[0], err);
+		goto out;
+	}
+	if (ch.active)
+		charge_mark(doc, r->who);
 	text = json_dumps(doc, JSON_COMPACT);
-	struct store_cmp cmp = { key, 0 };
-	struct store_op op = { STORE_PUT, key, text };
-	struct store_txn txn = { &cmp, 1, &op, 1 };
+	struct store_cmp cmps[2] = { { key, 0 }, ch.cmp };
+	struct store_op ops[3] = { { STORE_PUT, key, text }, ch.ops[0], ch.ops[1] };
+	struct store_txn txn = { cmps, ch.active ? 2 : 1, ops, ch.active ? 3 : 1 };
 	ret = store_txn(r->d->store, &txn, NULL);
 	if (ret == CS_ECONFLICT) {
 		ret = req_fail(r, CS_EEXIST, "tenant %s: already exists", t[0]);

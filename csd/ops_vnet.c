@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "charges.h"
 #include "ops.h"
 #include "overlay.h"
 #include "policy.h"
@@ -83,10 +84,29 @@ static int vnet_create(struct csd_req *r)
 			ret = req_fail(r, ret, "%s: %s", what, err);
 			goto out;
 		}
-		struct store_cmp cmps[3] = { { key, 0 }, { vkey, 0 }, qt.cmp };
-		struct store_op ops[3] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value },
-					   qt.op };
-		struct store_txn txn = { cmps, qt.active ? 3 : 2, ops, qt.active ? 3 : 2 };
+		struct charge_txn ch;
+		if ((ret = charge_txn(r->d, r->who, key, &ch, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s: %s", what, err);
+			goto out;
+		}
+		if (ch.active) {
+			charge_mark(doc, r->who);
+			free(text);
+			text = json_dumps(doc, JSON_COMPACT);
+		}
+		struct store_cmp cmps[4] = { { key, 0 }, { vkey, 0 } };
+		struct store_op ops[5] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value } };
+		size_t nc = 2, no = 2;
+		if (qt.active) {
+			cmps[nc++] = qt.cmp;
+			ops[no++] = qt.op;
+		}
+		if (ch.active) {
+			cmps[nc++] = ch.cmp;
+			ops[no++] = ch.ops[0];
+			ops[no++] = ch.ops[1];
+		}
+		struct store_txn txn = { cmps, nc, ops, no };
 		ret = store_txn(r->d->store, &txn, NULL);
 		if (ret != CS_ECONFLICT)
 			break;

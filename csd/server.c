@@ -775,7 +775,8 @@ static bool note_change(struct csd *d, const char *key)
 		model_alive_forget(d);
 		return false;
 	}
-	if (!strncmp(key, "/alloc/vni/", 11) || !strncmp(key, "/alloc/quota/", 13))
+	if (!strncmp(key, "/alloc/vni/", 11) || !strncmp(key, "/alloc/quota/", 13) ||
+	    !strncmp(key, "/alloc/charge/", 14) || !strncmp(key, "/alloc/uid/", 11))
 		return false;
 	for (size_t i = 0; i < sizeof(by_vnet) / sizeof(by_vnet[0]); i++) {
 		if (strncmp(key, by_vnet[i], strlen(by_vnet[i])))

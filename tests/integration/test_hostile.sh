@@ -25,6 +25,7 @@ user_add() { # NAME: a local user of the test's own; prints its uid
 }
 U1=${PFX}a U2=${PFX}b
 UID1=$(user_add "$U1") && UID2=$(user_add "$U2") || { echo "useradd failed"; exit 1; }
+ctl_as() { local u=$1; shift; as "$u" "$CTL" -S "$SOCK" "$@"; }
 # as USER CMD...: CMD as that user (exec'd, so a background one is killed by its pid)
 exec_as() { local u=$1; shift; exec setpriv --reuid "$u" --regid "$(id -g "$u")" --clear-groups "$@"; }
 as() { (exec_as "$@"); }
@@ -36,7 +37,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 host_add a
 cat >"$TMP/a.json" <<JSON
-{ "limits": { "partial_timeout": 3 } }
+{ "limits": { "partial_timeout": 3, "vnets": 5, "endpoints": 30 } }
 JSON
 csd_start a -c "$TMP/a.json" || exit 1
 PID=$(csd_pid a)
@@ -102,6 +103,30 @@ check "the member opens ephemeral endpoints and attaches to the owner's" \
 for i in $(seq 50); do ctl a endpoint show shop/app/keep >/dev/null 2>&1 || break; sleep 0.1; done
 check "the member's ephemeral endpoint went with its connection" \
 	bash -c "! '$CTL' -S '$SOCK' endpoint show shop/app/keep >/dev/null 2>&1"
+
+# ---- 4. bounds per uid in total, whatever tenant it creates
+for i in $(seq 10); do ctl_as "$U1" tenant create "x$i" >/dev/null || break; done
+out=$(ctl_as "$U1" tenant create x11 2>&1)
+check "the default bound of 10 tenants per uid holds: $out" grep -q "uid $UID1 has created 10 tenants (in all tenants), and 1 more.*limits.tenants" <<<"$out"
+ctl_as "$U1" tenant delete x1 >/dev/null
+check "a deleted tenant gives its room back" ctl_as "$U1" tenant create x11
+for i in $(seq 5); do ctl_as "$U1" vnet create "x2/v$i" subnet "10.9$i.0.0/24" >/dev/null; done
+out=$(ctl_as "$U1" vnet create x3/v1 subnet 10.99.0.0/24 2>&1)
+check "vnets are bounded across the uid's tenants (limits.vnets 5 here): $out" \
+	grep -q "uid $UID1 has created 5 vnets.*limits.vnets" <<<"$out"
+for i in $(seq 29); do ctl_as "$U1" endpoint create "x2/v1/e$i" >/dev/null || break; done
+n=$(ctl a -j endpoint list x2 | grep -c '"name"')
+req1() { as "$U1" "$HOSTILE" request "$SOCK" 0 "$@"; }
+out=$(req1 '{"id":2,"op":"endpoint.open","args":{"vnet":"x2/v2"}}' '{"id":3,"op":"endpoint.open","args":{"vnet":"x2/v2"}}')
+check "ephemeral endpoints count too: the 30th opens, the 31st is refused ($n made before): $out" \
+	bash -c 'grep -q "\"id\":2,\"ok\":true" <<<"$1" && grep -q "\"id\":3,\"ok\":false.*EQUOTA.*limits.endpoints" <<<"$1"' sh "$out"
+ctl a export | python3 -c 'import json,sys; f=json.load(sys.stdin); t=f["tenants"]["x2"]; f={"tenants":{"x2":t},"vnets":{k:v for k,v in f["vnets"].items() if k.startswith("x2/")}}; f["vnets"]["x2/v3"]["endpoints"]={"extra1":{},"extra2":{}}; print(json.dumps(f))' >"$TMP/x2.json"
+out=$(ctl_as "$U1" apply -f "$TMP/x2.json" 2>&1)
+check "apply is bounded the same way: $(tail -1 <<<"$out")" grep -q "and 2 more would pass.*limits.endpoints" <<<"$out"
+check "an administrator is not bounded" ctl a endpoint create x2/v1/e30
+ctl_as "$U1" endpoint delete x2/v1/e1 >/dev/null
+check "a deleted endpoint gives its room back" ctl_as "$U1" endpoint create x2/v3/e1
+for i in $(seq 2 11); do ctl a tenant delete "x$i" >/dev/null 2>&1; done
 
 # ---- 6. exec keeps the caller's limits and cgroup
 CG2=$(findmnt -n -o TARGET -t cgroup2 | head -1)
