@@ -252,8 +252,6 @@ int cs_wire_read(int fd, struct cs_wire_rx *rx)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : CS_ECONN;
-	if (n == 0)
-		return CS_ECONN;
 	int r = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -267,6 +265,14 @@ int cs_wire_read(int fd, struct cs_wire_rx *rx)
 				close(p[i]);
 		}
 	}
+	/* an empty datagram is the peer's end, or looks like it: the fds it
+	 * may carry are closed, not kept */
+	if (n == 0) {
+		for (int i = 0; i < rx->nfds; i++)
+			close(rx->fds[i]);
+		rx->nfds = 0;
+		return CS_ECONN;
+	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		r = CS_EPROTO;
 	/* fds ride on the last part only: a partial message holds none */
@@ -279,6 +285,12 @@ int cs_wire_read(int fd, struct cs_wire_rx *rx)
 	}
 	if (r == 0)
 		r = cs_wire_rx_feed(rx, dgram, (size_t)n);
+	/* the last part of a message being dropped: its fds go with it */
+	if (r == 0 && rx->nfds) {
+		for (int i = 0; i < rx->nfds; i++)
+			close(rx->fds[i]);
+		rx->nfds = 0;
+	}
 	return r;
 }
 

@@ -11,6 +11,9 @@
  *   L = 0xfffe   the same with one byte too many (a too-long part).
  * After a completed message or an error the receiver is reset, as the
  * server does; the bound is 1 MiB so oversized totals are cheap to reach.
+ * The receiver's memory is charged as csd charges a uid (a budget of
+ * BUDGET bytes): what is charged always equals what is allocated, never
+ * passes the budget, and is all given back on reset.
  */
 #include <string.h>
 
@@ -19,6 +22,19 @@
 #include "fuzz.h"
 
 #define BOUND (1u << 20)
+#define BUDGET (3u * CS_WIRE_PART_MAX)
+
+static long charged;
+
+static int charge(void *ctx, long delta)
+{
+	(void)ctx;
+	if (delta > 0 && charged + delta > (long)BUDGET)
+		return CS_EQUOTA;
+	charged += delta;
+	FUZZ_CHECK(charged >= 0);
+	return 0;
+}
 
 static uint8_t big[CS_WIRE_HDR_LEN + CS_WIRE_PART_MAX + 1];
 
@@ -27,7 +43,11 @@ static void check_feed(struct cs_wire_rx *rx, const uint8_t *dgram, size_t n)
 	bool was_discarding = rx->discard;
 	int r = cs_wire_rx_feed(rx, dgram, n);
 
-	FUZZ_CHECK(r == 0 || r == 1 || r == CS_EPROTO || r == CS_ETOOBIG || r == CS_ENOMEM);
+	FUZZ_CHECK(r == 0 || r == 1 || r == CS_EPROTO || r == CS_ETOOBIG || r == CS_ENOMEM ||
+		   r == CS_EQUOTA);
+	FUZZ_CHECK(charged == (long)rx->cap && charged <= (long)BUDGET);
+	/* never more than what arrived (and its NUL), rounded to a power of two */
+	FUZZ_CHECK(rx->cap <= 2 * (rx->len + 1) + 4096);
 	FUZZ_CHECK(rx->len <= rx->total);
 	FUZZ_CHECK(rx->total <= rx->max);
 	FUZZ_CHECK(rx->nfds == 0);
@@ -54,6 +74,7 @@ static void check_feed(struct cs_wire_rx *rx, const uint8_t *dgram, size_t n)
 		cs_wire_rx_reset(rx);
 		FUZZ_CHECK(rx->buf == NULL && rx->len == 0 && rx->total == 0 && rx->nfds == 0);
 		FUZZ_CHECK(rx->max == BOUND);
+		FUZZ_CHECK(charged == 0 && rx->charge == charge);
 	}
 }
 
@@ -64,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	cs_wire_rx_init(&rx, BOUND);
 	FUZZ_CHECK(rx.max == BOUND);
+	charged = 0;
+	rx.charge = charge;
 	while (size - off >= 2) {
 		size_t l = (size_t)data[off] | (size_t)data[off + 1] << 8;
 
@@ -95,5 +118,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	cs_wire_rx_reset(&rx);
+	FUZZ_CHECK(charged == 0);
 	return 0;
 }
