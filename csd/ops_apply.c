@@ -1054,6 +1054,12 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	olds = json_object_get(pl->s->eps, tv);
 	bool subnet_changed = old && !same_subnets(old, ov);
 
+	/* one owner per VNI: across nodes without a shared store, the
+	 * administrators' (policy/authz.h) */
+	char why[512];
+	if (!authz_vnet_span(pl->r->who, model_store_shared(pl->r->d), json_object_get(old, "spec"),
+			     ov->spec, why, sizeof(why)))
+		plan_error(pl, CS_EPERM, "vnets.\"%s\".nodes: %s", tv, why);
 	/* the vnet itself */
 	vdoc = old ? json_deep_copy(old) : json_object();
 	json_object_set(vdoc, "spec", ov->spec);

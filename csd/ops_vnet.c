@@ -64,6 +64,10 @@ static int vnet_create(struct csd_req *r)
 	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
 	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
 		goto out;
+	if (!authz_vnet_span(r->who, model_store_shared(r->d), NULL, spec, err, sizeof(err))) {
+		ret = req_fail(r, CS_EPERM, "%s: %s", what, err);
+		goto out;
+	}
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
 	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));

@@ -185,6 +185,25 @@ bool authz_op_persist(const struct principal *who, const json_t *tenant, const j
 	return !e->persist_manages || authz_vnet(who, tenant, vnet, AZ_MANAGE);
 }
 
+bool authz_vnet_span(const struct principal *who, bool shared_store, const json_t *old_spec,
+		     const json_t *new_spec, char *why, size_t len)
+{
+	const json_t *nodes = json_object_get(new_spec, "nodes");
+
+	if (who->admin || shared_store || json_array_size(nodes) <= 1)
+		return true;
+	const json_t *id = json_object_get(new_spec, "id"), *oid = json_object_get(old_spec, "id");
+	if (old_spec && json_equal((json_t *)nodes, json_object_get(old_spec, "nodes")) &&
+	    ((!id && !oid) || json_equal((json_t *)id, (json_t *)oid)))
+		return true;
+	snprintf(why, len, "only administrators may declare a vnet across nodes, or change its "
+		 "nodes or id, when each node has a store of its own: every node checks ids "
+		 "against its own store only, so another tenant's vnet could take the same id on "
+		 "another node and join this one. Ask an administrator to declare it in the file "
+		 "every node applies, or run the nodes on a shared store (cluster mode)");
+	return false;
+}
+
 bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet)
 {
 	return vnet ? authz_vnet(who, tenant, vnet, AZ_SEE) : authz_tenant(who, tenant, AZ_SEE);

@@ -74,6 +74,16 @@ bool authz_op(const struct principal *who, const json_t *tenant, const json_t *v
  * vnet @vnet of tenant @tenant? Members may not (authz_op.persist_manages). */
 bool authz_op_persist(const struct principal *who, const json_t *tenant, const json_t *vnet,
 		      const char *op);
+/*
+ * One owner per VNI: without a store the nodes share, each node's store
+ * allocates and checks ids on its own, so nothing stops another tenant's
+ * vnet from taking the same id on another node and bridging the two. There
+ * only administrators (who write the file every node applies) may declare
+ * a vnet across nodes, or change the nodes or id of one. May @who make a
+ * vnet whose spec was @old_spec (NULL: new) @new_spec? Writes why not.
+ */
+bool authz_vnet_span(const struct principal *who, bool shared_store, const json_t *old_spec,
+		     const json_t *new_spec, char *why, size_t len);
 /* May @who see the tenant (and vnet, when given) at all? Nothing of a
  * tenant where the caller has no role is shown, not even that it exists. */
 bool authz_visible(const struct principal *who, const json_t *tenant, const json_t *vnet);

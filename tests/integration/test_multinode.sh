@@ -138,6 +138,19 @@ out=$(ctl n1 vnet create acme/far subnet 10.7.0.0/24 id 300 nodes n1,n9 2>&1)
 check "vnet create across an undeclared node is refused on n1: $out" \
 	grep -q "node n9 is not declared" <<<"$out"
 check "acme/blue/cache is remote on n1" grep -q "remote" <<<"$(ctl n1 endpoint show acme/blue/cache)"
+# one owner per VNI: with a store of its own per node, a non-administrator
+# can neither declare a vnet across nodes nor take another tenant's id there
+as2001() { setpriv --reuid 2001 --regid 2001 --clear-groups "$CTL" -S "$TMP/n2/csd.sock" "$@"; }
+as2001 tenant create evil >/dev/null
+out=$(as2001 vnet create evil/x subnet 10.1.0.0/24 id 101 nodes n1,n2 2>&1)
+check "a non-administrator's vnet across nodes (acme's id 101) is refused: $out" \
+	grep -q "only administrators may declare a vnet across nodes" <<<"$out"
+printf '{"tenants":{"evil":{}},"vnets":{"evil/x":{"id":777,"subnet":"10.1.0.0/24","nodes":["n1","n2"]}}}' >"$TMP/evil.json"
+out=$(as2001 apply -f "$TMP/evil.json" 2>&1)
+check "and so is the same by apply: $out" grep -q 'vnets."evil/x".nodes: only administrators' <<<"$out"
+check "a vnet of its own on its node is its to make" as2001 vnet create evil/y subnet 10.1.0.0/24
+check "nothing of evil spans nodes" bash -c "! ip netns | grep -q '^$(pfx n1).evil'"
+ctl n2 tenant delete evil >/dev/null
 # without a shared store only a fixed address is safe across nodes
 out=$(ctl n1 endpoint create acme/blue/near 2>&1)
 check "an endpoint that needs an address allocated is refused on a vnet across nodes: $out" \

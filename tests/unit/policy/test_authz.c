@@ -99,6 +99,27 @@ static void test_table(void **state)
 	assert_true(authz_op_persist(&admin, tenant, vnet, "endpoint.open"));
 	assert_false(authz_op_persist(&other, tenant, vnet, "endpoint.open"));
 	assert_false(authz_op_persist(&member, tenant, plain, "endpoint.open"));
+	/* one owner per VNI: across nodes without a shared store, only
+	 * administrators declare a vnet or change its nodes or id */
+	char why[512];
+	json_t *one = json_pack("{s:[s], s:i}", "nodes", "n1", "id", 201);
+	json_t *two = json_pack("{s:[s,s], s:i}", "nodes", "n1", "n2", "id", 201);
+	json_t *two_b = json_pack("{s:[s,s], s:i, s:s}", "nodes", "n1", "n2", "id", 201, "mtu",
+				  "x");
+	json_t *moved = json_pack("{s:[s,s], s:i}", "nodes", "n1", "n2", "id", 202);
+	assert_false(authz_vnet_span(&owner, false, NULL, two, why, sizeof(why)));
+	assert_non_null(strstr(why, "administrators"));
+	assert_true(authz_vnet_span(&admin, false, NULL, two, why, sizeof(why)));
+	assert_true(authz_vnet_span(&owner, true, NULL, two, why, sizeof(why)));
+	assert_true(authz_vnet_span(&owner, false, NULL, one, why, sizeof(why)));
+	assert_false(authz_vnet_span(&owner, false, one, two, why, sizeof(why)));
+	assert_false(authz_vnet_span(&owner, false, two, moved, why, sizeof(why)));
+	/* the owner keeps managing an administrator's vnet across nodes */
+	assert_true(authz_vnet_span(&owner, false, two, two_b, why, sizeof(why)));
+	json_decref(one);
+	json_decref(two);
+	json_decref(two_b);
+	json_decref(moved);
 	/* no tenant: nobody but an administrator */
 	assert_false(authz_vnet(&owner, NULL, vnet, AZ_SEE));
 	assert_true(authz_vnet(&admin, NULL, NULL, AZ_MANAGE));
