@@ -140,6 +140,11 @@ struct csd {
 	 * turn of the loop (ops_endpoint.c) */
 	char **gone;
 	size_t ngone;
+	/* the VNIs in use, a bit each, and where the lowest free one may be
+	 * (vni.c); read again when !vni_valid */
+	uint8_t *vni_bits;
+	uint32_t vni_low;
+	bool vni_valid;
 };
 
 /* One csd per prefix on a host, and the prefix's kernel objects only ever

@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "teardown.h"
 #include "charges.h"
+#include "vni.h"
 
 void key_tenant(char *buf, const char *t)
 {
@@ -639,6 +640,7 @@ static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *v
 			unrealize_vnet(d, p[0], p[1]);
 			/* only a vnet across nodes had its VNI open on the underlay */
 			*vnets_gone = *vnets_gone || model_vnet_nnodes(doc) > 1;
+			vni_note(d, (uint32_t)json_integer_value(json_object_get(doc, "id")), false);
 			json_decref(doc);
 		}
 	}

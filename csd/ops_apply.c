@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "charges.h"
+#include "vni.h"
 #include "ops.h"
 #include "overlay.h"
 #include "qos.h"
@@ -252,6 +253,17 @@ out:
 	free(cmps);
 	free(ops);
 	return r;
+}
+
+/* The ids a committed plan took and gave back, for vnet create's
+ * allocator (vni.c). */
+static void vni_note_txb(struct csd *d, const struct txb *tb)
+{
+	for (size_t i = 0; i < tb->n; i++) {
+		const struct txe *e = &tb->v[i];
+		if (e->op && !strncmp(e->key, "/alloc/vni/", 11))
+			vni_note(d, (uint32_t)strtoul(e->key + 11, NULL, 10), e->value != NULL);
+	}
 }
 
 /* ---- the plan ---- */
@@ -1871,8 +1883,10 @@ static int apply(struct csd_req *r)
 		if (dry_run || txb_nops(&pl.tb) == 0)
 			break;
 		ret = txb_commit(r->d, &pl.tb);
-		if (ret == 0)
+		if (ret == 0) {
+			vni_note_txb(r->d, &pl.tb);
 			break;
+		}
 		if (ret == CS_ETOOBIG) {
 			ret = too_big(r, &pl.tb);
 			goto out;

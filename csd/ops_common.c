@@ -156,15 +156,46 @@ bool list_visible(const struct principal *who, const json_t *tdocs, const json_t
 	return vs && authz_visible(who, ts, vs);
 }
 
+/* The tenant a listing's prefix narrows to ("/endpoints/T/..." -> T), or
+ * "" for a listing of everything. */
+static void prefix_tenant(const char *prefix, char t[CS_NAME_MAX + 1])
+{
+	const char *a = strchr(prefix + 1, '/'), *b = a ? strchr(a + 1, '/') : NULL;
+
+	t[0] = '\0';
+	if (b && (size_t)(b - a - 1) <= CS_NAME_MAX) {
+		memcpy(t, a + 1, (size_t)(b - a - 1));
+		t[b - a - 1] = '\0';
+	}
+}
+
+/* The documents of @prefix and, to decide what the caller sees, of their
+ * tenants and vnets: of one tenant when @prefix names it, so that a listing
+ * of one vnet does not read every tenant's. */
 int list_docs(struct csd_req *r, const char *prefix, const char *what, json_t **docs,
 	      json_t **tdocs, json_t **vdocs)
 {
+	char t[CS_NAME_MAX + 1], tkey[KEY_MAX], vprefix[KEY_MAX];
 	int ret;
 
 	*docs = *tdocs = *vdocs = NULL;
-	if ((ret = model_list(r->d, prefix, docs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/tenants/", tdocs, NULL)) < 0 ||
-	    (ret = model_list(r->d, "/vnets/", vdocs, NULL)) < 0) {
+	prefix_tenant(prefix, t);
+	if (*t) {
+		json_t *td = NULL;
+		key_tenant(tkey, t);
+		snprintf(vprefix, sizeof(vprefix), "/vnets/%s/", t);
+		ret = model_get(r->d, tkey, &td, NULL);
+		*tdocs = json_object();
+		if (ret == 0)
+			json_object_set_new(*tdocs, tkey, td);
+		else if (ret == CS_ENOENT)
+			ret = 0;
+	} else {
+		snprintf(vprefix, sizeof(vprefix), "/vnets/");
+		ret = model_list(r->d, "/tenants/", tdocs, NULL);
+	}
+	if (ret < 0 || (ret = model_list(r->d, prefix, docs, NULL)) < 0 ||
+	    (ret = model_list(r->d, vprefix, vdocs, NULL)) < 0) {
 		json_decref(*docs);
 		json_decref(*tdocs);
 		*docs = *tdocs = NULL;

@@ -6,43 +6,12 @@
 #include <sys/socket.h>
 
 #include "charges.h"
+#include "vni.h"
 #include "ops.h"
 #include "overlay.h"
 #include "policy.h"
 
 /* The lowest VNI not in use. */
-static int vni_alloc(struct csd *d, uint32_t *out)
-{
-	struct store_kvs kvs = { 0 };
-	int r = store_list(d->store, "/alloc/vni/", &kvs, NULL);
-	uint8_t *used;
-
-	if (r < 0)
-		return r;
-	/* VNIs are dense in practice; a bitmap over what is used is enough */
-	size_t n = kvs.n + 2;
-	if (!(used = calloc(n, 1))) {
-		store_kvs_clear(&kvs);
-		return CS_ENOMEM;
-	}
-	for (size_t i = 0; i < kvs.n; i++) {
-		unsigned long v = strtoul(kvs.v[i].key + 11, NULL, 10);
-		if (v < n)
-			used[v] = 1;
-	}
-	r = CS_ENOSPC;
-	for (size_t v = 1; v < n && v <= 16777215; v++) {
-		if (!used[v]) {
-			*out = (uint32_t)v;
-			r = 0;
-			break;
-		}
-	}
-	free(used);
-	store_kvs_clear(&kvs);
-	return r;
-}
-
 static int vnet_create(struct csd_req *r)
 {
 	name_t p[2];
@@ -125,11 +94,14 @@ static int vnet_create(struct csd_req *r)
 				       "choose another or leave id out", what, id);
 			goto out;
 		}
+		/* taken meanwhile, maybe through another node */
+		vni_forget(r->d);
 	}
 	if (ret < 0) {
 		ret = req_store_fail(r, ret, what);
 		goto out;
 	}
+	vni_note(r->d, (uint32_t)json_integer_value(json_object_get(doc, "id")), true);
 	if ((ret = realize_vnet(r->d, p[0], p[1], doc, err, sizeof(err))) < 0) {
 		const char *const prefixes[] = { key };
 		char e2[256];

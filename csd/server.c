@@ -32,6 +32,7 @@
 #include "bounds.h"
 #include "safedir.h"
 #include "teardown.h"
+#include "vni.h"
 #include "model.h"
 #include "policy/authz.h"
 
@@ -775,6 +776,9 @@ static bool note_change(struct csd *d, const char *key)
 		model_alive_forget(d);
 		return false;
 	}
+	/* another node took or gave back an id: what this one knows is stale */
+	if (!strncmp(key, "/alloc/vni/", 11))
+		vni_forget(d);
 	if (!strncmp(key, "/alloc/vni/", 11) || !strncmp(key, "/alloc/quota/", 13) ||
 	    !strncmp(key, "/alloc/charge/", 14) || !strncmp(key, "/alloc/uid/", 11))
 		return false;
@@ -1231,6 +1235,7 @@ void csd_fini(struct csd *d)
 	d->gone = NULL;
 	d->ngone = 0;
 	teardown_stop(d);
+	vni_free(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->cfg.socket_path);
