@@ -1387,16 +1387,8 @@ out:
  * thread that opens it. */
 static int ping_groups_fn(void *arg)
 {
-	static const char all[] = "0 2147483647\n";
-	int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC), r = 0;
-
 	(void)arg;
-	if (fd < 0)
-		return CS_EIO;
-	if (write(fd, all, sizeof(all) - 1) != (ssize_t)sizeof(all) - 1)
-		r = CS_EIO;
-	close(fd);
-	return r;
+	return netns_sysctl_write("net/ipv4/ping_group_range", "0 2147483647\n");
 }
 
 static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,

@@ -379,3 +379,36 @@ int netns_socket(int nsfd, int domain, int type, int protocol)
 	}
 	return fd;
 }
+
+/* A detached procfs instance of the caller's own, or -1. */
+static int proc_instance(void)
+{
+	int fs = fsopen("proc", FSOPEN_CLOEXEC), mnt = -1;
+
+	if (fs < 0)
+		return -1;
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			      MOUNT_ATTR_NOEXEC);
+	close(fs);
+	return mnt;
+}
+
+int netns_sysctl_write(const char *path, const char *value)
+{
+	char rel[PATH_MAX];
+	int mnt = proc_instance(), fd, r = 0;
+	size_t len = strlen(value);
+
+	snprintf(rel, sizeof(rel), "%s%s", mnt >= 0 ? "sys/" : "/proc/sys/", path);
+	fd = mnt >= 0 ? openat(mnt, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+		      : open(rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (mnt >= 0)
+		close(mnt);
+	if (fd < 0)
+		return CS_EIO;
+	if (write(fd, value, len) != (ssize_t)len)
+		r = CS_EIO;
+	close(fd);
+	return r;
+}

@@ -51,4 +51,15 @@ int netns_run(int nsfd, int (*fn)(void *arg), void *arg, char *err, size_t errle
  */
 int netns_socket(int nsfd, int domain, int type, int protocol);
 
+/*
+ * Write @value to the sysctl /proc/sys/@path (e.g. "net/ipv4/ping_group_range")
+ * of the calling thread's network namespace. Through a procfs instance of
+ * its own, mounted detached and gone with the call: the kernel keeps the
+ * /proc/sys/net directory of every namespace in one hash chain of the
+ * shared /proc, so a lookup there costs as many comparisons as there are
+ * namespaces (5 ms each at 5,000 endpoints); a fresh instance has one.
+ * Falls back to /proc/sys where procfs cannot be mounted. 0 or CS_EIO.
+ */
+int netns_sysctl_write(const char *path, const char *value);
+
 #endif
