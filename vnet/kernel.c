@@ -1703,6 +1703,8 @@ static int stats_query(int sk, struct endpoint_stats *out)
 			out->tx_bytes = st.tx_bytes;
 			out->rx_packets = st.rx_packets;
 			out->tx_packets = st.tx_packets;
+			out->rx_dropped = st.rx_dropped;
+			out->tx_dropped = st.tx_dropped;
 			return 0;
 		}
 		errno = ENODATA;

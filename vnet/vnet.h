@@ -52,6 +52,7 @@ struct endpoint_spec {
 
 struct endpoint_stats {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t rx_dropped, tx_dropped;
 };
 
 /* What a backend finds in the kernel (for the reconciler). Names are the
