@@ -467,6 +467,8 @@ static void put_hist(FILE *f, const char *name, const char **kv, size_t n, const
 struct ep_row {
 	char t[CS_NAME_MAX + 1], v[CS_NAME_MAX + 1], e[CS_NAME_MAX + 1];
 	struct endpoint_stats st;
+	bool has_denied;
+	uint64_t denied;
 };
 
 static const struct {
@@ -487,8 +489,22 @@ static const struct {
 	  "interface (its shaping included).", offsetof(struct endpoint_stats, tx_dropped) },
 };
 
+/* What the rules of @row's endpoint denied, when its vnet (in @vnets) has
+ * rules: asked only there, as it costs a visit to the namespace. */
+static void read_denied(struct csd *d, json_t *vnets, struct ep_row *row)
+{
+	char vkey[KEY_MAX];
+
+	key_vnet(vkey, row->t, row->v);
+	if (!d->backend->ops->endpoint_denied ||
+	    !json_object_get(json_object_get(json_object_get(vnets, vkey), "spec"), "policy"))
+		return;
+	row->has_denied = d->backend->ops->endpoint_denied(d->backend, row->t, row->v, row->e,
+							   &row->denied) == 0;
+}
+
 /* Counters of this node's realized endpoints in @eps. */
-static struct ep_row *read_endpoints(struct csd *d, json_t *eps, size_t *n)
+static struct ep_row *read_endpoints(struct csd *d, json_t *vnets, json_t *eps, size_t *n)
 {
 	struct ep_row *rows = calloc(json_object_size(eps) + 1, sizeof(*rows));
 	const char *key;
@@ -509,10 +525,21 @@ static struct ep_row *read_endpoints(struct csd *d, json_t *eps, size_t *n)
 		memcpy(row->e, parts[2], sizeof(row->e));
 		/* not realized (yet, or any more): no counters to report */
 		if (d->backend->ops->endpoint_stats(d->backend, row->t, row->v, row->e,
-						    &row->st) == 0)
-			(*n)++;
+						    &row->st) < 0)
+			continue;
+		read_denied(d, vnets, row);
+		(*n)++;
 	}
 	return rows;
+}
+
+static void put_ep_sample(FILE *f, struct csd *d, const struct ep_row *row, const char *name,
+			  uint64_t v)
+{
+	const char *kv[] = { "tenant", row->t, "vnet", row->v, "endpoint", row->e,
+			     "node", d->cfg.node, NULL };
+
+	put_sample(f, name, kv, v);
 }
 
 static void put_endpoints(FILE *f, struct csd *d, const struct ep_row *rows, size_t n)
@@ -520,13 +547,17 @@ static void put_endpoints(FILE *f, struct csd *d, const struct ep_row *rows, siz
 	for (size_t c = 0; c < sizeof(ep_counters) / sizeof(ep_counters[0]); c++) {
 		put_family(f, ep_counters[c].name, "counter", ep_counters[c].help);
 		for (size_t i = 0; i < n; i++) {
-			const char *kv[] = { "tenant", rows[i].t, "vnet", rows[i].v, "endpoint",
-					     rows[i].e, "node", d->cfg.node, NULL };
 			uint64_t v;
 			memcpy(&v, (const char *)&rows[i].st + ep_counters[c].off, sizeof(v));
-			put_sample(f, ep_counters[c].name, kv, v);
+			put_ep_sample(f, d, &rows[i], ep_counters[c].name, v);
 		}
 	}
+	put_family(f, "cs_endpoint_denied_packets_total", "counter", "Packets the endpoint's "
+		   "rules denied (deny rules and a default deny; endpoints with rules only).");
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].has_denied)
+			put_ep_sample(f, d, &rows[i], "cs_endpoint_denied_packets_total",
+				      rows[i].denied);
 }
 
 static uint64_t rate_of(const json_t *v)
@@ -732,7 +763,7 @@ char *metrics_render(struct csd *d, size_t *len)
 	/* a store that cannot be read leaves the objects out, not the rest */
 	if (model_list(d, "/vnets/", &vnets, NULL) == 0 &&
 	    model_list(d, "/endpoints/", &eps, NULL) == 0) {
-		rows = read_endpoints(d, eps, &nrows);
+		rows = read_endpoints(d, vnets, eps, &nrows);
 		put_endpoints(f, d, rows, nrows);
 		put_vnets(f, d, vnets, eps);
 		put_reservations(f, eps);

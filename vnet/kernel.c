@@ -1870,5 +1870,6 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_qos = kernel_endpoint_qos,
 	.uplink_qos = kernel_uplink_qos,
 	.endpoint_policy = kernel_endpoint_policy,
+	.endpoint_denied = kernel_endpoint_denied,
 	.underlay_filter = kernel_underlay_filter,
 };

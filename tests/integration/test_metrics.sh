@@ -93,6 +93,18 @@ sleep 1.1
 code=$(scrape "$TMP/s2" -H "Authorization: Bearer $(cat "$TOK")")
 check "scrape after traffic: 200 (got $code)" test "$code" = 200
 
+# a deny rule: what it drops is counted in the endpoint's rule set
+check "rule create: deny icmp from web to db" \
+	ctl a rule create acme/blue from web to db proto icmp action deny name no-ping
+check_not "10 pings from web to db go unanswered" \
+	in_ep a acme/blue/web ping -q -c 10 -i 0.05 -W 1 "$dbaddr"
+webaddr=$(ctl a -j endpoint show acme/blue/web |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])')
+check "...while db still pings web" in_ep a acme/blue/db ping -q -c 2 -i 0.05 -W 2 "$webaddr"
+sleep 1.1
+code=$(scrape "$TMP/s3" -H "Authorization: Bearer $(cat "$TOK")")
+check "scrape after the denied pings: 200 (got $code)" test "$code" = 200
+
 # the scrapes, parsed by a real Prometheus parser
 cat >"$TMP/check.py" <<'PY'
 import sys
@@ -105,7 +117,7 @@ def load(path):
             fams[fam.name] = fam
     return fams
 
-s1, s2 = load(sys.argv[1]), load(sys.argv[2])
+s1, s2, s3 = load(sys.argv[1]), load(sys.argv[2]), load(sys.argv[3])
 fails = 0
 def check(what, cond):
     global fails
@@ -165,9 +177,15 @@ check("a full reconcile pass counted", (value(s2, "csd_reconcile_passes_total", 
 check("open fds reported", (value(s2, "process_open_fds") or 0) > 3)
 check("resident memory reported", (value(s2, "process_resident_memory_bytes") or 0) > 1 << 20)
 check("clients connected reported", value(s2, "csd_clients_connected") is not None)
+check("before the rule, no rule set counted",
+      value(s2, "cs_endpoint_denied_packets_total", endpoint="db") is None)
+d3 = value(s3, "cs_endpoint_denied_packets_total", endpoint="db", **EP) or 0
+check("db's rules denied >= 10 packets (%d)" % d3, d3 >= 10)
+check("and web's denied none",
+      (value(s3, "cs_endpoint_denied_packets_total", endpoint="web", **EP) or 0) == 0)
 sys.exit(1 if fails else 0)
 PY
-out=$("$PY3" "$TMP/check.py" "$TMP/s1" "$TMP/s2" 2>&1)
+out=$("$PY3" "$TMP/check.py" "$TMP/s1" "$TMP/s2" "$TMP/s3" 2>&1)
 rc=$?
 echo "$out"
 PASSES=$((PASSES + $(grep -c '^ok - ' <<<"$out")))
