@@ -23,6 +23,7 @@
  * in time, so a local user cannot hold csd's descriptors or its thread.
  */
 #include <dirent.h>
+#include <stdio_ext.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -400,6 +401,11 @@ int metrics_addr_parse(const char *s, void *sa, size_t salen, unsigned *len)
 
 void metrics_put_label(FILE *f, const char *s)
 {
+	/* names rarely need it: the common case in one call */
+	if (!strpbrk(s, "\\\"\n")) {
+		fputs(s, f);
+		return;
+	}
 	for (; *s; s++) {
 		if (*s == '\\')
 			fputs("\\\\", f);
@@ -420,6 +426,8 @@ static void put_family(FILE *f, const char *name, const char *type, const char *
 /* name{k1="v1",k2="v2"...} from NULL-terminated key, value pairs */
 static void put_labels(FILE *f, const char *const *kv)
 {
+	if (!kv[0])
+		return;
 	fputc('{', f);
 	for (size_t i = 0; kv[i]; i += 2) {
 		fprintf(f, "%s%s=\"", i ? "," : "", kv[i]);
@@ -760,6 +768,8 @@ char *metrics_render(struct csd *d, size_t *len)
 
 	if (!f)
 		return NULL;
+	/* one thread writes it: no stdio lock per call */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	/* a store that cannot be read leaves the objects out, not the rest */
 	if (model_list(d, "/vnets/", &vnets, NULL) == 0 &&
 	    model_list(d, "/endpoints/", &eps, NULL) == 0) {
