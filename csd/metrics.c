@@ -12,8 +12,8 @@
  * served again without asking, so a burst of scrapes costs the loop one
  * build; when the loop does not answer within SNAP_WAIT_MS (a long request
  * in progress) the previous snapshot is served, or 503 before the first.
- * So a scrape never runs on the loop's data and never holds the loop
- * longer than one build.
+ * So a scrape never runs on the loop's data, and the loop builds in steps
+ * (struct build) with requests answered between them.
  *
  * Protection. The text names every tenant's objects and traffic, and
  * loopback is no boundary (every local user reaches 127.0.0.1): a request
@@ -107,6 +107,25 @@ struct snap {
 	char text[];
 };
 
+/*
+ * A snapshot is built in steps, so that the event loop answers requests
+ * between them: the store read and the names of this node's endpoints,
+ * then their counters BUILD_CHUNK at a time (each a visit to a namespace),
+ * then the text.
+ */
+#define BUILD_CHUNK 64
+
+struct ep_row;
+
+struct build {
+	bool active;
+	bool listed;        /* the store answered: objects are in the text */
+	json_t *vnets, *eps;
+	struct ep_row *rows;
+	size_t nrows, next;
+	uint64_t t0;
+};
+
 enum { RECONCILE_FULL, RECONCILE_VNETS, RECONCILE_N };
 static const char *const reconcile_kind[RECONCILE_N] = { "full", "vnets" };
 
@@ -126,7 +145,8 @@ struct metrics {
 	struct hist reconcile[RECONCILE_N];
 	uint64_t reconcile_failed[RECONCILE_N];
 	struct timed_store *ts;
-	double last_build;  /* seconds the last snapshot took */
+	struct build build; /* the snapshot being built, between loop turns */
+	double last_build;  /* seconds the last snapshot took, start to end */
 };
 
 uint64_t metrics_clock(void)
@@ -475,6 +495,7 @@ static void put_hist(FILE *f, const char *name, const char **kv, size_t n, const
 struct ep_row {
 	char t[CS_NAME_MAX + 1], v[CS_NAME_MAX + 1], e[CS_NAME_MAX + 1];
 	struct endpoint_stats st;
+	bool up;            /* its counters were read */
 	bool has_denied;
 	uint64_t denied;
 };
@@ -511,19 +532,33 @@ static void read_denied(struct csd *d, json_t *vnets, struct ep_row *row)
 							   &row->denied) == 0;
 }
 
-/* Counters of this node's realized endpoints in @eps. */
-static struct ep_row *read_endpoints(struct csd *d, json_t *vnets, json_t *eps, size_t *n)
+static void build_clear(struct build *b)
 {
-	struct ep_row *rows = calloc(json_object_size(eps) + 1, sizeof(*rows));
+	json_decref(b->vnets);
+	json_decref(b->eps);
+	free(b->rows);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The store's objects and the names of this node's endpoints. */
+static int build_start(struct csd *d, struct build *b)
+{
 	const char *key;
 	json_t *doc;
 	char err[128];
 
-	*n = 0;
-	if (!rows)
-		return NULL;
-	json_object_foreach(eps, key, doc) {
-		struct ep_row *row = &rows[*n];
+	memset(b, 0, sizeof(*b));
+	b->active = true;
+	b->t0 = metrics_clock();
+	/* a store that cannot be read leaves the objects out, not the rest */
+	if (model_list(d, "/vnets/", &b->vnets, NULL) < 0 ||
+	    model_list(d, "/endpoints/", &b->eps, NULL) < 0)
+		return 0;
+	if (!(b->rows = calloc(json_object_size(b->eps) + 1, sizeof(*b->rows))))
+		return CS_ENOMEM;
+	b->listed = true;
+	json_object_foreach(b->eps, key, doc) {
+		struct ep_row *row = &b->rows[b->nrows];
 		char parts[3][CS_NAME_MAX + 1];
 		if (cs_path_split(key + strlen("/endpoints/"), 3, parts, err, sizeof(err)) < 0 ||
 		    !model_endpoint_local(d, doc))
@@ -531,14 +566,23 @@ static struct ep_row *read_endpoints(struct csd *d, json_t *vnets, json_t *eps, 
 		memcpy(row->t, parts[0], sizeof(row->t));
 		memcpy(row->v, parts[1], sizeof(row->v));
 		memcpy(row->e, parts[2], sizeof(row->e));
-		/* not realized (yet, or any more): no counters to report */
-		if (d->backend->ops->endpoint_stats(d->backend, row->t, row->v, row->e,
-						    &row->st) < 0)
-			continue;
-		read_denied(d, vnets, row);
-		(*n)++;
+		b->nrows++;
 	}
-	return rows;
+	return 0;
+}
+
+/* Counters of the next BUILD_CHUNK endpoints; true when all are read. */
+static bool build_step(struct csd *d, struct build *b, size_t chunk)
+{
+	for (size_t k = 0; k < chunk && b->next < b->nrows; k++, b->next++) {
+		struct ep_row *row = &b->rows[b->next];
+		/* not realized (yet, or any more): no counters to report */
+		row->up = d->backend->ops->endpoint_stats(d->backend, row->t, row->v, row->e,
+							  &row->st) == 0;
+		if (row->up)
+			read_denied(d, b->vnets, row);
+	}
+	return b->next >= b->nrows;
 }
 
 static void put_ep_sample(FILE *f, struct csd *d, const struct ep_row *row, const char *name,
@@ -556,6 +600,8 @@ static void put_endpoints(FILE *f, struct csd *d, const struct ep_row *rows, siz
 		put_family(f, ep_counters[c].name, "counter", ep_counters[c].help);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t v;
+			if (!rows[i].up)
+				continue;
 			memcpy(&v, (const char *)&rows[i].st + ep_counters[c].off, sizeof(v));
 			put_ep_sample(f, d, &rows[i], ep_counters[c].name, v);
 		}
@@ -563,7 +609,7 @@ static void put_endpoints(FILE *f, struct csd *d, const struct ep_row *rows, siz
 	put_family(f, "cs_endpoint_denied_packets_total", "counter", "Packets the endpoint's "
 		   "rules denied (deny rules and a default deny; endpoints with rules only).");
 	for (size_t i = 0; i < n; i++)
-		if (rows[i].has_denied)
+		if (rows[i].up && rows[i].has_denied)
 			put_ep_sample(f, d, &rows[i], "cs_endpoint_denied_packets_total",
 				      rows[i].denied);
 }
@@ -757,12 +803,10 @@ static void put_process(FILE *f, struct csd *d, struct metrics *m)
 	}
 }
 
-char *metrics_render(struct csd *d, size_t *len)
+/* The text of a build whose counters are all read. */
+static char *build_text(struct csd *d, struct build *b, size_t *len)
 {
 	struct metrics *m = d->metrics;
-	json_t *vnets = NULL, *eps = NULL;
-	struct ep_row *rows = NULL;
-	size_t nrows = 0;
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);
 
@@ -770,13 +814,10 @@ char *metrics_render(struct csd *d, size_t *len)
 		return NULL;
 	/* one thread writes it: no stdio lock per call */
 	__fsetlocking(f, FSETLOCKING_BYCALLER);
-	/* a store that cannot be read leaves the objects out, not the rest */
-	if (model_list(d, "/vnets/", &vnets, NULL) == 0 &&
-	    model_list(d, "/endpoints/", &eps, NULL) == 0) {
-		rows = read_endpoints(d, vnets, eps, &nrows);
-		put_endpoints(f, d, rows, nrows);
-		put_vnets(f, d, vnets, eps);
-		put_reservations(f, eps);
+	if (b->listed) {
+		put_endpoints(f, d, b->rows, b->nrows);
+		put_vnets(f, d, b->vnets, b->eps);
+		put_reservations(f, b->eps);
 	}
 	if (m) {
 		put_requests(f, m);
@@ -784,13 +825,23 @@ char *metrics_render(struct csd *d, size_t *len)
 		put_reconcile(f, m);
 	}
 	put_process(f, d, m);
-	free(rows);
-	json_decref(vnets);
-	json_decref(eps);
 	if (fclose(f)) {
 		free(text);
 		return NULL;
 	}
+	return text;
+}
+
+char *metrics_render(struct csd *d, size_t *len)
+{
+	struct build b;
+	char *text = NULL;
+
+	if (build_start(d, &b) == 0) {
+		build_step(d, &b, SIZE_MAX);
+		text = build_text(d, &b, len);
+	}
+	build_clear(&b);
 	return text;
 }
 
@@ -828,29 +879,16 @@ static struct snap *snap_new(struct metrics *m, const char *text, size_t len)
 	return s;
 }
 
-bool metrics_event(struct csd *d, void *p)
+/* Publish @text (NULL: the build failed, keep the last) and wake the
+ * scrapes waiting. */
+static void publish(struct metrics *m, char *text, size_t len)
 {
-	struct metrics *m = d->metrics;
-	uint64_t x, t0;
-	struct snap *s = NULL, *old;
-	size_t len = 0;
-	char *text;
+	struct snap *s = text ? snap_new(m, text, len) : NULL, *old = NULL;
 
-	if (!m || p != m)
-		return false;
-	if (read(m->efd, &x, sizeof(x)) != sizeof(x))
-		return true;
-	t0 = metrics_clock();
-	store_memo(d->store, true);
-	text = metrics_render(d, &len);
-	store_memo(d->store, false);
-	if (text)
-		s = snap_new(m, text, len);
 	free(text);
-	m->last_build = since_s(t0);
 	pthread_mutex_lock(&m->mu);
-	old = s ? m->cur : NULL;
 	if (s) {
+		old = m->cur;
 		m->cur = s;
 		m->cur_at = now_ms();
 	}
@@ -859,6 +897,30 @@ bool metrics_event(struct csd *d, void *p)
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
 	snap_unref(old);
+}
+
+bool metrics_event(struct csd *d, void *p)
+{
+	struct metrics *m = d->metrics;
+	uint64_t x, one = 1;
+	size_t len = 0;
+
+	if (!m || p != m)
+		return false;
+	if (read(m->efd, &x, sizeof(x)) != sizeof(x))
+		return true;
+	store_memo(d->store, true);
+	int r = m->build.active ? 0 : build_start(d, &m->build);
+	store_memo(d->store, false);
+	if (r == 0 && !build_step(d, &m->build, BUILD_CHUNK)) {
+		/* more to read: after whatever else the loop has to do */
+		if (write(m->efd, &one, sizeof(one)) == sizeof(one))
+			return true;
+	}
+	char *text = r == 0 ? build_text(d, &m->build, &len) : NULL;
+	m->last_build = since_s(m->build.t0);
+	build_clear(&m->build);
+	publish(m, text, len);
 	return true;
 }
 
@@ -955,6 +1017,7 @@ static void metrics_free(struct metrics *m)
 		close(m->efd);
 	if (m->cur)
 		snap_unref(m->cur);
+	build_clear(&m->build);
 	pthread_cond_destroy(&m->cv);
 	pthread_mutex_destroy(&m->mu);
 	if (m->token)
