@@ -62,6 +62,34 @@ struct nft_job {
 };
 
 /*
+ * A bare netfilter socket of the namespace we are in, bound, and in @buf the
+ * header of a request of @type about @family: the caller adds attributes
+ * and sends it. NULL when the socket cannot be had.
+ */
+static struct mnl_socket *nft_request(uint16_t type, uint16_t flags, uint8_t family, char *buf,
+				      struct nlmsghdr **out)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	*out = nlh;
+	return nl;
+}
+
+/*
  * One request over a bare netfilter socket of the namespace we are in
  * (type NFT_MSG_*, about table @table of @family when not NULL): *reply
  * points into @buf at the first message of the answer, which may be an
@@ -70,21 +98,12 @@ struct nft_job {
 static int nft_ask(uint16_t type, uint8_t family, const char *table, char *buf, size_t len,
 		   const struct nlmsghdr **reply)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl = nft_request(type, table ? NLM_F_ACK : 0, family, buf, &nlh);
 	int r = CS_EIO;
 
 	if (!nl)
 		return CS_EIO;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (table ? NLM_F_ACK : 0);
-	nlh->nlmsg_seq = 1;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	if (table)
 		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -543,7 +562,6 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 struct denied_job {
 	uint64_t packets;
-	bool table;     /* the table was there */
 };
 
 /* In the endpoint's namespace: the rules of table "inet cs" (one dump,
@@ -551,21 +569,13 @@ struct denied_job {
 static int denied_fn(void *arg)
 {
 	struct denied_job *job = arg;
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl = nft_request(NFT_MSG_GETRULE, NLM_F_DUMP, NFPROTO_INET, buf, &nlh);
 	int r = CS_EIO;
 
 	if (!nl)
 		return CS_EIO;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = 1;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "cs");
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		goto out;
@@ -582,7 +592,6 @@ static int denied_fn(void *arg)
 			r = errno == ENOENT ? CS_ENOENT : CS_EIO;
 			goto out;
 		}
-		job->table = true;
 	}
 	r = 0;
 out:
