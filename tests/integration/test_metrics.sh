@@ -93,6 +93,34 @@ sleep 1.1
 code=$(scrape "$TMP/s2" -H "Authorization: Bearer $(cat "$TOK")")
 check "scrape after traffic: 200 (got $code)" test "$code" = 200
 
+# endpoint list --stats: rates over a second, for the endpoint sending
+# (about 100 pings a second) and the one answering, paired with an idle one
+check "a third endpoint, idle" ctl a endpoint create acme/blue/idle
+bg_ep a acme/blue/web ping -q -i 0.01 -c 300 "$dbaddr"
+sleep 0.5
+ctl a -j endpoint list --stats acme/blue >"$TMP/stats.json"
+check "endpoint list --stats -j answers" test -s "$TMP/stats.json"
+rate() { # ENDPOINT KEY
+	"$PY3" -c 'import json,sys
+for e in json.load(open(sys.argv[1])):
+    if e["name"] == sys.argv[2]: print(e.get("rates", {}).get(sys.argv[3], -1))' \
+		"$TMP/stats.json" "acme/blue/$1" "$2"
+}
+r=$(rate web tx_packets_per_second)
+check "web sends 50-200 packets/s while pinging 100/s (said $r)" test "$r" -ge 50 -a "$r" -le 200
+r=$(rate web tx_bits_per_second)
+check "web sends 40-200 kbit/s (98-byte frames; said $r bit/s)" test "$r" -ge 40000 -a "$r" -le 200000
+r=$(rate db rx_packets_per_second)
+check "db receives 50-200 packets/s (said $r)" test "$r" -ge 50 -a "$r" -le 200
+r=$(rate idle rx_packets_per_second)
+check "the idle endpoint receives under 5 packets/s (said $r)" test "$r" -ge 0 -a "$r" -lt 5
+out=$(ctl a endpoint list --stats acme/blue)
+check "the table has the rate columns" grep -q 'RX-BIT/S.*TX-BIT/S.*RX-PKT/S.*TX-PKT/S' <<<"$out"
+check "and web's row a rate in kbit" grep -q '^acme/blue/web .*kbit' <<<"$out"
+ctl a vnet list --stats 2>/dev/null; rc=$?
+check "vnet list --stats is a usage error (exit $rc)" test $rc = 2
+wait "${BG_PIDS[-1]}"
+
 # a deny rule: what it drops is counted in the endpoint's rule set
 check "rule create: deny icmp from web to db" \
 	ctl a rule create acme/blue from web to db proto icmp action deny name no-ping

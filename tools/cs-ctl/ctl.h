@@ -155,6 +155,12 @@ int ctl_rule_create_args(struct ctl *c, const char *vnet, int argc, char **argv,
  */
 int ctl_rule_name(struct ctl *c, int argc, char **argv, char **name);
 
+/*
+ * endpoint list --stats (stats.c): two listings from @list a second apart,
+ * printed with each endpoint's rates ("rates" in -j). 0 or the failure.
+ */
+int ctl_endpoint_stats(struct ctl *c, json_t *(*list)(struct ctl *c, int *rc));
+
 /* Subcommands (one file each). */
 int ctl_tenant(struct ctl *c, int argc, char **argv);
 int ctl_vnet(struct ctl *c, int argc, char **argv);

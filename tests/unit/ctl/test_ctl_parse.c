@@ -357,8 +357,14 @@ static void test_help_and_version(void **state)
 
 	run_ctl(&r, "help", "endpoint", NULL);
 	assert_int_equal(r.rc, 0);
-	assert_non_null(strstr(r.out, "cs-ctl endpoint list [TENANT[/VNET]]"));
+	assert_non_null(strstr(r.out, "cs-ctl endpoint list [--stats] [TENANT[/VNET]]"));
 	assert_null(strstr(r.out, "cs-ctl vnet"));
+	/* --stats is endpoint list's, and takes the same filter */
+	run_ctl(&r, "endpoint", "list", "--stats", "a/b/c", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "vnet", "list", "--stats", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unknown option \"--stats\""));
 
 	run_ctl(&r, "help", "bogus", NULL);
 	assert_int_equal(r.rc, 2);
