@@ -235,4 +235,47 @@ kill -TERM "$(csd_pid a)"
 wait "$(csd_pid a)" 2>/dev/null
 code=$(scrape /dev/null -H "Authorization: Bearer $(cat "$TOK")")
 check "after SIGTERM the metrics port is closed (got $code)" test "$code" = 000
+
+# cluster mode: a csd on etcd (its own, on host e's loopback) reports the
+# store's round trips and its watch's lag
+if command -v etcd >/dev/null; then
+	host_add e
+	EURL=http://127.0.0.1:2379
+	mkdir -p "$TMP/etcd"
+	nsenter --net="/run/netns/${PFX}he" etcd --name m1 --data-dir "$TMP/etcd/data" \
+		--listen-client-urls $EURL --advertise-client-urls $EURL \
+		--listen-peer-urls http://127.0.0.1:2380 --unsafe-no-fsync >"$TMP/etcd/log" 2>&1 &
+	BG_PIDS+=($!)
+	for i in $(seq 100); do
+		nsenter --net="/run/netns/${PFX}he" curl -sf $EURL/health 2>/dev/null | grep -q true && break
+		sleep 0.1
+	done
+	printf '{"metrics_token_file": "%s", "store": {"type": "etcd", "endpoints": ["%s"]}}\n' \
+		"$TOK" "$EURL" >"$TMP/e.json"
+	check "csd on etcd starts with --metrics" csd_start e -p "${PFX}e" --metrics $ADDR -c "$TMP/e.json"
+	check "and creates a vnet and an endpoint" sh -c "
+		'$CTL' -S '$TMP/e/csd.sock' tenant create acme &&
+		'$CTL' -S '$TMP/e/csd.sock' vnet create acme/blue subnet 10.7.0.0/24 &&
+		'$CTL' -S '$TMP/e/csd.sock' endpoint create acme/blue/web"
+	sleep 1.5
+	code=$(nsenter --net="/run/netns/${PFX}he" curl -s -m 10 -o "$TMP/e1" -w '%{http_code}' \
+		-H "Authorization: Bearer $(cat "$TOK")" "http://$ADDR/metrics")
+	check "scrape of the etcd csd: 200 (got $code)" test "$code" = 200
+	out=$("$PY3" - "$TMP/e1" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+v = {}
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in f.samples:
+        v[(s.name, tuple(sorted(s.labels.items())))] = s.value
+lag = v.get(("csd_store_watch_lag_revisions", ()))
+keep = v.get(("csd_store_request_duration_seconds_count", (("call", "lease_keepalive"),)), 0)
+web = v.get(("cs_endpoint_transmit_packets_total", (("endpoint", "web"), ("node", "e"),
+                                                     ("tenant", "acme"), ("vnet", "blue"))))
+print("lag=%s keepalives=%s web=%s" % (lag, keep, web))
+sys.exit(0 if lag == 0 and keep >= 1 and web is not None else 1)
+PY
+)
+	check "watch lag 0, lease keepalives timed, the endpoint counted ($out)" test $? = 0
+fi
 finish
