@@ -239,6 +239,11 @@ static void ts_memo(struct store *s, bool on)
 	store_memo(TS(s)->inner, on);
 }
 
+static const char *ts_error(struct store *s)
+{
+	return store_error(TS(s)->inner);
+}
+
 static void ts_close(struct store *s)
 {
 	store_close(TS(s)->inner);
@@ -299,7 +304,7 @@ static struct timed_store *timed_store_wrap(struct store *inner)
 		.watch = ts_watch, .watch_fd = tw_fd, .watch_read = tw_read,
 		.watch_free = tw_free, .lease_grant = ts_lease_grant,
 		.lease_keepalive = ts_lease_keepalive, .lease_revoke = ts_lease_revoke,
-		.put_lease = ts_put_lease, .memo = ts_memo,
+		.put_lease = ts_put_lease, .memo = ts_memo, .error = ts_error,
 	};
 	ts->base.ops = &ts->ops;
 	ts->inner = inner;
