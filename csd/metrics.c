@@ -184,7 +184,8 @@ void metrics_request(struct csd *d, const char *op, int r, uint64_t t0)
 	for (size_t i = 0; i < m->nops; i++) {
 		if (m->ops[i].name != op && strcmp(m->ops[i].name, op))
 			continue;
-		m->ops[i].results[r < 0 && -r < NRESULTS ? -r : 0]++;
+		/* a code without a name (none should exist) counts as EIO */
+		m->ops[i].results[r >= 0 ? 0 : -r < NRESULTS ? -r : -CS_EIO]++;
 		hist_add(&m->ops[i].lat, since_s(t0));
 		return;
 	}
