@@ -230,6 +230,31 @@ done
 sleep 0.2
 fds1=$(fd_count "$(csd_pid a)")
 check "40 scrapes leave csd's open fds as they were ($fds0 -> $fds1)" test "$fds1" -le "$fds0"
+# bounded connections: 8 held open from loopback (never sending a request),
+# the 9th from the same address is closed unanswered, paired with a scrape
+# that passes once they are gone
+out=$(nsenter --net="$HOSTNS" "$PY3" - "$ADDR" "$(cat "$TOK")" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+held = [socket.create_connection((host, int(port))) for _ in range(8)]
+time.sleep(0.3)
+s = socket.create_connection((host, int(port)))
+s.settimeout(5)
+s.sendall(b"GET /metrics HTTP/1.0\r\nAuthorization: Bearer " + sys.argv[2].encode() + b"\r\n\r\n")
+try:
+    ninth = s.recv(100)
+except OSError:
+    ninth = b""
+print("ninth:", ninth[:12])
+for h in held:
+    h.close()
+sys.exit(0 if not ninth.startswith(b"HTTP/1.0 200") and not ninth.startswith(b"HTTP/1.1 200") else 1)
+PY
+)
+check "a 9th connection from one address while 8 are held gets no metrics ($out)" test $? = 0
+sleep 0.3
+code=$(scrape /dev/null -H "Authorization: Bearer $(cat "$TOK")")
+check "...and once they are closed a scrape passes (got $code)" test "$code" = 200
 check "csd still answers control requests" ctl a status >/dev/null
 kill -TERM "$(csd_pid a)"
 wait "$(csd_pid a)" 2>/dev/null
