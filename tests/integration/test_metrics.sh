@@ -117,9 +117,35 @@ check "the idle endpoint receives under 5 packets/s (said $r)" test "$r" -ge 0 -
 out=$(ctl a endpoint list --stats acme/blue)
 check "the table has the rate columns" grep -q 'RX-BIT/S.*TX-BIT/S.*RX-PKT/S.*TX-PKT/S' <<<"$out"
 check "and web's row a rate in kbit" grep -q '^acme/blue/web .*kbit' <<<"$out"
+wait "${BG_PIDS[-1]}"
+
+# cs-ctl top under tmux (a server of the test's own): the pinging endpoints
+# first, the idle one last; q quits
+if command -v tmux >/dev/null; then
+	TMUX_L=cs$PFX
+	tmx() { tmux -L "$TMUX_L" -f /dev/null "$@"; }
+	bg_ep a acme/blue/web ping -q -i 0.01 -c 500 "$dbaddr"
+	check "top starts in a tmux session" tmx new-session -d -s top -x 120 -y 20 \
+		"'$CTL' -S '$TMP/a/csd.sock' top acme/blue"
+	sleep 2.5
+	screen=$(tmx capture-pane -p -t top)
+	echo "$screen" | sed 's/^/    | /'
+	check "top's header names the filter and 3 endpoints" \
+		grep -q '^cs-ctl top acme/blue: 3 endpoints, busiest first' <<<"$screen"
+	rows=$(grep '^acme/blue/' <<<"$screen")
+	check "a pinging endpoint is first, with a rate in kbit" \
+		grep -Eq '^acme/blue/(web|db) .*kbit' <<<"$(head -1 <<<"$rows")"
+	check "the idle endpoint is last" grep -q '^acme/blue/idle ' <<<"$(tail -1 <<<"$rows")"
+	tmx send-keys -t top q
+	for i in $(seq 20); do tmx has-session -t top 2>/dev/null || break; sleep 0.1; done
+	check_not "q quits top (the session is gone)" tmx has-session -t top 2>/dev/null
+	tmx kill-server 2>/dev/null
+	wait "${BG_PIDS[-1]}"
+fi
+ctl a -j top 2>/dev/null; rc=$?
+check "top -j is a usage error (exit $rc)" test $rc = 2
 ctl a vnet list --stats 2>/dev/null; rc=$?
 check "vnet list --stats is a usage error (exit $rc)" test $rc = 2
-wait "${BG_PIDS[-1]}"
 
 # a deny rule: what it drops is counted in the endpoint's rule set
 check "rule create: deny icmp from web to db" \

@@ -421,13 +421,15 @@ static int verb_list(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
-/* endpoint list [--stats] [FILTER]: the words of one listing, for stats.c */
-static int stats_argc;
-static char **stats_argv;
-
-static json_t *stats_list(struct ctl *c, int *rc)
+json_t *ctl_endpoint_listing(struct ctl *c, int argc, char **argv, int *rc)
 {
-	return list_get(c, stats_argc, stats_argv, rc);
+	const struct ctl_obj *outer = c->obj;
+	json_t *res;
+
+	c->obj = &endpoint_obj;
+	res = list_get(c, argc, argv, rc);
+	c->obj = outer;
+	return res;
 }
 
 static int endpoint_list(struct ctl *c, int argc, char **argv)
@@ -449,9 +451,7 @@ static int endpoint_list(struct ctl *c, int argc, char **argv)
 	}
 	if (!stats)
 		return verb_list(c, argc, argv);
-	stats_argc = argc;
-	stats_argv = argv;
-	return ctl_endpoint_stats(c, stats_list);
+	return ctl_endpoint_stats(c, argc, argv);
 }
 
 /* endpoint's verbs: list takes --stats */
