@@ -18,7 +18,7 @@
 
 static const char usage_text[] =
 	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-R RUNDIR] [-p PREFIX] [-n NODE]\n"
-	"           [-l LEVEL] [-u ADDRESS] [--backend NAME]\n"
+	"           [-l LEVEL] [-u ADDRESS] [--backend NAME] [--metrics ADDR:PORT]\n"
 	"  -c, --config FILE     JSON configuration (see csd(8))\n"
 	"  -S, --socket PATH     control socket (default " CS_DEFAULT_SOCKET ")\n"
 	"  -D, --state-dir DIR   state directory; the SQLite store lives there (default /var/lib/cs)\n"
@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"  -u, --underlay ADDR   this node's underlay address\n"
 	"      --backend NAME    vnet backend: kernel (default) or recording (changes nothing;\n"
 	"                        for tests)\n"
+	"      --metrics ADDR:PORT  serve GET /metrics there (needs metrics_token_file)\n"
 	"  -h, --help            this text;  -V, --version  the version\n";
 
 static char *dup_or_keep(char *cur, const char *v)
@@ -343,6 +344,10 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			slot = &cfg->prefix;
 		else if (!strcmp(key, "backend"))
 			slot = &cfg->backend;
+		else if (!strcmp(key, "metrics"))
+			slot = &cfg->metrics;
+		else if (!strcmp(key, "metrics_token_file"))
+			slot = &cfg->metrics_token_file;
 		if (slot) {
 			if (!s) {
 				snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
@@ -425,7 +430,8 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
-				 "reconcile_interval, message_max, backend, default_quotas, limits)",
+				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
+				 "metrics_token_file)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -463,6 +469,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "underlay", required_argument, NULL, 'u' },
 		{ "backend", required_argument, NULL, 'B' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -483,6 +490,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		case 'n': free(cfg->node); cfg->node = strdup(optarg); break;
 		case 'u': free(cfg->underlay); cfg->underlay = strdup(optarg); break;
 		case 'B': free(cfg->backend); cfg->backend = strdup(optarg); break;
+		case 'M': free(cfg->metrics); cfg->metrics = strdup(optarg); break;
 		case 'l':
 			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
 				snprintf(err, errlen, "-l %s: unknown level; use error, warning, notice, "
@@ -555,6 +563,8 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->node);
 	free(cfg->underlay);
 	free(cfg->backend);
+	free(cfg->metrics);
+	free(cfg->metrics_token_file);
 	free(cfg->store_type);
 	if (cfg->etcd_endpoints)
 		for (char **p = cfg->etcd_endpoints; *p; p++)

@@ -54,6 +54,8 @@ struct csd_config {
 	unsigned reconcile_interval; /* seconds */
 	size_t msg_max;
 	struct csd_limits limits;
+	char *metrics;            /* "ADDRESS:PORT" serving GET /metrics, or NULL */
+	char *metrics_token_file; /* the bearer token scrapes must carry */
 };
 
 /* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message
@@ -87,6 +89,7 @@ struct principal {
 struct client;
 struct uid_table;
 struct teardown;
+struct metrics;
 
 struct csd {
 	struct csd_config cfg;
@@ -145,6 +148,7 @@ struct csd {
 	uint8_t *vni_bits;
 	uint32_t vni_low;
 	bool vni_valid;
+	struct metrics *metrics; /* metrics.c; NULL while off */
 };
 
 /* One csd per prefix on a host, and the prefix's kernel objects only ever

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "csd.h"
+#include "metrics.h"
 #include "model.h"
 
 int main(int argc, char **argv)
@@ -33,10 +34,14 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r = csd_init(&d);
+	/* metrics asked for but not protected or not reachable: not started */
+	if (r == 0)
+		r = metrics_start(&d);
 	if (r == 0) {
 		reconcile_all(&d);
 		r = csd_run(&d);
 	}
+	metrics_stop(&d);
 	csd_fini(&d);
 	csd_config_free(&d.cfg);
 	return r < 0 ? 1 : 0;

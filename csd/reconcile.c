@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "ops.h"
 #include "qos.h"
 #include "policy.h"
@@ -146,6 +147,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	json_t *what;
 	char err[256];
 	int r, ret = 0;
+	uint64_t t0 = metrics_clock();
 
 	/* what is realized here: to find endpoints the store no longer holds */
 	if ((r = d->backend->ops->inventory(d->backend, &inv)) < 0) {
@@ -165,6 +167,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		ret = CS_EIO;
 	log_debug("reconcile: %zu vnets touched by changes", json_object_size(vnets));
 	vnet_inventory_clear(&inv);
+	metrics_reconcile(d, "vnets", ret, t0);
 	return ret;
 }
 
@@ -177,6 +180,7 @@ int reconcile_all(struct csd *d)
 	int r, failed = 0, removed = 0;
 
 	int64_t vrev = 0;
+	uint64_t t0 = metrics_clock();
 
 	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
 	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
@@ -281,5 +285,6 @@ out:
 	vnet_inventory_clear(&inv);
 	json_decref(vnets);
 	json_decref(eps);
+	metrics_reconcile(d, "full", r, t0);
 	return r;
 }

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "csd.h"
 #include "bounds.h"
+#include "metrics.h"
 #include "safedir.h"
 #include "teardown.h"
 #include "vni.h"
@@ -205,6 +206,7 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 	int r;
 
 	*nfds = 0;
+	uint64_t t0 = metrics_clock();
 	d->requests++;
 	in = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!in)
@@ -286,6 +288,7 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 		*nfds = 0;
 		reply = cs_msg_error(id, CS_ENOMEM, "%s: the reply could not be built", op->name);
 	}
+	metrics_request(d, op->name, r, t0);
 	json_decref(empty);
 	json_decref(in);
 	return reply;
@@ -1150,6 +1153,8 @@ int csd_poll(struct csd *d, int timeout_ms)
 
 	for (int i = 0; i < n; i++) {
 		void *p = ev[i].data.ptr;
+		if (metrics_event(d, p))
+			continue;
 		if (p == &d->listen_fd) {
 			accept_clients(d);
 		} else if (p == &d->signal_fd) {

@@ -1695,6 +1695,8 @@ static int stats_query(int sk, struct endpoint_stats *out)
 			out->tx_bytes = st.tx_bytes;
 			out->rx_packets = st.rx_packets;
 			out->tx_packets = st.tx_packets;
+			out->rx_dropped = st.rx_dropped;
+			out->tx_dropped = st.tx_dropped;
 			return 0;
 		}
 		errno = ENODATA;
@@ -1860,5 +1862,6 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_qos = kernel_endpoint_qos,
 	.uplink_qos = kernel_uplink_qos,
 	.endpoint_policy = kernel_endpoint_policy,
+	.endpoint_denied = kernel_endpoint_denied,
 	.underlay_filter = kernel_underlay_filter,
 };

@@ -12,6 +12,10 @@
  *   the compiled rules, in order
  *   the default, accept or drop
  *
+ * Every rule that drops for the rule set (a deny rule, a default deny)
+ * carries a counter, and no other rule does: the sum of the table's
+ * counters is what the rules denied (kernel_endpoint_denied, for metrics).
+ *
  * Written as nft text and loaded through libnftables in one buffer: "add
  * table; flush table; add chain; add rule..." is one netlink batch, so the
  * kernel swaps the whole rule set atomically and no packet ever sees half
@@ -24,6 +28,7 @@
  * the namespace's rule set bumps the generation, so drift is still repaired.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -57,6 +62,34 @@ struct nft_job {
 };
 
 /*
+ * A bare netfilter socket of the namespace we are in, bound, and in @buf the
+ * header of a request of @type about @family: the caller adds attributes
+ * and sends it. NULL when the socket cannot be had.
+ */
+static struct mnl_socket *nft_request(uint16_t type, uint16_t flags, uint8_t family, char *buf,
+				      struct nlmsghdr **out)
+{
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	*out = nlh;
+	return nl;
+}
+
+/*
  * One request over a bare netfilter socket of the namespace we are in
  * (type NFT_MSG_*, about table @table of @family when not NULL): *reply
  * points into @buf at the first message of the answer, which may be an
@@ -65,21 +98,12 @@ struct nft_job {
 static int nft_ask(uint16_t type, uint8_t family, const char *table, char *buf, size_t len,
 		   const struct nlmsghdr **reply)
 {
-	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl = nft_request(type, table ? NLM_F_ACK : 0, family, buf, &nlh);
 	int r = CS_EIO;
 
 	if (!nl)
 		return CS_EIO;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto out;
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (table ? NLM_F_ACK : 0);
-	nlh->nlmsg_seq = 1;
-	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
 	if (table)
 		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
@@ -369,7 +393,7 @@ static void put_rules(FILE *f, const struct vnet_fw *fw)
 	      "add rule " TABLE " input iifname \"lo\" accept\n", f);
 	for (i = 0; i < fw->n; i++) {
 		const struct vnet_fw_rule *r = &fw->rules[i];
-		const char *verdict = r->action == VNET_FW_ALLOW ? " accept\n" : " drop\n";
+		const char *verdict = r->action == VNET_FW_ALLOW ? " accept\n" : " counter drop\n";
 
 		if (!r->nsrc) {
 			fputs("add rule " TABLE " input", f);
@@ -388,7 +412,8 @@ static void put_rules(FILE *f, const struct vnet_fw *fw)
 			fputs(verdict, f);
 		}
 	}
-	fprintf(f, "add rule " TABLE " input %s\n", fw->dflt == VNET_FW_ALLOW ? "accept" : "drop");
+	fprintf(f, "add rule " TABLE " input %s\n", fw->dflt == VNET_FW_ALLOW ? "accept" :
+		"counter drop");
 }
 
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
@@ -493,5 +518,108 @@ out:
 	free(cmds);
 	if (nsfd >= 0)
 		close(nsfd);
+	return r;
+}
+
+/* ---- what the rules denied ---- */
+
+static int counter_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_COUNTER_PACKETS &&
+	    mnl_attr_validate(a, MNL_TYPE_U64) == 0)
+		*(uint64_t *)data += be64toh(mnl_attr_get_u64(a));
+	return MNL_CB_OK;
+}
+
+/* One expression of a rule: a counter's packets are added to @data. */
+static int expr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr *name = NULL, *edata = NULL, *x;
+
+	mnl_attr_for_each_nested(x, a) {
+		if (mnl_attr_get_type(x) == NFTA_EXPR_NAME)
+			name = x;
+		else if (mnl_attr_get_type(x) == NFTA_EXPR_DATA)
+			edata = x;
+	}
+	if (name && edata && mnl_attr_validate(name, MNL_TYPE_NUL_STRING) == 0 &&
+	    !strcmp(mnl_attr_get_str(name), "counter"))
+		mnl_attr_parse_nested(edata, counter_cb, data);
+	return MNL_CB_OK;
+}
+
+static int rule_attr_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_RULE_EXPRESSIONS)
+		mnl_attr_parse_nested(a, expr_cb, data);
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), rule_attr_cb, data);
+}
+
+struct denied_job {
+	uint64_t packets;
+};
+
+/* In the endpoint's namespace: the rules of table "inet cs" (one dump,
+ * NFT_MSG_GETRULE filtered by table), their counters summed. */
+static int denied_fn(void *arg)
+{
+	struct denied_job *job = arg;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl = nft_request(NFT_MSG_GETRULE, NLM_F_DUMP, NFPROTO_INET, buf, &nlh);
+	int r = CS_EIO;
+
+	if (!nl)
+		return CS_EIO;
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "cs");
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n <= 0)
+			goto out;
+		int cr = mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), rule_cb,
+				    &job->packets);
+		if (cr == MNL_CB_STOP)
+			break;
+		if (cr < 0) {
+			/* no table, no rules: nothing denied by a rule set */
+			r = errno == ENOENT ? CS_ENOENT : CS_EIO;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
+int kernel_endpoint_denied(struct vnet_backend *b, const char *tenant, const char *vnet,
+			   const char *endpoint, uint64_t *packets)
+{
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	struct denied_job job = { 0 };
+	char ns[NSNAME_MAX], err[256];
+	int nsfd, r;
+
+	*packets = 0;
+	if ((r = kernel_ns_name(kb, ns, tenant, vnet, endpoint)) < 0)
+		return r;
+	if ((nsfd = netns_open(ns, err, sizeof(err))) < 0) {
+		kernel_err(kb, "endpoint %s/%s/%s: %s", tenant, vnet, endpoint, err);
+		return nsfd;
+	}
+	r = netns_run(nsfd, denied_fn, &job, err, sizeof(err));
+	close(nsfd);
+	if (r == CS_EIO)
+		kernel_err(kb, "endpoint %s/%s/%s: cannot read its rules' counters: %s", tenant,
+			   vnet, endpoint, err[0] ? err : strerror(errno));
+	if (r == 0)
+		*packets = job.packets;
 	return r;
 }

@@ -51,6 +51,8 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 int kernel_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay, uint64_t bps);
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, const struct vnet_fw *fw);
+int kernel_endpoint_denied(struct vnet_backend *b, const char *tenant, const char *vnet,
+			   const char *endpoint, uint64_t *packets);
 /* A namespace was (re)created: what was loaded into one of that name
  * before says nothing about it. */
 void kernel_nft_forget(const char *ns);

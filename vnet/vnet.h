@@ -52,6 +52,7 @@ struct endpoint_spec {
 
 struct endpoint_stats {
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t rx_dropped, tx_dropped;
 };
 
 /* What a backend finds in the kernel (for the reconciler). Names are the
@@ -138,6 +139,10 @@ struct vnet_ops {
 	 * (everything allowed) */
 	int (*endpoint_policy)(struct vnet_backend *b, const char *tenant, const char *vnet,
 			       const char *endpoint, const struct vnet_fw *fw);
+	/* packets the endpoint's rules denied since they were loaded;
+	 * CS_ENOENT when it has no rules. Optional (NULL: not counted). */
+	int (*endpoint_denied)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			       const char *endpoint, uint64_t *packets);
 	/* replace, atomically, the whole set of VXLAN sources the node's
 	 * underlay accepts; every other packet to the VXLAN port is dropped */
 	int (*underlay_filter)(struct vnet_backend *b, const struct vnet_underlay_rule *rules,

@@ -16,6 +16,12 @@
  *                              setns back in an echo thread (us)
  *   csbench udp-serve PORT     UDP echo (runs until killed)
  *   csbench udp-ping ADDR PORT COUNT   64-byte ping-pong, median RTT (us)
+ *   csbench metrics SOCK ADDR PORT TOKENFILE S   GET /metrics: the time of a
+ *                              scrape that builds a snapshot (the previous one
+ *                              over a second old) and of one served cached
+ *                              (ms); hello latency p50/p99/max for S seconds
+ *                              idle, then S seconds with a thread scraping
+ *                              ten times a second (us)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -394,6 +400,125 @@ static int cmd_udp_ping(const char *addr, int port, int count)
 	return 0;
 }
 
+/* ---- metrics: scrape time, request latency while scraped -------------- */
+
+struct scraper {
+	struct sockaddr_in sa;
+	char req[4400];
+	volatile int stop;
+	long scrapes;
+};
+
+/* One GET /metrics (HTTP/1.0: the server closes when done); bytes of the
+ * body, or -1 when the answer is not a 200. */
+static long scrape_once(struct scraper *sc)
+{
+	static __thread char buf[1 << 16];
+	long total = 0, hdr = -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sc->sa, sizeof(sc->sa)) < 0 ||
+	    send(fd, sc->req, strlen(sc->req), MSG_NOSIGNAL) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int ok = 0;
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		if (!total)
+			ok = !strncmp(buf, "HTTP/1.0 200", 12) || !strncmp(buf, "HTTP/1.1 200", 12);
+		if (hdr < 0) {
+			char *e = memmem(buf, (size_t)n, "\r\n\r\n", 4);
+			if (e)
+				hdr = total + (e + 4 - buf);
+		}
+		total += n;
+	}
+	close(fd);
+	return ok && hdr >= 0 ? total - hdr : -1;
+}
+
+static void *scrape_loop(void *arg)
+{
+	struct scraper *sc = arg;
+
+	/* ten a second: 150 times Prometheus' default, and each second one
+	 * of them finds the snapshot old and has the loop build another */
+	while (!sc->stop) {
+		if (scrape_once(sc) >= 0)
+			sc->scrapes++;
+		usleep(100 * 1000);
+	}
+	return NULL;
+}
+
+/* hello round trips for @secs seconds: p50, p99 and max (us) */
+static void hello_for(cs_t *cs, double secs, const char *label)
+{
+	size_t cap = 1 << 20, n = 0;
+	double *v = malloc(cap * sizeof(double)), end = now_us() + secs * 1e6, t;
+	int r;
+
+	while ((t = now_us()) < end && n < cap) {
+		if ((r = cs_call(cs, "hello", "{\"version\":1}", NULL)) < 0)
+			die_cs(cs, "hello", r);
+		v[n++] = now_us() - t;
+	}
+	qsort(v, n, sizeof(double), cmp_double);
+	printf("%s_p50_us %.1f\n%s_p99_us %.1f\n%s_max_us %.1f\n", label, v[n / 2], label,
+	       v[(size_t)(n * 0.99)], label, v[n - 1]);
+	free(v);
+}
+
+static int cmd_metrics(const char *sock, const char *addr, int port, const char *tokfile,
+		       double secs)
+{
+	struct scraper sc = { .sa = { .sin_family = AF_INET, .sin_port = htons(port) } };
+	char tok[4200] = "";
+	FILE *f = fopen(tokfile, "r");
+	double cold[5], warm[5], t;
+	long bytes = 0;
+
+	if (!f || !fgets(tok, sizeof(tok), f) || inet_pton(AF_INET, addr, &sc.sa.sin_addr) != 1) {
+		fprintf(stderr, "csbench: metrics: cannot read %s or parse %s\n", tokfile, addr);
+		return 1;
+	}
+	fclose(f);
+	tok[strcspn(tok, "\r\n")] = '\0';
+	snprintf(sc.req, sizeof(sc.req), "GET /metrics HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n",
+		 tok);
+	for (int i = 0; i < 5; i++) {
+		usleep(1100 * 1000); /* older than a second: this scrape builds one */
+		t = now_us();
+		bytes = scrape_once(&sc);
+		cold[i] = (now_us() - t) / 1e3;
+		t = now_us();
+		long b2 = scrape_once(&sc);
+		warm[i] = (now_us() - t) / 1e3;
+		if (bytes < 0 || b2 < 0) {
+			fprintf(stderr, "csbench: metrics: a scrape was not answered 200\n");
+			return 1;
+		}
+	}
+	printf("scrape_ms %.2f\nscrape_cached_ms %.2f\nscrape_kb %.1f\n", median(cold, 5),
+	       median(warm, 5), bytes / 1024.0);
+	cs_t *cs = open_cs(sock);
+	if (secs <= 0) {
+		cs_close(cs);
+		return 0;
+	}
+	hello_for(cs, secs, "idle");
+	pthread_t th;
+	pthread_create(&th, NULL, scrape_loop, &sc);
+	hello_for(cs, secs, "scraped");
+	sc.stop = 1;
+	pthread_join(th, NULL);
+	printf("scrapes_per_s %.1f\n", sc.scrapes / secs);
+	cs_close(cs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -409,7 +534,10 @@ int main(int argc, char **argv)
 		return cmd_udp_serve(atoi(argv[2]));
 	if (argc >= 5 && !strcmp(argv[1], "udp-ping"))
 		return cmd_udp_ping(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (argc >= 7 && !strcmp(argv[1], "metrics"))
+		return cmd_metrics(argv[2], argv[3], atoi(argv[4]), argv[5], atof(argv[6]));
 	fprintf(stderr, "usage: csbench cp SOCK N L | rtt SOCK M | epcreate SOCK VNET N | "
-			"socket SOCK T/V/E M | udp-serve PORT | udp-ping ADDR PORT COUNT\n");
+			"socket SOCK T/V/E M | udp-serve PORT | udp-ping ADDR PORT COUNT | "
+			"metrics SOCK ADDR PORT TOKENFILE SECONDS\n");
 	return 2;
 }

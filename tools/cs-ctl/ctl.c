@@ -35,6 +35,7 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "export", ctl_export, "" },
 	{ "status", ctl_status, "" },
 	{ "exec", ctl_exec, CTL_EXEC_USAGE },
+	{ "top", ctl_top, CTL_TOP_USAGE },
 	{ "help", ctl_help, "[OBJECT [VERB]]" },
 };
 const size_t ctl_ncommands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);

@@ -155,6 +155,18 @@ int ctl_rule_create_args(struct ctl *c, const char *vnet, int argc, char **argv,
  */
 int ctl_rule_name(struct ctl *c, int argc, char **argv, char **name);
 
+/*
+ * One endpoint listing for the words @argv (argv[0] the verb, then an
+ * optional TENANT[/VNET]); NULL with *rc (message printed) on failure.
+ */
+json_t *ctl_endpoint_listing(struct ctl *c, int argc, char **argv, int *rc);
+/*
+ * endpoint list --stats (stats.c): two listings a second apart, printed
+ * with each endpoint's rates ("rates" in -j). 0 or the failure.
+ */
+int ctl_endpoint_stats(struct ctl *c, int argc, char **argv);
+#define CTL_TOP_USAGE "[TENANT[/VNET]]"
+
 /* Subcommands (one file each). */
 int ctl_tenant(struct ctl *c, int argc, char **argv);
 int ctl_vnet(struct ctl *c, int argc, char **argv);
@@ -166,5 +178,6 @@ int ctl_apply(struct ctl *c, int argc, char **argv);
 int ctl_export(struct ctl *c, int argc, char **argv);
 int ctl_status(struct ctl *c, int argc, char **argv);
 int ctl_exec(struct ctl *c, int argc, char **argv);
+int ctl_top(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -369,45 +369,98 @@ static int verb_show(struct ctl *c, int argc, char **argv)
 	return named(c, V_SHOW, argc, argv, false);
 }
 
-static int verb_list(struct ctl *c, int argc, char **argv)
+/* list's request from its words ([FILTER]); NULL with *rc on failure. */
+static json_t *list_get(struct ctl *c, int argc, char **argv, int *rc)
 {
 	const struct ctl_obj *o = c->obj;
 	char op[64], usage[160], what[64];
 	json_t *args, *res = NULL;
-	int r;
 
-	if (c->help)
-		return object_help(c, V_LIST);
-	ctl_drop_dashdash(&argc, argv);
 	verb_usage(o, V_LIST, usage, sizeof(usage));
-	if (argc > 1 && (r = ctl_no_option(c, argv[1])))
-		return r;
-	if (argc > 2 || (argc == 2 && !o->filter_max))
-		return ctl_usage_error(c, "unexpected \"%s\"; expected%s%s",
-				       argv[o->filter_max ? 2 : 1],
-				       *usage ? " " : " no arguments", usage);
+	if (argc > 1 && (*rc = ctl_no_option(c, argv[1])))
+		return NULL;
+	if (argc > 2 || (argc == 2 && !o->filter_max)) {
+		*rc = ctl_usage_error(c, "unexpected \"%s\"; expected%s%s",
+				      argv[o->filter_max ? 2 : 1],
+				      *usage ? " " : " no arguments", usage);
+		return NULL;
+	}
 	if (argc == 2) {
 		const char *f = argv[1];
 		int parts = 1;
 
 		for (const char *p = f; *p; p++)
 			parts += *p == '/';
-		if (parts > o->filter_max)
-			return ctl_usage_error(c, "%s: expected %s", f, usage);
-		if ((r = check_name(c, f, parts)))
-			return r;
+		if (parts > o->filter_max) {
+			*rc = ctl_usage_error(c, "%s: expected %s", f, usage);
+			return NULL;
+		}
+		if ((*rc = check_name(c, f, parts)))
+			return NULL;
 	}
 	args = argc == 2 ? json_pack("{s:s}", "filter", argv[1]) : json_object();
 	op_name(c, "list", op, sizeof(op));
 	snprintf(what, sizeof(what), "%s list", o->word);
-	r = ctl_request(c, op, args, what, &res);
-	if (!r && !res)
-		res = json_array();
-	if (!r)
-		r = print_result(c, res, false);
+	if ((*rc = ctl_request(c, op, args, what, &res)))
+		return NULL;
+	return res ? res : json_array();
+}
+
+static int verb_list(struct ctl *c, int argc, char **argv)
+{
+	json_t *res;
+	int r = 0;
+
+	if (c->help)
+		return object_help(c, V_LIST);
+	ctl_drop_dashdash(&argc, argv);
+	if (!(res = list_get(c, argc, argv, &r)))
+		return r;
+	r = print_result(c, res, false);
 	json_decref(res);
 	return r;
 }
+
+json_t *ctl_endpoint_listing(struct ctl *c, int argc, char **argv, int *rc)
+{
+	const struct ctl_obj *outer = c->obj;
+	json_t *res;
+
+	c->obj = &endpoint_obj;
+	res = list_get(c, argc, argv, rc);
+	c->obj = outer;
+	return res;
+}
+
+static int endpoint_list(struct ctl *c, int argc, char **argv)
+{
+	bool stats = false;
+
+	if (c->help) {
+		ctl_usage_line(c, stdout, "[--stats] [TENANT[/VNET]]");
+		return CTL_OK;
+	}
+	ctl_drop_dashdash(&argc, argv);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--stats"))
+			continue;
+		stats = true;
+		memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+		argc--;
+		break;
+	}
+	if (!stats)
+		return verb_list(c, argc, argv);
+	return ctl_endpoint_stats(c, argc, argv);
+}
+
+/* endpoint's verbs: list takes --stats */
+static const struct ctl_cmd endpoint_verbs[V_MAX] = {
+	[V_CREATE] = { "create", verb_create, "%s [key value]..." },
+	[V_DELETE] = { "delete", verb_delete, "%s" },
+	[V_LIST] = { "list", endpoint_list, "[--stats] %s" },
+	[V_SHOW] = { "show", verb_show, "%s" },
+};
 
 static int object_run_tab(struct ctl *c, const struct ctl_obj *o, const struct ctl_cmd *tab,
 			  size_t n, int argc, char **argv)
@@ -722,7 +775,7 @@ int ctl_vnet(struct ctl *c, int argc, char **argv)
 
 int ctl_endpoint(struct ctl *c, int argc, char **argv)
 {
-	return object_run(c, &endpoint_obj, argc, argv);
+	return object_run_tab(c, &endpoint_obj, endpoint_verbs, V_MAX, argc, argv);
 }
 
 int ctl_reservation(struct ctl *c, int argc, char **argv)

@@ -234,7 +234,7 @@ static void test_unknown_and_ambiguous_words(void **state)
 	run_ctl(&r, "-S", NOSOCK, "foo", NULL);
 	assert_int_equal(r.rc, 2);
 	assert_string_equal(r.err, "cs-ctl: unknown object \"foo\"; expected one of: tenant vnet "
-				   "endpoint reservation rule node apply export status exec help\n");
+				   "endpoint reservation rule node apply export status exec top help\n");
 
 	run_ctl(&r, "-S", NOSOCK, "e", NULL);
 	assert_int_equal(r.rc, 2);
@@ -357,8 +357,22 @@ static void test_help_and_version(void **state)
 
 	run_ctl(&r, "help", "endpoint", NULL);
 	assert_int_equal(r.rc, 0);
-	assert_non_null(strstr(r.out, "cs-ctl endpoint list [TENANT[/VNET]]"));
+	assert_non_null(strstr(r.out, "cs-ctl endpoint list [--stats] [TENANT[/VNET]]"));
 	assert_null(strstr(r.out, "cs-ctl vnet"));
+	/* --stats is endpoint list's, and takes the same filter */
+	run_ctl(&r, "endpoint", "list", "--stats", "a/b/c", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "vnet", "list", "--stats", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unknown option \"--stats\""));
+	/* top: the same filter; "t" now names two commands */
+	run_ctl(&r, "top", "a/b/c", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-j", "top", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "t", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "ambiguous object \"t\""));
 
 	run_ctl(&r, "help", "bogus", NULL);
 	assert_int_equal(r.rc, 2);
