@@ -112,7 +112,7 @@ int claim_take(struct csd *d)
 	int dirfd, r;
 
 	d->claim_fd = -1;
-	if (strcmp(d->backend->ops->name, "kernel"))
+	if (!vb_has(d->backend, VNET_CAP_HOST_OBJECTS))
 		return 0;
 	if ((dirfd = safedir_open(d->cfg.run_dir, 0755, "run_dir", err, sizeof(err))) < 0) {
 		log_err("%s", err);
@@ -130,7 +130,7 @@ int claim_take(struct csd *d)
 	if (old && onode && ostore && (strcmp(onode, d->cfg.node) || strcmp(ostore, sid))) {
 		struct vnet_inventory inv = { 0 };
 		size_t n = 0;
-		if (d->backend->ops->inventory(d->backend, &inv) == 0)
+		if (vb_inventory(d->backend, &inv) == 0)
 			n = inv.nvnets + inv.nendpoints;
 		vnet_inventory_clear(&inv);
 		if (n) {

@@ -187,7 +187,7 @@ int model_node_alive(struct csd *d, const char *n)
 	json_t *alive = NULL;
 	int r;
 
-	if (!model_store_shared(d))
+	if (!csd_store_shared(d))
 		return 1;
 	if (!d->alive || !d->alive_at || now - d->alive_at >= ALIVE_CACHE_MS) {
 		if ((r = model_list(d, ALIVE_PREFIX, &alive, NULL)) < 0)
@@ -224,11 +224,6 @@ bool model_vnet_here(struct csd *d, const json_t *vdoc)
 		if (json_is_string(el) && !strcmp(json_string_value(el), d->cfg.node))
 			return true;
 	return false;
-}
-
-bool model_store_shared(const struct csd *d)
-{
-	return d->cfg.store_type && !strcmp(d->cfg.store_type, "etcd");
 }
 
 void vnet_where_clear(struct vnet_where *w)
@@ -343,7 +338,7 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 	}
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = d->backend->ops->vnet_ensure(d->backend, &vs);
+	r = vb_vnet_ensure(d->backend, &vs);
 	if (r < 0) {
 		char what[2 * CS_NAME_MAX + 8];
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
@@ -413,7 +408,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 	}
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = d->backend->ops->vnet_ensure(d->backend, &vs);
+	r = vb_vnet_ensure(d->backend, &vs);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
 		backend_why(d, what, err, errlen);
@@ -421,7 +416,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 	}
 	model_endpoint_spec(e, edoc, &es);
 	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
-	r = d->backend->ops->endpoint_ensure(d->backend, &vs, &es);
+	r = vb_endpoint_ensure(d->backend, &vs, &es);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
 		backend_why(d, what, err, errlen);
@@ -466,7 +461,7 @@ int model_underlay_sync(struct csd *d)
 		rules[n] = (struct vnet_underlay_rule){ (uint32_t)id, ws[n].peers, ws[n].npeers };
 		n++;
 	}
-	if ((r = d->backend->ops->underlay_filter(d->backend, rules, n)) < 0)
+	if ((r = vb_underlay_filter(d->backend, rules, n)) < 0)
 		log_warn("underlay filter: %s", vnet_backend_error(d->backend));
 out:
 	for (size_t i = 0; ws && i < n; i++)
@@ -485,7 +480,7 @@ int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *
 		return 0;
 	if (d->teardown_defer && teardown_queue(d, t, v, e) == 0)
 		return 0;
-	int r = d->backend->ops->endpoint_destroy(d->backend, t, v, e);
+	int r = vb_endpoint_destroy(d->backend, t, v, e);
 	if (r < 0)
 		log_warn("endpoint %s/%s/%s: teardown failed: %s (the reconciler retries)", t, v,
 			 e, vnet_backend_error(d->backend));
@@ -494,7 +489,7 @@ int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *
 
 int unrealize_vnet(struct csd *d, const char *t, const char *v)
 {
-	int r = d->backend->ops->vnet_destroy(d->backend, t, v);
+	int r = vb_vnet_destroy(d->backend, t, v);
 	if (r < 0)
 		log_warn("vnet %s/%s: teardown failed: %s (the reconciler retries)", t, v,
 			 vnet_backend_error(d->backend));

@@ -78,8 +78,6 @@ int unrealize_vnet(struct csd *d, const char *t, const char *v);
  */
 bool model_vnet_here(struct csd *d, const json_t *vdoc);
 size_t model_vnet_nnodes(const json_t *vdoc);
-/* Is the store shared by the nodes (etcd)? */
-bool model_store_shared(const struct csd *d);
 
 struct vnet_where {
 	struct cs_addr *peers;  /* owned */

@@ -1069,7 +1069,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	/* one owner per VNI: across nodes without a shared store, the
 	 * administrators' (policy/authz.h) */
 	char why[512];
-	if (!authz_vnet_span(pl->r->who, model_store_shared(pl->r->d), json_object_get(old, "spec"),
+	if (!authz_vnet_span(pl->r->who, csd_store_shared(pl->r->d), json_object_get(old, "spec"),
 			     ov->spec, why, sizeof(why)))
 		plan_error(pl, CS_EPERM, "vnets.\"%s\".nodes: %s", tv, why);
 	/* the vnet itself */
@@ -1586,7 +1586,7 @@ static void apply_env(struct csd_req *r, const json_t *tdocs, const json_t *ndoc
 	*env = (struct overlay_env){
 		.node = r->d->cfg.node, .tenant_known = tenant_known, .arg = k,
 		.node_known = node_known,
-		.store = model_store_shared(r->d) ? OV_STORE_SHARED : OV_STORE_LOCAL,
+		.store = csd_store_shared(r->d) ? OV_STORE_SHARED : OV_STORE_LOCAL,
 		.stored_nodes = ndocs, .node_underlay = r->d->cfg.underlay,
 	};
 }

@@ -279,7 +279,7 @@ static int cmp_str(const void *a, const void *b)
 
 int csd_inventory(struct csd *d, struct vnet_inventory *inv)
 {
-	int r = d->backend->ops->inventory(d->backend, inv);
+	int r = vb_inventory(d->backend, inv);
 
 	if (r == 0 && inv->nvnets)
 		qsort(inv->vnets, inv->nvnets, sizeof(char *), cmp_str);
@@ -426,7 +426,7 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 	 * it is realized: endpoint_stats fails for an endpoint that is not */
 	bool up = !inv || inventory_has(inv, true, name);
 	struct endpoint_stats st;
-	if (up && d->backend->ops->endpoint_stats(d->backend, t, v, e, &st) == 0) {
+	if (up && vb_endpoint_stats(d->backend, t, v, e, &st) == 0) {
 		json_object_set_new(o, "counters",
 				    json_pack("{s:I, s:I, s:I, s:I}", "rx_bytes",
 					      (json_int_t)st.rx_bytes, "tx_bytes",

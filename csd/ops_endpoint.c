@@ -148,7 +148,7 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	const char *node = json_string_value(json_object_get(spec, "node"));
 	if (!node)
 		node = d->cfg.node;
-	if (strcmp(node, d->cfg.node) && !model_store_shared(d)) {
+	if (strcmp(node, d->cfg.node) && !csd_store_shared(d)) {
 		/* nothing would tell that node: its csd reads a store of its own */
 		ret = req_fail(r, CS_EINVAL, "%s: node %s is not this node (%s), and each node has "
 			       "a store of its own; declare the endpoint in an overlay file applied "
@@ -159,7 +159,7 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 	bool all_fixed = nsub > 0;
 	for (int s = 0; s < nsub; s++)
 		all_fixed = all_fixed && have[s];
-	if (model_vnet_nnodes(vdoc) > 1 && !model_store_shared(d) && !all_fixed) {
+	if (model_vnet_nnodes(vdoc) > 1 && !csd_store_shared(d) && !all_fixed) {
 		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s spans several nodes, each with a store "
 			       "of its own, so an address allocated here could be given out on "
 			       "another node too; give the endpoint a fixed address, or declare it "
@@ -615,8 +615,8 @@ static int ep_socket(struct csd_req *r)
 	if (!authz_socket(r->who, (int)domain, (int)type))
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: raw and packet sockets need "
 				"administrator rights", p[0], p[1], p[2]);
-	int fd = r->d->backend->ops->endpoint_socket(r->d->backend, p[0], p[1], p[2], (int)domain,
-						     (int)type | SOCK_CLOEXEC, (int)protocol);
+	int fd = vb_endpoint_socket(r->d->backend, p[0], p[1], p[2], (int)domain,
+				    (int)type | SOCK_CLOEXEC, (int)protocol);
 	if (fd < 0)
 		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;
@@ -643,7 +643,7 @@ static int ep_netns_get(struct csd_req *r)
 	if (!r->who->admin)
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: only administrators may enter "
 				"the namespace", p[0], p[1], p[2]);
-	int fd = r->d->backend->ops->endpoint_netns(r->d->backend, p[0], p[1], p[2]);
+	int fd = vb_endpoint_netns(r->d->backend, p[0], p[1], p[2]);
 	if (fd < 0)
 		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;

@@ -359,7 +359,7 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 			       nfds);
 		goto out;
 	}
-	nsfd = r->d->backend->ops->endpoint_netns(r->d->backend, p[0], p[1], p[2]);
+	nsfd = vb_endpoint_netns(r->d->backend, p[0], p[1], p[2]);
 	if (nsfd < 0) {
 		char what[3 * CS_NAME_MAX + 16];
 		snprintf(what, sizeof(what), "endpoint %s", name);

@@ -47,7 +47,7 @@ static int status(struct csd_req *r)
 	int sr = store_revision(d->store, &rev);
 	r->result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
 			      "version", CS_VERSION, "node", d->cfg.node, "prefix", d->cfg.prefix,
-			      "store", d->store->ops->name, "backend", d->backend->ops->name,
+			      "store", d->store->ops->name, "backend", vb_name(d->backend),
 			      "revision", (json_int_t)rev, "uptime_s",
 			      (json_int_t)((now - d->started) / 1000), "clients",
 			      (json_int_t)d->nclients, "requests", (json_int_t)d->requests);

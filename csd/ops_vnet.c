@@ -33,7 +33,7 @@ static int vnet_create(struct csd_req *r)
 	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
 	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
 		goto out;
-	if (!authz_vnet_span(r->who, model_store_shared(r->d), NULL, spec, err, sizeof(err))) {
+	if (!authz_vnet_span(r->who, csd_store_shared(r->d), NULL, spec, err, sizeof(err))) {
 		ret = req_fail(r, CS_EPERM, "%s: %s", what, err);
 		goto out;
 	}

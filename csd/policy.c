@@ -124,8 +124,7 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 		if (!name || !model_endpoint_local(d, doc))
 			continue;
 		if ((rr = rules_compile(pol, pe.v, pe.n, name, &fw)) == 0) {
-			rr = d->backend->ops->endpoint_policy(d->backend, t, v, name,
-							      pol ? &fw : NULL);
+			rr = vb_endpoint_policy(d->backend, t, v, name, pol ? &fw : NULL);
 			rules_fw_free(&fw);
 			if (rr < 0 && !first) {
 				first = rr;

@@ -201,7 +201,7 @@ static int64_t rc_begin(struct csd *d)
 
 	/* on a shared store (etcd) the revision moves with every node's
 	 * writes and costs a round trip: read directly there */
-	if (model_store_shared(d) || store_revision(d->store, &cur) < 0 || cur <= 0) {
+	if (csd_store_shared(d) || store_revision(d->store, &cur) < 0 || cur <= 0) {
 		rc_clear();
 		return 0;
 	}
@@ -890,8 +890,7 @@ static int apply_caps(struct csd *d, const char *t, const char *v, const json_t 
 				*enforced = true;
 			continue;
 		}
-		int rr = d->backend->ops->endpoint_qos(d->backend, t, v, names[i],
-						       shaped ? &q : NULL);
+		int rr = vb_endpoint_qos(d->backend, t, v, names[i], shaped ? &q : NULL);
 		applied_set(d, full, shaped ? &q : NULL, rr == 0);
 		if (mine && enforced)
 			*enforced = rr == 0;
@@ -1027,7 +1026,7 @@ int realize_uplink_qos(struct csd *d, const json_t *ndoc, bool force, char *err,
 	char key[KEY_MAX];
 	int r = 0;
 
-	if (!d->backend->ops->uplink_qos)
+	if (!vb_has_uplink_qos(d->backend))
 		return 0;
 	if (!ndoc) {
 		key_node(key, d->cfg.node);
@@ -1053,7 +1052,7 @@ int realize_uplink_qos(struct csd *d, const json_t *ndoc, bool force, char *err,
 	/* nothing of ours can be there without an address to find it by */
 	if (!ulp && !bps)
 		goto out;
-	if ((r = d->backend->ops->uplink_qos(d->backend, ulp, bps)) < 0) {
+	if ((r = vb_uplink_qos(d->backend, ulp, bps)) < 0) {
 		snprintf(err, errlen, "node %s: uplink shaping: %s", d->cfg.node,
 			 vnet_backend_error(d->backend));
 		uplink_applied.known = false;

@@ -150,7 +150,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	uint64_t t0 = metrics_clock();
 
 	/* what is realized here: to find endpoints the store no longer holds */
-	if ((r = d->backend->ops->inventory(d->backend, &inv)) < 0) {
+	if ((r = vb_inventory(d->backend, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		return r;
 	}
@@ -248,7 +248,7 @@ int reconcile_all(struct csd *d)
 			failed++;
 		}
 	}
-	if ((r = d->backend->ops->inventory(d->backend, &inv)) < 0) {
+	if ((r = vb_inventory(d->backend, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;
 	}

@@ -684,7 +684,7 @@ static int listen_socket(struct csd *d)
 
 bool csd_store_shared(const struct csd *d)
 {
-	return d->cfg.store_type && !strcmp(d->cfg.store_type, "etcd");
+	return store_shared(d->store);
 }
 
 static void timer_once_ms(int fd, unsigned ms)
@@ -1272,7 +1272,7 @@ void csd_fini(struct csd *d)
 	d->sweep_fd = d->reserve_fd = -1;
 	limits_free(d);
 	if (d->backend)
-		d->backend->ops->close(d->backend);
+		vb_close(d->backend);
 	store_close(d->store);
 	free(d->store_why);
 	d->store_why = NULL;

@@ -108,6 +108,9 @@ struct store_events {
 /* One implementation (SQLite, etcd). */
 struct store_ops {
 	const char *name;
+	/* the nodes share it (etcd): ids and addresses are owned there, and
+	 * csd watches it for the others' changes */
+	bool shared;
 	void (*close)(struct store *s);
 	int (*get)(struct store *s, const char *key, struct store_kv *out);
 	int (*list)(struct store *s, const char *prefix, struct store_kvs *out, int64_t *rev);
@@ -144,6 +147,12 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 };
+
+/* Whether the nodes share this store, rather than each having its own. */
+static inline bool store_shared(const struct store *s)
+{
+	return s && s->ops->shared;
+}
 
 /* Every implementation's watch starts with this. */
 struct store_watch {

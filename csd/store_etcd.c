@@ -2010,6 +2010,7 @@ static const char *et_error_text(struct store *store)
 
 static const struct store_ops et_ops = {
 	.name = "etcd",
+	.shared = true,
 	.close = et_close,
 	.get = et_get,
 	.list = et_list,

@@ -55,7 +55,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&td->mu);
 		int r = cs_path_split(td->busy, 3, p, err, sizeof(err));
 		if (r == 0)
-			r = td->backend->ops->endpoint_destroy(td->backend, p[0], p[1], p[2]);
+			r = vb_endpoint_destroy(td->backend, p[0], p[1], p[2]);
 		pthread_mutex_lock(&td->mu);
 		td->busy[0] = '\0';
 		td->done++;

@@ -1849,6 +1849,7 @@ void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 
 const struct vnet_ops vnet_kernel_ops = {
 	.name = "kernel",
+	.caps = VNET_CAP_HOST_OBJECTS,
 	.open = kernel_open,
 	.close = kernel_close,
 	.vnet_ensure = kernel_vnet_ensure,

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cs/cs.h"
 #include "ipam.h"
 
 #define VNET_PREFIX_MAX 8
@@ -107,8 +108,16 @@ struct vnet_backend_config {
 	const char *run_dir;    /* csd's runtime directory */
 };
 
+/* What a backend is, for csd to ask instead of comparing names. */
+enum vnet_caps {
+	/* its objects live in the host's shared kernel (namespaces, links),
+	 * where a prefix is claimed by one csd (csd/claim.c) */
+	VNET_CAP_HOST_OBJECTS = 1 << 0,
+};
+
 struct vnet_ops {
 	const char *name;
+	unsigned caps;          /* enum vnet_caps */
 	int (*open)(const struct vnet_backend_config *cfg, struct vnet_backend **out);
 	void (*close)(struct vnet_backend *b);
 	int (*vnet_ensure)(struct vnet_backend *b, const struct vnet_spec *v);
@@ -158,6 +167,106 @@ struct vnet_backend {
 static inline const char *vnet_backend_error(const struct vnet_backend *b)
 {
 	return b->error;
+}
+
+/*
+ * The front door: csd calls a backend only through these, never through
+ * b->ops. Optional operations a backend leaves out answer CS_ENOTSUP.
+ */
+static inline bool vb_has(const struct vnet_backend *b, enum vnet_caps cap)
+{
+	return (b->ops->caps & cap) != 0;
+}
+
+static inline const char *vb_name(const struct vnet_backend *b)
+{
+	return b->ops->name;
+}
+
+static inline void vb_close(struct vnet_backend *b)
+{
+	b->ops->close(b);
+}
+
+static inline int vb_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
+{
+	return b->ops->vnet_ensure(b, v);
+}
+
+static inline int vb_vnet_destroy(struct vnet_backend *b, const char *t, const char *v)
+{
+	return b->ops->vnet_destroy(b, t, v);
+}
+
+static inline int vb_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
+				     const struct endpoint_spec *e)
+{
+	return b->ops->endpoint_ensure(b, v, e);
+}
+
+static inline int vb_endpoint_destroy(struct vnet_backend *b, const char *t, const char *v,
+				      const char *e)
+{
+	return b->ops->endpoint_destroy(b, t, v, e);
+}
+
+static inline int vb_endpoint_socket(struct vnet_backend *b, const char *t, const char *v,
+				     const char *e, int domain, int type, int protocol)
+{
+	return b->ops->endpoint_socket(b, t, v, e, domain, type, protocol);
+}
+
+static inline int vb_endpoint_netns(struct vnet_backend *b, const char *t, const char *v,
+				    const char *e)
+{
+	return b->ops->endpoint_netns(b, t, v, e);
+}
+
+static inline int vb_endpoint_stats(struct vnet_backend *b, const char *t, const char *v,
+				    const char *e, struct endpoint_stats *out)
+{
+	return b->ops->endpoint_stats(b, t, v, e, out);
+}
+
+static inline int vb_inventory(struct vnet_backend *b, struct vnet_inventory *out)
+{
+	return b->ops->inventory(b, out);
+}
+
+static inline int vb_endpoint_qos(struct vnet_backend *b, const char *t, const char *v,
+				  const char *e, const struct vnet_qos *qos)
+{
+	return b->ops->endpoint_qos(b, t, v, e, qos);
+}
+
+static inline bool vb_has_uplink_qos(const struct vnet_backend *b)
+{
+	return b->ops->uplink_qos != NULL;
+}
+
+static inline int vb_uplink_qos(struct vnet_backend *b, const struct cs_addr *underlay,
+				uint64_t bps)
+{
+	return b->ops->uplink_qos ? b->ops->uplink_qos(b, underlay, bps) : CS_ENOTSUP;
+}
+
+static inline int vb_endpoint_policy(struct vnet_backend *b, const char *t, const char *v,
+				     const char *e, const struct vnet_fw *fw)
+{
+	return b->ops->endpoint_policy(b, t, v, e, fw);
+}
+
+static inline int vb_endpoint_denied(struct vnet_backend *b, const char *t, const char *v,
+				     const char *e, uint64_t *packets)
+{
+	return b->ops->endpoint_denied ? b->ops->endpoint_denied(b, t, v, e, packets)
+				       : CS_ENOTSUP;
+}
+
+static inline int vb_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
+				     size_t n)
+{
+	return b->ops->underlay_filter(b, rules, n);
 }
 
 extern const struct vnet_ops vnet_kernel_ops;
