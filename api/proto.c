@@ -176,6 +176,18 @@ int cs_wire_rx_feed(struct cs_wire_rx *rx, const void *dgram, size_t n)
 	return 0;
 }
 
+void cs_wire_attach_fds(struct msghdr *mh, void *buf, const int *fds, int nfds)
+{
+	memset(buf, 0, CMSG_SPACE(sizeof(int) * nfds));
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+}
+
 int cs_wire_send_part(int fd, const char *msg, size_t len, size_t i, const int *fds, int nfds)
 {
 	struct cs_wire_hdr hdr;
@@ -195,14 +207,7 @@ int cs_wire_send_part(int fd, const char *msg, size_t len, size_t i, const int *
 	if (nfds > 0 && !(hdr.flags & CS_WIRE_MORE)) {
 		if (nfds > CS_WIRE_MAX_FDS)
 			return -EINVAL;
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		cs_wire_attach_fds(&mh, u.buf, fds, nfds);
 	}
 	ssize_t r;
 	do

@@ -82,6 +82,10 @@ void cs_wire_hdr_fill(struct cs_wire_hdr *hdr, size_t len, size_t i);
 /* Blocking I/O helpers over a SOCK_SEQPACKET fd (used by libcs, tests). */
 /* Send @len bytes as one message, with @nfds fds on the last part. */
 int cs_wire_send(int fd, const char *msg, size_t len, const int *fds, int nfds);
+/* Attach @nfds fds to @mh as one SCM_RIGHTS message, in @buf (room for
+ * CMSG_SPACE(sizeof(int) * nfds) bytes, suitably aligned). */
+struct msghdr;
+void cs_wire_attach_fds(struct msghdr *mh, void *buf, const int *fds, int nfds);
 /* Send one part without blocking: returns bytes sent, -EAGAIN, or -errno. */
 int cs_wire_send_part(int fd, const char *msg, size_t len, size_t i, const int *fds, int nfds);
 /* Receive one whole message (blocking). *out is malloc'd, NUL-terminated;

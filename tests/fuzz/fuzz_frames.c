@@ -40,16 +40,9 @@ static void send_dgram(int fd, const uint8_t *d, size_t n, int nfds)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (nfds) {
-		memset(&u, 0, sizeof(u));
 		for (int i = 0; i < nfds; i++)
 			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		cs_wire_attach_fds(&mh, u.b, fds, nfds);
 	}
 	sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	for (int i = 0; i < nfds; i++)

@@ -66,16 +66,9 @@ static int send_part(int fd, size_t total, size_t i, int nfds)
 	struct iovec iov = { buf, CS_WIRE_HDR_LEN + plen };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	if (nfds > 0) {
-		memset(&u, 0, sizeof(u));
 		for (int k = 0; k < nfds; k++)
 			fds[k] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		cs_wire_attach_fds(&mh, u.b, fds, nfds);
 	}
 	ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	for (int k = 0; k < nfds; k++)
