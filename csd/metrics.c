@@ -300,7 +300,8 @@ static struct timed_store *timed_store_wrap(struct store *inner)
 	if (!ts)
 		return NULL;
 	ts->ops = (struct store_ops){
-		.name = inner->ops->name, .close = ts_close, .get = ts_get, .list = ts_list,
+		.name = inner->ops->name, .shared = inner->ops->shared, .close = ts_close,
+		.get = ts_get, .list = ts_list,
 		.put = ts_put, .del = ts_del, .txn = ts_txn, .revision = ts_revision,
 		.watch = ts_watch, .watch_fd = tw_fd, .watch_read = tw_read,
 		.watch_free = tw_free, .lease_grant = ts_lease_grant,
