@@ -26,8 +26,15 @@ struct ns_entry {
 	char name[];
 };
 
+/* What the underlay filter knows of the encrypted underlay (vnet/wg*.c). */
+struct kernel_wg_filter {
+	char ifname[16];	/* the tunnel's interface; "": not encrypted */
+	unsigned int port;	/* WireGuard's UDP port; 0: none */
+};
+
 struct kernel_backend {
 	struct vnet_backend base;
+	struct kernel_wg_filter wgf;
 	char prefix[VNET_PREFIX_MAX + 1];
 	/* endpoint_socket() runs on csd's worker threads: readers share */
 	pthread_rwlock_t lock;
