@@ -7,6 +7,7 @@
 
 #include <cs/cs.h>
 #include "overlay.h"
+#include "vnet/wg.h"
 #include "resources/qos_spec.h"
 #include "policy/rules.h"
 
@@ -132,6 +133,19 @@ const char *overlay_underlay_holder(const json_t *nodes, const char *local,
 	return NULL;
 }
 
+static void check_public_key(const json_t *spec, const char *path, struct schema_errors *errs)
+{
+	const char *k = json_string_value(json_object_get(spec, "public_key"));
+	uint8_t key[WG_KEY_LEN];
+	char kpath[PATH_MAX_LEN];
+
+	if (!k || wg_key_from_base64(k, key) == 0)
+		return;
+	schema_path_join(kpath, sizeof(kpath), path, "public_key");
+	schema_errors_add(errs, "%s: not a WireGuard public key (44 base64 characters ending "
+			  "in '='; cs-ctl node show on that node prints it)", kpath);
+}
+
 static int add_node(struct overlay *o, const char *name, const json_t *spec, const char *path,
 		    struct schema_errors *errs)
 {
@@ -166,6 +180,7 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 		return 0;
 	}
 	n->has_underlay = true;
+	check_public_key(spec, path, errs);
 	for (size_t i = 0; i + 1 < o->nnodes; i++) {
 		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay)) {
 			schema_errors_add(errs, "%s: %s is also the underlay address of nodes.%s; each "
@@ -515,6 +530,15 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 
 	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
 		return r;
+	json_int_t mtu = json_integer_value(json_object_get(body, "mtu"));
+	if (ov->nnodes > 1 && env->mtu_max_across && mtu > env->mtu_max_across) {
+		char mpath[PATH_MAX_LEN];
+		schema_path_join(mpath, sizeof(mpath), path, "mtu");
+		schema_errors_add(errs, "%s: %lld is more than the encrypted underlay carries "
+				  "between nodes (%d: WireGuard takes 80 bytes and VXLAN 50 of "
+				  "1500); lower it or leave it out", mpath, (long long)mtu,
+				  env->mtu_max_across);
+	}
 	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
 		char ipath[PATH_MAX_LEN];
 		schema_path_join(ipath, sizeof(ipath), path, "id");

@@ -20,9 +20,6 @@
 #include "kernel_priv.h"
 #include "netns.h"
 
-/* In kernel.c; belongs in kernel_priv.h, which this change leaves alone. */
-int kernel_underlay_ns(struct kernel_backend *kb);
-
 /*
  * The VNI sits in bytes 4-6 of the VXLAN header, which follows the 8-byte
  * UDP header: @th (the transport header) bit (8 + 4) * 8, 24 bits long.
@@ -128,9 +125,13 @@ static void put_output(FILE *f, const char *table, const struct kernel_wg_filter
 	fprintf(f, "add chain %s output { type filter hook output priority -10; "
 		"policy accept; }\n", table);
 	fprintf(f, "add rule %s output udp dport %d meta skuid != 0 drop\n", table, VXLAN_PORT);
-	if (wg && wg->port)
-		fprintf(f, "add rule %s output udp dport %u meta skuid != 0 drop\n", table,
-			wg->port);
+	if (!wg || !wg->ifname[0])
+		return;
+	fprintf(f, "add rule %s output udp dport %u meta skuid != 0 drop\n", table, wg->port);
+	/* encrypted: fail closed, VXLAN leaves only into the tunnel (were the
+	 * steering rule missing, it would go out in plaintext) */
+	fprintf(f, "add rule %s output udp dport %d oifname != \"%s\" drop\n", table,
+		VXLAN_PORT, wg->ifname);
 }
 
 static void put_table(FILE *f, const char *table, const struct vnet_underlay_rule *rules,

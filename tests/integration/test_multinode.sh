@@ -37,18 +37,7 @@ leaked_all() { ls /run/netns 2>/dev/null | grep "^$PFX[0-9]\." || true; }
 quiet() { "$@" >/dev/null 2>&1; }
 
 # the underlay: a bridge in a namespace of its own, a veth to each host
-host_add ul
-ip -n "$UL" link add br0 type bridge
-ip -n "$UL" link set br0 up
-i=0
-for h in n1 n2 n3 x; do
-	i=$((i + 1))
-	host_add "$h"
-	ip link add "ul$i" netns "$UL" type veth peer name eth0 netns "${PFX}h$h"
-	ip -n "$UL" link set "ul$i" master br0 up
-	ip -n "${PFX}h$h" addr add "192.0.2.$i/24" dev eth0
-	ip -n "${PFX}h$h" link set eth0 up
-done
+underlay_add n1 n2 n3 x
 # n1 and n2 are told their underlay address; n3 takes it from the file
 csd_start n1 -p "$(pfx n1)" --underlay 192.0.2.1 || exit 1
 csd_start n2 -p "$(pfx n2)" -u 192.0.2.2 || exit 1
