@@ -158,6 +158,7 @@ struct csd {
 	 * wg_keys_at, monotonic ms; 0: to read again) */
 	json_t *wg_keys;
 	uint64_t wg_keys_at;
+	bool wg_stopped;	/* no tunnel here: nothing to stop again */
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */

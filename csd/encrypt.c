@@ -185,6 +185,7 @@ void encrypt_sync(struct csd *d, const struct vnet_where *ws, size_t n)
 	};
 	struct vnet_wg_peer *peers;
 	size_t total = 1;
+	int r;
 
 	if (!vb_encrypts(d->backend))
 		return;
@@ -197,9 +198,13 @@ void encrypt_sync(struct csd *d, const struct vnet_where *ws, size_t n)
 	e.npeers = csd_encrypted(d) ? peers_union(ws, n, peers) : 0;
 	e.peers = peers;
 	memcpy(e.priv, d->wg_priv, sizeof(e.priv));
-	/* not encrypting (or no peer): whatever a former run left goes */
-	if (vb_underlay_encrypt(d->backend, e.npeers ? &e : NULL) < 0)
-		log_warn("%s", vnet_backend_error(d->backend));
+	/* not encrypting (or no peer): whatever a former run left goes, once */
+	if (e.npeers || !d->wg_stopped) {
+		r = vb_underlay_encrypt(d->backend, e.npeers ? &e : NULL);
+		if (r < 0)
+			log_warn("%s", vnet_backend_error(d->backend));
+		d->wg_stopped = !e.npeers && r == 0;
+	}
 	explicit_bzero(e.priv, sizeof(e.priv));
 	free(peers);
 }

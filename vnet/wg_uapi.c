@@ -123,9 +123,28 @@ static bool go_running(int nsfd, const char *ifname)
 
 struct spawn_job {
 	const char *ifname;
+	char **envp;
 	pid_t pid;
 	int err;
 };
+
+/* csd's environment without WG_PROCESS_FOREGROUND: the launcher must
+ * daemonize (unsetenv() would race csd's other threads). */
+static char **spawn_env(void)
+{
+	static const char fg[] = "WG_PROCESS_FOREGROUND=";
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if (!(env = calloc(n + 1, sizeof(*env))))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], fg, sizeof(fg) - 1))
+			env[k++] = environ[i];
+	return env;
+}
 
 /* In the underlay namespace: the child is born there. Its signal mask and
  * handlers are reset (csd blocks SIGTERM for its signalfd). */
@@ -148,7 +167,7 @@ static int spawn_fn(void *arg)
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETSID);
-	j->err = posix_spawn(&j->pid, WG_GO_BIN, &fa, &at, argv, environ);
+	j->err = posix_spawn(&j->pid, WG_GO_BIN, &fa, &at, argv, j->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	return 0;
@@ -164,9 +183,10 @@ static int go_up(int nsfd, const char *ifname, char *why, size_t whylen)
 		close(fd);	/* alive: adopted */
 		return 0;
 	}
-	/* the launcher must daemonize, not stay in the foreground */
-	unsetenv("WG_PROCESS_FOREGROUND");
+	if (!(j.envp = spawn_env()))
+		return CS_ENOMEM;
 	r = netns_run(nsfd, spawn_fn, &j, err, sizeof(err));
+	free(j.envp);
 	if (r < 0 || j.err) {
 		snprintf(why, whylen, "cannot start " WG_GO_BIN " %s: %s", ifname,
 			 r < 0 ? err : strerror(j.err));
