@@ -13,7 +13,8 @@
 # leaves); mixed plain/encrypted pairs are refused; key rotation keeps
 # traffic flowing once the new key is applied; removing a node from the
 # vnet stops its traffic while the other pair's stream goes on; a csd
-# restart adopts the tunnel and keeps a live TCP stream; nothing leaks.
+# restart adopts the tunnel and keeps a live TCP stream; a tunnel removed by
+# hand comes back with the reconciler; nothing leaks.
 . "$(dirname "$0")/lib.sh"
 
 VXINJECT=$CS_BUILD/tests/integration/vxinject
@@ -67,7 +68,7 @@ wgpid() {
 }
 
 underlay_add n1 n2 n3 n4
-echo "{\"wg_driver\": \"$WG_DRIVER\"}" >"$TMP/wg.json"
+echo "{\"wg_driver\": \"$WG_DRIVER\", \"reconcile_interval\": 2}" >"$TMP/wg.json"
 for h in n1 n2 n3; do
 	csd_start "$h" -p "$(pfx $h)" -u "192.0.2.${h#n}" --encrypt wireguard -c "$TMP/wg.json" \
 		|| exit 1
@@ -192,9 +193,12 @@ check "a declared mtu 1450 across encrypted nodes is refused: $out" \
 check "mtu 1370 itself is taken" eval "sed 's/1450/1370/' $TMP/bigmtu.json >$TMP/mtu1370.json && ctl n1 apply -f $TMP/mtu1370.json >/dev/null"
 out=$(ctl n1 apply -f "$TMP/mixed.json" 2>&1)
 check "a vnet between encrypted n1 and plain n4 is refused on n1: $out" \
-	grep -q 'node n4 has no public_key but this node (n1) encrypts' <<<"$out"
+	grep -q 'vnets."acme/mix".nodes: node n4 has no public_key, but this node (n1) encrypts' <<<"$out"
 out=$(ctl n4 apply -f "$TMP/mixed.json" 2>&1)
-check "and on n4: $out" grep -q 'node n1 encrypts its underlay (it has a public_key) but this node (n4)' <<<"$out"
+check "and on n4: $out" \
+	grep -q 'vnets."acme/mix".nodes: node n1 has a public_key (it encrypts its underlay), but this node (n4)' <<<"$out"
+check "the refusals changed nothing" \
+	eval '! ctl n1 vnet show acme/mix >/dev/null 2>&1 && ! ctl n4 vnet show acme/mix >/dev/null 2>&1' 
 
 # ---- a live stream n1 -> n2 through everything that follows ----
 bg_ep n1 acme/blue/web "$PROBE" stream 10.3.0.11 7000 "$TMP/stream"
@@ -271,6 +275,19 @@ check "SIGTERM leaves the tunnel running" test "$(tunnel n1)" = "$tun1"
 csd_start n1 -p "$(pfx n1)" -u 192.0.2.1 --encrypt wireguard -c "$TMP/wg.json" || exit 1
 check_not "no echo of the stream ever failed (n1 -> n2 through join, rotation, leave, restarts)" \
 	grep -q '^fail' "$TMP/stream"
+
+# ---- drift: a tunnel removed by hand comes back with the reconciler ----
+tun2=$(tunnel n2)
+if [ "$WG_DRIVER" = kernel ]; then
+	ip -n "${PFX}hn2" link del "$(pfx n2)wg"
+else
+	kill "$tun2"
+fi
+back() { local t; t=$(tunnel n2); [ -n "$t" ] && [ "$t" != "$tun2" ]; }
+check "the reconciler makes n2's tunnel again (within 10 s; was $tun2)" \
+	eval 'for i in $(seq 100); do back && break; sleep 0.1; done; back'
+check "and web (n1) reaches db (n2) through it again" \
+	eval 'for i in $(seq 50); do in_ep n1 acme/blue/web "$PROBE" tcp 10.3.0.11 7000 1000 && break; done'
 
 # ---- everything away: nothing of the tunnel is left ----
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
