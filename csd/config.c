@@ -15,6 +15,7 @@
 #include "names.h"
 #include "schema.h"
 #include "vnet/ipam.h"
+#include "vnet/wg.h"
 
 static const char usage_text[] =
 	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-R RUNDIR] [-p PREFIX] [-n NODE]\n"
@@ -30,6 +31,7 @@ static const char usage_text[] =
 	"      --backend NAME    vnet backend: kernel (default) or recording (changes nothing;\n"
 	"                        for tests)\n"
 	"      --metrics ADDR:PORT  serve GET /metrics there (needs metrics_token_file)\n"
+	"      --encrypt MODE    the underlay between nodes: none (default) or wireguard\n"
 	"  -h, --help            this text;  -V, --version  the version\n";
 
 static char *dup_or_keep(char *cur, const char *v)
@@ -298,6 +300,56 @@ static int load_store(struct csd_config *cfg, json_t *v, char *err, size_t errle
 	return load_store_security(cfg, tls, auth, err, errlen);
 }
 
+/* The encrypted underlay's keys: 1 taken, 0 not one of them, or an error. */
+static int encrypt_key(struct csd_config *cfg, const char *key, const json_t *v, char *err,
+		       size_t errlen)
+{
+	const char *s = json_string_value(v);
+	json_int_t i = json_integer_value(v);
+
+	if (!strcmp(key, "wg_port")) {
+		if (!json_is_integer(v) || i < 1 || i > 65535 || i == 4789) {
+			snprintf(err, errlen, "%s: wg_port: expected a UDP port 1-65535 other than "
+				 "VXLAN's 4789", cfg->config_path);
+			return CS_EINVAL;
+		}
+		cfg->wg_port = (unsigned)i;
+		return 1;
+	}
+	if (strcmp(key, "encrypt") && strcmp(key, "wg_driver"))
+		return 0;
+	if (!s) {
+		snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
+		return CS_EINVAL;
+	}
+	if (!strcmp(key, "encrypt"))
+		cfg->encrypt = dup_or_keep(cfg->encrypt, s);
+	else
+		cfg->wg_driver = dup_or_keep(cfg->wg_driver, s);
+	return 1;
+}
+
+/* Defaults and checks of the encrypted underlay's settings. */
+static int encrypt_check(struct csd_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->wg_port)
+		cfg->wg_port = WG_PORT_DEFAULT;
+	cfg->encrypt = dup_or_keep(cfg->encrypt, "none");
+	cfg->wg_driver = dup_or_keep(cfg->wg_driver, "auto");
+	if (strcmp(cfg->encrypt, "none") && strcmp(cfg->encrypt, "wireguard")) {
+		snprintf(err, errlen, "encrypt \"%s\": unknown; use none or wireguard",
+			 cfg->encrypt);
+		return CS_EINVAL;
+	}
+	if (strcmp(cfg->wg_driver, "auto") && strcmp(cfg->wg_driver, "kernel") &&
+	    strcmp(cfg->wg_driver, "wireguard-go")) {
+		snprintf(err, errlen, "wg_driver \"%s\": unknown; use auto, kernel or wireguard-go",
+			 cfg->wg_driver);
+		return CS_EINVAL;
+	}
+	return 0;
+}
+
 static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -330,6 +382,11 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 	json_object_foreach(root, key, v) {
 		const char *s = json_string_value(v);
 		char **slot = NULL;
+		int k = encrypt_key(cfg, key, v, err, errlen);
+		if (k < 0)
+			goto out;
+		if (k)
+			continue;
 		if (!strcmp(key, "node"))
 			slot = &cfg->node;
 		else if (!strcmp(key, "underlay"))
@@ -431,7 +488,7 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
 				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-				 "metrics_token_file)",
+				 "metrics_token_file, encrypt, wg_port, wg_driver)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -470,6 +527,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		{ "underlay", required_argument, NULL, 'u' },
 		{ "backend", required_argument, NULL, 'B' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "encrypt", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -491,6 +549,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		case 'u': free(cfg->underlay); cfg->underlay = strdup(optarg); break;
 		case 'B': free(cfg->backend); cfg->backend = strdup(optarg); break;
 		case 'M': free(cfg->metrics); cfg->metrics = strdup(optarg); break;
+		case 'E': free(cfg->encrypt); cfg->encrypt = strdup(optarg); break;
 		case 'l':
 			if ((cfg->log_level = log_level_parse(optarg)) < 0) {
 				snprintf(err, errlen, "-l %s: unknown level; use error, warning, notice, "
@@ -527,6 +586,8 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	if (!cfg->msg_max)
 		cfg->msg_max = CS_WIRE_MSG_MAX_DEFAULT;
 	limits_defaults(&cfg->limits);
+	if (encrypt_check(cfg, err, errlen) < 0)
+		return CS_EINVAL;
 	if (!prefix_valid(cfg->prefix)) {
 		snprintf(err, errlen, "prefix \"%s\": use 1-%d characters a-z, 0-9 (kernel link "
 			 "names must stay within 15 characters)", cfg->prefix, VNET_PREFIX_MAX);
@@ -565,6 +626,8 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->backend);
 	free(cfg->metrics);
 	free(cfg->metrics_token_file);
+	free(cfg->encrypt);
+	free(cfg->wg_driver);
 	free(cfg->store_type);
 	if (cfg->etcd_endpoints)
 		for (char **p = cfg->etcd_endpoints; *p; p++)

@@ -38,6 +38,9 @@ struct csd_config {
 	char *node;
 	char *underlay;
 	char *backend;          /* "kernel" (default) or "recording" (tests) */
+	char *encrypt;          /* "none" (default) or "wireguard" */
+	unsigned wg_port;       /* WireGuard's UDP port (default 51820) */
+	char *wg_driver;        /* "auto" (default), "kernel" or "wireguard-go" */
 	int log_level;          /* LOG_ERR..LOG_DEBUG */
 	char *store_type;
 	char **etcd_endpoints;  /* NULL-terminated */
@@ -149,7 +152,37 @@ struct csd {
 	uint32_t vni_low;
 	bool vni_valid;
 	struct metrics *metrics; /* metrics.c; NULL while off */
+	/* encrypt wireguard (encrypt.c): this node's key pair */
+	uint8_t wg_priv[32], wg_pub[32];
+	/* cluster mode: the published public keys (WG_KEYS_PREFIX listed at
+	 * wg_keys_at, monotonic ms; 0: to read again) */
+	json_t *wg_keys;
+	uint64_t wg_keys_at;
+	bool wg_stopped;	/* no tunnel here: nothing to stop again */
 };
+
+/* ---- the encrypted underlay (encrypt.c) ---- */
+
+struct vnet_where;
+struct vnet_wg_peer;
+struct cs_addr;
+bool csd_encrypted(const struct csd *d);
+/* Load or make the key pair (encrypt wireguard); at start. */
+int encrypt_init(struct csd *d);
+/* Peer node @n (underlay @ul) of a vnet: refused when this node and it
+ * disagree on encryption; with encryption, its key and port in @out. */
+int encrypt_peer(struct csd *d, const json_t *nodes, const char *n, const struct cs_addr *ul,
+		 struct vnet_wg_peer *out, char *err, size_t errlen);
+/* Tunnel to every peer of the vnets in @ws (none: the tunnel stops). */
+void encrypt_sync(struct csd *d, const struct vnet_where *ws, size_t n);
+/* Cluster mode: each csd publishes its public key at WG_KEYS_PREFIX NODE
+ * (not on a lease: a node restarting keeps its tunnels); at start, after
+ * a store outage and on rotation. */
+#define WG_KEYS_PREFIX "/nodes-keys/"
+void encrypt_publish(struct csd *d);
+void encrypt_keys_forget(struct csd *d);
+/* Add this node's public key to its view. */
+void encrypt_view_node(struct csd *d, const char *n, json_t *o);
 
 /* One csd per prefix on a host, and the prefix's kernel objects only ever
  * managed by the node and store that made them (claim.c). */

@@ -229,6 +229,7 @@ bool model_vnet_here(struct csd *d, const json_t *vdoc)
 void vnet_where_clear(struct vnet_where *w)
 {
 	free(w->peers);
+	free(w->wg);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -277,7 +278,8 @@ int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
 		r = CS_ENOTSUP;
 		goto out;
 	}
-	if (!(w->peers = calloc(json_array_size(list), sizeof(*w->peers)))) {
+	if (!(w->peers = calloc(json_array_size(list), sizeof(*w->peers))) ||
+	    (csd_encrypted(d) && !(w->wg = calloc(json_array_size(list), sizeof(*w->wg))))) {
 		r = CS_ENOMEM;
 		goto out;
 	}
@@ -291,6 +293,11 @@ int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
 			r = CS_ENOENT;
 			goto out;
 		}
+		/* the pair must agree on encryption; with it, the peer's key */
+		if ((r = encrypt_peer(d, nodes, n, &w->peers[w->npeers],
+				      w->wg ? &w->wg[w->npeers] : &(struct vnet_wg_peer){ 0 },
+				      err, errlen)) < 0)
+			goto out;
 		w->npeers++;
 	}
 out:
@@ -318,6 +325,9 @@ static int vnet_spec_here(struct csd *d, const char *t, const char *v, const jso
 	}
 	vs->peers = w->peers;
 	vs->npeers = w->npeers;
+	/* VXLAN inside WireGuard leaves 1370 of a 1500-byte underlay */
+	if (!vs->mtu && vs->npeers && csd_encrypted(d))
+		vs->mtu = VNET_MTU_ENCRYPTED;
 	vs->local = w->has_local ? &w->local : NULL;
 	return 0;
 }
@@ -461,6 +471,8 @@ int model_underlay_sync(struct csd *d)
 		rules[n] = (struct vnet_underlay_rule){ (uint32_t)id, ws[n].peers, ws[n].npeers };
 		n++;
 	}
+	/* the tunnel first: the filter then takes VXLAN only out of it */
+	encrypt_sync(d, ws, n);
 	if ((r = vb_underlay_filter(d->backend, rules, n)) < 0)
 		log_warn("underlay filter: %s", vnet_backend_error(d->backend));
 out:

@@ -82,6 +82,9 @@ size_t model_vnet_nnodes(const json_t *vdoc);
 struct vnet_where {
 	struct cs_addr *peers;  /* owned */
 	size_t npeers;
+	/* encrypt wireguard: each peer's key and port (owned, parallel to
+	 * peers); NULL otherwise */
+	struct vnet_wg_peer *wg;
 	bool has_local;
 	struct cs_addr local;
 };

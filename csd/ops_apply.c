@@ -1588,6 +1588,8 @@ static void apply_env(struct csd_req *r, const json_t *tdocs, const json_t *ndoc
 		.node_known = node_known,
 		.store = csd_store_shared(r->d) ? OV_STORE_SHARED : OV_STORE_LOCAL,
 		.stored_nodes = ndocs, .node_underlay = r->d->cfg.underlay,
+		.mtu_max_across = csd_encrypted(r->d) ? VNET_MTU_ENCRYPTED : 0,
+		.encrypt = csd_encrypted(r->d) ? OV_ENCRYPT_WIREGUARD : OV_ENCRYPT_NONE,
 	};
 }
 

@@ -366,8 +366,9 @@ json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc
 	json_object_set(o, "id", json_object_get(doc, "id"));
 	/* what the kernel backend sets: encapsulated across nodes, not within one */
 	if (!json_object_get(o, "mtu"))
-		json_object_set_new(o, "mtu", json_integer(model_vnet_nnodes(doc) > 1 ?
-							   VNET_MTU_OVERLAY : VNET_MTU_LOCAL));
+		json_object_set_new(o, "mtu", json_integer(model_vnet_nnodes(doc) < 2 ?
+							   VNET_MTU_LOCAL : csd_encrypted(d) ?
+							   VNET_MTU_ENCRYPTED : VNET_MTU_OVERLAY));
 	if (!json_object_get(o, "backend"))
 		json_object_set_new(o, "backend", json_string("kernel"));
 	set_count(o, "endpoints", ep_counts, d, "/endpoints/", name);

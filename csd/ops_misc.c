@@ -111,6 +111,7 @@ static json_t *view_node(struct csd *d, const char *n, const json_t *doc)
 	if (!ul)
 		json_object_set_new(o, "underlay", json_null());
 	json_object_set_new(o, "declared", json_boolean(doc != NULL));
+	encrypt_view_node(d, n, o);
 	json_object_set_new(o, "state", json_string(strcmp(n, d->cfg.node) ? "remote" : "local"));
 	return o;
 }

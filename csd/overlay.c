@@ -7,6 +7,7 @@
 
 #include <cs/cs.h>
 #include "overlay.h"
+#include "vnet/wg.h"
 #include "resources/qos_spec.h"
 #include "policy/rules.h"
 
@@ -132,6 +133,73 @@ const char *overlay_underlay_holder(const json_t *nodes, const char *local,
 	return NULL;
 }
 
+static void check_public_key(const json_t *spec, const char *path, struct schema_errors *errs)
+{
+	const char *k = json_string_value(json_object_get(spec, "public_key"));
+	uint8_t key[WG_KEY_LEN];
+	char kpath[PATH_MAX_LEN];
+
+	if (!k || wg_key_from_base64(k, key) == 0)
+		return;
+	schema_path_join(kpath, sizeof(kpath), path, "public_key");
+	schema_errors_add(errs, "%s: not a WireGuard public key (44 base64 characters ending "
+			  "in '='; cs-ctl node show on that node prints it)", kpath);
+}
+
+/* A node's declared public key: in the file, else as stored. */
+static const char *node_key(const struct overlay *o, const struct overlay_env *env,
+			    const char *n)
+{
+	const struct overlay_node *on = overlay_node_find(o, n);
+	char key[CS_NAME_MAX + 8];
+
+	if (on)
+		return json_string_value(json_object_get(on->spec, "public_key"));
+	snprintf(key, sizeof(key), "/nodes/%s", n);
+	return json_string_value(json_object_get(json_object_get(json_object_get(
+		env->stored_nodes, key), "spec"), "public_key"));
+}
+
+/*
+ * Mixed pairs carry nothing: without a shared store (where each csd
+ * publishes its key) the other nodes of a vnet across nodes must have a
+ * public_key declared when this node encrypts, and none when it does not.
+ */
+static void check_pairs(const struct overlay *o, const struct overlay_vnet *ov, const char *path,
+			const struct overlay_env *env, struct schema_errors *errs)
+{
+	char npath[PATH_MAX_LEN];
+
+	bool here = false;
+
+	if (ov->nnodes < 2 || env->encrypt == OV_ENCRYPT_UNKNOWN || env->store != OV_STORE_LOCAL ||
+	    !env->node)
+		return;
+	/* only this node's own pairs: a vnet it does not span is not its */
+	for (size_t i = 0; i < ov->nnodes; i++)
+		here = here || !strcmp(ov->nodes[i], env->node);
+	if (!here)
+		return;
+	schema_path_join(npath, sizeof(npath), path, "nodes");
+	for (size_t i = 0; i < ov->nnodes; i++) {
+		const char *n = ov->nodes[i], *k;
+		if (env->node && !strcmp(n, env->node))
+			continue;
+		k = node_key(o, env, n);
+		if (env->encrypt == OV_ENCRYPT_WIREGUARD && !k)
+			schema_errors_add(errs, "%s: node %s has no public_key, but this node (%s) "
+					  "encrypts its underlay (encrypt wireguard): declare "
+					  "nodes.%s.public_key (cs-ctl node show %s on %s prints it), or "
+					  "run every node of the vnet with the same encrypt setting",
+					  npath, n, env->node, n, n, n);
+		else if (env->encrypt == OV_ENCRYPT_NONE && k)
+			schema_errors_add(errs, "%s: node %s has a public_key (it encrypts its "
+					  "underlay), but this node (%s) runs with encrypt none: a mixed "
+					  "pair carries nothing; run every node of the vnet with the same "
+					  "encrypt setting", npath, n, env->node);
+	}
+}
+
 static int add_node(struct overlay *o, const char *name, const json_t *spec, const char *path,
 		    struct schema_errors *errs)
 {
@@ -166,6 +234,7 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 		return 0;
 	}
 	n->has_underlay = true;
+	check_public_key(spec, path, errs);
 	for (size_t i = 0; i + 1 < o->nnodes; i++) {
 		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay)) {
 			schema_errors_add(errs, "%s: %s is also the underlay address of nodes.%s; each "
@@ -515,6 +584,16 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 
 	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
 		return r;
+	check_pairs(o, ov, path, env, errs);
+	json_int_t mtu = json_integer_value(json_object_get(body, "mtu"));
+	if (ov->nnodes > 1 && env->mtu_max_across && mtu > env->mtu_max_across) {
+		char mpath[PATH_MAX_LEN];
+		schema_path_join(mpath, sizeof(mpath), path, "mtu");
+		schema_errors_add(errs, "%s: %lld is more than the encrypted underlay carries "
+				  "between nodes (%d: WireGuard takes 80 bytes and VXLAN 50 of "
+				  "1500); lower it or leave it out", mpath, (long long)mtu,
+				  env->mtu_max_across);
+	}
 	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
 		char ipath[PATH_MAX_LEN];
 		schema_path_join(ipath, sizeof(ipath), path, "id");

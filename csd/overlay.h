@@ -96,6 +96,13 @@ struct overlay_env {
 	 * another node has is refused. NULL: not known (cs-ctl). */
 	const json_t *stored_nodes;
 	const char *node_underlay;
+	/* the largest MTU a vnet across nodes may declare (the encrypted
+	 * underlay's path); 0: no bound */
+	int mtu_max_across;
+	/* this node's encrypt setting: without a shared store, every other
+	 * node of a vnet across nodes must agree (a public_key declared, or
+	 * none). OV_ENCRYPT_UNKNOWN: not checked (cs-ctl) */
+	enum { OV_ENCRYPT_UNKNOWN = 0, OV_ENCRYPT_NONE, OV_ENCRYPT_WIREGUARD } encrypt;
 	/* On CS_EINVAL, still give *out what could be read, so that a caller
 	 * can find the errors only a plan finds (all errors in one answer). */
 	bool partial;

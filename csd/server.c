@@ -782,6 +782,9 @@ static bool note_change(struct csd *d, const char *key)
 	/* another node took or gave back an id: what this one knows is stale */
 	if (!strncmp(key, "/alloc/vni/", 11))
 		vni_forget(d);
+	/* a node's new public key: every tunnel peer may change */
+	if (!strncmp(key, WG_KEYS_PREFIX, strlen(WG_KEYS_PREFIX)))
+		encrypt_keys_forget(d);
 	if (!strncmp(key, "/alloc/vni/", 11) || !strncmp(key, "/alloc/quota/", 13) ||
 	    !strncmp(key, "/alloc/charge/", 14) || !strncmp(key, "/alloc/uid/", 11))
 		return false;
@@ -940,6 +943,8 @@ static void heartbeat(struct csd *d)
 
 	/* registered along with each new lease: at start and after an outage */
 	r = node_alive(d);
+	if (r > 0)
+		encrypt_publish(d);
 	if (r <= 0 || !d->cfg.underlay)
 		return;
 	key_node(nkey, d->cfg.node);
@@ -1095,6 +1100,8 @@ int csd_init(struct csd *d)
 		return r;
 	}
 	if ((r = claim_take(d)) < 0)
+		return r;
+	if ((r = encrypt_init(d)) < 0)
 		return r;
 	if ((r = listen_socket(d)) < 0)
 		return r;
@@ -1259,8 +1266,9 @@ void csd_fini(struct csd *d)
 		log_info("node %s: liveness lease revoked", d->cfg.node);
 	d->lease = 0;
 	json_decref(d->alive);
+	json_decref(d->wg_keys);
 	json_decref(d->dirty);
-	d->alive = d->dirty = NULL;
+	d->alive = d->dirty = d->wg_keys = NULL;
 	if (d->debounce_fd >= 0)
 		close(d->debounce_fd);
 	if (d->tick_fd >= 0)

@@ -158,6 +158,7 @@ static const struct authz_op table[] = {
 	{ "node.show", AZ_SCOPE_ANY, AZ_SEE, false, false },
 	{ "node.create", AZ_SCOPE_ADMIN, AZ_MANAGE, false, false },
 	{ "node.delete", AZ_SCOPE_ADMIN, AZ_MANAGE, false, false },
+	{ "node.rotate-key", AZ_SCOPE_ADMIN, AZ_MANAGE, false, false },
 };
 
 const struct authz_op *authz_op_find(const char *op)

@@ -80,7 +80,6 @@ static const struct cs_addr *ul_addr(struct kernel_backend_ul *kbu, const struct
 }
 
 /* The underlay namespace (an fd the backend owns), for kernel_underlay.c. */
-int kernel_underlay_ns(struct kernel_backend *kb);
 int kernel_underlay_ns(struct kernel_backend *kb)
 {
 	return ul_of(kb)->ul_fd;
@@ -1865,4 +1864,5 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_policy = kernel_endpoint_policy,
 	.endpoint_denied = kernel_endpoint_denied,
 	.underlay_filter = kernel_underlay_filter,
+	.underlay_encrypt = kernel_underlay_encrypt,
 };

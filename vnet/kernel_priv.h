@@ -12,6 +12,7 @@
 #include "vnet.h"
 
 struct nl_sock;
+struct wg_driver;
 
 #define VXLAN_DEV "vx0"
 #define EP_DEV "eth0"
@@ -26,8 +27,16 @@ struct ns_entry {
 	char name[];
 };
 
+/* What the underlay filter knows of the encrypted underlay (vnet/wg*.c). */
+struct kernel_wg_filter {
+	char ifname[16];	/* the tunnel's interface; "": not encrypted */
+	unsigned int port;	/* WireGuard's UDP port; 0: none */
+};
+
 struct kernel_backend {
 	struct vnet_backend base;
+	struct kernel_wg_filter wgf;
+	const struct wg_driver *wgd;	/* the tunnel's driver, once up */
 	char prefix[VNET_PREFIX_MAX + 1];
 	/* endpoint_socket() runs on csd's worker threads: readers share */
 	pthread_rwlock_t lock;
@@ -56,6 +65,8 @@ int kernel_endpoint_denied(struct vnet_backend *b, const char *tenant, const cha
 /* A namespace was (re)created: what was loaded into one of that name
  * before says nothing about it. */
 void kernel_nft_forget(const char *ns);
+int kernel_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e);
+int kernel_underlay_ns(struct kernel_backend *kb);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 

@@ -20,9 +20,6 @@
 #include "kernel_priv.h"
 #include "netns.h"
 
-/* In kernel.c; belongs in kernel_priv.h, which this change leaves alone. */
-int kernel_underlay_ns(struct kernel_backend *kb);
-
 /*
  * The VNI sits in bytes 4-6 of the VXLAN header, which follows the 8-byte
  * UDP header: @th (the transport header) bit (8 + 4) * 8, 24 bits long.
@@ -86,18 +83,12 @@ static bool has_family(const struct vnet_underlay_rule *r, int family)
 	return false;
 }
 
-int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
-			   size_t n)
+static int check_rules(struct kernel_backend *kb, const struct vnet_underlay_rule *rules,
+		       size_t n)
 {
-	struct kernel_backend *kb = (struct kernel_backend *)b;
-	struct nft_job job = { 0 };
-	char table[VNET_PREFIX_MAX + 16], err[256];
-	char *cmds = NULL;
-	size_t len = 0, i, k;
-	FILE *f = NULL;
-	int fam, r;
+	size_t i, k;
+	int fam;
 
-	snprintf(table, sizeof(table), "inet %s_underlay", kb->prefix);
 	for (i = 0; i < n; i++) {
 		if (rules[i].vni < 1 || rules[i].vni > 16777215) {
 			kernel_err(kb, "underlay filter: VNI %u is out of range 1-16777215",
@@ -113,34 +104,92 @@ int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_ru
 			}
 		}
 	}
+	return 0;
+}
 
+/*
+ * Only the kernel's tunnels send VXLAN: a local user with an ordinary UDP
+ * socket bound to the underlay address could otherwise forge encapsulated
+ * frames that a peer accepts (they carry a member's source address). The
+ * kernel's VXLAN socket is a kernel socket created by root (skuid 0), and
+ * the packets it encapsulates carry either no socket or the sending
+ * endpoint's, which lives in another namespace: for both "meta skuid"
+ * does not match (nft breaks the rule when the socket is missing or of
+ * another namespace), so they pass. A user socket here carries its owner.
+ * Raw sockets need CAP_NET_RAW, which only root holds here; forwarded
+ * packets do not cross the output hook (they enter through an interface
+ * of this namespace, which the input filter of the peer judges).
+ */
+static void put_output(FILE *f, const char *table, const struct kernel_wg_filter *wg)
+{
+	fprintf(f, "add chain %s output { type filter hook output priority -10; "
+		"policy accept; }\n", table);
+	fprintf(f, "add rule %s output udp dport %d meta skuid != 0 drop\n", table, VXLAN_PORT);
+	if (!wg || !wg->ifname[0])
+		return;
+	fprintf(f, "add rule %s output udp dport %u meta skuid != 0 drop\n", table, wg->port);
+	/* encrypted: fail closed, VXLAN leaves only into the tunnel (were the
+	 * steering rule missing, it would go out in plaintext) */
+	fprintf(f, "add rule %s output udp dport %d oifname != \"%s\" drop\n", table,
+		VXLAN_PORT, wg->ifname);
+}
+
+static void put_table(FILE *f, const char *table, const struct vnet_underlay_rule *rules,
+		      size_t n, const struct kernel_wg_filter *wg)
+{
+	size_t i;
+	int fam;
+
+	/* "add" then "delete" works whether or not the table is there */
+	fprintf(f, "add table %s\n", table);
+	if (!n) {
+		fprintf(f, "delete table %s\n", table);
+		return;
+	}
+	fprintf(f, "flush table %s\n", table);
+	/* before the usual filter priority 0, so that a host firewall
+	 * accepting everything to the port does not open it again */
+	fprintf(f, "add chain %s input { type filter hook input priority -10; "
+		"policy accept; }\n", table);
+	/* encrypted: encapsulated packets count only when they came out of
+	 * the tunnel, whatever their (forgeable) outer source */
+	if (wg && wg->ifname[0])
+		fprintf(f, "add rule %s input udp dport %d iifname != \"%s\" drop\n", table,
+			VXLAN_PORT, wg->ifname);
+	for (i = 0; i < n; i++) {
+		/* a VNI without nodes of a family accepts nothing there */
+		for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
+			if (!has_family(&rules[i], fam))
+				continue;
+			fprintf(f, "add rule %s input udp dport %d", table, VXLAN_PORT);
+			put_saddrs(f, &rules[i], fam);
+			fprintf(f, " " VNI_MATCH " %u accept\n", rules[i].vni);
+		}
+	}
+	fprintf(f, "add rule %s input udp dport %d drop\n", table, VXLAN_PORT);
+	put_output(f, table, wg);
+}
+
+int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
+			   size_t n)
+{
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	struct nft_job job = { 0 };
+	char table[VNET_PREFIX_MAX + 16], err[256];
+	char *cmds = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int r;
+
+	snprintf(table, sizeof(table), "inet %s_underlay", kb->prefix);
+	if ((r = check_rules(kb, rules, n)) < 0)
+		return r;
 	f = open_memstream(&cmds, &len);
 	if (!f) {
 		kernel_err(kb, "underlay filter: out of memory");
 		return CS_ENOMEM;
 	}
-	/* "add" then "delete" works whether or not the table is there */
-	fprintf(f, "add table %s\n", table);
-	if (!n) {
-		fprintf(f, "delete table %s\n", table);
-	} else {
-		fprintf(f, "flush table %s\n", table);
-		/* before the usual filter priority 0, so that a host firewall
-		 * accepting everything to the port does not open it again */
-		fprintf(f, "add chain %s input { type filter hook input priority -10; "
-			"policy accept; }\n", table);
-		for (i = 0; i < n; i++) {
-			/* a VNI without nodes of a family accepts nothing there */
-			for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
-				if (!has_family(&rules[i], fam))
-					continue;
-				fprintf(f, "add rule %s input udp dport %d", table, VXLAN_PORT);
-				put_saddrs(f, &rules[i], fam);
-				fprintf(f, " " VNI_MATCH " %u accept\n", rules[i].vni);
-			}
-		}
-		fprintf(f, "add rule %s input udp dport %d drop\n", table, VXLAN_PORT);
-	}
+	put_table(f, table, rules, n, &kb->wgf);
 	if (fclose(f)) {
 		f = NULL;
 		kernel_err(kb, "underlay filter: out of memory");

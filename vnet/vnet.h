@@ -24,6 +24,8 @@
  * nodes leaves room for the VXLAN header on a 1500-byte underlay. */
 #define VNET_MTU_LOCAL 1500
 #define VNET_MTU_OVERLAY 1450
+/* ... and VXLAN inside WireGuard (vnet/wg.h: 1500 - 80 - 50) */
+#define VNET_MTU_ENCRYPTED 1370
 
 /* What a backend needs to know of a vnet. */
 struct vnet_spec {
@@ -102,6 +104,22 @@ struct vnet_underlay_rule {
 	size_t npeers;
 };
 
+/* The encrypted underlay (vnet/wg.h): this node's WireGuard key and port,
+ * and the nodes its vnets share, each with its underlay address and key. */
+struct vnet_wg_peer {
+	struct cs_addr underlay;
+	uint8_t key[32];
+	uint16_t port;
+};
+enum vnet_wg_driver { VNET_WG_AUTO = 0, VNET_WG_KERNEL, VNET_WG_GO };
+struct vnet_encrypt {
+	enum vnet_wg_driver driver;	/* auto: the kernel's where it works */
+	uint8_t priv[32];
+	uint16_t port;
+	const struct vnet_wg_peer *peers;
+	size_t npeers;
+};
+
 struct vnet_backend_config {
 	const char *prefix;     /* every kernel object carries it (<= 8 chars) */
 	const char *underlay;   /* this node's underlay address, or NULL */
@@ -156,6 +174,12 @@ struct vnet_ops {
 	 * underlay accepts; every other packet to the VXLAN port is dropped */
 	int (*underlay_filter)(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			       size_t n);
+	/* carry VXLAN to each peer inside WireGuard, adding and removing
+	 * peers without disturbing the others; NULL stops the tunnel (none
+	 * left: nothing of it remains). Call before underlay_filter(), which
+	 * then accepts VXLAN only out of the tunnel. Optional: a backend
+	 * without it refuses encryption. */
+	int (*underlay_encrypt)(struct vnet_backend *b, const struct vnet_encrypt *e);
 };
 
 /* Every backend starts with this. */
@@ -267,6 +291,17 @@ static inline int vb_underlay_filter(struct vnet_backend *b, const struct vnet_u
 				     size_t n)
 {
 	return b->ops->underlay_filter(b, rules, n);
+}
+
+/* Can the backend encrypt its underlay (underlay_encrypt)? */
+static inline bool vb_encrypts(const struct vnet_backend *b)
+{
+	return b->ops->underlay_encrypt != NULL;
+}
+
+static inline int vb_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e)
+{
+	return b->ops->underlay_encrypt ? b->ops->underlay_encrypt(b, e) : CS_ENOTSUP;
 }
 
 extern const struct vnet_ops vnet_kernel_ops;

@@ -100,3 +100,30 @@ leaked() { ls /run/netns 2>/dev/null | grep "^$PFX\." || true; }
 revision() { ctl "$1" -j status | sed -n 's/.*"revision": \([0-9]*\).*/\1/p'; }
 
 fd_count() { ls "/proc/$1/fd" | wc -l; }
+
+# underlay_add HOST...: host namespaces (host_add) on one underlay bridge,
+# br0 in namespace ${PFX}hul (made here); the i-th host has 192.0.2.i/24
+# on its eth0
+underlay_add() {
+	local h i=0
+	host_add ul
+	ip -n "${PFX}hul" link add br0 type bridge
+	ip -n "${PFX}hul" link set br0 up
+	for h in "$@"; do
+		i=$((i + 1))
+		host_add "$h"
+		ip link add "ul$i" netns "${PFX}hul" type veth peer name eth0 netns "${PFX}h$h"
+		ip -n "${PFX}hul" link set "ul$i" master br0 up
+		ip -n "${PFX}h$h" addr add "192.0.2.$i/24" dev eth0
+		ip -n "${PFX}h$h" link set eth0 up
+	done
+}
+
+# del_node_ns: the namespaces left by csds with prefixes $PFX + a digit
+# (several nodes of one test: all namespaces share /run/netns)
+del_node_ns() {
+	local ns
+	for ns in /run/netns/"$PFX"[0-9].*; do
+		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
+	done
+}

@@ -21,9 +21,12 @@ UL=${PFX}hul
 
 # each csd has a prefix of its own (all namespaces share /run/netns)
 pfx() { echo "$PFX${1#n}"; }
+# an unprivileged local user of the test's own (removed by the trap)
+INJUSER=cs$PFX
 cleanup_multinode() {
 	local ns
 	cleanup
+	id "$INJUSER" >/dev/null 2>&1 && userdel "$INJUSER"
 	for ns in /run/netns/"$PFX"[0-9].*; do
 		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
 	done
@@ -34,18 +37,7 @@ leaked_all() { ls /run/netns 2>/dev/null | grep "^$PFX[0-9]\." || true; }
 quiet() { "$@" >/dev/null 2>&1; }
 
 # the underlay: a bridge in a namespace of its own, a veth to each host
-host_add ul
-ip -n "$UL" link add br0 type bridge
-ip -n "$UL" link set br0 up
-i=0
-for h in n1 n2 n3 x; do
-	i=$((i + 1))
-	host_add "$h"
-	ip link add "ul$i" netns "$UL" type veth peer name eth0 netns "${PFX}h$h"
-	ip -n "$UL" link set "ul$i" master br0 up
-	ip -n "${PFX}h$h" addr add "192.0.2.$i/24" dev eth0
-	ip -n "${PFX}h$h" link set eth0 up
-done
+underlay_add n1 n2 n3 x
 # n1 and n2 are told their underlay address; n3 takes it from the file
 csd_start n1 -p "$(pfx n1)" --underlay 192.0.2.1 || exit 1
 csd_start n2 -p "$(pfx n2)" -u 192.0.2.2 || exit 1
@@ -246,11 +238,21 @@ PY
 inj() { nsenter --net="/run/netns/${PFX}h$1" "$VXINJECT" send "$2" 192.0.2.1 "$3" 10.1.0.50 10.1.0.10 7300 "$4"; }
 bg_ep n1 acme/blue/web "$VXINJECT" listen 7300 2500 >"$TMP/inj.log"
 for i in $(seq 50); do grep -q listening "$TMP/inj.log" && break; sleep 0.05; done
+# and from member n2 by a local user other than root: only the kernel's
+# tunnels send VXLAN (the output filter), so it never leaves n2
+useradd -M -N -s /usr/sbin/nologin "$INJUSER"
+cp "$VXINJECT" "$TMP/vxinject"
+chmod 755 "$TMP/vxinject"
 inj x 192.0.2.4 101 foreign-to-acme
 inj n2 192.0.2.2 101 member-to-acme
+out=$(nsenter --net="/run/netns/${PFX}hn2" setpriv --reuid="$INJUSER" --regid=nogroup \
+	--clear-groups --inh-caps=-all "$TMP/vxinject" send 192.0.2.2 192.0.2.1 101 10.1.0.50 \
+	10.1.0.10 7300 user-to-acme 2>&1)
+check "the user's send on n2 is refused there: $out" grep -q 'Operation not permitted' <<<"$out"
 sleep 3
 check "a VXLAN packet with acme's VNI from member n2 arrives" grep -q member-to-acme "$TMP/inj.log"
 check_not "the same from foreign 192.0.2.4 does not" grep -q foreign-to-acme "$TMP/inj.log"
+check_not "the same from member n2 by an unprivileged user does not" grep -q user-to-acme "$TMP/inj.log"
 
 # export then apply on every node: nothing changes
 for h in $NODES; do

@@ -6,6 +6,9 @@
  *       from underlay address FROM (bound, so it is the source), to TO:4789,
  *       a VXLAN packet (VNI, I flag) around a broadcast Ethernet frame
  *       carrying IPv4 INNER_SRC -> INNER_DST / UDP -> PORT with MSG
+ *   vxinject spoof FROM TO VNI INNER_SRC INNER_DST PORT MSG
+ *       the same through a raw socket (root), FROM need not be local: a
+ *       plaintext packet forged with a member node's underlay address
  *   vxinject listen PORT MS
  *       print every UDP datagram arriving on PORT for MS milliseconds, one
  *       line each; exit 0 (whatever arrived)
@@ -14,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +50,40 @@ static int addr4(const char *s, struct in_addr *a)
 	return 0;
 }
 
-static int do_send(char **argv)
+/* The VXLAN packet @p (@len bytes) from FROM:40000 to TO:4789 with an
+ * outer IPv4 and UDP header of its own, through a raw socket. */
+static int raw_send(const struct sockaddr_in *from, const struct sockaddr_in *to,
+		    const uint8_t *p, size_t len)
+{
+	uint8_t pkt[600] = { 0 }, *udp = pkt + 20;
+	size_t tot = 20 + 8 + len;
+	uint16_t ck;
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)(tot >> 8);
+	pkt[3] = (uint8_t)tot;
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_UDP;
+	memcpy(pkt + 12, &from->sin_addr, 4);
+	memcpy(pkt + 16, &to->sin_addr, 4);
+	ck = csum(pkt, 20);
+	memcpy(pkt + 10, &ck, 2);
+	udp[0] = 40000 >> 8;
+	udp[1] = 40000 & 0xff;
+	memcpy(udp + 2, &to->sin_port, 2);
+	udp[4] = (uint8_t)((8 + len) >> 8);
+	udp[5] = (uint8_t)(8 + len);
+	memcpy(udp + 8, p, len);	/* UDP checksum 0: none, valid over IPv4 */
+	if (fd < 0 || sendto(fd, pkt, tot, 0, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+		perror("vxinject spoof");
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int do_send(char **argv, bool spoof)
 {
 	uint8_t p[512] = { 0 }, *eth = p + 8, *ip = eth + 14, *udp = ip + 20;
 	struct sockaddr_in from = { .sin_family = AF_INET }, to = { .sin_family = AF_INET };
@@ -57,6 +94,8 @@ static int do_send(char **argv)
 	uint16_t ck;
 	int fd;
 
+	if (spoof)
+		from.sin_port = 0;
 	if (addr4(argv[0], &from.sin_addr) < 0 || addr4(argv[1], &to.sin_addr) < 0 ||
 	    addr4(argv[3], &isrc) < 0 || addr4(argv[4], &idst) < 0)
 		return 2;
@@ -89,6 +128,8 @@ static int do_send(char **argv)
 	udp[4] = (uint8_t)((8 + mlen) >> 8);
 	udp[5] = (uint8_t)(8 + mlen);
 	memcpy(udp + 8, argv[6], mlen);
+	if (spoof)
+		return raw_send(&from, &to, p, 8 + 14 + ilen);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
 	    sendto(fd, p, 8 + 14 + ilen, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
@@ -139,10 +180,12 @@ static int do_listen(char **argv)
 int main(int argc, char **argv)
 {
 	if (argc == 9 && !strcmp(argv[1], "send"))
-		return do_send(argv + 2);
+		return do_send(argv + 2, false);
+	if (argc == 9 && !strcmp(argv[1], "spoof"))
+		return do_send(argv + 2, true);
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return do_listen(argv + 2);
-	fprintf(stderr, "usage: vxinject send FROM TO VNI INNER_SRC INNER_DST PORT MSG\n"
+	fprintf(stderr, "usage: vxinject send|spoof FROM TO VNI INNER_SRC INNER_DST PORT MSG\n"
 			"       vxinject listen PORT MS\n");
 	return 2;
 }

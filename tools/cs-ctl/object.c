@@ -332,8 +332,9 @@ static int verb_create(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
-/* delete and show: exactly one NAME. */
-static int named(struct ctl *c, int v, int argc, char **argv, bool quiet)
+/* delete, show (and node rotate-key): exactly one NAME. */
+static int named_word(struct ctl *c, int v, const char *word, int argc, char **argv,
+		      bool quiet)
 {
 	char op[64], usage[160], what[256];
 	json_t *res = NULL;
@@ -350,13 +351,18 @@ static int named(struct ctl *c, int v, int argc, char **argv, bool quiet)
 	if (argc > 2)
 		return ctl_usage_error(c, "unexpected \"%s\"; expected %s", argv[2],
 				       verb_usage(c->obj, v, usage, sizeof(usage)));
-	op_name(c, verbs[v].word, op, sizeof(op));
+	op_name(c, word, op, sizeof(op));
 	snprintf(what, sizeof(what), "%s %s", c->obj->word, argv[1]);
 	r = ctl_request(c, op, json_pack("{s:s}", "name", argv[1]), what, &res);
 	if (!r)
 		r = print_result(c, res, quiet);
 	json_decref(res);
 	return r;
+}
+
+static int named(struct ctl *c, int v, int argc, char **argv, bool quiet)
+{
+	return named_word(c, v, verbs[v].word, argc, argv, quiet);
 }
 
 static int verb_delete(struct ctl *c, int argc, char **argv)
@@ -789,7 +795,22 @@ int ctl_rule(struct ctl *c, int argc, char **argv)
 			      argc, argv);
 }
 
+/* On node N itself: a new WireGuard key pair; prints the new public key. */
+static int node_rotate_key(struct ctl *c, int argc, char **argv)
+{
+	return named_word(c, V_SHOW, "rotate-key", argc, argv, false);
+}
+
+static const struct ctl_cmd node_verbs[] = {
+	{ "create", verb_create, "%s [key value]..." },
+	{ "delete", verb_delete, "%s" },
+	{ "list", verb_list, "%s" },
+	{ "show", verb_show, "%s" },
+	{ "rotate-key", node_rotate_key, "%s" },
+};
+
 int ctl_node(struct ctl *c, int argc, char **argv)
 {
-	return object_run(c, &node_obj, argc, argv);
+	return object_run_tab(c, &node_obj, node_verbs, sizeof(node_verbs) / sizeof(node_verbs[0]),
+			      argc, argv);
 }
