@@ -25,6 +25,7 @@ struct uid_use {
 	unsigned conns;
 	size_t rx;     /* bytes of partial messages buffered */
 	size_t tx;     /* bytes of replies queued, not yet taken */
+	long txfds;    /* fds those replies hold */
 };
 
 struct uid_table {
@@ -45,6 +46,8 @@ void limits_defaults(struct csd_limits *l)
 		l->replies = 64u << 20;
 	if (!l->partial_timeout)
 		l->partial_timeout = 10;
+	if (!l->reply_fds)
+		l->reply_fds = 64;
 	if (!l->tenants)
 		l->tenants = 10;
 	if (!l->vnets)
@@ -64,6 +67,7 @@ static const struct {
 	{ "buffer_total", offsetof(struct csd_limits, buffer_total), 65536, 1LL << 36, "bytes" },
 	{ "replies", offsetof(struct csd_limits, replies), 65536, 1LL << 34, "bytes" },
 	{ "partial_timeout", offsetof(struct csd_limits, partial_timeout), 1, 3600, "seconds" },
+	{ "reply_fds", offsetof(struct csd_limits, reply_fds), 8, 100000, "fds" },
 	{ "tenants", offsetof(struct csd_limits, tenants), 1, 1000000, "tenants" },
 	{ "vnets", offsetof(struct csd_limits, vnets), 1, 1000000, "vnets" },
 	{ "endpoints", offsetof(struct csd_limits, endpoints), 1, 10000000, "endpoints" },
@@ -87,7 +91,8 @@ int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *
 				break;
 		if (i == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, errlen, "%s: limits.%s: unknown key (known: connections, buffer, "
-				 "buffer_total, replies, partial_timeout, tenants, vnets, endpoints)",
+				 "buffer_total, replies, reply_fds, partial_timeout, tenants, vnets, "
+				 "endpoints)",
 				 file, key);
 			return CS_EINVAL;
 		}
@@ -140,7 +145,7 @@ void uid_use_release(struct csd *d, struct uid_use *u)
 {
 	struct uid_use **p;
 
-	if (!u || u->conns || u->rx || u->tx)
+	if (!u || u->conns || u->rx || u->tx || u->txfds)
 		return;
 	p = slot(d->uids, u->uid);
 	if (*p == u) {
@@ -213,6 +218,17 @@ int uid_tx_charge(struct csd *d, struct uid_use *u, long delta)
 	}
 	u->tx += (size_t)delta;
 	return !u->admin && u->tx > d->cfg.limits.replies ? CS_EQUOTA : 0;
+}
+
+void uid_txfds_add(struct uid_use *u, long n)
+{
+	if (u)
+		u->txfds += n;
+}
+
+bool uid_txfds_full(const struct csd *d, const struct uid_use *u)
+{
+	return u && !u->admin && u->txfds >= (long)d->cfg.limits.reply_fds;
 }
 
 size_t uid_rx_bytes(const struct uid_use *u)

@@ -39,6 +39,10 @@ int uid_rx_charge(void *ctx, long delta);
 /* Queued reply bytes: CS_EQUOTA once a non-administrator holds too many. */
 int uid_tx_charge(struct csd *d, struct uid_use *u, long delta);
 size_t uid_rx_bytes(const struct uid_use *u);
+/* fds held by the uid's queued replies: add (or, negative, take back). */
+void uid_txfds_add(struct uid_use *u, long n);
+/* Does a non-administrator uid's queue hold limits.reply_fds fds? */
+bool uid_txfds_full(const struct csd *d, const struct uid_use *u);
 /* Whether memory should go back to the system now (malloc_trim). */
 bool limits_trim_due(struct csd *d);
 void limits_free(struct csd *d);

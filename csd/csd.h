@@ -23,6 +23,7 @@ struct csd_limits {
 	size_t buffer;          /* bytes of partial messages per uid */
 	size_t buffer_total;    /* bytes of partial messages, all uids */
 	size_t replies;         /* bytes of unread replies per uid */
+	size_t reply_fds;       /* fds unread replies of one uid hold */
 	size_t partial_timeout; /* seconds a partial message may wait for its next part */
 	size_t tenants;         /* tenants a uid creates, in total */
 	size_t vnets;           /* vnets a uid creates, in total */

@@ -39,6 +39,9 @@
 
 #define READS_PER_TURN 16
 #define TX_MAX_BYTES (32u * 1024 * 1024)
+/* fds one connection's unsent replies may hold before csd stops reading
+ * from it (each endpoint.socket reply holds one) */
+#define TX_MAX_FDS 64
 #define CLIENTS_MAX 16384
 /* fds csd keeps for itself (store, netlink, namespaces being entered)
  * beyond one a connection */
@@ -66,6 +69,7 @@ struct client {
 	struct uid_charge charge;
 	struct txmsg *txhead, **txtail;
 	size_t txbytes;
+	int txfds;        /* fds held by queued replies */
 	bool hello;
 	bool dead;
 	uint32_t events;
@@ -302,12 +306,18 @@ static void txmsg_free(struct txmsg *m)
 	free(m);
 }
 
+static bool tx_fds_full(struct csd *d, const struct client *c)
+{
+	return c->txfds >= TX_MAX_FDS || uid_txfds_full(d, c->uid);
+}
+
 static void client_update_events(struct csd *d, struct client *c)
 {
 	uint32_t ev = 0;
 
-	/* stop reading from a client that does not read its replies */
-	if (c->txbytes < TX_MAX_BYTES / 4)
+	/* stop reading from a client that does not read its replies, or
+	 * whose replies (or its uid's) hold csd's fds */
+	if (c->txbytes < TX_MAX_BYTES / 4 && !tx_fds_full(d, c))
 		ev |= EPOLLIN;
 	if (c->txhead)
 		ev |= EPOLLOUT;
@@ -333,6 +343,7 @@ static void client_free(struct csd *d, struct client *c)
 	}
 	cs_wire_rx_reset(&c->rx);
 	uid_tx_charge(d, c->uid, -(long)c->txbytes);
+	uid_txfds_add(c->uid, -c->txfds);
 	uid_conn_release(c->uid);
 	uid_use_release(d, c->uid);
 	for (size_t i = 0; i < c->nephemerals; i++)
@@ -363,6 +374,8 @@ static void client_flush(struct csd *d, struct client *c)
 			c->txtail = &c->txhead;
 		c->txbytes -= m->len;
 		uid_tx_charge(d, c->uid, -(long)m->len);
+		c->txfds -= m->nfds;
+		uid_txfds_add(c->uid, -m->nfds);
 		txmsg_free(m);
 	}
 }
@@ -382,6 +395,8 @@ static void client_queue(struct csd *d, struct client *c, json_t *reply, const i
 	if (nfds > 0)
 		memcpy(m->fds, fds, sizeof(int) * nfds);
 	m->nfds = nfds;
+	c->txfds += nfds;
+	uid_txfds_add(c->uid, nfds);
 	*c->txtail = m;
 	c->txtail = &m->next;
 	c->txbytes += m->len;
@@ -416,7 +431,7 @@ static json_t *rx_error(struct csd *d, struct client *c, int r)
 
 static void client_read(struct csd *d, struct client *c)
 {
-	for (int i = 0; i < READS_PER_TURN && !c->dead; i++) {
+	for (int i = 0; i < READS_PER_TURN && !c->dead && !tx_fds_full(d, c); i++) {
 		int r = cs_wire_read(c->fd, &c->rx);
 		if (r == -EAGAIN)
 			break;
@@ -999,6 +1014,10 @@ static void sweep(struct csd *d)
 		else
 			client_update_events(d, touched[i]);
 	}
+	/* connections paused for their uid's queued fds read again once the
+	 * uid's other connections took theirs */
+	for (struct client *c = d->clients; c; c = c->next)
+		client_update_events(d, c);
 	if (limits_trim_due(d))
 		malloc_trim(0);
 }

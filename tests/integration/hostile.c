@@ -12,6 +12,9 @@
  *   hostile request SOCK HOLD JSON...
  *       one connection: hello, then each JSON request in turn, each reply
  *       printed on a line of its own; the connection is held HOLD seconds
+ *   hostile pipeline SOCK N HOLD JSON
+ *       one connection: hello, then N copies of request JSON sent without
+ *       reading a reply (until csd stops taking them); held HOLD seconds
  *   hostile latency SOCK N
  *       one connection: hello, then N "status" requests one after another;
  *       prints "p50 A p99 B max C" in ms
@@ -154,12 +157,40 @@ static int latency(const char *sock, int n)
 	return 0;
 }
 
+/* Requests sent as fast as csd takes them, no reply read. */
+static int pipeline(const char *sock, int n, int hold, const char *req)
+{
+	const char *hello = "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}";
+	int fd = dial(sock), sent = 0;
+
+	if (fd < 0 || cs_wire_send(fd, hello, strlen(hello), NULL, 0) < 0)
+		return 1;
+	/* csd may pause reading; push on for 3 s at most */
+	for (int waited = 0; sent < n && waited < 3000;) {
+		int r = cs_wire_send_part(fd, req, strlen(req), 0, NULL, 0);
+		if (r == -EAGAIN) {
+			usleep(1000);
+			waited++;
+		} else if (r < 0) {
+			break;
+		} else {
+			sent++;
+		}
+	}
+	printf("sent %d\n", sent);
+	fflush(stdout);
+	sleep((unsigned)hold);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "latency"))
 		return latency(argv[2], atoi(argv[3]));
 	if (argc < 5)
 		goto usage;
+	if (!strcmp(argv[1], "pipeline") && argc == 6)
+		return pipeline(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
 	if (!strcmp(argv[1], "request"))
 		return requests(argv[2], atoi(argv[3]), argv + 4, argc - 4);
 	const char *mode = argv[1], *sock = argv[2];

@@ -104,6 +104,22 @@ for i in $(seq 50); do ctl a endpoint show shop/app/keep >/dev/null 2>&1 || brea
 check "the member's ephemeral endpoint went with its connection" \
 	bash -c "! '$CTL' -S '$SOCK' endpoint show shop/app/keep >/dev/null 2>&1"
 
+# ---- 1b. replies holding fds: endpoint.socket asked 25,000 times, never read
+fds0=$(fd_count "$PID")
+exec_as "$U1" "$HOSTILE" pipeline "$SOCK" 25000 30 \
+	'{"id":9,"op":"endpoint.socket","args":{"name":"shop/app/db","domain":2,"type":2}}' >"$TMP/h3.out" &
+H3=$!; BG_PIDS+=($H3)
+for i in $(seq 100); do [ -s "$TMP/h3.out" ] && break; sleep 0.1; done
+sleep 0.5
+fds=$(fd_count "$PID")
+check "unread endpoint.socket replies hold at most limits.reply_fds of csd's fds ($fds0 -> $fds; $(cat "$TMP/h3.out"))" \
+	test "$fds" -le $(( fds0 + 64 + 16 ))
+t=$(timed ctl a status); r=$?
+check "root is answered meanwhile (${t} ms)" test $r = 0 -a "$t" -lt 1000
+t=$(timed as "$U2" "$CTL" -S "$SOCK" tenant list); r=$?
+check "and another user (${t} ms)" test $r = 0 -a "$t" -lt 1000
+kill "$H3"; wait "$H3" 2>/dev/null
+
 # ---- 4. bounds per uid in total, whatever tenant it creates
 for i in $(seq 10); do ctl_as "$U1" tenant create "x$i" >/dev/null || break; done
 out=$(ctl_as "$U1" tenant create x11 2>&1)
