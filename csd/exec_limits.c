@@ -81,20 +81,50 @@ static int read_rlimits(pid_t pid, struct caller_limits *cl)
 	return r == 0 && i != RLIM_NLIMITS ? -EINVAL : r;
 }
 
+/* "ID:CONTROLLERS:/PATH", the hierarchy ID not seen before in @cl. */
+static bool cgroup_line_ok(const struct caller_limits *cl, const char *line)
+{
+	const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	size_t idlen = c1 ? (size_t)(c1 - line) : 0;
+
+	if (!c2 || !idlen || idlen > 9 || strspn(line, "0123456789") != idlen || c2[1] != '/')
+		return false;
+	for (size_t i = 0; i < cl->ncgroups; i++)
+		if (!strncmp(cl->cgroups[i], line, idlen + 1))
+			return false;
+	return true;
+}
+
+/*
+ * The caller's cgroups, a whole line each: a path can be as long as the
+ * caller makes it, and a line cut short would read as a line of its own
+ * that the caller chose (a cgroup of any other hierarchy or service). So
+ * a line too long, malformed or repeated refuses the exec.
+ */
 static int read_cgroups(pid_t pid, struct caller_limits *cl)
 {
-	char path[64], line[CALLER_CGROUP_MAX];
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 	FILE *f;
+	int r = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	if (!(f = fopen(path, "re")))
 		return -errno;
-	while (cl->ncgroups < CALLER_CGROUPS && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(cl->cgroups[cl->ncgroups++], sizeof(cl->cgroups[0]), "%s", line);
+	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((size_t)n >= sizeof(cl->cgroups[0]) || cl->ncgroups == CALLER_CGROUPS)
+			r = -E2BIG;
+		else if (!cgroup_line_ok(cl, line))
+			r = -EINVAL;
+		else
+			memcpy(cl->cgroups[cl->ncgroups++], line, (size_t)n + 1);
 	}
+	free(line);
 	fclose(f);
-	return 0;
+	return r;
 }
 
 int caller_limits_read(pid_t pid, uid_t uid, struct caller_limits *cl, char *err,
@@ -114,6 +144,12 @@ int caller_limits_read(pid_t pid, uid_t uid, struct caller_limits *cl, char *err
 	if (r == 0 && !still_caller(pidfd, pid, uid))
 		r = -ESRCH;
 	close(pidfd);
+	if (r == -E2BIG || r == -EINVAL) {
+		snprintf(err, errlen, "the calling process %d is in a cgroup whose path is over %d "
+			 "characters, or its /proc/%d/cgroup is malformed", (int)pid,
+			 CALLER_CGROUP_MAX - 16, (int)pid);
+		return CS_EINVAL;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read the limits of the calling process %d: %s",
 			 (int)pid, strerror(-r));
@@ -161,7 +197,8 @@ static bool hierarchy_mount(const char *ctrl, char *out, size_t len)
 	return found;
 }
 
-/* Move the calling process into the cgroup of line "ID:CTRL:PATH". */
+/* Move the calling process into the cgroup of line "ID:CTRL:PATH": 1, or 0
+ * where it cannot (that hierarchy is not here, or read-only), or -1. */
 static int join_cgroup(const char *line, char *err, size_t errlen)
 {
 	char ctrl[256], mnt[2048], path[CALLER_CGROUP_MAX + 2048 + 32];
@@ -188,16 +225,42 @@ static int join_cgroup(const char *line, char *err, size_t errlen)
 		return -1;
 	}
 	close(fd);
-	return 0;
+	return 1;
+}
+
+/* After joining: the process is where the caller is, in every hierarchy
+ * it joined (@joined[i] for cl->cgroups[i]). */
+static int cgroups_verify(const struct caller_limits *cl, const bool *joined, char *err,
+			  size_t errlen)
+{
+	struct caller_limits mine = { 0 };
+	int r = read_cgroups(getpid(), &mine);
+
+	for (size_t j = 0; r == 0 && j < cl->ncgroups; j++) {
+		bool same = !joined[j];
+		for (size_t i = 0; i < mine.ncgroups && !same; i++)
+			same = !strcmp(mine.cgroups[i], cl->cgroups[j]);
+		if (!same)
+			r = -EPERM;
+	}
+	if (r < 0)
+		snprintf(err, errlen, "could not take the caller's cgroups (%s)", strerror(-r));
+	return r < 0 ? -1 : 0;
 }
 
 int caller_limits_apply(const struct caller_limits *cl, char *err, size_t errlen)
 {
 	if (!cl->valid)
 		return 0;
-	for (size_t i = 0; i < cl->ncgroups; i++)
-		if (join_cgroup(cl->cgroups[i], err, errlen) < 0)
+	bool joined[CALLER_CGROUPS] = { false };
+	for (size_t i = 0; i < cl->ncgroups; i++) {
+		int j = join_cgroup(cl->cgroups[i], err, errlen);
+		if (j < 0)
 			return -1;
+		joined[i] = j > 0;
+	}
+	if (cgroups_verify(cl, joined, err, errlen) < 0)
+		return -1;
 	for (int i = 0; i < RLIM_NLIMITS; i++) {
 		struct rlimit now, want = cl->lim[i];
 		/* without CAP_SYS_RESOURCE no hard limit goes up: a caller's

@@ -157,6 +157,16 @@ check "an exec'd program has the caller's rlimits, not csd's: $(head -1 <<<"$out
 if [ -n "$CG" ]; then
 	check "and runs in the caller's cgroup ($(grep '^0::' <<<"$out"))" grep -qx "0::/${PFX}cg" <<<"$out"
 	for i in $(seq 50); do rmdir "$CG" 2>/dev/null && break; sleep 0.1; done
+	# a cgroup path long enough to be read as two lines, the second forged
+	long="$CG2/${PFX}cl/$(printf 'a%.0s' $(seq 250))/$(printf 'b%.0s' $(seq 250))/0::"
+	if mkdir -p "$long" 2>/dev/null; then
+		out=$(sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$long" \
+			setpriv --reuid "$U1" --regid "$(id -g "$U1")" --clear-groups "$CTL" -S "$SOCK" \
+			exec shop/app/db -- cat /proc/self/cgroup 2>&1)
+		check "a cgroup line too long to read whole refuses the exec, not a forged cgroup: $out" \
+			bash -c 'grep -q "caller" <<<"$1" && ! grep -qx "0::/" <<<"$1"' sh "$out"
+		for i in $(seq 50); do rmdir "$long" "${long%/*}" "${long%/*/*}" "$CG2/${PFX}cl" 2>/dev/null && break; sleep 0.1; done
+	fi
 else
 	echo "# no cgroup2 hierarchy to make a cgroup in: the cgroup is not tested"
 fi
