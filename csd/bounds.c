@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,4 +263,57 @@ void limits_free(struct csd *d)
 	}
 	free(t);
 	d->uids = NULL;
+}
+
+/*
+ * The memory parsing one request may take. jansson allocates through
+ * these hooks (installed once, for every thread); between begin and end on
+ * one thread, allocations are counted and refused past the budget, so a
+ * 16 MiB message of "[{},{},...]" (over a gigabyte of values) fails at
+ * the budget instead of growing csd.
+ */
+static __thread size_t budget, spent;
+static __thread bool over;
+
+static void *budget_malloc(size_t n)
+{
+	if (budget) {
+		spent += n;
+		if (spent > budget) {
+			over = true;
+			return NULL;
+		}
+	}
+	return malloc(n);
+}
+
+void json_budget_install(void)
+{
+	json_set_alloc_funcs(budget_malloc, free);
+}
+
+size_t json_budget_for(size_t len)
+{
+	size_t b = len * 16 + (1u << 20);
+
+	return b > (64u << 20) ? 64u << 20 : b;
+}
+
+void json_budget_begin(size_t bytes)
+{
+	budget = bytes;
+	spent = 0;
+	over = false;
+}
+
+bool json_budget_end(void)
+{
+	bool was = over;
+
+	/* memory a big parse took goes back to the system */
+	if (spent > (8u << 20))
+		malloc_trim(0);
+	budget = spent = 0;
+	over = false;
+	return was;
 }

@@ -47,4 +47,13 @@ bool uid_txfds_full(const struct csd *d, const struct uid_use *u);
 bool limits_trim_due(struct csd *d);
 void limits_free(struct csd *d);
 
+/* Parsing one message within a budget of memory (jansson's allocator). */
+void json_budget_install(void);
+/* The budget of a message of @len bytes (16 x, plus 1 MiB; 64 MiB at most). */
+size_t json_budget_for(size_t len);
+/* Count what this thread's jansson allocates, refusing past @bytes (0: no
+ * bound); end says whether something was refused. */
+void json_budget_begin(size_t bytes);
+bool json_budget_end(void);
+
 #endif

@@ -212,7 +212,14 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 	*nfds = 0;
 	uint64_t t0 = metrics_clock();
 	d->requests++;
+	/* a message of many tiny values costs many times its size to parse:
+	 * bounded for everyone but administrators */
+	json_budget_begin(who->admin ? 0 : json_budget_for(len));
 	in = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (json_budget_end() && !in)
+		return cs_msg_error(0, CS_ETOOBIG, "the message's JSON would take more than %zu bytes "
+				    "of memory to parse (many small values); send it in smaller "
+				    "requests", json_budget_for(len));
 	if (!in)
 		return cs_msg_error(0, CS_EPROTO, "malformed JSON at line %d column %d: %s",
 				    jerr.line, jerr.column, jerr.text);
@@ -1125,6 +1132,7 @@ int csd_init(struct csd *d)
 	if ((r = listen_socket(d)) < 0)
 		return r;
 	clients_bound(d);
+	json_budget_install();
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigset_t mask;
 	sigemptyset(&mask);

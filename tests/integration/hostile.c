@@ -15,6 +15,9 @@
  *   hostile pipeline SOCK N HOLD JSON
  *       one connection: hello, then N copies of request JSON sent without
  *       reading a reply (until csd stops taking them); held HOLD seconds
+ *   hostile send SOCK FILE
+ *       one connection: hello, then FILE's bytes as one message (in parts);
+ *       prints the reply
  *   hostile latency SOCK N
  *       one connection: hello, then N "status" requests one after another;
  *       prints "p50 A p99 B max C" in ms
@@ -157,6 +160,31 @@ static int latency(const char *sock, int n)
 	return 0;
 }
 
+/* One message read from @path, sent whole; the reply printed. */
+static int send_file(const char *sock, const char *path)
+{
+	const char *hello = "{\"id\":1,\"op\":\"hello\",\"args\":{\"version\":1}}";
+	FILE *f = fopen(path, "r");
+	char *buf = NULL, *reply;
+	size_t cap = 0, len;
+	int fd = dial(sock);
+
+	if (!f || fd < 0 || getdelim(&buf, &cap, '\0', f) < 0)
+		return 1;
+	fclose(f);
+	if (cs_wire_send(fd, hello, strlen(hello), NULL, 0) < 0 ||
+	    cs_wire_recv(fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, NULL, NULL) < 0)
+		return 1;
+	free(reply);
+	if (cs_wire_send(fd, buf, strlen(buf), NULL, 0) < 0 ||
+	    cs_wire_recv(fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, NULL, NULL) < 0)
+		return 1;
+	printf("%s\n", reply);
+	free(reply);
+	free(buf);
+	return 0;
+}
+
 /* Requests sent as fast as csd takes them, no reply read. */
 static int pipeline(const char *sock, int n, int hold, const char *req)
 {
@@ -185,6 +213,8 @@ static int pipeline(const char *sock, int n, int hold, const char *req)
 
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "send"))
+		return send_file(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "latency"))
 		return latency(argv[2], atoi(argv[3]));
 	if (argc < 5)

@@ -84,6 +84,14 @@ check "partial messages time out and memory returns while they stay connected ($
 	test "$rss2" -lt $(( rss0 + 16384 ))
 grep -q "waited more than 3 s" "$TMP/a/csd.log" 2>/dev/null || true
 kill "$H2"; wait "$H2" 2>/dev/null
+# ---- 2b. one valid message of many tiny values (12 MiB of "{}," parse to >1 GB)
+python3 -c 'import sys; sys.stdout.write("{\"id\":2,\"op\":\"status\",\"args\":{\"x\":[" + ",".join(["{}"] * 4000000) + "]}}")' >"$TMP/big.json"
+chmod 644 "$TMP/big.json"
+rss0=$(rss_kb "$PID")
+out=$(as "$U1" "$HOSTILE" send "$SOCK" "$TMP/big.json" 2>&1)
+rss1=$(rss_kb "$PID")
+check "a message too costly to parse is refused, csd grows < 128 MB ($rss0 -> $rss1 kB): ${out:0:160}" \
+	bash -c 'grep -q ETOOBIG <<<"$1" && test $(( $3 - $2 )) -lt 131072' sh "$out" "$rss0" "$rss1"
 check "csd is alive and answers after the attacks" ctl a status
 
 # ---- 5. members change nothing: they open ephemeral endpoints only
