@@ -145,6 +145,38 @@ static void __attribute__((noreturn)) run_program(const struct exec_plan *x)
 }
 
 /* The supervisor: fds already at FD_IN..FD_NS, everything else closed. */
+/* Take the caller's limits and cgroups (while still root), enter the
+ * endpoint's namespace when @enter, become the caller. 0 or -1 with why. */
+static int become_caller(const struct exec_plan *x, bool enter, char *err, size_t errlen)
+{
+	if (caller_limits_apply(&x->lim, err, errlen) < 0)
+		return -1;
+	if (enter && setns(FD_NS, CLONE_NEWNET) < 0) {
+		snprintf(err, errlen, "cannot enter the namespace: %s", strerror(errno));
+		return -1;
+	}
+	if (setgroups((size_t)x->ngids, x->gids) < 0 || setresgid(x->gid, x->gid, x->gid) < 0 ||
+	    setresuid(x->uid, x->uid, x->uid) < 0) {
+		snprintf(err, errlen, "cannot become uid %u gid %u: %s", (unsigned)x->uid,
+			 (unsigned)x->gid, strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "no_new_privs: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The supervisor forks the program before anything the caller controls
+ * can hold it up (joining the caller's cgroups waits while the caller
+ * keeps them frozen), and reports its pid at once: csd waits for that
+ * report, and must not wait on the caller. The program takes the caller's
+ * limits, cgroups, namespace and identity; what fails there it says on the
+ * caller's stderr and exits 126. Then the supervisor becomes the caller
+ * too: it only waits and relays.
+ */
 static void __attribute__((noreturn)) supervise(const struct exec_plan *x)
 {
 	int pidfd, st = 0;
@@ -152,40 +184,33 @@ static void __attribute__((noreturn)) supervise(const struct exec_plan *x)
 	pid_t pid;
 	char err[CALLER_CGROUP_MAX + 2200];
 
-	/* the caller's limits and cgroups, while still able to take them */
-	if (caller_limits_apply(&x->lim, err, sizeof(err)) < 0) {
-		report(FD_REPORT, "error: %s", err);
-		_exit(1);
-	}
-	if (setns(FD_NS, CLONE_NEWNET) < 0) {
-		report(FD_REPORT, "error: cannot enter the namespace: %s", strerror(errno));
-		_exit(1);
-	}
-	close(FD_NS);
-	if (setgroups((size_t)x->ngids, x->gids) < 0 || setresgid(x->gid, x->gid, x->gid) < 0 ||
-	    setresuid(x->uid, x->uid, x->uid) < 0) {
-		report(FD_REPORT, "error: cannot become uid %u gid %u: %s", (unsigned)x->uid,
-		       (unsigned)x->gid, strerror(errno));
-		_exit(1);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		report(FD_REPORT, "error: no_new_privs: %s", strerror(errno));
-		_exit(1);
-	}
 	pid = fork();
 	if (pid < 0) {
 		report(FD_REPORT, "error: fork: %s", strerror(errno));
 		_exit(1);
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		close(FD_REPORT);
+		close(FD_STATUS);
+		if (become_caller(x, true, err, sizeof(err)) < 0) {
+			dprintf(FD_ERR, "cs-ctl exec: %s\n", err);
+			_exit(126);
+		}
 		run_program(x);
+	}
 	/* the program holds the caller's stdio; a pipe must close when it exits */
+	close(FD_NS);
 	close(FD_IN);
 	close(FD_OUT);
 	close(FD_ERR);
 	report(FD_REPORT, "pid %d", (int)pid);
 	close(FD_REPORT);
 	report(FD_STATUS, "pid %d", (int)pid);
+	if (become_caller(x, false, err, sizeof(err)) < 0) {
+		kill(pid, SIGKILL);
+		report(FD_STATUS, "exit 126");
+		_exit(1);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	for (;;) {

@@ -178,6 +178,17 @@ if [ -n "$CG" ]; then
 else
 	echo "# no cgroup2 hierarchy to make a cgroup in: the cgroup is not tested"
 fi
+# a caller that freezes its own (delegated) cgroup while csd starts its
+# program must not hold csd up
+if [ -n "$CG2" ] && mkdir -p "$CG2/${PFX}dg/a" "$CG2/${PFX}dg/b" 2>/dev/null; then
+	chown -R "$U1" "$CG2/${PFX}dg"
+	out=$(sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CG2/${PFX}dg" \
+		setpriv --reuid "$U1" --regid "$(id -g "$U1")" --clear-groups \
+		/usr/bin/python3 "$(dirname "$0")/execstall.py" "$SOCK" "$CG2/${PFX}dg" shop/app/db 2>&1)
+	ms_=$(sed -n 's/^answered in \([0-9]*\) ms.*/\1/p' <<<"$out")
+	check "exec for a caller whose cgroup is frozen answers at once ($out)" test -n "$ms_" -a "${ms_:-9999}" -lt 1000
+	for i in $(seq 50); do rmdir "$CG2/${PFX}dg/a" "$CG2/${PFX}dg/b" "$CG2/${PFX}dg" 2>/dev/null && break; sleep 0.1; done
+fi
 out=$(in_ep a shop/app/db sh -c 'ulimit -n')
 check "root's exec keeps root's own limits ($out)" test -n "$out"
 
