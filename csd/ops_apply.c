@@ -829,27 +829,35 @@ struct eplan {
 
 struct used {
 	struct cs_addr *v;
-	size_t n;
+	size_t n, cap;
 	json_t *owner;           /* address text -> endpoint name */
+	json_t *index;           /* address text -> true: every one in v */
 };
 
 static int used_add(struct used *u, const struct cs_addr *a)
 {
-	struct cs_addr *v = realloc(u->v, sizeof(*v) * (u->n + 1));
+	char buf[CS_ADDRSTRLEN];
 
-	if (!v)
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 64;
+		struct cs_addr *v = realloc(u->v, sizeof(*v) * cap);
+		if (!v)
+			return CS_ENOMEM;
+		u->v = v;
+		u->cap = cap;
+	}
+	if ((!u->index && !(u->index = json_object())) ||
+	    json_object_set_new(u->index, cs_addr_format(a, buf), json_true()) < 0)
 		return CS_ENOMEM;
-	u->v = v;
 	u->v[u->n++] = *a;
 	return 0;
 }
 
 static bool used_has(const struct used *u, const struct cs_addr *a)
 {
-	for (size_t i = 0; i < u->n; i++)
-		if (!cs_addr_cmp(&u->v[i], a))
-			return true;
-	return false;
+	char buf[CS_ADDRSTRLEN];
+
+	return json_object_get(u->index, cs_addr_format(a, buf)) != NULL;
 }
 
 static bool same_subnets(const json_t *old, const struct overlay_vnet *ov)
@@ -891,6 +899,44 @@ static bool in_list(const json_t *list, const char *s)
 		if (json_is_string(el) && !strcmp(json_string_value(el), s))
 			return true;
 	return false;
+}
+
+/* The endpoints still without an address of subnet @k get the lowest free
+ * ones, in file order, all found in one pass over what is used. */
+static void plan_allocate(struct plan *pl, const struct overlay_vnet *ov, struct eplan *ep,
+			  struct used *u, const char *tv, int k)
+{
+	char buf[CS_ADDRSTRLEN];
+	size_t want = 0, got = 0;
+	struct cs_addr *free_;
+
+	for (size_t i = 0; i < ov->nendpoints; i++)
+		want += !ep[i].has[k];
+	if (!want)
+		return;
+	if (!(free_ = calloc(want, sizeof(*free_)))) {
+		pl->fatal = CS_ENOMEM;
+		return;
+	}
+	/* as many as there are, when fewer than wanted: the first without
+	 * one is named */
+	while (want > 0 && ipam_alloc_many(&ov->subnets[k], u->v, u->n, free_, want) < 0)
+		want = want > 64 ? want / 2 : want - 1;
+	for (size_t i = 0; i < ov->nendpoints; i++) {
+		if (ep[i].has[k])
+			continue;
+		if (got == want) {
+			plan_error(pl, CS_ENOSPC, "vnets.\"%s\".subnet: no free address left in %s "
+				   "for endpoints.%s; use a larger subnet", tv,
+				   cs_prefix_format(&ov->subnets[k], buf), ep[i].oe->name);
+			break;
+		}
+		ep[i].addr[k] = free_[got++];
+		ep[i].has[k] = true;
+		if (used_add(u, &ep[i].addr[k]) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	free(free_);
 }
 
 /* Assign each declared endpoint its addresses: fixed ones, then the ones
@@ -942,21 +988,8 @@ static void plan_addresses(struct plan *pl, const struct overlay_vnet *ov, struc
 			}
 		}
 	}
-	for (size_t i = 0; i < ov->nendpoints; i++) {
-		for (int k = 0; k < ov->nsubnets; k++) {
-			if (ep[i].has[k])
-				continue;
-			if (ipam_alloc(&ov->subnets[k], u->v, u->n, &ep[i].addr[k]) < 0) {
-				plan_error(pl, CS_ENOSPC, "vnets.\"%s\".subnet: no free address left in "
-					   "%s for endpoints.%s; use a larger subnet", tv,
-					   cs_prefix_format(&ov->subnets[k], buf), ep[i].oe->name);
-				continue;
-			}
-			if (used_add(u, &ep[i].addr[k]) < 0)
-				pl->fatal = CS_ENOMEM;
-			ep[i].has[k] = true;
-		}
-	}
+	for (int k = 0; k < ov->nsubnets; k++)
+		plan_allocate(pl, ov, ep, u, tv, k);
 }
 
 /*
@@ -1252,6 +1285,7 @@ out:
 	json_decref(keep);
 	json_decref(after);
 	json_decref(u.owner);
+	json_decref(u.index);
 	free(u.v);
 	free(ep);
 }

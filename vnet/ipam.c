@@ -351,11 +351,12 @@ static int key_cmp(const void *x, const void *y)
 	return memcmp(x, y, 16);
 }
 
-int ipam_alloc(const struct cs_prefix *p, const struct cs_addr *used, size_t n, struct cs_addr *out)
+int ipam_alloc_many(const struct cs_prefix *p, const struct cs_addr *used, size_t n,
+		    struct cs_addr *out, size_t count)
 {
 	uint8_t (*keys)[16] = NULL;
 	struct cs_addr cand, last;
-	size_t k = 0;
+	size_t k = 0, got = 0;
 	int len, r;
 
 	r = ipam_subnet_check(p, NULL, 0);
@@ -367,7 +368,8 @@ int ipam_alloc(const struct cs_prefix *p, const struct cs_addr *used, size_t n, 
 	last_host(p, &last);
 
 	/* Sort the addresses that can collide, then walk up from the second
-	 * host: O(n log n) whatever the size of the subnet. */
+	 * host once, taking every free one until @count: O(n log n + count)
+	 * whatever the size of the subnet. */
 	if (n) {
 		keys = malloc(n * sizeof(*keys));
 		if (!keys)
@@ -383,25 +385,22 @@ int ipam_alloc(const struct cs_prefix *p, const struct cs_addr *used, size_t n, 
 	}
 	if (k)
 		qsort(keys, k, sizeof(*keys), key_cmp);
-
-	r = 0;
-	for (size_t i = 0; i < k; i++) {
-		int c = memcmp(keys[i], cand.a, (size_t)len);
-
-		if (c < 0)
-			continue; /* a duplicate of one already passed */
-		if (c > 0)
+	for (size_t i = 0; got < count;) {
+		/* past the used ones below the candidate (and duplicates) */
+		while (i < k && memcmp(keys[i], cand.a, (size_t)len) < 0)
+			i++;
+		if (cs_addr_cmp(&cand, &last) > 0)
 			break;
-		if (incr(cand.a, len)) {
-			r = CS_ENOSPC;
+		if (i >= k || memcmp(keys[i], cand.a, (size_t)len) != 0)
+			out[got++] = cand;
+		if (incr(cand.a, len))
 			break;
-		}
 	}
 	free(keys);
-	if (r < 0)
-		return r;
-	if (cs_addr_cmp(&cand, &last) > 0)
-		return CS_ENOSPC;
-	*out = cand;
-	return 0;
+	return got == count ? 0 : CS_ENOSPC;
+}
+
+int ipam_alloc(const struct cs_prefix *p, const struct cs_addr *used, size_t n, struct cs_addr *out)
+{
+	return ipam_alloc_many(p, used, n, out, 1);
 }

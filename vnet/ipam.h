@@ -59,5 +59,10 @@ int ipam_check_fixed(const struct cs_prefix *p, const struct cs_addr *a, char *e
 /* Lowest assignable address not in used[0..n) (any order, may contain
  * addresses of other families or outside the subnet). CS_ENOSPC if full. */
 int ipam_alloc(const struct cs_prefix *p, const struct cs_addr *used, size_t n, struct cs_addr *out);
+/* The @count lowest assignable addresses not in used[0..n), in order, into
+ * out[0..count): what @count calls of ipam_alloc() adding each to @used
+ * would give, in one pass. CS_ENOSPC when fewer are free. */
+int ipam_alloc_many(const struct cs_prefix *p, const struct cs_addr *used, size_t n,
+		    struct cs_addr *out, size_t count);
 
 #endif
