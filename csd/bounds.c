@@ -55,6 +55,10 @@ void limits_defaults(struct csd_limits *l)
 		l->vnets = 40;
 	if (!l->endpoints)
 		l->endpoints = 200;
+	if (!l->rules)
+		l->rules = 1000;
+	if (!l->document)
+		l->document = 256u << 10;
 }
 
 static const struct {
@@ -72,6 +76,8 @@ static const struct {
 	{ "tenants", offsetof(struct csd_limits, tenants), 1, 1000000, "tenants" },
 	{ "vnets", offsetof(struct csd_limits, vnets), 1, 1000000, "vnets" },
 	{ "endpoints", offsetof(struct csd_limits, endpoints), 1, 10000000, "endpoints" },
+	{ "rules", offsetof(struct csd_limits, rules), 1, 10000000, "rules" },
+	{ "document", offsetof(struct csd_limits, document), 4096, 1LL << 30, "bytes" },
 };
 
 int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *err,
@@ -93,7 +99,7 @@ int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *
 		if (i == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, errlen, "%s: limits.%s: unknown key (known: connections, buffer, "
 				 "buffer_total, replies, reply_fds, partial_timeout, tenants, vnets, "
-				 "endpoints)",
+				 "endpoints, rules, document)",
 				 file, key);
 			return CS_EINVAL;
 		}

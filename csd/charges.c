@@ -159,3 +159,30 @@ bool charge_of_doc(const char *objkey, const json_t *doc, char out[KEY_MAX])
 	charge_key(out, (uid_t)json_integer_value(u), objkey);
 	return true;
 }
+
+int charge_spec(const struct csd *d, const struct principal *who, const json_t *spec,
+		char *err, size_t errlen)
+{
+	const struct csd_limits *l = &d->cfg.limits;
+	size_t rules = json_array_size(json_object_get(json_object_get(spec, "policy"), "rules"));
+
+	if (who->admin)
+		return 0;
+	if (rules > l->rules) {
+		snprintf(err, errlen, "%zu rules, more than a uid that is not an administrator may "
+			 "give a vnet (limits.rules, %zu in csd's configuration); use groups and "
+			 "cidr: selectors to say the same in fewer, or ask an administrator", rules,
+			 l->rules);
+		return CS_EQUOTA;
+	}
+	char *text = json_dumps(spec, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0;
+	free(text);
+	if (len > l->document) {
+		snprintf(err, errlen, "its declaration takes %zu bytes, more than a uid that is not "
+			 "an administrator may store in one object (limits.document, %zu in csd's "
+			 "configuration)", len, l->document);
+		return CS_EQUOTA;
+	}
+	return 0;
+}

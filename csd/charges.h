@@ -33,6 +33,11 @@ void charge_mark(json_t *doc, const struct principal *who);
 /* The charge key of an object's document, if it carries one. */
 bool charge_of_doc(const char *objkey, const json_t *doc, char out[KEY_MAX]);
 void charge_key(char out[KEY_MAX], uid_t uid, const char *objkey);
+/* Is the spec of an object @who declares within what a non-administrator
+ * may store (limits.rules in a vnet's policy, limits.document bytes)? 0, or
+ * CS_EQUOTA with why (to follow the object's name). */
+int charge_spec(const struct csd *d, const struct principal *who, const json_t *spec,
+		char *err, size_t errlen);
 void charge_token(char out[KEY_MAX], uid_t uid);
 
 #endif

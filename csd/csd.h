@@ -28,6 +28,8 @@ struct csd_limits {
 	size_t tenants;         /* tenants a uid creates, in total */
 	size_t vnets;           /* vnets a uid creates, in total */
 	size_t endpoints;       /* endpoints a uid creates or opens, in total */
+	size_t rules;           /* rules in one vnet's policy */
+	size_t document;        /* bytes of one object's declaration */
 };
 
 struct csd_config {

@@ -1105,6 +1105,8 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	if (!authz_vnet_span(pl->r->who, csd_store_shared(pl->r->d), json_object_get(old, "spec"),
 			     ov->spec, why, sizeof(why)))
 		plan_error(pl, CS_EPERM, "vnets.\"%s\".nodes: %s", tv, why);
+	if (charge_spec(pl->r->d, pl->r->who, ov->spec, why, sizeof(why)) < 0)
+		plan_error(pl, CS_EQUOTA, "vnets.\"%s\": %s", tv, why);
 	/* the vnet itself */
 	vdoc = old ? json_deep_copy(old) : json_object();
 	json_object_set(vdoc, "spec", ov->spec);

@@ -37,6 +37,10 @@ static int vnet_create(struct csd_req *r)
 		ret = req_fail(r, CS_EPERM, "%s: %s", what, err);
 		goto out;
 	}
+	if ((ret = charge_spec(r->d, r->who, spec, err, sizeof(err))) < 0) {
+		ret = req_fail(r, ret, "%s: %s", what, err);
+		goto out;
+	}
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
 	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));

@@ -14,6 +14,7 @@
 #include <cs/cs.h>
 #include "ops.h"
 #include "policy.h"
+#include "charges.h"
 
 static const char *ep_name(const char *key, const char *prefix)
 {
@@ -674,6 +675,13 @@ static int rule_insert(struct csd_req *r, const char *what, json_t *rules, void 
 	ra->at = ra->pos ? ra->pos - 1 : n;
 	if (json_array_insert(rules, ra->at, (json_t *)ra->rule) < 0)
 		return req_fail(r, CS_ENOMEM, "%s: out of memory", what);
+	/* what a non-administrator may store (charges.c) */
+	char why[512];
+	json_t *spec = json_pack("{s:{s:O}}", "policy", "rules", rules);
+	int ret = spec ? charge_spec(r->d, r->who, spec, why, sizeof(why)) : CS_ENOMEM;
+	json_decref(spec);
+	if (ret < 0)
+		return req_fail(r, ret, "%s: the vnet would hold %s", what, why);
 	return 0;
 }
 

@@ -151,6 +151,14 @@ check "an administrator is not bounded" ctl a endpoint create x2/v1/e30
 ctl_as "$U1" endpoint delete x2/v1/e1 >/dev/null
 check "a deleted endpoint gives its room back" ctl_as "$U1" endpoint create x2/v3/e1
 for i in $(seq 2 11); do ctl a tenant delete "x$i" >/dev/null 2>&1; done
+# what one object may hold: rules in a vnet, bytes of a declaration
+rules_file() { python3 -c 'import json,sys; n=int(sys.argv[1]); print(json.dumps({"tenants":{"rt":{}},"vnets":{"rt/v":{"subnet":"10.66.0.0/24","policy":{"default":"deny","rules":[{"from":"cidr:10.%d.%d.0/24" % (i // 250, i % 250),"to":"any","action":"allow"} for i in range(n)]}}}}))' "$1"; }
+rules_file 1001 >"$TMP/r1001.json"; rules_file 50 >"$TMP/r50.json"
+out=$(ctl_as "$U2" apply -f "$TMP/r1001.json" 2>&1)
+check "a vnet of 1,001 rules from a non-administrator is refused: ${out:0:200}" grep -q "limits.rules" <<<"$out"
+check "one of 50 is applied" ctl_as "$U2" apply -f "$TMP/r50.json"
+check "and rule create adds to it" ctl_as "$U2" rule create rt/v from any to any action allow
+ctl a tenant delete rt >/dev/null 2>&1
 
 # ---- 6. exec keeps the caller's limits and cgroup
 CG2=$(findmnt -n -o TARGET -t cgroup2 | head -1)
