@@ -8,6 +8,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cs/cs.h>
@@ -390,4 +391,22 @@ char *cs_msg_dump(const json_t *msg, size_t *len)
 	if (s && len)
 		*len = strlen(s);
 	return s;
+}
+
+int cs_peer_trusted(int fd, const char *path, char *err, size_t errlen)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		snprintf(err, errlen, "%s: cannot tell who serves it: %s", path, strerror(errno));
+		return CS_ECONN;
+	}
+	if (uc.uid != 0 && uc.uid != geteuid()) {
+		snprintf(err, errlen, "%s is served by uid %u, neither root nor you: not csd, or "
+			 "not one of yours; nothing was sent to it (check -S and $CS_SOCKET)", path,
+			 (unsigned)uc.uid);
+		return CS_EPERM;
+	}
+	return 0;
 }

@@ -98,6 +98,12 @@ int cs_wire_recv(int fd, size_t max, char **out, size_t *len, int *fds, int *nfd
  * message never holds descriptors. */
 int cs_wire_read(int fd, struct cs_wire_rx *rx);
 
+/* Is the peer of connected socket @fd root or the caller's own uid (csd
+ * runs as one of them)? 0, or CS_EPERM / CS_ECONN with a message naming
+ * @path: a socket anyone could have created in a shared directory must not
+ * receive requests, fds or a terminal. */
+int cs_peer_trusted(int fd, const char *path, char *err, size_t errlen);
+
 /* Error codes <-> names */
 const char *cs_errname(int code);
 int cs_errcode(const char *name); /* CS_EPROTO for unknown names */

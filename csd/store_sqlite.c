@@ -1260,6 +1260,16 @@ int store_sqlite_open(const char *dir, struct store **out)
 		ret = CS_ENOMEM;
 		goto out;
 	}
+	/* every tenant's declarations: readable by csd's user only, whatever
+	 * the umask; SQLite gives its -wal and -shm files the same mode */
+	int dbfd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dbfd < 0 || fchmod(dbfd, 0600) < 0) {
+		if (dbfd >= 0)
+			close(dbfd);
+		ret = CS_EUNAVAIL;
+		goto out;
+	}
+	close(dbfd);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		ret = CS_ENOMEM;

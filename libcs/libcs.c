@@ -208,6 +208,8 @@ CS_EXPORT int cs_open(const char *socket_path, cs_t **out)
 		r = CS_ECONN;
 		goto fail;
 	}
+	if ((r = cs_peer_trusted(cs->fd, path, open_error, sizeof(open_error))) < 0)
+		goto fail_said;
 	json_t *res = NULL;
 	r = request(cs, "hello", json_pack("{s:i, s:s}", "version", CS_PROTOCOL_VERSION,
 					   "client", "libcs"), &res, NULL);
@@ -224,6 +226,7 @@ CS_EXPORT int cs_open(const char *socket_path, cs_t **out)
 	return 0;
 fail:
 	snprintf(open_error, sizeof(open_error), "%s", cs->error ? cs->error : "");
+fail_said:
 	cs_close(cs);
 	return r;
 }

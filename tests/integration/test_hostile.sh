@@ -200,6 +200,17 @@ fi
 out=$(in_ep a shop/app/db sh -c 'ulimit -n')
 check "root's exec keeps root's own limits ($out)" test -n "$out"
 
+# ---- clients talk only to a csd of root's or their own
+mkdir "$TMP/u1dir"; chown "$U1" "$TMP/u1dir"
+exec_as "$U1" /usr/bin/python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); s.listen(8); time.sleep(20)' "$TMP/u1dir/fake.sock" &
+BG_PIDS+=($!)
+for i in $(seq 50); do [ -S "$TMP/u1dir/fake.sock" ] && break; sleep 0.1; done
+out=$("$CTL" -S "$TMP/u1dir/fake.sock" status 2>&1)
+check "root's cs-ctl refuses a socket another user serves: $out" grep -q "served by uid $UID1, neither root nor you" <<<"$out"
+out=$("$CTL" -S "$TMP/u1dir/fake.sock" exec shop/app/db -- true 2>&1)
+check "and so does its exec: $out" grep -q "served by uid $UID1" <<<"$out"
+check "the same user's own may be used (its csd): a user reaches root's" ctl_as "$U1" status
+
 # ---- 7. nothing csd writes follows a link; directories others can write are refused
 echo precious >"$TMP/victim"
 mkdir -m 1777 "$TMP/rw"
@@ -212,6 +223,14 @@ out=$(nsenter --net="/run/netns/${PFX}hx" timeout 10 "$CSD" -S "$TMP/x.sock" -D 
 check "a run_dir other users can write is refused, naming it and the fix: $out" \
 	test $r != 0 -a -n "$(grep "run_dir $TMP/rw: .*can be written by other users.*chmod" <<<"$out")"
 check "the planted links' target is untouched" grep -qx precious "$TMP/victim"
+mkdir -m 0755 "$TMP/rootrun"
+as "$U1" ln -s "$TMP/rootrun" "$TMP/rw/link"
+echo "{ \"run_dir\": \"$TMP/rw/link\" }" >"$TMP/link.json"
+out=$(nsenter --net="/run/netns/${PFX}hx" timeout 10 "$CSD" -S "$TMP/x.sock" -D "$TMP/xstate" \
+	-p "${PFX}x" -n x -c "$TMP/link.json" 2>&1); r=$?
+check "a run_dir reached through another user's link is refused: $out" \
+	test $r != 0 -a -n "$(grep "is a symbolic link of uid $UID1" <<<"$out")"
+check "and nothing was written where it points" test -z "$(ls "$TMP/rootrun")"
 mkdir -m 0777 "$TMP/xstate2"
 out=$(nsenter --net="/run/netns/${PFX}hx" timeout 10 "$CSD" -S "$TMP/x.sock" -D "$TMP/xstate2" \
 	-p "${PFX}x" -n x 2>&1); r=$?
@@ -225,6 +244,8 @@ csd_start x -c "$TMP/run.json" >/dev/null
 check "csd starts in its own run_dir" ctl x status
 check "its claim was written as a new file, not through the link" \
 	bash -c "grep -qx precious '$TMP/victim' && test ! -L '$TMP/run/${PFX}.claim' && grep -q '\"node\"' '$TMP/run/${PFX}.claim'"
+db_mode=$(stat -c %a "$TMP/x/state/cs.db")
+check "the store's file is csd's alone ($db_mode)" test "$db_mode" = 600
 sock_mode=$(stat -c %a "$TMP/x/csd.sock")
 check "the control socket is 0666 from bind itself ($sock_mode)" test "$sock_mode" = 666
 

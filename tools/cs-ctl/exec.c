@@ -143,6 +143,12 @@ static int connect_csd(struct ctl *c)
 			close(fd);
 		return -1;
 	}
+	char why[512];
+	if (cs_peer_trusted(fd, path, why, sizeof(why)) < 0) {
+		ctl_fail(c, "%s", why);
+		close(fd);
+		return -1;
+	}
 	json_t *res = call(c, fd, 1, "hello", json_pack("{s:i, s:s}", "version",
 			   CS_PROTOCOL_VERSION, "client", "cs-ctl"), NULL, 0, "hello");
 	if (!res) {
