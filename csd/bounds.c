@@ -55,6 +55,8 @@ void limits_defaults(struct csd_limits *l)
 		l->vnets = 40;
 	if (!l->endpoints)
 		l->endpoints = 200;
+	if (!l->monitor)
+		l->monitor = 4u << 20;
 }
 
 static const struct {
@@ -72,6 +74,7 @@ static const struct {
 	{ "tenants", offsetof(struct csd_limits, tenants), 1, 1000000, "tenants" },
 	{ "vnets", offsetof(struct csd_limits, vnets), 1, 1000000, "vnets" },
 	{ "endpoints", offsetof(struct csd_limits, endpoints), 1, 10000000, "endpoints" },
+	{ "monitor", offsetof(struct csd_limits, monitor), 4096, 1LL << 30, "bytes" },
 };
 
 int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *err,
@@ -93,7 +96,7 @@ int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *
 		if (i == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, errlen, "%s: limits.%s: unknown key (known: connections, buffer, "
 				 "buffer_total, replies, reply_fds, partial_timeout, tenants, vnets, "
-				 "endpoints)",
+				 "endpoints, monitor)",
 				 file, key);
 			return CS_EINVAL;
 		}
