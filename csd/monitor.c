@@ -38,6 +38,7 @@ struct monitor {
 	 * so that the deletes of a tenant's objects are shown to whoever saw
 	 * them, though the documents that decided it are gone */
 	json_t *specs;
+	json_t *gone;           /* names of specs deleted in this batch */
 	bool dead;
 };
 
@@ -310,6 +311,8 @@ static int emit(struct csd *d, struct monitor *m, const struct store_event *e)
 	 * is shown to those who saw it */
 	if ((k.kind == MK_TENANT || k.kind == MK_VNET) && e->type == STORE_PUT)
 		spec_learn(m, &k, e->value);
+	else if (k.kind == MK_TENANT || k.kind == MK_VNET)
+		json_object_set_new(m->gone, k.name, json_true());
 	if (k.kind != MK_NODE && !visible(d, m, who, k.part[0], k.kind == MK_TENANT ? NULL :
 					  k.part[1]))
 		return 0;
@@ -324,6 +327,13 @@ static void pump(struct csd *d, struct monitor *m)
 	for (size_t i = 0; i < ev.n && !m->dead; i++)
 		emit(d, m, &ev.v[i]);
 	store_events_clear(&ev);
+	/* what was deleted is forgotten once its revision's events are out
+	 * (they come in one read), so the specs stay those that exist */
+	const char *name;
+	json_t *x;
+	json_object_foreach(m->gone, name, x)
+		json_object_del(m->specs, name);
+	json_object_clear(m->gone);
 	if (r < 0 && !m->dead) {
 		/* the client reconnects and resumes from what it printed last */
 		json_t *e = cs_msg_error(m->id, r, "monitor: the store's watch failed (%s); "
@@ -342,6 +352,7 @@ static void monitor_free(struct csd *d, struct monitor *m)
 		epoll_ctl(d->monitors->epfd, EPOLL_CTL_DEL, store_watch_fd(m->w), NULL);
 	store_watch_free(m->w);
 	json_decref(m->specs);
+	json_decref(m->gone);
 	free(m);
 }
 
@@ -503,7 +514,10 @@ static int monitor_op(struct csd_req *r)
 		if (m->c == r->client && !m->dead)
 			return req_fail(r, CS_EINVAL, "monitor: this connection monitors already; "
 					"open another connection for another monitor");
-	if (!(m = calloc(1, sizeof(*m))) || !(m->specs = json_object())) {
+	if (!(m = calloc(1, sizeof(*m))) || !(m->specs = json_object()) ||
+	    !(m->gone = json_object())) {
+		if (m)
+			json_decref(m->specs);
 		free(m);
 		return req_fail(r, CS_ENOMEM, "monitor: out of memory");
 	}
@@ -511,6 +525,7 @@ static int monitor_op(struct csd_req *r)
 	if ((ret = monitor_start(r, m, &from, &cur)) < 0) {
 		store_watch_free(m->w);
 		json_decref(m->specs);
+		json_decref(m->gone);
 		free(m);
 		return ret;
 	}

@@ -5,15 +5,26 @@
 # sees its tenant and not another's, paired with that other's owner who
 # sees its own); -j lines parse as JSON; a csd restart loses nothing
 # committed while the monitor's csd was away; a monitor that never reads is
-# disconnected once it leaves limits.monitor unread, and csd still answers.
+# disconnected once it leaves limits.monitor unread, and csd still answers;
+# monitors count against their uid's limits.connections.
 . "$(dirname "$0")/lib.sh"
 
 MONSLOW=$CS_BUILD/tests/integration/monslow
 U1=4242
 U2=4243
 as() { local u=$1; shift; setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/a/csd.sock" "$@"; }
-# bgmon OUT ERR CMD...: a monitor in the background (killed at cleanup)
-bgmon() { local out=$1 err=$2; shift 2; "$@" >"$out" 2>"$err" & BG_PIDS+=($!); }
+# bgmon OUT ERR UID|root ARGS...: cs-ctl ARGS in the background as that
+# user, its own pid in BG_PIDS (killed at cleanup)
+bgmon() {
+	local out=$1 err=$2 u=$3; shift 3
+	if [ "$u" = root ]; then
+		"$CTL" -S "$TMP/a/csd.sock" "$@" >"$out" 2>"$err" &
+	else
+		setpriv --reuid "$u" --regid "$u" --clear-groups "$CTL" -S "$TMP/a/csd.sock" "$@" \
+			>"$out" 2>"$err" &
+	fi
+	BG_PIDS+=($!)
+}
 # wait_for FILE REGEX: up to 10 s for a line to appear
 wait_for() {
 	local i
@@ -39,17 +50,17 @@ stop_bg() {
 }
 
 host_add a
-echo '{"limits": {"monitor": 16384}}' >"$TMP/a.json"
+echo '{"limits": {"monitor": 16384, "connections": 4}}' >"$TMP/a.json"
 csd_start a -c "$TMP/a.json" || exit 1
 
 # ---- order, who, state; -j ----
-bgmon "$TMP/all.json" "$TMP/all.err" ctl a -j monitor
-bgmon "$TMP/u1.txt" "$TMP/u1.err" as $U1 monitor
-bgmon "$TMP/u2.txt" "$TMP/u2.err" as $U2 monitor
+bgmon "$TMP/all.json" "$TMP/all.err" root -j monitor
+bgmon "$TMP/u1.txt" "$TMP/u1.err" $U1 monitor
+bgmon "$TMP/u2.txt" "$TMP/u2.err" $U2 monitor
 sleep 0.5
 ctl a tenant create acme owners.uids $U1 >/dev/null
 ctl a vnet create acme/blue subnet 10.77.0.0/24 >/dev/null
-bgmon "$TMP/blue.txt" "$TMP/blue.err" ctl a monitor acme/blue
+bgmon "$TMP/blue.txt" "$TMP/blue.err" root monitor acme/blue
 sleep 0.3
 ctl a endpoint create acme/blue/web >/dev/null
 as $U1 endpoint create acme/blue/db >/dev/null
@@ -101,7 +112,7 @@ check_not "a bad filter is a usage of the op refused" ctl a monitor 'a/b/c/d'
 stop_bg
 
 # ---- resume after a restart ----
-bgmon "$TMP/re.json" "$TMP/re.err" ctl a -j monitor
+bgmon "$TMP/re.json" "$TMP/re.err" root -j monitor
 sleep 0.3
 ctl a tenant create r1 >/dev/null
 check "the monitor runs" wait_for "$TMP/re.json" '"name":"r1","verb":"create"'
@@ -147,6 +158,24 @@ wait $slow
 check "... the monitor finds its connection closed" grep -q '^closed ' "$TMP/slow.out"
 n=$(awk '{print $2}' "$TMP/slow.out")
 check "... having had part of the events ($n of 1500)" test "${n:-0}" -gt 0 -a "${n:-0}" -lt 1500
+stop_bg
+
+# ---- monitors are connections of their uid ----
+for i in 1 2 3 4; do bgmon "$TMP/c$i.txt" "$TMP/c$i.err" $U1 monitor; done
+# all four connected (the administrator's status is the fifth client)
+for i in $(seq 50); do
+	[ "$(ctl a -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" -ge 5 ] && break
+	sleep 0.1
+done
+as $U1 status >/dev/null 2>"$TMP/conn.err"
+check "four monitors hold uid $U1's four connections: a fifth is refused" \
+	grep -q 'limits.connections\|connections' "$TMP/conn.err"
+check "... while another uid is answered" as $U2 status
+kill "${BG_PIDS[0]}"; wait "${BG_PIDS[0]}" 2>/dev/null
+ok_after_close() { local i; for i in $(seq 50); do as $U1 status >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+check "... and once one monitor closes, uid $U1 is answered again" ok_after_close
+stop_bg
+
 echo '{"tenants": {}}' >"$TMP/none.json"
 ctl a apply -f "$TMP/none.json" --prune >/dev/null
 
