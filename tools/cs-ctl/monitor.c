@@ -47,16 +47,14 @@ static void print_event(struct ctl *c, const char *text, const json_t *ev)
 	fflush(stdout);
 }
 
-/* Connect and start from where @m stopped; 0, or the code (message printed
- * unless it is CS_ECONN, which is retried). */
-static int mon_open(struct mon *m, const char *sock, cs_t **cs)
+/* Start the monitor on @cs from where @m stopped; 0, or the code (the
+ * message printed unless it is CS_ECONN, which is retried); @cs is closed
+ * on failure. */
+static int mon_start(struct mon *m, cs_t **cs)
 {
 	int64_t start = 0;
-	int r = cs_open(sock, cs);
+	int r = cs_monitor_open(*cs, m->filter, m->rev, &start);
 
-	if (r < 0)
-		return CS_ECONN;
-	r = cs_monitor_open(*cs, m->filter, m->rev, &start);
 	if (r == CS_ECOMPACTED) {
 		fprintf(stderr, "cs-ctl: monitor: the store no longer holds the changes from "
 			"revision %" PRId64 "; events until now are lost, following from now\n",
@@ -75,6 +73,14 @@ static int mon_open(struct mon *m, const char *sock, cs_t **cs)
 	if (m->rev)
 		fprintf(stderr, "cs-ctl: monitor: resumed from revision %" PRId64 "\n", start);
 	return 0;
+}
+
+/* Connect again and resume. */
+static int mon_open(struct mon *m, const char *sock, cs_t **cs)
+{
+	if (cs_open(sock, cs) < 0)
+		return CS_ECONN;
+	return mon_start(m, cs);
 }
 
 static void mon_wait(void)
@@ -135,11 +141,12 @@ int ctl_monitor(struct ctl *c, int argc, char **argv)
 		}
 	}
 	/* "from REV" starts at REV itself: nothing of it was printed here */
-	if ((r = mon_open(&m, c->socket, &cs)) < 0) {
-		if (r == CS_ECONN)
-			fprintf(stderr, "cs-ctl: monitor: cannot reach csd\n");
+	if (ctl_connect(c))
 		return CTL_FAIL;
-	}
+	cs = c->cs;
+	c->cs = NULL;
+	if (mon_start(&m, &cs) < 0)
+		return CTL_FAIL;
 	for (;;) {
 		r = cs_monitor_next(cs, &text);
 		if (r == 0) {
