@@ -39,6 +39,7 @@ struct monitor {
 	 * them, though the documents that decided it are gone */
 	json_t *specs;
 	json_t *gone;           /* names of specs deleted in this batch */
+	json_t *alive;          /* node -> its liveness as last reported */
 	bool dead;
 };
 
@@ -149,20 +150,20 @@ static const json_t *spec_of(struct csd *d, struct monitor *m, const char *t, co
 	int r;
 
 	snprintf(name, sizeof(name), "%s%s%s", t, v ? "/" : "", v ? v : "");
-	if ((s = json_object_get(m->specs, name)))
-		return json_is_null(s) ? NULL : s;
-	if (v)
-		key_vnet(key, t, v);
-	else
-		key_tenant(key, t);
-	r = model_get(d, key, &doc, NULL);
-	if (r < 0 && r != CS_ENOENT)
-		return NULL;
-	s = json_object_get(doc, "spec");
-	json_object_set_new(m->specs, name, s ? json_incref(s) : json_null());
-	json_decref(doc);
-	return json_is_null(json_object_get(m->specs, name)) ? NULL :
-		json_object_get(m->specs, name);
+	if (!(s = json_object_get(m->specs, name))) {
+		if (v)
+			key_vnet(key, t, v);
+		else
+			key_tenant(key, t);
+		r = model_get(d, key, &doc, NULL);
+		if (r < 0 && r != CS_ENOENT)
+			return NULL;
+		s = json_object_get(doc, "spec");
+		s = s ? json_incref(s) : json_null();
+		json_object_set_new(m->specs, name, s);
+		json_decref(doc);
+	}
+	return json_is_null(s) ? NULL : s;
 }
 
 /* A put of a tenant or vnet: what decides who sees it changed. */
@@ -181,17 +182,17 @@ static bool visible(struct csd *d, struct monitor *m, const struct principal *wh
 	if (who->admin)
 		return true;
 	const json_t *ts = spec_of(d, m, t, NULL);
-	if (!ts)
-		return false;
-	return authz_visible(who, ts, v ? spec_of(d, m, t, v) : NULL) ||
-	       (v && authz_visible(who, ts, NULL));
+
+	/* a vnet's spec names its members; without it, the tenant's owners */
+	return ts && authz_visible(who, ts, v ? spec_of(d, m, t, v) : NULL);
 }
 
 static bool in_filter(const struct monitor *m, const struct mon_key *k)
 {
-	if (!m->t[0])
+	/* liveness: its endpoints' events are filtered one by one */
+	if (!m->t[0] || k->kind == MK_ALIVE)
 		return true;
-	if (k->kind == MK_NODE || k->kind == MK_ALIVE || strcmp(k->part[0], m->t))
+	if (k->kind == MK_NODE || strcmp(k->part[0], m->t))
 		return false;
 	if (!m->v[0])
 		return true;
@@ -257,7 +258,7 @@ static json_t *object_event(struct csd *d, const struct monitors *ms, const stru
 
 /*
  * A node's liveness changed (cluster mode): its endpoints are unreachable
- * from here, or reachable again. This node's own come back with it.
+ * from here, or reachable again.
  */
 static int alive_events(struct csd *d, struct monitor *m, const struct principal *who,
 			const struct mon_key *k, const struct store_event *e)
@@ -268,8 +269,12 @@ static int alive_events(struct csd *d, struct monitor *m, const struct principal
 	bool down = e->type == STORE_DELETE;
 	int r = 0;
 
-	if (!strcmp(k->name, d->cfg.node))
+	/* this node's own come back with it; a new lease of a node that was
+	 * up (a csd restarted at once) changes nothing */
+	json_t *was = json_object_get(m->alive, k->name);
+	if (!strcmp(k->name, d->cfg.node) || (was && json_is_true(was) == !down))
 		return 0;
+	json_object_set_new(m->alive, k->name, json_boolean(!down));
 	if (!m->t[0] && (r = send_event(d, m, json_pack("{s:I, s:s, s:s, s:s, s:s}", "revision",
 			(json_int_t)e->mod_rev, "object", "node", "name", k->name, "verb",
 			"state", "state", down ? "down" : "up"))) < 0)
@@ -348,11 +353,13 @@ static void pump(struct csd *d, struct monitor *m)
 
 static void monitor_free(struct csd *d, struct monitor *m)
 {
-	if (m->w && store_watch_fd(m->w) >= 0)
+	/* a watch that never made it into the set fails this harmlessly */
+	if (m->w && d->monitors && store_watch_fd(m->w) >= 0)
 		epoll_ctl(d->monitors->epfd, EPOLL_CTL_DEL, store_watch_fd(m->w), NULL);
 	store_watch_free(m->w);
 	json_decref(m->specs);
 	json_decref(m->gone);
+	json_decref(m->alive);
 	free(m);
 }
 
@@ -515,18 +522,14 @@ static int monitor_op(struct csd_req *r)
 			return req_fail(r, CS_EINVAL, "monitor: this connection monitors already; "
 					"open another connection for another monitor");
 	if (!(m = calloc(1, sizeof(*m))) || !(m->specs = json_object()) ||
-	    !(m->gone = json_object())) {
+	    !(m->gone = json_object()) || !(m->alive = json_object())) {
 		if (m)
-			json_decref(m->specs);
-		free(m);
+			monitor_free(d, m);
 		return req_fail(r, CS_ENOMEM, "monitor: out of memory");
 	}
 	m->c = r->client;
 	if ((ret = monitor_start(r, m, &from, &cur)) < 0) {
-		store_watch_free(m->w);
-		json_decref(m->specs);
-		json_decref(m->gone);
-		free(m);
+		monitor_free(d, m);
 		return ret;
 	}
 	m->id = r->id;
