@@ -104,6 +104,8 @@ static void parse_key(const char *key, struct mon_key *k)
 	}
 }
 
+static void pump_all(struct csd *d);
+
 /* ---- who ---- */
 
 int64_t monitor_rev(struct csd *d, bool changes)
@@ -127,6 +129,9 @@ void monitor_note(struct csd *d, const struct principal *who, const char *op, in
 	n->hi = rev;
 	n->uid = who->uid;
 	snprintf(n->op, sizeof(n->op), "%s", op);
+	/* out at once, before the next request: the store still holds what
+	 * the change made (create or update, the endpoint's state) */
+	pump_all(d);
 }
 
 static const struct who_note *who_of(const struct monitors *ms, const struct store_event *e)
@@ -374,6 +379,14 @@ static void reap(struct csd *d)
 			p = &m->next;
 		}
 	}
+}
+
+static void pump_all(struct csd *d)
+{
+	for (struct monitor *m = d->monitors->list; m; m = m->next)
+		if (!m->dead)
+			pump(d, m);
+	reap(d);
 }
 
 bool monitor_event(struct csd *d, void *p)

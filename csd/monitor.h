@@ -24,7 +24,8 @@ bool monitor_event(struct csd *d, void *p);
 void monitor_client_gone(struct csd *d, struct client *c);
 /* Who made a change: before a request of an op that changes the store,
  * the revision (0 when nobody monitors, so that costs nothing); after a
- * successful one, record that the revisions since are @who's by @op. */
+ * successful one, record that the revisions since are @who's by @op, and
+ * send the monitors its events at once. */
 int64_t monitor_rev(struct csd *d, bool changes);
 void monitor_note(struct csd *d, const struct principal *who, const char *op, int64_t rev0);
 void monitor_fini(struct csd *d);
