@@ -59,6 +59,8 @@ void limits_defaults(struct csd_limits *l)
 		l->rules = 1000;
 	if (!l->document)
 		l->document = 256u << 10;
+	if (!l->monitor)
+		l->monitor = 4u << 20;
 }
 
 static const struct {
@@ -78,6 +80,7 @@ static const struct {
 	{ "endpoints", offsetof(struct csd_limits, endpoints), 1, 10000000, "endpoints" },
 	{ "rules", offsetof(struct csd_limits, rules), 1, 10000000, "rules" },
 	{ "document", offsetof(struct csd_limits, document), 4096, 1LL << 30, "bytes" },
+	{ "monitor", offsetof(struct csd_limits, monitor), 4096, 1LL << 30, "bytes" },
 };
 
 int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *err,
@@ -99,7 +102,7 @@ int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *
 		if (i == sizeof(keys) / sizeof(keys[0])) {
 			snprintf(err, errlen, "%s: limits.%s: unknown key (known: connections, buffer, "
 				 "buffer_total, replies, reply_fds, partial_timeout, tenants, vnets, "
-				 "endpoints, rules, document)",
+				 "endpoints, rules, document, monitor)",
 				 file, key);
 			return CS_EINVAL;
 		}

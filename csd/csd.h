@@ -30,6 +30,7 @@ struct csd_limits {
 	size_t endpoints;       /* endpoints a uid creates or opens, in total */
 	size_t rules;           /* rules in one vnet's policy */
 	size_t document;        /* bytes of one object's declaration */
+	size_t monitor;         /* bytes of events one monitor leaves unread */
 };
 
 struct csd_config {
@@ -96,6 +97,7 @@ struct client;
 struct uid_table;
 struct teardown;
 struct metrics;
+struct monitors;
 
 struct csd {
 	struct csd_config cfg;
@@ -162,6 +164,7 @@ struct csd {
 	json_t *wg_keys;
 	uint64_t wg_keys_at;
 	bool wg_stopped;	/* no tunnel here: nothing to stop again */
+	struct monitors *monitors; /* monitor.c; NULL until the first monitor */
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */
@@ -208,6 +211,7 @@ struct csd_req {
 	struct client *client;
 	const struct principal *who;
 	const char *op;
+	json_int_t id;     /* the request's id (a monitor's events carry it) */
 	json_t *args;      /* borrowed; always an object */
 	json_t *result;    /* set by the handler (owned) */
 	int fds[CS_WIRE_MAX_FDS];

@@ -31,6 +31,7 @@
 #include "csd.h"
 #include "bounds.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "safedir.h"
 #include "teardown.h"
 #include "vni.h"
@@ -252,6 +253,7 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 	if (!args)
 		args = empty = json_object();
 	req.op = op->name;
+	req.id = id;
 	req.args = args;
 	/* authorization: policy/authz.c's table holds every op; administrator
 	 * ops are decided here, the rest by req_tenant()/req_vnet() once the
@@ -262,7 +264,10 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 			     "member of admin_gids)" : "%s: refused: the operation has no entry in "
 			     "the authorization table", op->name);
 	} else {
+		int64_t rev0 = monitor_rev(d, op->flags & CSD_OP_CHANGES);
 		r = op->fn(&req);
+		if (r >= 0)
+			monitor_note(d, who, op->name, rev0);
 		if (r >= 0 && !req.authorized &&
 		    (az->scope == AZ_SCOPE_TENANT || az->scope == AZ_SCOPE_VNET)) {
 			log_err("%s: answered without an authorization decision (a bug): refused",
@@ -338,6 +343,7 @@ static void client_update_events(struct csd *d, struct client *c)
 static void client_free(struct csd *d, struct client *c)
 {
 	client_on_close(d, c);
+	monitor_client_gone(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	*c->pprev = c->next;
@@ -414,6 +420,34 @@ static void client_queue(struct csd *d, struct client *c, json_t *reply, const i
 			 "queued replies, limits.replies" : "its connection's bound");
 		c->dead = true;
 	}
+}
+
+const struct principal *client_who(const struct client *c)
+{
+	return &c->who;
+}
+
+int client_push(struct csd *d, struct client *c, const json_t *msg, size_t bound)
+{
+	if (msg && !c->dead) {
+		client_queue(d, c, (json_t *)msg, NULL, 0);
+		if (!c->dead && c->txbytes > bound) {
+			log_warn("monitor of pid %d uid %u leaves more than %zu bytes of events "
+				 "unread (limits.monitor); disconnected", (int)c->who.pid,
+				 (unsigned)c->who.uid, bound);
+			c->dead = true;
+		}
+		if (!c->dead)
+			client_flush(d, c);
+	}
+	if (!msg || c->dead) {
+		/* the loop reaps it when the hangup shows, outside its turn */
+		c->dead = true;
+		shutdown(c->fd, SHUT_RDWR);
+		return msg ? CS_EQUOTA : CS_ECONN;
+	}
+	client_update_events(d, c);
+	return 0;
 }
 
 static uint64_t now_ms(void);
@@ -1187,7 +1221,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 
 	for (int i = 0; i < n; i++) {
 		void *p = ev[i].data.ptr;
-		if (metrics_event(d, p))
+		if (metrics_event(d, p) || monitor_event(d, p))
 			continue;
 		if (p == &d->listen_fd) {
 			accept_clients(d);
@@ -1267,6 +1301,7 @@ void csd_fini(struct csd *d)
 	d->stopping = true;
 	while (d->clients)
 		client_free(d, d->clients);
+	monitor_fini(d);
 	/* queued names are ownerless ephemerals: the next start deletes them */
 	for (size_t i = 0; i < d->ngone; i++)
 		free(d->gone[i]);

@@ -22,6 +22,7 @@ struct cs {
 	int fd;
 	struct cs_endpoint *endpoints; /* open handles, detached at cs_close() */
 	int64_t next_id;
+	int64_t monitor_id; /* the monitor request's id, 0 before cs_monitor_open() */
 	char *error;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -282,6 +283,67 @@ CS_EXPORT int cs_call(cs_t *cs, const char *op, const char *args_json, char **re
 			r = CS_ENOMEM;
 	}
 	json_decref(res);
+	return r;
+}
+
+CS_EXPORT int cs_monitor_open(cs_t *cs, const char *filter, int64_t from, int64_t *start)
+{
+	json_t *args, *res = NULL;
+	int64_t id;
+	int r;
+
+	if (!cs || from < 0)
+		return CS_EINVAL;
+	if (!(args = json_object()))
+		return CS_ENOMEM;
+	if (filter)
+		json_object_set_new(args, "filter", json_string(filter));
+	if (from > 0)
+		json_object_set_new(args, "from", json_integer(from));
+	id = cs->next_id;
+	r = request(cs, "monitor", args, &res, NULL);
+	if (r == 0) {
+		cs->monitor_id = id;
+		if (start)
+			*start = json_integer_value(json_object_get(res, "from"));
+	}
+	json_decref(res);
+	return r;
+}
+
+CS_EXPORT int cs_monitor_next(cs_t *cs, char **event_json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int fds[CS_WIRE_MAX_FDS], nfds = 0, r;
+	json_t *msg = NULL, *ev, *err;
+
+	if (!event_json || !cs || !cs->monitor_id)
+		return CS_EINVAL;
+	*event_json = NULL;
+	if (cs->fd < 0 || cs_wire_recv(cs->fd, CS_WIRE_MSG_MAX_DEFAULT, &text, &len, fds,
+				       &nfds) < 0) {
+		set_error(cs, "monitor: connection to csd lost");
+		return CS_ECONN;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	msg = json_loadb(text, len, 0, NULL);
+	free(text);
+	json_int_t id = json_integer_value(json_object_get(msg, "id"));
+	if ((ev = json_object_get(msg, "event")) && json_is_object(ev) && id == cs->monitor_id) {
+		*event_json = json_dumps(ev, JSON_COMPACT);
+		r = *event_json ? 0 : CS_ENOMEM;
+	} else if ((err = json_object_get(msg, "error"))) {
+		const char *code = NULL, *message = NULL;
+		json_unpack(err, "{s?s, s?s}", "code", &code, "message", &message);
+		r = cs_errcode(code);
+		set_error(cs, "%s", message ? message : cs_strerror(r));
+	} else {
+		set_error(cs, "monitor: malformed message from csd");
+		r = CS_EPROTO;
+	}
+	json_decref(msg);
 	return r;
 }
 

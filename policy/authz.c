@@ -127,6 +127,8 @@ static const struct authz_op table[] = {
 	{ "hello", AZ_SCOPE_ANY, AZ_SEE, false, false },
 	{ "status", AZ_SCOPE_ANY, AZ_SEE, false, false },
 	{ "export", AZ_SCOPE_ANY, AZ_SEE, false, false },
+	/* what it streams is filtered per event (csd/monitor.c) */
+	{ "monitor", AZ_SCOPE_ANY, AZ_SEE, false, false },
 	{ "apply", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },
 	{ "tenant.create", AZ_SCOPE_CREATE, AZ_MANAGE, false, false },
 	{ "tenant.delete", AZ_SCOPE_TENANT, AZ_MANAGE, false, false },

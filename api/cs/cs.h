@@ -97,6 +97,38 @@ void cs_free(void *p);
 int cs_call(cs_t *cs, const char *op, const char *args_json, char **result_json);
 
 /**
+ * @name Monitoring (cs-ctl monitor)
+ * @{
+ */
+/**
+ * Turn the connection @p cs into a monitor: from then on it carries one
+ * event per change of the declared state that the caller may see, in store
+ * revision order (open another connection for other calls).
+ * @param filter "tenant" or "tenant/vnet" to narrow it, or NULL for all.
+ * @param from the store revision to start at (events of that revision and
+ *        later, as a revision in an earlier event + 1 to resume after it),
+ *        or 0 for changes from now on.
+ * @param start if not NULL, receives the revision the events start at.
+ * @return 0; CS_ENOENT for a filter naming nothing the caller sees;
+ *         CS_ECOMPACTED when the store no longer holds @p from's changes
+ *         (monitor from 0 and say what was lost); CS_EINVAL; CS_ECONN.
+ */
+int cs_monitor_open(cs_t *cs, const char *filter, int64_t from, int64_t *start);
+/**
+ * Wait for the next event of the monitor @p cs and return it as a JSON
+ * object (text, free with cs_free()): "revision", "object" (tenant, vnet,
+ * endpoint, node), "name", "verb" (create, update, put, delete, state),
+ * and when known "uid" and "op" (who changed it, through which call),
+ * "state" and "was" (an endpoint's state and the one before).
+ * @return 0; CS_ECONN when csd closed the connection (it stopped, or the
+ *         caller left more than csd's bound unread): open a new connection
+ *         and resume from the last revision received; another code when
+ *         csd ended the monitor with an error (cs_last_error() says).
+ */
+int cs_monitor_next(cs_t *cs, char **event_json);
+/** @} */
+
+/**
  * @name Management calls (mirror cs-ctl OBJECT VERB)
  * @p spec_json is the object's body as in an overlay file (cs-overlay.json(5)),
  * e.g. `{"subnet":"10.1.0.0/24"}` for a vnet, or NULL for defaults. Names are

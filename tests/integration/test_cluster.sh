@@ -230,6 +230,11 @@ check "the cluster's export applies back with no changes (said: $out)" \
 # change behind its back; restart: up again, it catches up ----
 check "before the kill, n1 shows n3's endpoints remote (20)" \
 	test "$(count_state n1 remote acme/green)" = 40
+# a monitor on n1 sees the state changes of n3's endpoints (cs-ctl itself
+# in the background, so that cleanup kills it, not a subshell)
+"$CTL" -S "$TMP/n1/csd.sock" monitor acme/green >"$TMP/mon.txt" 2>"$TMP/mon.err" &
+BG_PIDS+=($!)
+sleep 0.5
 kill -9 "$(csd_pid n3)"
 killed=$(now_ms)
 wait "$(csd_pid n3)" 2>/dev/null
@@ -246,6 +251,11 @@ check "n1 lists n3's 20 acme/green endpoints unreachable" \
 	test "$(count_state n1 unreachable acme/green)" = 20
 check "n1 lists n2's 20 acme/green endpoints remote" test "$(count_state n1 remote acme/green)" = 20
 check "n1 lists its own 20 acme/green endpoints up" test "$(count_state n1 up acme/green)" = 20
+# mon_is TRANSITION N: the monitor printed it for N of n3's endpoints
+mon_is() { [ "$(grep -c " endpoint state acme/green/n3-[0-9]* $1\$" "$TMP/mon.txt")" = "$2" ]; }
+check "n1's monitor: n3's 20 endpoints went remote->unreachable" \
+	wait_for 5 mon_is 'remote->unreachable' 20
+check "... and none of n2's" test "$(grep -c 'acme/green/n2-.*unreachable' "$TMP/mon.txt")" = 0
 check "nothing realized it meanwhile" no_ns "$(pfx n3).acme.blue.late"
 csd_start n3 -c "$TMP/n3.json" -p "$(pfx n3)" || exit 1
 check "restarted n3 realizes acme/blue/late" wait_for 10 has_ns "$(pfx n3).acme.blue.late"
@@ -253,6 +263,8 @@ check "restarted n3 removes acme/blue/cache" wait_for 10 no_ns "$(pfx n3).acme.b
 check "n3 is up again" wait_for 10 node_is n1 n3 up
 check "n3 is listed once" test "$(ctl n1 -j node list | grep -c '"name": "n3"')" = 1
 check "n1 shows n3's endpoints remote again" wait_for 5 ep_is n1 acme/green/n3-1 remote
+check "n1's monitor: n3's 20 endpoints went unreachable->remote" \
+	wait_for 5 mon_is 'unreachable->remote' 20
 check "n2 shows acme/blue/late remote" ep_is n2 acme/blue/late remote
 check "n3 shows its own acme/blue/late up" ep_is n3 acme/blue/late up
 check "n3 still holds its acme/green endpoints" \

@@ -5,7 +5,8 @@
 #  (a) each page is clean under `mandoc -T lint -W warning`;
 #  (b) cs-ctl(8) names every object, verb and command word of the grammar;
 #  (c) cs-overlay.json(5) names every registered overlay key;
-#  (d) libcs(3) documents every function libcs.so exports.
+#  (d) libcs(3) documents every function libcs.so exports;
+#  (e) csd(8) names every operation csd registers (CSD_OP in csd/*.c).
 # Exit 0 when all hold, 1 (printing what is missing) when one does not,
 # 77 (skip) without mandoc.
 #
@@ -56,7 +57,7 @@ has() {
 # (b) every word of the cs-ctl grammar, as a command word (.Cm WORD)
 if [ -f "$man/cs-ctl.8" ]; then
 	for w in tenant vnet endpoint reservation rule node \
-		 create delete list show apply export status exec; do
+		 create delete list show apply export status exec top monitor; do
 		grep -Eq "(^\.|[[:space:]])Cm $w([[:space:]]|\$)" "$man/cs-ctl.8" ||
 			missing "man/cs-ctl.8: the word \"$w\" is not documented (no .Cm $w)"
 	done
@@ -69,6 +70,13 @@ if [ -f "$man/cs-ctl.8" ]; then
 		has cs-ctl.8 "$pat" || missing "man/cs-ctl.8: $o is not documented ($pat)"
 	done
 fi
+
+# (e) every operation of the control protocol, as a command word in csd(8)
+# (.Cm NAME, or one of a comma-separated .Cm list)
+for op in $(sed -n 's/^CSD_OP([a-z_0-9]*, *"\([a-z.]*\)".*/\1/p' "$src"/csd/*.c "$src"/policy/*.c 2>/dev/null); do
+	grep -Eq "^\.It Cm (.*[ ,])?$op( |,|\$)" "$man/csd.8" ||
+		missing "man/csd.8: the operation \"$op\" is not documented (no .It Cm $op)"
+done
 
 # (c) every overlay key: "OBJECT PATH" lines
 keys=

@@ -36,6 +36,7 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "status", ctl_status, "" },
 	{ "exec", ctl_exec, CTL_EXEC_USAGE },
 	{ "top", ctl_top, CTL_TOP_USAGE },
+	{ "monitor", ctl_monitor, CTL_MONITOR_USAGE },
 	{ "help", ctl_help, "[OBJECT [VERB]]" },
 };
 const size_t ctl_ncommands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);

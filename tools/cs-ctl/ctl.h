@@ -166,6 +166,7 @@ json_t *ctl_endpoint_listing(struct ctl *c, int argc, char **argv, int *rc);
  */
 int ctl_endpoint_stats(struct ctl *c, int argc, char **argv);
 #define CTL_TOP_USAGE "[TENANT[/VNET]]"
+#define CTL_MONITOR_USAGE "[TENANT[/VNET]] [from REVISION]"
 
 /* Subcommands (one file each). */
 int ctl_tenant(struct ctl *c, int argc, char **argv);
@@ -179,5 +180,6 @@ int ctl_export(struct ctl *c, int argc, char **argv);
 int ctl_status(struct ctl *c, int argc, char **argv);
 int ctl_exec(struct ctl *c, int argc, char **argv);
 int ctl_top(struct ctl *c, int argc, char **argv);
+int ctl_monitor(struct ctl *c, int argc, char **argv);
 
 #endif

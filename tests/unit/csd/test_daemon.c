@@ -861,6 +861,83 @@ static void test_ownership(void **state)
 	OK(g, cs_vnet_delete(g, "acme/x"));
 }
 
+/* ---- monitors ---- */
+
+/* The next event of monitor @m as "OBJECT VERB NAME", its revision in *rev
+ * (an alarm fails the test instead of waiting for ever). */
+static json_t *next_event(cs_t *m, char *line, size_t len, int64_t *rev)
+{
+	char *text = NULL;
+
+	alarm(10);
+	int r = cs_monitor_next(m, &text);
+	alarm(0);
+	if (r != 0)
+		fail_msg("cs_monitor_next: %s: %s", cs_strerror(r), cs_last_error(m));
+	json_t *ev = ut_parse(text);
+	cs_free(text);
+	snprintf(line, len, "%s %s %s", jstr(ev, "object"), jstr(ev, "verb"), jstr(ev, "name"));
+	*rev = json_integer_value(json_object_get(ev, "revision"));
+	return ev;
+}
+
+static void test_monitor(void **state)
+{
+	static const char *const want[] = {
+		"tenant create mon", "vnet create mon/net", "endpoint create mon/net/a",
+		"endpoint delete mon/net/a", "vnet delete mon/net", "tenant delete mon",
+	};
+	char line[256];
+	int64_t start = 0, rev = 0, last = 0, first = 0;
+	cs_t *m = NULL, *m2 = NULL;
+
+	(void)state;
+	OK(g, cs_open(child.sock, &m));
+	REFUSED(m, cs_monitor_open(m, "nope", 0, NULL), CS_ENOENT, "nope");
+	REFUSED(m, cs_monitor_open(m, "a/b/c", 0, NULL), CS_EINVAL, "a/b/c");
+	REFUSED(m, cs_monitor_open(m, NULL, ut_revision(g) + 5, NULL), CS_EINVAL, "beyond");
+	OK(m, cs_monitor_open(m, NULL, 0, &start));
+	assert_int_equal(start, ut_revision(g) + 1);
+	REFUSED(g, cs_call(g, "monitor", "{\"filter\": 7}", NULL), CS_EINVAL, "filter");
+	OK(g, cs_tenant_create(g, "mon", NULL));
+	OK(g, cs_vnet_create(g, "mon/net", "{\"subnet\":\"10.9.0.0/24\"}"));
+	OK(g, cs_endpoint_create(g, "mon/net/a", NULL));
+	OK(g, cs_endpoint_delete(g, "mon/net/a"));
+	OK(g, cs_tenant_delete(g, "mon"));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		json_t *ev = next_event(m, line, sizeof(line), &rev);
+		/* a tenant's delete takes its vnet in the same revision, in
+		 * either order */
+		bool same_rev = i >= 4 && !strcmp(line, want[9 - i]);
+		if (strcmp(line, want[i]) && !same_rev)
+			fail_msg("event %zu: \"%s\", expected \"%s\"", i, line, want[i]);
+		assert_true(rev >= last && rev >= start);
+		first = first ? first : rev;
+		last = rev;
+		if (i == 2) {
+			assert_string_equal(jstr(ev, "state"), "up");
+			assert_string_equal(jstr(ev, "was"), "pending");
+			assert_string_equal(jstr(ev, "op"), "endpoint.create");
+			assert_int_equal(json_integer_value(json_object_get(ev, "uid")), geteuid());
+		}
+		json_decref(ev);
+	}
+	/* one monitor a connection */
+	REFUSED(m, cs_monitor_open(m, NULL, 0, NULL), CS_EINVAL, "monitors already");
+	/* another, from the first revision: the same events again (resume) */
+	OK(g, cs_open(child.sock, &m2));
+	OK(m2, cs_monitor_open(m2, NULL, first, &start));
+	assert_int_equal(start, first);
+	json_decref(next_event(m2, line, sizeof(line), &rev));
+	/* mon is gone since: the store no longer tells create from update */
+	assert_string_equal(line, "tenant put mon");
+	assert_int_equal(rev, first);
+	cs_close(m2);
+	cs_close(m);
+	/* csd still answers */
+	assert_true(ut_revision(g) >= last);
+}
+
 /* ---- resources ---- */
 
 static int count_fds(pid_t pid)
@@ -945,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_ownership),
+		cmocka_unit_test(test_monitor),
 		cmocka_unit_test(test_fd_leak),
 		cmocka_unit_test(test_shutdown),
 	};

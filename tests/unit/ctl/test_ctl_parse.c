@@ -225,6 +225,16 @@ static void test_valid_command_unreachable(void **state)
 	run_ctl(&r, "-S", NOSOCK, "exec", "a/b/c", "--", "true", NULL);
 	assert_int_equal(r.rc, 1);
 	assert_string_equal(r.out, "");
+	run_ctl(&r, "-S", NOSOCK, "-j", "monitor", "acme/blue", "from", "7", NULL);
+	assert_int_equal(r.rc, 1);
+	assert_non_null(strstr(r.err, "cs-ctl: cannot reach csd at " NOSOCK));
+	/* monitor's words: one filter, "from" a revision */
+	run_ctl(&r, "-S", NOSOCK, "monitor", "from", "x", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "from: expected a revision"));
+	run_ctl(&r, "-S", NOSOCK, "monitor", "acme", "zeta", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unexpected \"zeta\""));
 }
 
 static void test_unknown_and_ambiguous_words(void **state)
@@ -234,7 +244,7 @@ static void test_unknown_and_ambiguous_words(void **state)
 	run_ctl(&r, "-S", NOSOCK, "foo", NULL);
 	assert_int_equal(r.rc, 2);
 	assert_string_equal(r.err, "cs-ctl: unknown object \"foo\"; expected one of: tenant vnet "
-				   "endpoint reservation rule node apply export status exec top help\n");
+				   "endpoint reservation rule node apply export status exec top monitor help\n");
 
 	run_ctl(&r, "-S", NOSOCK, "e", NULL);
 	assert_int_equal(r.rc, 2);
