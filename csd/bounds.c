@@ -10,7 +10,12 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/nsfs.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,12 +145,12 @@ struct uid_use *uid_use_get(struct csd *d, const struct principal *who)
 
 	if (!t)
 		return NULL;
-	p = slot(t, who->uid);
+	p = slot(t, principal_charged(who));
 	if (*p)
 		return *p;
 	if (!(u = calloc(1, sizeof(*u))))
 		return NULL;
-	u->uid = who->uid;
+	u->uid = principal_charged(who);
 	u->admin = who->admin;
 	*p = u;
 	return u;
@@ -207,8 +212,10 @@ int uid_rx_charge(void *ctx, long delta)
 		t->rx_total -= n < t->rx_total ? n : t->rx_total;
 		return 0;
 	}
-	if ((!u->admin && u->rx + (size_t)delta > l->buffer) ||
-	    t->rx_total + (size_t)delta > l->buffer_total) {
+	/* administrators are bounded by neither: the total must not let
+	 * users lock them out */
+	if (!u->admin && (u->rx + (size_t)delta > l->buffer ||
+			  t->rx_total + (size_t)delta > l->buffer_total)) {
 		c->refused_total = t->rx_total + (size_t)delta > l->buffer_total;
 		return CS_EQUOTA;
 	}
@@ -325,4 +332,33 @@ bool json_budget_end(void)
 	budget = spent = 0;
 	over = false;
 	return was;
+}
+
+/*
+ * A process in a user namespace its user made (unshare -U with uids from
+ * /etc/subuid) speaks to csd as one of up to 65,536 subordinate uids: were
+ * each bounded on its own, one user would hold 65,536 times its share. So
+ * its use is charged to the user who made the outermost namespace below
+ * csd's own (the owner of a namespace root made stays the peer's uid).
+ */
+uid_t uid_charge_of(pid_t pid, uid_t uid)
+{
+	char path[64];
+	struct stat me, st;
+	uid_t owner = uid;
+	int fd, parent;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	if (stat("/proc/self/ns/user", &me) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return uid;
+	while (fstat(fd, &st) == 0 && (st.st_ino != me.st_ino || st.st_dev != me.st_dev)) {
+		uid_t o;
+		if (ioctl(fd, NS_GET_OWNER_UID, &o) < 0 || (parent = ioctl(fd, NS_GET_PARENT)) < 0)
+			break;
+		owner = o;
+		close(fd);
+		fd = parent;
+	}
+	close(fd);
+	return owner ? owner : uid;
 }

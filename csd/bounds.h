@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
+#include <sys/types.h>
 
 struct csd;
 struct csd_limits;
@@ -21,6 +22,9 @@ void limits_defaults(struct csd_limits *l);
 int limits_parse(struct csd_limits *l, const json_t *v, const char *file, char *err,
 		 size_t errlen);
 
+/* The uid a peer's use is charged to: its own, or the user's whose user
+ * namespace it is in. */
+uid_t uid_charge_of(pid_t pid, uid_t uid);
 /* The uid's entry (made on first use; NULL without memory). */
 struct uid_use *uid_use_get(struct csd *d, const struct principal *who);
 /* Forget the entry when it holds nothing any more. */

@@ -96,21 +96,21 @@ int charge_room(struct csd *d, const struct principal *who, const char *kind, si
 
 	if (who->admin || !more)
 		return 0;
-	snprintf(prefix, sizeof(prefix), CHARGE_PREFIX "%u/%s/", (unsigned)who->uid, kind);
+	snprintf(prefix, sizeof(prefix), CHARGE_PREFIX "%u/%s/", (unsigned)principal_charged(who), kind);
 	if ((r = store_list(d->store, prefix, &kvs, NULL)) < 0) {
 		snprintf(err, errlen, "store: %s", cs_strerror(r));
 		return r;
 	}
 	n = kvs.n;
 	if (n + more > max)
-		n = prune(d, who->uid, &kvs);
+		n = prune(d, principal_charged(who), &kvs);
 	store_kvs_clear(&kvs);
 	if (n + more <= max)
 		return 0;
 	snprintf(err, errlen, "uid %u has created %zu %s (in all tenants), and %zu more would pass "
 		 "its bound of %zu (limits.%s in csd's configuration, for every uid that is not an "
 		 "administrator); delete some, or have an administrator raise limits.%s", (unsigned)
-		 who->uid, n, kind, more, max, kind, kind);
+		 principal_charged(who), n, kind, more, max, kind, kind);
 	return CS_EQUOTA;
 }
 
@@ -126,7 +126,7 @@ int charge_txn(struct csd *d, const struct principal *who, const char *objkey,
 		return 0;
 	if ((r = charge_room(d, who, kind, 1, err, errlen)) < 0)
 		return r;
-	charge_token(ch->tok, who->uid);
+	charge_token(ch->tok, principal_charged(who));
 	/* the token first: a charge committed after this read bumps it */
 	r = store_get(d->store, ch->tok, &kv);
 	if (r < 0 && r != CS_ENOENT) {
@@ -136,7 +136,7 @@ int charge_txn(struct csd *d, const struct principal *who, const char *objkey,
 	ch->cmp = (struct store_cmp){ ch->tok, r == 0 ? kv.mod_rev : 0 };
 	snprintf(ch->tokval, sizeof(ch->tokval), "%lld", (long long)(r == 0 ? kv.mod_rev + 1 : 1));
 	store_kv_clear(&kv);
-	charge_key(ch->key, who->uid, objkey);
+	charge_key(ch->key, principal_charged(who), objkey);
 	snprintf(ch->val, sizeof(ch->val), "\"%s\"", objkey);
 	ch->ops[0] = (struct store_op){ STORE_PUT, ch->tok, ch->tokval };
 	ch->ops[1] = (struct store_op){ STORE_PUT, ch->key, ch->val };
@@ -147,7 +147,7 @@ int charge_txn(struct csd *d, const struct principal *who, const char *objkey,
 void charge_mark(json_t *doc, const struct principal *who)
 {
 	if (!who->admin)
-		json_object_set_new(doc, "charged", json_integer((json_int_t)who->uid));
+		json_object_set_new(doc, "charged", json_integer((json_int_t)principal_charged(who)));
 }
 
 bool charge_of_doc(const char *objkey, const json_t *doc, char out[KEY_MAX])

@@ -89,7 +89,17 @@ struct principal {
 	gid_t *gids;   /* supplementary groups (SO_PEERGROUPS), includes gid */
 	int ngids;
 	bool admin;    /* root or a member of admin_gids */
+	/* whom its use of csd is charged to (bounds.c, charges.c): uid, or,
+	 * for a process in a user namespace a user made (its subordinate
+	 * uids), that user; 0: uid */
+	uid_t cuid;
 };
+
+/* The uid a principal's use is charged to. */
+static inline uid_t principal_charged(const struct principal *p)
+{
+	return p->cuid ? p->cuid : p->uid;
+}
 
 /* ---- daemon ---- */
 

@@ -594,7 +594,7 @@ static void plan_charges(struct plan *pl)
 		if (charge_room(pl->r->d, who, kind, json_array_size(keys), err, sizeof(err)) < 0)
 			plan_error(pl, CS_EQUOTA, "%s", err);
 		json_array_foreach(keys, i, k) {
-			charge_key(key, who->uid, json_string_value(k));
+			charge_key(key, principal_charged(who), json_string_value(k));
 			if (txb_put(&pl->tb, pl->s, key, k) < 0)
 				pl->fatal = CS_ENOMEM;
 		}
@@ -602,7 +602,7 @@ static void plan_charges(struct plan *pl)
 	}
 	if (!total)
 		return;
-	charge_token(key, who->uid);
+	charge_token(key, principal_charged(who));
 	json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
 	if (!tok || txb_put(&pl->tb, pl->s, key, tok) < 0)
 		pl->fatal = CS_ENOMEM;

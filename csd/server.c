@@ -588,6 +588,7 @@ static struct client *client_new(struct csd *d, int fd)
 		goto fail;
 	}
 	principal_set_admin(d, &c->who);
+	c->who.cuid = uid_charge_of(c->who.pid, c->who.uid);
 	if (!(c->uid = uid_use_get(d, &c->who)))
 		goto fail;
 	if (uid_conn_admit(d, c->uid, why, sizeof(why)) < 0) {

@@ -151,6 +151,32 @@ check "an administrator is not bounded" ctl a endpoint create x2/v1/e30
 ctl_as "$U1" endpoint delete x2/v1/e1 >/dev/null
 check "a deleted endpoint gives its room back" ctl_as "$U1" endpoint create x2/v3/e1
 for i in $(seq 2 11); do ctl a tenant delete "x$i" >/dev/null 2>&1; done
+# subordinate uids (a user namespace the user made, mapped as newuidmap maps
+# /etc/subuid) are charged to the user, not one bound each
+cat >"$TMP/sub.sh" <<'SH'
+while [ ! -e "$1" ]; do sleep 0.05; done
+ctl=$2 sock=$3
+for u in 1 2 3; do for i in 1 2 3 4; do
+	setpriv --reuid $u --regid $u --keep-groups "$ctl" -S "$sock" tenant create "su$u$i" 2>&1 | tail -1
+done; done
+SH
+chmod 755 "$TMP/sub.sh"
+exec_as "$U1" unshare -U -- /bin/sh "$TMP/sub.sh" "$TMP/mapped" "$CTL" "$SOCK" >"$TMP/sub.out" 2>&1 &
+SUBPID=$!; BG_PIDS+=($SUBPID)
+sleep 0.3
+# a map is one write(2), as newuidmap makes it
+map_ids() { /usr/bin/python3 -c 'import os,sys; f=os.open(sys.argv[1], os.O_WRONLY); os.write(f, ("0 %s 1\n1 300000 10\n" % sys.argv[2]).encode())' "$@" 2>/dev/null; }
+if map_ids "/proc/$SUBPID/uid_map" "$UID1" && echo deny >"/proc/$SUBPID/setgroups" &&
+   map_ids "/proc/$SUBPID/gid_map" "$(id -g "$U1")"; then
+	touch "$TMP/mapped"; wait "$SUBPID"
+	made=$(grep -c '^tenant su\|created\|^name' "$TMP/sub.out")
+	check "12 tenants asked by 3 subordinate uids of one user: its bound of 10 holds ($(grep -c 'limits.tenants' "$TMP/sub.out") refused; $(head -c 300 "$TMP/sub.out"))" \
+		test "$(grep -c "uid $UID1 has created 10 tenants" "$TMP/sub.out")" -ge 2
+	for u in 1 2 3; do for i in 1 2 3 4; do ctl a tenant delete "su$u$i" >/dev/null 2>&1; done; done
+else
+	kill "$SUBPID" 2>/dev/null
+	echo "# user namespaces not available to users here: the subordinate-uid bound is not tested"
+fi
 # what one object may hold: rules in a vnet, bytes of a declaration
 rules_file() { python3 -c 'import json,sys; n=int(sys.argv[1]); print(json.dumps({"tenants":{"rt":{}},"vnets":{"rt/v":{"subnet":"10.66.0.0/24","policy":{"default":"deny","rules":[{"from":"cidr:10.%d.%d.0/24" % (i // 250, i % 250),"to":"any","action":"allow"} for i in range(n)]}}}}))' "$1"; }
 rules_file 1001 >"$TMP/r1001.json"; rules_file 50 >"$TMP/r50.json"

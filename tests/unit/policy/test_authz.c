@@ -13,11 +13,11 @@
 
 static gid_t g_admin[] = { 0 }, g_owner[] = { 1000 }, g_member[] = { 1001, 500 },
 	     g_other[] = { 1002 };
-static const struct principal admin = { 0, 0, 1, g_admin, 1, true };
-static const struct principal owner = { 1000, 1000, 1, g_owner, 1, false };
-static const struct principal member = { 1001, 1001, 1, g_member, 2, false };
-static const struct principal gmember = { 1003, 500, 1, g_member + 1, 1, false };
-static const struct principal other = { 1002, 1002, 1, g_other, 1, false };
+static const struct principal admin = { 0, 0, 1, g_admin, 1, true, 0 };
+static const struct principal owner = { 1000, 1000, 1, g_owner, 1, false, 0 };
+static const struct principal member = { 1001, 1001, 1, g_member, 2, false, 0 };
+static const struct principal gmember = { 1003, 500, 1, g_member + 1, 1, false, 0 };
+static const struct principal other = { 1002, 1002, 1, g_other, 1, false, 0 };
 
 /* expected[role] for each action in a vnet */
 static bool expect(enum authz_role role, const struct authz_op *e)
