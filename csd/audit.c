@@ -4,6 +4,7 @@
  * per process, and the ring is a recent history for operators (the log is
  * the record that lasts), so a restarted csd starts with an empty one.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,39 @@ static void copy_clean(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
+/*
+ * Refusals are the one thing a caller can make csd log as fast as it can
+ * send: per uid, at most REFUSALS_PER_SECOND refused requests a second are
+ * written (each kept in the ring all the same), and the next line says how
+ * many were not. Accepted changes are always written.
+ */
+#define REFUSALS_PER_SECOND 20
+#define THIN_SLOTS 64
+
+static bool refusal_thinned(uid_t uid)
+{
+	static struct { uid_t uid; time_t sec; unsigned n; unsigned long held; } s[THIN_SLOTS];
+	unsigned i = uid % THIN_SLOTS;
+	time_t now = time(NULL);
+
+	if (s[i].uid != uid || s[i].sec != now) {
+		if (s[i].uid == uid && s[i].held)
+			log_info("audit: uid %u: %lu more refused requests were not written to the "
+				 "log (at most %d a second)", (unsigned)uid, s[i].held,
+				 REFUSALS_PER_SECOND);
+		s[i].uid = uid;
+		s[i].sec = now;
+		s[i].n = 0;
+		s[i].held = 0;
+	}
+	if (s[i].n < REFUSALS_PER_SECOND) {
+		s[i].n++;
+		return false;
+	}
+	s[i].held++;
+	return true;
+}
+
 void audit_record(const struct principal *who, const char *op, const json_t *args,
 		  const char *object, int code, const char *message, const char *detail)
 {
@@ -78,7 +112,7 @@ void audit_record(const struct principal *who, const char *op, const json_t *arg
 	ring_next = (ring_next + 1) % AUDIT_RING;
 	if (ring_used < AUDIT_RING)
 		ring_used++;
-	if (code < 0)
+	if (code < 0 && !refusal_thinned(e->uid))
 		log_info("audit: uid %u pid %d %s %s: refused %s: %s", (unsigned)e->uid,
 			 (int)e->pid, e->op, e->object, cs_errname(code), e->message);
 	else

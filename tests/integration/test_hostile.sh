@@ -128,6 +128,14 @@ t=$(timed as "$U2" "$CTL" -S "$SOCK" tenant list); r=$?
 check "and another user (${t} ms)" test $r = 0 -a "$t" -lt 1000
 kill "$H3"; wait "$H3" 2>/dev/null
 
+# ---- the log: refused requests as fast as one can send them
+as "$U1" "$HOSTILE" pipeline "$SOCK" 2000 1 '{"id":7,"op":"tenant.delete","args":{"name":"nosuch"}}' >/dev/null
+sleep 1.2
+ctl_as "$U1" tenant delete nosuch >/dev/null 2>&1 # its next refusal, a second later
+n=$(grep -c "audit: uid $UID1 pid [0-9]* tenant.delete nosuch: refused" "$TMP/a/csd.log")
+check "2,000 refused requests write at most 20 audit lines a second ($n), and say how many were not" \
+	bash -c "test $n -le 60 && grep -q 'audit: uid $UID1: [0-9]* more refused requests were not written' '$TMP/a/csd.log'"
+
 # ---- 4. bounds per uid in total, whatever tenant it creates
 for i in $(seq 10); do ctl_as "$U1" tenant create "x$i" >/dev/null || break; done
 out=$(ctl_as "$U1" tenant create x11 2>&1)
