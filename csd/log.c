@@ -113,7 +113,7 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	/* the audit trail is the record of each request: never thinned */
+	/* audit lines are thinned per uid where they are made (audit.c) */
 	if (strncmp(fmt, "audit: ", 7) && rate_limited(level, fmt, buf))
 		return;
 	emit(level, buf);
