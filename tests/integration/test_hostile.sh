@@ -34,6 +34,13 @@ ms() { date +%s%3N; }
 # timed CMD...: runs CMD, prints how long it took in ms; fails with it
 timed() { local t0 r; t0=$(ms); "$@" >/dev/null 2>&1; r=$?; echo $(( $(ms) - t0 )); return $r; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# under AddressSanitizer memory is the sanitizer's (quarantine, shadow):
+# the RSS figures are checked only in a plain build
+if ldd "$CSD" 2>/dev/null | grep -q libasan; then
+	rss_ok() { ok "$1 (not measured under ASan)"; }
+else
+	rss_ok() { check "$@"; }
+fi
 
 host_add a
 cat >"$TMP/a.json" <<JSON
@@ -73,14 +80,14 @@ exec_as "$U1" "$HOSTILE" memory "$SOCK" 40 16 30 >"$TMP/h2.out" &
 H2=$!; BG_PIDS+=($H2)
 for i in $(seq 300); do [ -s "$TMP/h2.out" ] && break; sleep 0.1; done
 rss1=$(rss_kb "$PID")
-check "40 x 16 MiB announced: csd grows by less than 128 MB (${rss0} kB -> ${rss1} kB)" \
+rss_ok "40 x 16 MiB announced: csd grows by less than 128 MB (${rss0} kB -> ${rss1} kB)" \
 	test $(( rss1 - rss0 )) -lt 131072
 t=$(timed as "$U2" "$CTL" -S "$SOCK" tenant list); r=$?
 check "another user is answered meanwhile (${t} ms)" test $r = 0 -a "$t" -lt 1000
 # partial_timeout is 3 s here: the messages are dropped, the memory goes back
 for i in $(seq 80); do [ "$(rss_kb "$PID")" -lt $(( rss0 + 16384 )) ] && break; sleep 0.1; done
 rss2=$(rss_kb "$PID")
-check "partial messages time out and memory returns while they stay connected (${rss2} kB)" \
+rss_ok "partial messages time out and memory returns while they stay connected (${rss2} kB)" \
 	test "$rss2" -lt $(( rss0 + 16384 ))
 grep -q "waited more than 3 s" "$TMP/a/csd.log" 2>/dev/null || true
 kill "$H2"; wait "$H2" 2>/dev/null
@@ -90,8 +97,8 @@ chmod 644 "$TMP/big.json"
 rss0=$(rss_kb "$PID")
 out=$(as "$U1" "$HOSTILE" send "$SOCK" "$TMP/big.json" 2>&1)
 rss1=$(rss_kb "$PID")
-check "a message too costly to parse is refused, csd grows < 128 MB ($rss0 -> $rss1 kB): ${out:0:160}" \
-	bash -c 'grep -q ETOOBIG <<<"$1" && test $(( $3 - $2 )) -lt 131072' sh "$out" "$rss0" "$rss1"
+check "a message too costly to parse is refused: ${out:0:160}" grep -q ETOOBIG <<<"$out"
+rss_ok "and csd grows < 128 MB ($rss0 -> $rss1 kB)" test $(( rss1 - rss0 )) -lt 131072
 check "csd is alive and answers after the attacks" ctl a status
 
 # ---- 5. members change nothing: they open ephemeral endpoints only
