@@ -12,6 +12,25 @@
 #include "policy.h"
 
 /* The lowest VNI not in use. */
+/* What apply refuses of the same vnet, with its messages (the subnet
+ * missing or unusable, the policy's rules, nodes not declared, an id
+ * missing across nodes without a shared store...), who may span nodes, and
+ * what a non-administrator may store. */
+static int vnet_create_check(struct csd_req *r, name_t p[2], const char *what, const json_t *spec)
+{
+	char tv[2 * CS_NAME_MAX + 3], err[1024];
+	int ret;
+
+	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
+	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
+		return ret;
+	if (!authz_vnet_span(r->who, csd_store_shared(r->d), NULL, spec, err, sizeof(err)))
+		return req_fail(r, CS_EPERM, "%s: %s", what, err);
+	if ((ret = charge_spec(r->d, r->who, spec, err, sizeof(err))) < 0)
+		return req_fail(r, ret, "%s: %s", what, err);
+	return 0;
+}
+
 static int vnet_create(struct csd_req *r)
 {
 	name_t p[2];
@@ -26,21 +45,8 @@ static int vnet_create(struct csd_req *r)
 	if ((ret = req_tenant(r, p[0], &tdoc)) < 0 ||
 	    (ret = req_spec(r, SCHEMA_VNET, what, &spec)) < 0)
 		goto out;
-	/* what apply refuses of the same vnet, with its messages: the subnet
-	 * missing or unusable, the policy's rules, nodes not declared, an id
-	 * missing across nodes without a shared store... */
-	char tv[2 * CS_NAME_MAX + 2];
-	snprintf(tv, sizeof(tv), "%s/%s", p[0], p[1]);
-	if ((ret = create_check(r, what, "vnets", tv, spec)) < 0)
+	if ((ret = vnet_create_check(r, p, what, spec)) < 0)
 		goto out;
-	if (!authz_vnet_span(r->who, csd_store_shared(r->d), NULL, spec, err, sizeof(err))) {
-		ret = req_fail(r, CS_EPERM, "%s: %s", what, err);
-		goto out;
-	}
-	if ((ret = charge_spec(r->d, r->who, spec, err, sizeof(err))) < 0) {
-		ret = req_fail(r, ret, "%s: %s", what, err);
-		goto out;
-	}
 	key_vnet(key, p[0], p[1]);
 	snprintf(value, sizeof(value), "\"%s/%s\"", p[0], p[1]);
 	json_int_t fixed = json_integer_value(json_object_get(spec, "id"));

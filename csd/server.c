@@ -199,6 +199,40 @@ int client_take_fds(struct client *c, int fds[CS_WIRE_MAX_FDS])
 	return n;
 }
 
+/*
+ * Authorization, then the handler: policy/authz.c's table holds every op;
+ * administrator ops are decided here, the rest by req_tenant()/req_vnet()
+ * once the handler has named its object (ops.h), and a handler that
+ * answers without that decision is refused.
+ */
+static int run_op(struct csd *d, const struct csd_op *op, struct csd_req *req)
+{
+	const struct principal *who = req->who;
+	const struct authz_op *az = authz_op_find(op->name);
+	int r;
+
+	if (!az || (az->scope == AZ_SCOPE_ADMIN && !authz_op(who, NULL, NULL, op->name, false)))
+		return req_fail(req, CS_EPERM, az ? "%s: only administrators may do this (root or "
+				"a member of admin_gids)" : "%s: refused: the operation has no entry "
+				"in the authorization table", op->name);
+	int64_t rev0 = monitor_rev(d, op->flags & CSD_OP_CHANGES);
+	r = op->fn(req);
+	if (r >= 0)
+		monitor_note(d, who, op->name, rev0);
+	if (r >= 0 && !req->authorized &&
+	    (az->scope == AZ_SCOPE_TENANT || az->scope == AZ_SCOPE_VNET)) {
+		log_err("%s: answered without an authorization decision (a bug): refused",
+			op->name);
+		for (int i = 0; i < req->nfds; i++)
+			close(req->fds[i]);
+		req->nfds = 0;
+		json_decref(req->result);
+		req->result = NULL;
+		r = req_fail(req, CS_EPERM, "%s: refused: internal authorization error", op->name);
+	}
+	return r;
+}
+
 json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 		   const char *msg, size_t len, int *fds, int *nfds)
 {
@@ -255,32 +289,7 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 	req.op = op->name;
 	req.id = id;
 	req.args = args;
-	/* authorization: policy/authz.c's table holds every op; administrator
-	 * ops are decided here, the rest by req_tenant()/req_vnet() once the
-	 * handler has named its object (ops.h) */
-	const struct authz_op *az = authz_op_find(op->name);
-	if (!az || (az->scope == AZ_SCOPE_ADMIN && !authz_op(who, NULL, NULL, op->name, false))) {
-		r = req_fail(&req, CS_EPERM, az ? "%s: only administrators may do this (root or a "
-			     "member of admin_gids)" : "%s: refused: the operation has no entry in "
-			     "the authorization table", op->name);
-	} else {
-		int64_t rev0 = monitor_rev(d, op->flags & CSD_OP_CHANGES);
-		r = op->fn(&req);
-		if (r >= 0)
-			monitor_note(d, who, op->name, rev0);
-		if (r >= 0 && !req.authorized &&
-		    (az->scope == AZ_SCOPE_TENANT || az->scope == AZ_SCOPE_VNET)) {
-			log_err("%s: answered without an authorization decision (a bug): refused",
-				op->name);
-			for (int i = 0; i < req.nfds; i++)
-				close(req.fds[i]);
-			req.nfds = 0;
-			json_decref(req.result);
-			req.result = NULL;
-			r = req_fail(&req, CS_EPERM, "%s: refused: internal authorization error",
-				     op->name);
-		}
-	}
+	r = run_op(d, op, &req);
 	if (r < 0) {
 		for (int i = 0; i < req.nfds; i++)
 			close(req.fds[i]);
