@@ -4,7 +4,7 @@
 
 #include "schema.h"
 
-static const char *const backends[] = { "kernel", NULL };
+static const char *const backends[] = { "kernel", "ovs", NULL };
 
 static const struct schema_key core_keys[] = {
 	{ SCHEMA_TENANT, "owners", ST_OBJECT, .doc = "who owns the tenant" },
@@ -13,7 +13,7 @@ static const struct schema_key core_keys[] = {
 
 	{ SCHEMA_VNET, "id", ST_INT, 1, 16777215, .doc = "VNI, 1-16777215 (allocated when left out)" },
 	{ SCHEMA_VNET, "subnet", ST_CIDRS, .doc = "IPv4 and/or IPv6 prefix, e.g. 10.0.0.0/24" },
-	{ SCHEMA_VNET, "backend", ST_ENUM, .enumvals = backends, .doc = "kernel" },
+	{ SCHEMA_VNET, "backend", ST_ENUM, .enumvals = backends, .doc = "kernel or ovs (default: csd's --backend)" },
 	{ SCHEMA_VNET, "mtu", ST_INT, 1280, 9000, .doc = "MTU of endpoints, 1280-9000 (default 1500 on one node, 1450 across nodes, 1370 across nodes encrypted)" },
 	{ SCHEMA_VNET, "nodes", ST_NAME_LIST, .doc = "nodes the vnet spans, comma-separated (default: this node)" },
 

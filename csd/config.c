@@ -16,6 +16,7 @@
 #include "schema.h"
 #include "vnet/ipam.h"
 #include "vnet/wg.h"
+#include "vnet/ovsdb.h"
 
 static const char usage_text[] =
 	"usage: csd [-hV] [-c CONFIG] [-S SOCKET] [-D STATEDIR] [-R RUNDIR] [-p PREFIX] [-n NODE]\n"
@@ -28,8 +29,8 @@ static const char usage_text[] =
 	"  -n, --node NAME       node name (default: the host name)\n"
 	"  -l, --log-level LEVEL error, warning, notice, info or debug (default info)\n"
 	"  -u, --underlay ADDR   this node's underlay address\n"
-	"      --backend NAME    vnet backend: kernel (default) or recording (changes nothing;\n"
-	"                        for tests)\n"
+	"      --backend NAME    vnet backend: kernel (default), ovs (Open vSwitch, over the\n"
+	"                        ovsdb setting's socket) or recording (changes nothing; for tests)\n"
 	"      --metrics ADDR:PORT  serve GET /metrics there (needs metrics_token_file)\n"
 	"      --encrypt MODE    the underlay between nodes: none (default) or wireguard\n"
 	"  -h, --help            this text;  -V, --version  the version\n";
@@ -405,6 +406,8 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			slot = &cfg->metrics;
 		else if (!strcmp(key, "metrics_token_file"))
 			slot = &cfg->metrics_token_file;
+		else if (!strcmp(key, "ovsdb"))
+			slot = &cfg->ovsdb;
 		if (slot) {
 			if (!s) {
 				snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
@@ -488,7 +491,7 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
 				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-				 "metrics_token_file, encrypt, wg_port, wg_driver)",
+				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -579,6 +582,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	cfg->run_dir = dup_or_keep(cfg->run_dir, "/run/cs");
 	cfg->prefix = dup_or_keep(cfg->prefix, "cs");
 	cfg->backend = dup_or_keep(cfg->backend, "kernel");
+	cfg->ovsdb = dup_or_keep(cfg->ovsdb, OVSDB_DEFAULT);
 	if (!cfg->node)
 		cfg->node = default_node();
 	if (cfg->log_level < 0)
@@ -594,7 +598,7 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		return CS_EINVAL;
 	}
 	if (!vnet_ops_find(cfg->backend)) {
-		snprintf(err, errlen, "backend \"%s\": unknown; use kernel or recording (for tests)",
+		snprintf(err, errlen, "backend \"%s\": unknown; use kernel, ovs or recording (for tests)",
 			 cfg->backend);
 		return CS_EINVAL;
 	}
@@ -628,6 +632,7 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->metrics_token_file);
 	free(cfg->encrypt);
 	free(cfg->wg_driver);
+	free(cfg->ovsdb);
 	free(cfg->store_type);
 	if (cfg->etcd_endpoints)
 		for (char **p = cfg->etcd_endpoints; *p; p++)

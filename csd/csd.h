@@ -63,6 +63,7 @@ struct csd_config {
 	struct csd_limits limits;
 	char *metrics;            /* "ADDRESS:PORT" serving GET /metrics, or NULL */
 	char *metrics_token_file; /* the bearer token scrapes must carry */
+	char *ovsdb;            /* ovs backend: ovsdb-server's socket, unix:PATH */
 };
 
 /* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message

@@ -370,7 +370,7 @@ json_t *view_vnet(struct csd *d, const char *t, const char *v, const json_t *doc
 							   VNET_MTU_LOCAL : csd_encrypted(d) ?
 							   VNET_MTU_ENCRYPTED : VNET_MTU_OVERLAY));
 	if (!json_object_get(o, "backend"))
-		json_object_set_new(o, "backend", json_string("kernel"));
+		json_object_set_new(o, "backend", json_string(vb_name(d->backend)));
 	set_count(o, "endpoints", ep_counts, d, "/endpoints/", name);
 	json_object_set_new(o, "state", json_string(inv && inventory_has(inv, false, name) ?
 							    "up" : "down"));

@@ -1137,6 +1137,7 @@ int csd_init(struct csd *d)
 	};
 	struct vnet_backend_config bc = {
 		.prefix = d->cfg.prefix, .underlay = d->cfg.underlay, .run_dir = d->cfg.run_dir,
+		.ovsdb = d->cfg.ovsdb,
 	};
 	const struct vnet_ops *ops;
 	int r;

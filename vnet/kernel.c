@@ -1390,6 +1390,47 @@ static int ping_groups_fn(void *arg)
 	return netns_sysctl_write("net/ipv4/ping_group_range", "0 2147483647\n");
 }
 
+/*
+ * The rest of an endpoint once its namespace @efd (@ens) has its eth0
+ * (@ifindex): ping sockets and closed rules when @fresh, its addresses,
+ * lo up. Shared with the ovs backend, whose eth0 is a veth (kernel_priv.h).
+ */
+int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
+		     const struct endpoint_spec *e, struct nl_sock *esk, int efd, const char *ens,
+		     int ifindex, bool fresh, const char *what)
+{
+	struct want_addr w[2] = {
+		{ .want = e->has4, .family = AF_INET, .plen = v->subnet4.plen, .addr = &e->addr4 },
+		{ .want = e->has6, .family = AF_INET6, .plen = v->subnet6.plen, .addr = &e->addr6 },
+	};
+	char err[256];
+	int r;
+
+	if (fresh) {
+		kernel_nft_forget(ens);
+		if (netns_run(efd, ping_groups_fn, NULL, err, sizeof(err)) < 0)
+			/* only ping by non-root programs depends on it */
+			kerr(kb, "%s: cannot allow ping sockets in namespace %s (%s); going on",
+			     what, ens, err);
+	}
+	if (fresh && e->guarded) {
+		/* closed before it has an address: its rules replace this */
+		const struct vnet_fw closed = { .dflt = VNET_FW_DENY };
+		r = kernel_endpoint_policy(&kb->base, v->tenant, v->name, e->name, &closed);
+		if (r < 0)
+			return r;
+	}
+	r = addrs_fix(kb, esk, ifindex, w, what, fresh);
+	if (r < 0)
+		return r;
+	r = link_up_by_name(esk, "lo");
+	if (r < 0) {
+		kerr(kb, "%s: cannot set lo up in namespace %s: %s", what, ens, nl_geterror(r));
+		return CS_EIO;
+	}
+	return 0;
+}
+
 static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
 				  const struct endpoint_spec *e)
 {
@@ -1397,10 +1438,6 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 	struct rtnl_link *vx = NULL, *eth0 = NULL;
 	struct nl_sock *vsk = NULL, *esk = NULL;
 	char vns[NSNAME_MAX], ens[NSNAME_MAX], what[128], err[256];
-	struct want_addr w[2] = {
-		{ .want = e->has4, .family = AF_INET, .plen = v->subnet4.plen, .addr = &e->addr4 },
-		{ .want = e->has6, .family = AF_INET6, .plen = v->subnet6.plen, .addr = &e->addr6 },
-	};
 	int vfd = -1, efd = -1, vx0_index, mtu = vnet_mtu(v), r;
 	bool fresh;
 
@@ -1488,29 +1525,9 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 			goto out;
 		}
 	}
-	if (fresh) {
-		kernel_nft_forget(ens);
-		if (netns_run(efd, ping_groups_fn, NULL, err, sizeof(err)) < 0)
-			/* only ping by non-root programs depends on it */
-			kerr(kb, "%s: cannot allow ping sockets in namespace %s (%s); going on",
-			     what, ens, err);
-	}
-	if (fresh && e->guarded) {
-		/* closed before it has an address: its rules replace this */
-		const struct vnet_fw closed = { .dflt = VNET_FW_DENY };
-		r = kernel_endpoint_policy(b, v->tenant, v->name, e->name, &closed);
-		if (r < 0)
-			goto out;
-	}
-	r = addrs_fix(kb, esk, rtnl_link_get_ifindex(eth0), w, what, fresh);
+	r = kernel_ep_finish(kb, v, e, esk, efd, ens, rtnl_link_get_ifindex(eth0), fresh, what);
 	if (r < 0)
 		goto out;
-	r = link_up_by_name(esk, "lo");
-	if (r < 0) {
-		kerr(kb, "%s: cannot set lo up in namespace %s: %s", what, ens, nl_geterror(r));
-		r = CS_EIO;
-		goto out;
-	}
 	cache_refresh(kb, vns, vfd);
 	cache_refresh(kb, ens, efd);
 	r = 0;

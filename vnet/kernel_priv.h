@@ -54,6 +54,13 @@ int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, c
 void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* An endpoint's addresses, ping sockets, closed rules and lo once its eth0
+ * (@ifindex) exists in namespace @efd named @ens (kernel.c; the ovs
+ * backend shares it). */
+int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
+		     const struct endpoint_spec *e, struct nl_sock *esk, int efd, const char *ens,
+		     int ifindex, bool fresh, const char *what);
+
 /* The ops of the other files (see vnet.h for their contracts). */
 int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
 			const char *endpoint, const struct vnet_qos *qos);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Backends: one ops table per kind of vnet ("kernel", later "user", "ovs").
+ * Backends: one ops table per kind of vnet ("kernel", "ovs", later "user").
  * csd calls only through this table, so unit tests and fuzzers can plug in a
  * recording backend (vnet/recording.c) and a new backend adds a file.
  *
@@ -124,6 +124,7 @@ struct vnet_backend_config {
 	const char *prefix;     /* every kernel object carries it (<= 8 chars) */
 	const char *underlay;   /* this node's underlay address, or NULL */
 	const char *run_dir;    /* csd's runtime directory */
+	const char *ovsdb;      /* ovs: ovsdb-server's socket, "unix:PATH"; NULL: default */
 };
 
 /* What a backend is, for csd to ask instead of comparing names. */
@@ -306,6 +307,7 @@ static inline int vb_underlay_encrypt(struct vnet_backend *b, const struct vnet_
 
 extern const struct vnet_ops vnet_kernel_ops;
 extern const struct vnet_ops vnet_recording_ops;
+extern const struct vnet_ops vnet_ovs_ops;
 
 /* The backend called @name, or NULL. */
 const struct vnet_ops *vnet_ops_find(const char *name);

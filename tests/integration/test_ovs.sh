@@ -1,0 +1,145 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The ovs backend on one node, against an ovsdb-server and ovs-vswitchd of
+# the test's own (private database, run directory and log, in the host
+# namespace; only their pids are killed): reachability (ping, a TCP
+# transfer), two tenants with the same subnet kept apart (paired probes),
+# cs's rows visible to ovs-vsctl with their external_ids, a port deleted by
+# hand back after SIGHUP, csd killed and restarted adopting its bridges
+# (none twice) while traffic flows, ovsdb-server restarted, delete leaving
+# nothing.
+. "$(dirname "$0")/lib.sh"
+
+for p in ovsdb-server ovs-vswitchd ovsdb-tool ovs-vsctl; do
+	if ! command -v $p >/dev/null && ! [ -x /usr/sbin/$p ]; then
+		echo "SKIP: Open vSwitch is not installed ($p missing; apt-get install openvswitch-switch)"
+		exit 77
+	fi
+done
+PATH=$PATH:/usr/sbin
+OVS=$TMP/ovs
+OVS_PIDS=()
+mkdir -p "$OVS"
+ovs_stop() {
+	local p
+	for p in "${OVS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${OVS_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	OVS_PIDS=()
+}
+trap 'ovs_stop; cleanup' EXIT
+
+host_add a
+HNS=/run/netns/${PFX}ha
+DB=unix:$OVS/db.sock
+export OVS_RUNDIR=$OVS OVS_LOGDIR=$OVS OVS_DBDIR=$OVS
+vsctl() { ovs-vsctl --db="$DB" --timeout=10 "$@"; }
+
+ovsdb_start() {
+	nsenter --net="$HNS" ovsdb-server "$OVS/conf.db" --remote=punix:"$OVS/db.sock" \
+		--pidfile="$OVS/ovsdb-server.pid" --unixctl="$OVS/ovsdb-server.ctl" \
+		--log-file="$OVS/ovsdb-server.log" 2>>"$OVS/ovsdb-server.err" &
+	OVS_PIDS+=($!)
+	for _ in $(seq 100); do [ -S "$OVS/db.sock" ] && return 0; sleep 0.05; done
+	echo "ovsdb-server did not start"; cat "$OVS/ovsdb-server.log"; return 1
+}
+ovsdb-tool create "$OVS/conf.db" /usr/share/openvswitch/vswitch.ovsschema || exit 1
+ovsdb_start || exit 1
+vsctl --no-wait init
+nsenter --net="$HNS" ovs-vswitchd "$DB" --pidfile="$OVS/ovs-vswitchd.pid" \
+	--unixctl="$OVS/ovs-vswitchd.ctl" --log-file="$OVS/ovs-vswitchd.log" 2>>"$OVS/ovs-vswitchd.err" &
+OVS_PIDS+=($!)
+for _ in $(seq 100); do [ -S "$OVS/ovs-vswitchd.ctl" ] && break; sleep 0.05; done
+
+echo "{\"ovsdb\": \"$DB\"}" >"$TMP/csd.json"
+csd_start a --backend ovs -c "$TMP/csd.json" || exit 1
+export CS_SOCKET=$TMP/a/csd.sock
+
+for t in acme umbrella; do
+	ctl a tenant create $t
+	ctl a vnet create $t/blue subnet 10.7.0.0/24
+	ctl a endpoint create $t/blue/web
+	ctl a endpoint create $t/blue/db
+done
+ctl a endpoint create umbrella/blue/only address 10.7.0.9
+check "the vnet says backend ovs" grep -q '"backend": "ovs"' <(ctl a -j vnet show acme/blue)
+for e in acme/blue/db umbrella/blue/db umbrella/blue/only; do bg_ep a $e "$PROBE" serve 7000; done
+sleep 0.3
+
+check "acme web pings its db" in_ep a acme/blue/web ping -q -c 2 -W 2 -i 0.2 10.7.0.3
+check "acme web reaches its db over tcp" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
+check "acme web reaches its db over udp" in_ep a acme/blue/web "$PROBE" udp 10.7.0.3 7000
+check_not "acme web cannot reach umbrella's 10.7.0.9" \
+	in_ep a acme/blue/web "$PROBE" tcp 10.7.0.9 7000 500
+check "umbrella web reaches its 10.7.0.9" in_ep a umbrella/blue/web "$PROBE" tcp 10.7.0.9 7000
+
+# a TCP transfer (the netdev datapath stalls TCP unless the namespace side
+# fills in its checksums)
+bg_ep a acme/blue/db sh -c "iperf3 -s -1 -p 5201 >/dev/null"
+sleep 0.5
+if in_ep a acme/blue/web iperf3 -c 10.7.0.3 -p 5201 -t 2 -J >"$TMP/iperf.json" 2>&1; then
+	bps=$(python3 -c "import json,sys; print(int(json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']))" "$TMP/iperf.json")
+	echo "# ovs netdev datapath, TCP web -> db: $((bps / 1000000)) Mbit/s"
+	check "a TCP transfer moves more than 10 Mbit/s" test "$bps" -gt 10000000
+else
+	fail "iperf3 between two ovs endpoints"; cat "$TMP/iperf.json"
+fi
+
+# what operators see
+vsctl show >"$TMP/show"
+check "ovs-vsctl show lists one bridge per vnet" test "$(grep -c "Bridge ${PFX}b" "$TMP/show")" = 2
+check "and the endpoints' ports" test "$(grep -c "Port ${PFX}e" "$TMP/show")" = 5
+acme_br=$(vsctl --bare --columns=name find Bridge "external_ids:cs-vnet=acme/blue")
+check "the bridge carries cs's external_ids" test -n "$acme_br"
+web_port=$(vsctl --bare --columns=name find Port "external_ids:cs-endpoint=acme/blue/web")
+check "the web port carries cs's external_ids" test -n "$web_port"
+check "its prefix too" sh -c "ovs-vsctl --db='$DB' get Port '$web_port' external_ids:cs-prefix | grep -q '$PFX'"
+
+# drift: a port deleted by hand comes back on reconcile
+vsctl del-port "$web_port"
+check_not "a port deleted by hand breaks reachability" \
+	in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000 300
+kill -HUP "$(csd_pid a)"
+for _ in $(seq 100); do vsctl list-ports "$acme_br" | grep -qx "$web_port" && break; sleep 0.1; done
+check "the reconciler puts it back" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
+
+# csd killed and restarted: traffic flows throughout; bridges adopted
+bg_ep a acme/blue/web "$PROBE" stream 10.7.0.3 7000 "$TMP/stream"
+sleep 0.5
+oks() { grep -c '^ok' "$1" 2>/dev/null || echo 0; }
+kill -9 "$(csd_pid a)"; wait "$(csd_pid a)" 2>/dev/null
+s1=$(oks "$TMP/stream"); sleep 0.6
+check "TCP keeps flowing while csd is dead" test "$(oks "$TMP/stream")" -gt "$s1"
+csd_start a --backend ovs -c "$TMP/csd.json" || exit 1
+kill -HUP "$(csd_pid a)"; sleep 1
+s2=$(oks "$TMP/stream"); sleep 0.5
+check "and after the restart" test "$(oks "$TMP/stream")" -gt "$s2"
+check "no bridge twice after the restart" test "$(vsctl list-br | grep -c "^$PFX")" = 2
+check "no port twice after the restart" \
+	test "$(vsctl --bare --columns=name find Port "external_ids:cs-endpoint=acme/blue/web" | grep -c .)" = 1
+check_not "no probe failed across the restart" grep -q '^fail' "$TMP/stream"
+
+# ovsdb-server restarted: csd reconnects and goes on
+kill "$(cat "$OVS/ovsdb-server.pid")"
+for _ in $(seq 50); do [ -e "$OVS/ovsdb-server.pid" ] || break; sleep 0.1; done
+ovsdb_start || exit 1
+check "an endpoint is created after ovsdb-server restarted" ctl a endpoint create acme/blue/late
+check "and it is reached" in_ep a acme/blue/late "$PROBE" tcp 10.7.0.3 7000
+
+# delete leaves nothing: no bridge, port or interface of ours, no namespace
+for t in acme umbrella; do ctl a tenant delete $t; done
+for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+wait "${BG_PIDS[@]}" 2>/dev/null
+check "no bridge left" test -z "$(vsctl list-br | grep "^$PFX")"
+check "no row with our prefix left" test -z "$(vsctl --bare --columns=name find Interface "external_ids:cs-prefix=$PFX")"
+check "no host link with our prefix left" test -z "$(ip -n "${PFX}ha" -o link | grep " $PFX[bex]")"
+check "nothing leaked (no namespace with the prefix)" test -z "$(leaked)"
+
+# ovsdb-server gone: a clear error, csd stays up
+ovs_stop
+ctl a tenant create acme2
+check_not "creating a vnet without ovsdb-server fails" ctl a vnet create acme2/x subnet 10.9.0.0/24
+check "csd is still up" ctl a status >/dev/null
+finish
