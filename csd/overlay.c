@@ -563,6 +563,15 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	if (ov->nsubnets < 0)
 		ov->nsubnets = 0;
 
+	const char *backend = json_string_value(json_object_get(spec, "backend"));
+	if (backend && env->backend && strcmp(backend, env->backend)) {
+		char bpath[PATH_MAX_LEN];
+		schema_path_join(bpath, sizeof(bpath), path, "backend");
+		schema_errors_add(errs, "%s: \"%s\" is not the backend this csd realizes vnets with "
+				  "(%s, its --backend); leave backend out or declare \"%s\"",
+				  bpath, backend, env->backend, env->backend);
+	}
+
 	const json_t *id = json_object_get(spec, "id");
 	if (json_is_integer(id) && json_integer_value(id) >= 1 &&
 	    json_integer_value(id) <= 16777215) {

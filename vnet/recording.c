@@ -463,6 +463,7 @@ void vnet_recording_fail_next(struct vnet_backend *b, const char *op, int code)
 
 const struct vnet_ops vnet_recording_ops = {
 	.name = "recording",
+	.caps = VNET_CAP_ANY_KIND,
 	.open = rec_open,
 	.close = rec_close,
 	.vnet_ensure = rec_vnet_ensure,

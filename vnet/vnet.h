@@ -132,6 +132,9 @@ enum vnet_caps {
 	/* its objects live in the host's shared kernel (namespaces, links),
 	 * where a prefix is claimed by one csd (csd/claim.c) */
 	VNET_CAP_HOST_OBJECTS = 1 << 0,
+	/* stands in for a vnet of any backend (the recording one, for tests):
+	 * a vnet's "backend" key is not held against it */
+	VNET_CAP_ANY_KIND = 1 << 1,
 };
 
 struct vnet_ops {

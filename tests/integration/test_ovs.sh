@@ -68,7 +68,7 @@ check "the vnet says backend ovs" grep -q '"backend": "ovs"' <(ctl a -j vnet sho
 for e in acme/blue/db umbrella/blue/db umbrella/blue/only; do bg_ep a $e "$PROBE" serve 7000; done
 sleep 0.3
 
-check "acme web pings its db" in_ep a acme/blue/web ping -q -c 2 -W 2 -i 0.2 10.7.0.3
+check "acme web pings its db" in_ep a acme/blue/web sh -c "ping -q -c 2 -W 2 -i 0.2 10.7.0.3 >/dev/null"
 check "acme web reaches its db over tcp" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
 check "acme web reaches its db over udp" in_ep a acme/blue/web "$PROBE" udp 10.7.0.3 7000
 check_not "acme web cannot reach umbrella's 10.7.0.9" \
@@ -97,6 +97,25 @@ web_port=$(vsctl --bare --columns=name find Port "external_ids:cs-endpoint=acme/
 check "the web port carries cs's external_ids" test -n "$web_port"
 check "its prefix too" sh -c "ovs-vsctl --db='$DB' get Port '$web_port' external_ids:cs-prefix | grep -q '$PFX'"
 
+# one backend per csd: a vnet declaring another is refused, paired
+check_not "a vnet declaring backend kernel is refused" \
+	ctl a vnet create acme/red subnet 10.8.0.0/24 backend kernel
+check "one declaring backend ovs is taken" ctl a vnet create acme/red subnet 10.8.0.0/24 backend ovs
+
+ctl a vnet delete acme/red
+
+# a vnet across nodes: a VXLAN port to the other node, keyed by the VNI
+ctl a node create b underlay 192.0.2.2
+ctl a node create a underlay 192.0.2.1
+ctl a vnet create acme/wide subnet 10.9.0.0/24 nodes a,b id 4660
+vx=$(vsctl --bare --columns=name find Interface type=vxlan "external_ids:cs-peer=192.0.2.2")
+check "a VXLAN port to the other node" test -n "$vx"
+check "keyed by the VNI, to its underlay address" test \
+	"$(vsctl get Interface "$vx" options:key options:remote_ip | tr -d '"' | tr '\n' ' ')" = "4660 192.0.2.2 "
+ctl a vnet delete acme/wide
+check "gone with the vnet" \
+	test -z "$(vsctl --bare --columns=name find Interface type=vxlan "external_ids:cs-prefix=$PFX")"
+
 # drift: a port deleted by hand comes back on reconcile
 vsctl del-port "$web_port"
 check_not "a port deleted by hand breaks reachability" \
@@ -116,7 +135,8 @@ csd_start a --backend ovs -c "$TMP/csd.json" || exit 1
 kill -HUP "$(csd_pid a)"; sleep 1
 s2=$(oks "$TMP/stream"); sleep 0.5
 check "and after the restart" test "$(oks "$TMP/stream")" -gt "$s2"
-check "no bridge twice after the restart" test "$(vsctl list-br | grep -c "^$PFX")" = 2
+check "no bridge twice after the restart" \
+	test "$(vsctl list-br | grep -c "^$PFX")" = "$(ctl a vnet list | tail -n +2 | wc -l)"
 check "no port twice after the restart" \
 	test "$(vsctl --bare --columns=name find Port "external_ids:cs-endpoint=acme/blue/web" | grep -c .)" = 1
 check_not "no probe failed across the restart" grep -q '^fail' "$TMP/stream"
