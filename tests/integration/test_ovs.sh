@@ -148,6 +148,27 @@ ovsdb_start || exit 1
 check "an endpoint is created after ovsdb-server restarted" ctl a endpoint create acme/blue/late
 check "and it is reached" in_ep a acme/blue/late "$PROBE" tcp 10.7.0.3 7000
 
+# rules and reservations, as on the kernel backend (in the namespace)
+ctl a vnet create acme/green subnet 10.11.0.0/24 capacity 1gbit
+ctl a endpoint create acme/green/src address 10.11.0.2 qos.rate 50mbit
+ctl a endpoint create acme/green/dst address 10.11.0.3
+ctl a endpoint create acme/green/other address 10.11.0.4
+for e in dst other; do bg_ep a acme/green/$e "$PROBE" serve 7000; done
+ctl a rule create acme/green from endpoint:src to other proto tcp ports 7000 action deny name no-other
+sleep 0.3
+check "src reaches dst (allowed)" in_ep a acme/green/src "$PROBE" tcp 10.11.0.3 7000
+check_not "src cannot reach other (a deny rule)" in_ep a acme/green/src "$PROBE" tcp 10.11.0.4 7000 500
+check "dst reaches other (the rule is src's only)" in_ep a acme/green/dst "$PROBE" tcp 10.11.0.4 7000
+bg_ep a acme/green/dst sh -c "iperf3 -s -1 -p 5202 >/dev/null"
+sleep 0.5
+if in_ep a acme/green/src iperf3 -c 10.11.0.3 -p 5202 -t 3 -J >"$TMP/iperf2.json" 2>&1; then
+	bps=$(python3 -c "import json,sys; print(int(json.load(open(sys.argv[1]))['end']['sum_received']['bits_per_second']))" "$TMP/iperf2.json")
+	echo "# reserved 50 Mbit/s, received $((bps / 1000)) kbit/s"
+	check "a 50mbit reservation holds src within 10%" test "$bps" -ge 45000000 -a "$bps" -le 55000000
+else
+	fail "iperf3 from a shaped ovs endpoint"; cat "$TMP/iperf2.json"
+fi
+
 # delete leaves nothing: no bridge, port or interface of ours, no namespace
 for t in acme umbrella; do ctl a tenant delete $t; done
 for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
