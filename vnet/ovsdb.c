@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "cs/cs.h"
+#include "errf.h"
 #include "ovsdb.h"
 
 /* an answer ovsdb-server owes us: it never takes long unless it is gone */
@@ -124,19 +124,6 @@ json_t *ovsdb_msg_echo_reply(const json_t *req)
 			 "id", json_object_get(req, "id"));
 }
 
-static void why(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void why(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* "error" and "details" of an OVSDB error object, as one sentence */
 static void error_text(const json_t *e, char *err, size_t errlen)
 {
@@ -145,7 +132,7 @@ static void error_text(const json_t *e, char *err, size_t errlen)
 
 	if (!what && json_is_string(e))
 		what = json_string_value(e);
-	why(err, errlen, "%s%s%s", what ? what : "unknown error", details ? ": " : "",
+	cs_errf(err, errlen, "%s%s%s", what ? what : "unknown error", details ? ": " : "",
 	    details ? details : "");
 }
 
@@ -160,7 +147,7 @@ int ovsdb_msg_transact_check(const json_t *reply, char *err, size_t errlen)
 		return CS_EIO;
 	}
 	if (!json_is_array(res)) {
-		why(err, errlen, "malformed transact reply (no result array)");
+		cs_errf(err, errlen, "malformed transact reply (no result array)");
 		return CS_EPROTO;
 	}
 	json_array_foreach(res, i, op) {
@@ -329,13 +316,13 @@ int ovsdb_new(const char *addr, struct ovsdb **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (!addr || strncmp(addr, "unix:", 5) || !addr[5]) {
-		why(err, errlen, "ovsdb \"%s\": expected unix:PATH (e.g. %s)", addr ? addr : "",
+		cs_errf(err, errlen, "ovsdb \"%s\": expected unix:PATH (e.g. %s)", addr ? addr : "",
 		    OVSDB_DEFAULT);
 		return CS_EINVAL;
 	}
 	path = addr + 5;
 	if (strlen(path) >= sizeof(db->path)) {
-		why(err, errlen, "ovsdb \"%s\": the path is longer than a unix socket's %zu bytes",
+		cs_errf(err, errlen, "ovsdb \"%s\": the path is longer than a unix socket's %zu bytes",
 		    addr, sizeof(db->path) - 1);
 		return CS_EINVAL;
 	}
@@ -399,7 +386,7 @@ static int send_msg(struct ovsdb *db, json_t *msg, char *err, size_t errlen)
 			errno = ETIMEDOUT;
 		}
 		if (n <= 0) {
-			why(err, errlen, "cannot write to ovsdb-server at %s: %s", db->path,
+			cs_errf(err, errlen, "cannot write to ovsdb-server at %s: %s", db->path,
 			    strerror(errno));
 			r = CS_ECONN;
 			break;
@@ -421,7 +408,7 @@ static int recv_msg(struct ovsdb *db, int64_t deadline, json_t **out, char *err,
 	for (;;) {
 		end = ovsdb_frame_end(db->buf, db->len);
 		if (end < 0) {
-			why(err, errlen, "ovsdb-server at %s sent something that is not JSON-RPC",
+			cs_errf(err, errlen, "ovsdb-server at %s sent something that is not JSON-RPC",
 			    db->path);
 			return CS_EPROTO;
 		}
@@ -431,7 +418,7 @@ static int recv_msg(struct ovsdb *db, int64_t deadline, json_t **out, char *err,
 			size_t cap = db->cap ? db->cap * 2 : 65536;
 			char *nb;
 			if (cap > OVSDB_MSG_MAX) {
-				why(err, errlen, "ovsdb-server at %s sent a message over %u bytes",
+				cs_errf(err, errlen, "ovsdb-server at %s sent a message over %u bytes",
 				    db->path, OVSDB_MSG_MAX);
 				return CS_ETOOBIG;
 			}
@@ -451,7 +438,7 @@ static int recv_msg(struct ovsdb *db, int64_t deadline, json_t **out, char *err,
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0) {
-			why(err, errlen, "ovsdb-server at %s closed the connection%s%s", db->path,
+			cs_errf(err, errlen, "ovsdb-server at %s closed the connection%s%s", db->path,
 			    n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			return CS_ECONN;
 		}
@@ -461,7 +448,7 @@ static int recv_msg(struct ovsdb *db, int64_t deadline, json_t **out, char *err,
 	memmove(db->buf, db->buf + end, db->len - (size_t)end);
 	db->len -= (size_t)end;
 	if (!*out) {
-		why(err, errlen, "ovsdb-server at %s sent bad JSON: %s", db->path, je.text);
+		cs_errf(err, errlen, "ovsdb-server at %s sent bad JSON: %s", db->path, je.text);
 		return CS_EPROTO;
 	}
 	return 0;
@@ -477,7 +464,7 @@ static int dispatch(struct ovsdb *db, const json_t *msg, char *err, size_t errle
 	case OVSDB_NOTIFY:
 		if (method && !strcmp(method, "update") && db->cache &&
 		    ovsdb_cache_update(db->cache, json_array_get(params, 1)) < 0) {
-			why(err, errlen, "ovsdb-server at %s sent a malformed update", db->path);
+			cs_errf(err, errlen, "ovsdb-server at %s sent a malformed update", db->path);
 			return CS_EPROTO;
 		}
 		return 0;
@@ -505,7 +492,7 @@ static int call(struct ovsdb *db, json_t *req, json_t **reply, char *err, size_t
 		if ((r = recv_msg(db, deadline, &msg, err, errlen)) < 0)
 			return r;
 		if (!msg) {
-			why(err, errlen, "ovsdb-server at %s did not answer within %d s", db->path,
+			cs_errf(err, errlen, "ovsdb-server at %s did not answer within %d s", db->path,
 			    REPLY_MS / 1000);
 			return CS_ECONN;
 		}
@@ -530,11 +517,11 @@ static int connect_monitor(struct ovsdb *db, char *err, size_t errlen)
 	strcpy(sa.sun_path, db->path);
 	db->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (db->fd < 0) {
-		why(err, errlen, "cannot make a socket for ovsdb-server: %s", strerror(errno));
+		cs_errf(err, errlen, "cannot make a socket for ovsdb-server: %s", strerror(errno));
 		return CS_EIO;
 	}
 	if (connect(db->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		why(err, errlen, "cannot connect to ovsdb-server at %s: %s (is ovsdb-server "
+		cs_errf(err, errlen, "cannot connect to ovsdb-server at %s: %s (is ovsdb-server "
 		    "running? csd's setting ovsdb names its socket)", db->path, strerror(errno));
 		disconnect(db);
 		return CS_ECONN;
@@ -544,14 +531,14 @@ static int connect_monitor(struct ovsdb *db, char *err, size_t errlen)
 	if (r == 0) {
 		const json_t *e = json_object_get(reply, "error");
 		if (e && !json_is_null(e)) {
-			char why_[256];
-			error_text(e, why_, sizeof(why_));
-			why(err, errlen, "ovsdb-server at %s refused to monitor %s: %s", db->path,
-			    OVSDB_DB, why_);
+			char reason[256];
+			error_text(e, reason, sizeof(reason));
+			cs_errf(err, errlen, "ovsdb-server at %s refused to monitor %s: %s", db->path,
+			    OVSDB_DB, reason);
 			r = CS_EIO;
 		} else if (!(db->cache = json_object()) ||
 			   ovsdb_cache_update(db->cache, json_object_get(reply, "result")) < 0) {
-			why(err, errlen, "ovsdb-server at %s sent a malformed monitor reply",
+			cs_errf(err, errlen, "ovsdb-server at %s sent a malformed monitor reply",
 			    db->path);
 			r = CS_EPROTO;
 		}
@@ -609,7 +596,7 @@ static int wait_cfg(struct ovsdb *db, int64_t cfg, int wait_ms, char *err, size_
 		if ((r = recv_msg(db, deadline, &msg, err, errlen)) < 0)
 			return r;
 		if (!msg) {
-			why(err, errlen, "ovs-vswitchd has not applied the change within %d ms "
+			cs_errf(err, errlen, "ovs-vswitchd has not applied the change within %d ms "
 			    "(is ovs-vswitchd running on database %s?)", wait_ms, db->path);
 			return CS_EIO;
 		}
@@ -663,7 +650,7 @@ int ovsdb_transact(struct ovsdb *db, json_t *ops, int wait_ms, json_t **result,
 		cfg = json_integer_value(json_object_get(
 			json_array_get(json_object_get(sel, "rows"), 0), "next_cfg"));
 		if (cfg <= 0) {
-			why(err, errlen, "ovsdb-server at %s did not say which configuration "
+			cs_errf(err, errlen, "ovsdb-server at %s did not say which configuration "
 			    "to wait for", db->path);
 			r = CS_EPROTO;
 			goto out;
