@@ -523,9 +523,10 @@ static int veth_create(struct nl_sock *hsk, const char *host, int efd)
 	if (!l)
 		return -NLE_NOMEM;
 	rtnl_link_set_name(l, host);
-	peer = rtnl_link_veth_get_peer(l);
+	peer = rtnl_link_veth_get_peer(l);	/* a reference of our own */
 	rtnl_link_set_name(peer, EP_DEV);
 	rtnl_link_set_ns_fd(peer, efd);
+	rtnl_link_put(peer);
 	r = rtnl_link_add(hsk, l, NLM_F_CREATE | NLM_F_EXCL);
 	rtnl_link_veth_release(l);
 	return r;
