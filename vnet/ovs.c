@@ -236,17 +236,19 @@ static const char *bridge_of_port(struct ovs_backend *ob, const char *port)
 
 /* An interface name with @tag that nothing uses (OVSDB nor the kernel),
  * starting from a hash of @key: names stay within IFNAMSIZ. */
-static void free_name(struct ovs_backend *ob, char tag, const char *key, char *out)
+static int free_name(struct ovs_backend *ob, char tag, const char *key, char *out)
 {
 	uint32_t h = 2166136261u;
 
 	while (*key)
 		h = (h ^ (unsigned char)*key++) * 16777619u;
-	for (;; h++) {
+	for (unsigned i = 0; i < 65536; i++, h++) {
 		snprintf(out, IFNAMSIZ, "%s%c%06x", ob->prefix, tag, h & 0xffffff);
 		if (!find_named(ob, "Interface", out) && !if_nametoindex(out))
-			return;
+			return 0;
 	}
+	oerr(ob, "no free interface name %s%c...: 65536 taken in a row", ob->prefix, tag);
+	return CS_ENOSPC;
 }
 
 /* After a change: an interface ovs-vswitchd could not make says why. */
@@ -328,15 +330,18 @@ static bool vxlan_ok(struct ovs_backend *ob, const json_t *port, const char *add
 }
 
 /* ops: one VXLAN port per peer of the vnet, and none to anyone else */
-static void vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer_want *pw,
-		       json_t *ops)
+static int vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer_want *pw,
+		      json_t *ops)
 {
 	const json_t *ports = ovsdb_table(ob->db, "Port"), *port;
-	bool have[64] = { false };
 	char addr[CS_ADDRSTRLEN], name[IFNAMSIZ], key[160];
+	size_t i, n = pw->v->npeers;
+	bool *have = calloc(n + 1, sizeof(*have));
 	const char *u;
-	size_t i, n = pw->v->npeers < 64 ? pw->v->npeers : 64;
+	int r = 0;
 
+	if (!have)
+		return CS_ENOMEM;
 	json_object_foreach((json_t *)ports, u, port) {
 		const char *peer = ovsdb_map_get(json_object_get(port, "external_ids"), EXT_PEER);
 		if (!peer || !ours(ob, port, EXT_PEER, NULL) ||
@@ -352,17 +357,20 @@ static void vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer
 		else
 			op_port_del(ops, pw->br, u);
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		if (have[i])
 			continue;
 		cs_addr_format(&pw->v->peers[i], addr);
 		snprintf(key, sizeof(key), "%s/%s/%s", pw->v->tenant, pw->v->name, addr);
-		free_name(ob, 'x', key, name);
+		if ((r = free_name(ob, 'x', key, name)) < 0)
+			break;
 		const char *opt[] = { "remote_ip", addr, "key", pw->vni, NULL };
 		snprintf(key, sizeof(key), "%s/%s", pw->v->tenant, pw->v->name);
 		op_port_add(ops, pw->br, name, "vxlan", ovsdb_val_map(opt),
 			    ext_ids(ob, EXT_VNET, key, EXT_PEER, addr));
 	}
+	free(have);
+	return r;
 }
 
 /* ops: bridge @name for vnet @tv, with its local port */
@@ -438,7 +446,10 @@ static int ovs_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		ops = json_array();
 	}
 	pw.br = uuid;
-	vxlan_sync(ob, br, &pw, ops);
+	if ((r = vxlan_sync(ob, br, &pw, ops)) < 0) {
+		json_decref(ops);
+		return r;
+	}
 	return transact(ob, ops, what);
 }
 
@@ -560,6 +571,7 @@ struct ep_ctx {
 	struct nl_sock *esk, *hsk;
 	int efd;
 	bool fresh;
+	bool relinked;		/* the veth was made anew */
 };
 
 /* The namespace and its eth0, linked to the host side; *fresh when new. */
@@ -595,7 +607,7 @@ static int ep_link(struct ep_ctx *c)
 			     "%s: %s", c->what, c->host, c->ens, nl_geterror(r));
 			return CS_EIO;
 		}
-		c->fresh = true;
+		c->fresh = c->relinked = true;
 		if (!strcmp(ob->dp, "netdev") && (r = tx_csum_off(c->efd)) < 0) {
 			oerr(ob, "%s: cannot turn off transmit checksum offload of " EP_DEV
 			     " in namespace %s: %s", c->what, c->ens, strerror(errno));
@@ -634,10 +646,19 @@ static int ep_port(struct ep_ctx *c, const char *br)
 		if (!ours(ob, row, EXT_ENDPOINT, c->tve))
 			continue;
 		in = bridge_of_port(ob, u);
-		if (!have && in && !strcmp(in, br) && !strcmp(str_col(row, "name"), c->host))
+		if (!have && in && !strcmp(in, br) && !strcmp(str_col(row, "name"), c->host) &&
+		    !c->relinked)
 			have = true;
 		else if (in)
 			op_port_del(ops, in, u);
+	}
+	/* a veth made anew under a port's old name: the port goes first, in
+	 * a change of its own, so that ovs-vswitchd opens the new device */
+	if (c->relinked && json_array_size(ops)) {
+		if ((r = transact(ob, ops, c->what)) < 0)
+			return r;
+		if (!(ops = json_array()))
+			return CS_ENOMEM;
 	}
 	if (!have)
 		op_port_add(ops, br, c->host, "", NULL, ext_ids(ob, EXT_ENDPOINT, c->tve, NULL,
@@ -677,8 +698,8 @@ static int ovs_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v
 	port = find_ours(ob, "Port", EXT_ENDPOINT, c.tve, NULL);
 	if (port && strlen(str_col(port, "name")) < IFNAMSIZ)
 		snprintf(c.host, sizeof(c.host), "%s", str_col(port, "name"));
-	else
-		free_name(ob, 'e', c.tve, c.host);
+	else if ((r = free_name(ob, 'e', c.tve, c.host)) < 0)
+		return r;
 	r = ep_link(&c);
 	if (r == 0)
 		r = ep_port(&c, br);

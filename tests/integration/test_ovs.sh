@@ -48,10 +48,16 @@ ovsdb_start() {
 ovsdb-tool create "$OVS/conf.db" /usr/share/openvswitch/vswitch.ovsschema || exit 1
 ovsdb_start || exit 1
 vsctl --no-wait init
-nsenter --net="$HNS" ovs-vswitchd "$DB" --pidfile="$OVS/ovs-vswitchd.pid" \
-	--unixctl="$OVS/ovs-vswitchd.ctl" --log-file="$OVS/ovs-vswitchd.log" 2>>"$OVS/ovs-vswitchd.err" &
-OVS_PIDS+=($!)
-for _ in $(seq 100); do [ -S "$OVS/ovs-vswitchd.ctl" ] && break; sleep 0.05; done
+vswitchd_start() {
+	rm -f "$OVS/ovs-vswitchd.ctl"
+	nsenter --net="$HNS" ovs-vswitchd "$DB" --pidfile="$OVS/ovs-vswitchd.pid" \
+		--unixctl="$OVS/ovs-vswitchd.ctl" --log-file="$OVS/ovs-vswitchd.log" \
+		2>>"$OVS/ovs-vswitchd.err" &
+	OVS_PIDS+=($!)
+	for _ in $(seq 100); do [ -S "$OVS/ovs-vswitchd.ctl" ] && return 0; sleep 0.05; done
+	echo "ovs-vswitchd did not start"; cat "$OVS/ovs-vswitchd.log"; return 1
+}
+vswitchd_start || exit 1
 
 echo "{\"ovsdb\": \"$DB\"}" >"$TMP/csd.json"
 csd_start a --backend ovs -c "$TMP/csd.json" || exit 1
@@ -128,6 +134,15 @@ kill -HUP "$(csd_pid a)"
 for _ in $(seq 100); do vsctl list-ports "$acme_br" | grep -qx "$web_port" && break; sleep 0.1; done
 check "the reconciler puts it back" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
 
+# drift: eth0 deleted in the endpoint: a veth anew, its port made again so
+# that ovs-vswitchd opens the new device
+ip -n "$PFX.acme.blue.web" link del eth0
+check_not "eth0 deleted by hand breaks reachability" \
+	in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000 300
+kill -HUP "$(csd_pid a)"
+for _ in $(seq 100); do ip -n "$PFX.acme.blue.web" link show eth0 >/dev/null 2>&1 && break; sleep 0.1; done
+check "the reconciler links the endpoint again" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
+
 # csd killed and restarted: traffic flows throughout; bridges adopted
 bg_ep a acme/blue/web "$PROBE" stream 10.7.0.3 7000 "$TMP/stream"
 sleep 0.5
@@ -151,6 +166,13 @@ for _ in $(seq 50); do [ -e "$OVS/ovsdb-server.pid" ] || break; sleep 0.1; done
 ovsdb_start || exit 1
 check "an endpoint is created after ovsdb-server restarted" ctl a endpoint create acme/blue/late
 check "and it is reached" in_ep a acme/blue/late "$PROBE" tcp 10.7.0.3 7000
+
+# ovs-vswitchd restarted: it rebuilds the bridges from the database
+kill "$(cat "$OVS/ovs-vswitchd.pid")"
+for _ in $(seq 50); do [ -e "$OVS/ovs-vswitchd.pid" ] || break; sleep 0.1; done
+vswitchd_start || exit 1
+for _ in $(seq 20); do in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000 500 && break; done
+check "traffic flows after ovs-vswitchd restarted" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
 
 # rules and reservations, as on the kernel backend (in the namespace)
 ctl a vnet create acme/green subnet 10.11.0.0/24 capacity 1gbit
@@ -181,4 +203,8 @@ ovs_stop
 ctl a tenant create acme2
 check_not "creating a vnet without ovsdb-server fails" ctl a vnet create acme2/x subnet 10.9.0.0/24
 check "csd is still up" ctl a status >/dev/null
+out=$(timeout 10 nsenter --net="$HNS" "$CSD" -S "$TMP/x.sock" -D "$TMP/x" -p "${PFX}x" -n x \
+	--backend ovs -c "$TMP/csd.json" 2>&1)
+check "a csd --backend ovs does not start without ovsdb-server, and says why (said: $out)" \
+	grep -q "cannot connect to ovsdb-server at $OVS/db.sock" <<< "$out"
 finish
