@@ -63,13 +63,18 @@ echo "{\"ovsdb\": \"$DB\"}" >"$TMP/csd.json"
 csd_start a --backend ovs -c "$TMP/csd.json" || exit 1
 export CS_SOCKET=$TMP/a/csd.sock
 
-for t in acme umbrella; do
-	ctl a tenant create $t
-	ctl a vnet create $t/blue subnet 10.7.0.0/24
-	ctl a endpoint create $t/blue/web
-	ctl a endpoint create $t/blue/db
-done
-ctl a endpoint create umbrella/blue/only address 10.7.0.9
+# two tenants with the same subnet, from one overlay file (apply returns
+# once all of it is realized, ovs-vswitchd included)
+cat >"$TMP/world.json" <<'JSON'
+{"tenants": {"acme": {}, "umbrella": {}},
+ "vnets": {
+  "acme/blue": {"subnet": "10.7.0.0/24", "backend": "ovs",
+   "endpoints": {"web": {"address": "10.7.0.2"}, "db": {"address": "10.7.0.3"}}},
+  "umbrella/blue": {"subnet": "10.7.0.0/24",
+   "endpoints": {"web": {"address": "10.7.0.2"}, "db": {"address": "10.7.0.3"},
+                 "only": {"address": "10.7.0.9"}}}}}
+JSON
+check "an overlay file of two tenants applies" ctl a apply -f "$TMP/world.json" >/dev/null
 check "the vnet says backend ovs" grep -q '"backend": "ovs"' <(ctl a -j vnet show acme/blue)
 for e in acme/blue/db umbrella/blue/db umbrella/blue/only; do bg_ep a $e "$PROBE" serve 7000; done
 sleep 0.3
