@@ -101,6 +101,8 @@ except Exception: print(0)" "$TMP/iperf.json"
 bps=$(tcp_bps acme/blue/web acme/blue/db 10.7.0.3 5201 2)
 echo "# ovs netdev datapath, TCP web -> db: $((bps / 1000000)) Mbit/s"
 check "a TCP transfer moves more than 10 Mbit/s" test "$bps" -gt 10000000
+tx=$(ctl a -j endpoint show acme/blue/web | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["tx_bytes"])')
+check "endpoint show counts what web sent ($tx bytes, over 2 MB)" test "$tx" -gt 2000000
 
 # what operators see
 vsctl show >"$TMP/show"
