@@ -17,6 +17,9 @@
 
 /* an answer ovsdb-server owes us: it never takes long unless it is gone */
 #define REPLY_MS 10000
+/* how long ovs-vswitchd may take to connect again after ovsdb-server
+ * restarted (its first reconnection backoff is 1 s) */
+#define VSWITCHD_GRACE_MS 3000
 
 /* ------------------------------------------------------------------ */
 /* message layer                                                      */
@@ -608,6 +611,64 @@ static int wait_cfg(struct ovsdb *db, int64_t cfg, int wait_ms, char *err, size_
 	return 0;
 }
 
+/* Lock "ovs_vswitchd" taken by someone? 1 yes, 0 no, or a code. Asking
+ * does not take it from anyone; given to us, it goes back at once
+ * (ovs-vswitchd, if it is starting, gets it then). */
+static int vswitchd_lock_held(struct ovsdb *db, char *err, size_t errlen)
+{
+	json_t *reply = NULL;
+	int r, locked;
+
+	r = call(db, ovsdb_msg_request("lock", json_pack("[s]", OVSDB_VSWITCHD_LOCK),
+				       db->next_id++), &reply, err, errlen);
+	if (r < 0)
+		return r;
+	locked = json_is_true(json_object_get(json_object_get(reply, "result"), "locked"));
+	json_decref(reply);
+	r = call(db, ovsdb_msg_request("unlock", json_pack("[s]", OVSDB_VSWITCHD_LOCK),
+				       db->next_id++), &reply, err, errlen);
+	json_decref(reply);
+	if (r < 0)
+		return r;
+	return !locked;
+}
+
+/* Take what ovsdb-server sends for @ms. */
+static int idle(struct ovsdb *db, int ms, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + ms;
+	json_t *msg;
+	int r;
+
+	while (now_ms() < deadline) {
+		if ((r = recv_msg(db, deadline, &msg, err, errlen)) < 0 || !msg)
+			return r;
+		r = dispatch(db, msg, err, errlen);
+		json_decref(msg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Is ovs-vswitchd there to apply a change? It holds the OVSDB lock
+ * "ovs_vswitchd" while it runs; after ovsdb-server restarted it takes a
+ * moment to connect again, so it has up to @grace_ms to show up.
+ * 1 yes, 0 no, or a code.
+ */
+static int vswitchd_there(struct ovsdb *db, int grace_ms, char *err, size_t errlen)
+{
+	int64_t deadline = now_ms() + grace_ms;
+	int r;
+
+	while ((r = vswitchd_lock_held(db, err, errlen)) == 0 && now_ms() < deadline) {
+		if ((r = idle(db, 100, err, errlen)) < 0)
+			return r;
+	}
+	return r;
+}
+
 int ovsdb_transact(struct ovsdb *db, json_t *ops, int wait_ms, json_t **result,
 		   char *err, size_t errlen)
 {
@@ -642,6 +703,18 @@ int ovsdb_transact(struct ovsdb *db, json_t *ops, int wait_ms, json_t **result,
 		goto out;
 	if ((r = ovsdb_msg_transact_check(reply, err, errlen)) < 0)
 		goto out;
+	/* nobody to wait for: say so now rather than after wait_ms */
+	if (wait_ms > 0 && (r = vswitchd_there(db, wait_ms < VSWITCHD_GRACE_MS ? wait_ms :
+					       VSWITCHD_GRACE_MS, err, errlen)) <= 0) {
+		if (r == 0)
+			cs_errf(err, errlen, "ovs-vswitchd is not connected to database %s (it holds "
+				"no lock " OVSDB_VSWITCHD_LOCK "): is it running? The change is in "
+				"the database and is applied when it connects", db->path);
+		if (r == CS_ECONN)
+			disconnect(db);
+		r = r == 0 ? CS_EIO : r;
+		goto out;
+	}
 	res = json_object_get(reply, "result");
 	if (wait_ms > 0) {
 		const json_t *sel = json_array_get(res, json_array_size(res) - 1);

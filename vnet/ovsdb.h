@@ -26,6 +26,8 @@
 
 #define OVSDB_DEFAULT "unix:/run/openvswitch/db.sock"
 #define OVSDB_DB "Open_vSwitch"
+/* the lock ovs-vswitchd holds while it runs */
+#define OVSDB_VSWITCHD_LOCK "ovs_vswitchd"
 /* a message larger than this is refused (the whole database of a busy
  * node fits many times over) */
 #define OVSDB_MSG_MAX (64u << 20)
@@ -101,7 +103,8 @@ const json_t *ovsdb_table(struct ovsdb *db, const char *table);
 /*
  * Run @ops (stolen) in one transaction, asking ovs-vswitchd to apply it
  * (next_cfg is bumped) and waiting up to @wait_ms for it to have done so
- * (cur_cfg); @wait_ms 0 does not wait. The reply's result array in
+ * (cur_cfg); @wait_ms 0 does not wait. CS_EIO at once, the change made,
+ * when ovs-vswitchd is not running (it holds no lock "ovs_vswitchd"). The reply's result array in
  * *@result when @result is not NULL (the caller json_decref()s it).
  */
 int ovsdb_transact(struct ovsdb *db, json_t *ops, int wait_ms, json_t **result,

@@ -168,15 +168,19 @@ check "no port twice after the restart" \
 check_not "no probe failed across the restart" grep -q '^fail' "$TMP/stream"
 
 # ovsdb-server restarted: csd reconnects and goes on
-kill "$(cat "$OVS/ovsdb-server.pid")"
-for _ in $(seq 50); do [ -e "$OVS/ovsdb-server.pid" ] || break; sleep 0.1; done
+dpid=$(cat "$OVS/ovsdb-server.pid")
+kill "$dpid"; wait "$dpid" 2>/dev/null
 ovsdb_start || exit 1
 check "an endpoint is created after ovsdb-server restarted" ctl a endpoint create acme/blue/late
 check "and it is reached" in_ep a acme/blue/late "$PROBE" tcp 10.7.0.3 7000
 
 # ovs-vswitchd restarted: it rebuilds the bridges from the database
-kill "$(cat "$OVS/ovs-vswitchd.pid")"
-for _ in $(seq 50); do [ -e "$OVS/ovs-vswitchd.pid" ] || break; sleep 0.1; done
+vpid=$(cat "$OVS/ovs-vswitchd.pid")
+kill "$vpid"; wait "$vpid" 2>/dev/null
+t0=$(date +%s)
+out=$(ctl a endpoint create acme/blue/early 2>&1)
+check "without ovs-vswitchd a create fails within seconds and says so (said: $out)" \
+	sh -c "[ $(( $(date +%s) - t0 )) -le 6 ] && echo '$out' | grep -q 'ovs-vswitchd is not connected'"
 vswitchd_start || exit 1
 for _ in $(seq 20); do in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000 500 && break; done
 check "traffic flows after ovs-vswitchd restarted" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000

@@ -242,13 +242,20 @@ static void srv_send(int fd, const char *fmt, ...)
 		_exit(3);
 }
 
+/* what the scripted server stands for */
+enum srv_mode {
+	SRV_APPLY,	/* ovs-vswitchd there (holds its lock) and applying */
+	SRV_STUCK,	/* ovs-vswitchd there but never applying */
+	SRV_ABSENT,	/* no ovs-vswitchd: its lock is free */
+};
+
 /*
  * Serve one connection: answer the monitor with cur_cfg @cfg; answer each
- * transact with next_cfg cfg+1, then (when @apply) an echo request and an
- * update that makes cur_cfg catch up; close after @ntx transacts (and,
- * when @apply, the answer to the echo that followed the last).
+ * transact with next_cfg cfg+1, then (SRV_APPLY) an echo request and an
+ * update that makes cur_cfg catch up; answer lock as @mode says; close
+ * after @ntx transacts (at the unlock that follows the last).
  */
-static void srv_conn(int c, int cfg, int ntx, bool apply)
+static void srv_conn(int c, int cfg, int ntx, enum srv_mode mode)
 {
 	static char buf[65536];
 	size_t len = 0;
@@ -270,17 +277,20 @@ static void srv_conn(int c, int cfg, int ntx, bool apply)
 			for (size_t i = 0; i + 1 < nops; i++)
 				srv_send(c, "{},");
 			srv_send(c, "{\"rows\":[{\"next_cfg\":%d}]}]}", cfg);
-			if (apply) {
+			if (mode == SRV_APPLY) {
 				srv_send(c, "{\"id\":\"echo\",\"method\":\"echo\",\"params\":[]}");
 				srv_send(c, "{\"id\":null,\"method\":\"update\",\"params\":[\"cs\","
 					 "{\"Open_vSwitch\":{\"o1\":{\"new\":{\"cur_cfg\":%d,"
 					 "\"next_cfg\":%d}}}}]}", cfg, cfg);
 			}
-			if (--ntx == 0 && !apply)
+			ntx--;
+		} else if (method && !strcmp(method, "lock")) {
+			srv_send(c, "{\"id\":%lld,\"error\":null,\"result\":{\"locked\":%s}}", id,
+				 mode == SRV_ABSENT ? "true" : "false");
+		} else if (method && !strcmp(method, "unlock")) {
+			srv_send(c, "{\"id\":%lld,\"error\":null,\"result\":{}}", id);
+			if (ntx == 0)
 				break;
-		} else if (!method && json_is_string(json_object_get(m, "id")) && ntx == 0) {
-			/* our echo answered after the last transact: go away */
-			break;
 		}
 		json_decref(m);
 	}
@@ -288,7 +298,7 @@ static void srv_conn(int c, int cfg, int ntx, bool apply)
 	close(c);
 }
 
-static pid_t server(bool apply)
+static pid_t server(enum srv_mode mode)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	pid_t pid;
@@ -309,7 +319,7 @@ static pid_t server(bool apply)
 			int c = accept(s, NULL, NULL);
 			if (c < 0)
 				_exit(2);
-			srv_conn(c, life ? 40 : 0, life || !apply ? 100 : 1, apply);
+			srv_conn(c, life ? 40 : 0, life || mode != SRV_APPLY ? 100 : 1, mode);
 		}
 		_exit(0);
 	}
@@ -335,7 +345,7 @@ static void test_session(void **state)
 {
 	char addr[128], err[512] = "";
 	struct ovsdb *db;
-	pid_t pid = server(true);
+	pid_t pid = server(SRV_APPLY);
 	(void)state;
 
 	snprintf(addr, sizeof(addr), "unix:%s", sock_path);
@@ -378,12 +388,23 @@ static void test_session_errors(void **state)
 	ovsdb_free(db);
 	ovsdb_free(NULL);
 
-	/* nobody applies the change: a reason naming ovs-vswitchd */
-	pid = server(false);
+	/* ovs-vswitchd there but it does not apply: a reason after the wait */
+	pid = server(SRV_STUCK);
 	snprintf(addr, sizeof(addr), "unix:%s", sock_path);
 	assert_int_equal(ovsdb_new(addr, &db, err, sizeof(err)), 0);
 	assert_int_equal(ovsdb_transact(db, J("[]"), 200, NULL, err, sizeof(err)), CS_EIO);
 	assert_non_null(strstr(err, "ovs-vswitchd has not applied"));
+	ovsdb_free(db);
+	stop(pid);
+
+	/* no ovs-vswitchd (its lock is free): said at once, not after the wait */
+	pid = server(SRV_ABSENT);
+	assert_int_equal(ovsdb_new(addr, &db, err, sizeof(err)), 0);
+	assert_int_equal(ovsdb_transact(db, J("[]"), 60000, NULL, err, sizeof(err)), CS_EIO);
+	assert_non_null(strstr(err, "ovs-vswitchd is not connected"));
+	/* the session is still good */
+	assert_int_equal(ovsdb_sync(db, err, sizeof(err)), 0);
+	assert_true(ovsdb_connected(db));
 	ovsdb_free(db);
 	stop(pid);
 }
