@@ -617,19 +617,23 @@ static int wait_cfg(struct ovsdb *db, int64_t cfg, int wait_ms, char *err, size_
 static int vswitchd_lock_held(struct ovsdb *db, char *err, size_t errlen)
 {
 	json_t *reply = NULL;
-	int r, locked;
+	int r, locked = 0;
 
 	r = call(db, ovsdb_msg_request("lock", json_pack("[s]", OVSDB_VSWITCHD_LOCK),
 				       db->next_id++), &reply, err, errlen);
-	if (r < 0)
+	if (r == 0) {
+		locked = json_is_true(json_object_get(json_object_get(reply, "result"), "locked"));
+		json_decref(reply);
+		r = call(db, ovsdb_msg_request("unlock", json_pack("[s]", OVSDB_VSWITCHD_LOCK),
+					       db->next_id++), &reply, err, errlen);
+		json_decref(reply);
+	}
+	/* never keep ovs-vswitchd's lock: a session in doubt goes, and the
+	 * lock with it */
+	if (r < 0) {
+		disconnect(db);
 		return r;
-	locked = json_is_true(json_object_get(json_object_get(reply, "result"), "locked"));
-	json_decref(reply);
-	r = call(db, ovsdb_msg_request("unlock", json_pack("[s]", OVSDB_VSWITCHD_LOCK),
-				       db->next_id++), &reply, err, errlen);
-	json_decref(reply);
-	if (r < 0)
-		return r;
+	}
 	return !locked;
 }
 
@@ -710,8 +714,6 @@ int ovsdb_transact(struct ovsdb *db, json_t *ops, int wait_ms, json_t **result,
 			cs_errf(err, errlen, "ovs-vswitchd is not connected to database %s (it holds "
 				"no lock " OVSDB_VSWITCHD_LOCK "): is it running? The change is in "
 				"the database and is applied when it connects", db->path);
-		if (r == CS_ECONN)
-			disconnect(db);
 		r = r == 0 ? CS_EIO : r;
 		goto out;
 	}
