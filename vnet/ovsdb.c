@@ -292,6 +292,7 @@ struct ovsdb {
 	json_t *cache;
 	char *buf;
 	size_t len, cap;
+	int64_t vswitchd_missing_until;	/* ms, monotonic */
 };
 
 /* the tables and columns the ovs backend reads */
@@ -666,10 +667,15 @@ static int vswitchd_there(struct ovsdb *db, int grace_ms, char *err, size_t errl
 	int64_t deadline = now_ms() + grace_ms;
 	int r;
 
+	/* found missing a moment ago (a failed step and its undoing): no
+	 * second grace */
+	if (now_ms() < db->vswitchd_missing_until)
+		deadline = 0;
 	while ((r = vswitchd_lock_held(db, err, errlen)) == 0 && now_ms() < deadline) {
 		if ((r = idle(db, 100, err, errlen)) < 0)
 			return r;
 	}
+	db->vswitchd_missing_until = r == 0 ? now_ms() + VSWITCHD_GRACE_MS : 0;
 	return r;
 }
 

@@ -180,7 +180,7 @@ kill "$vpid"; wait "$vpid" 2>/dev/null
 t0=$(date +%s)
 out=$(ctl a endpoint create acme/blue/early 2>&1)
 check "without ovs-vswitchd a create fails within seconds and says so (said: $out)" \
-	sh -c "[ $(( $(date +%s) - t0 )) -le 6 ] && echo '$out' | grep -q 'ovs-vswitchd is not connected'"
+	sh -c "[ $(( $(date +%s) - t0 )) -le 8 ] && echo '$out' | grep -q 'ovs-vswitchd is not connected'"
 vswitchd_start || exit 1
 for _ in $(seq 20); do in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000 500 && break; done
 check "traffic flows after ovs-vswitchd restarted" in_ep a acme/blue/web "$PROBE" tcp 10.7.0.3 7000
