@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "apply.h"
 #include "charges.h"
 #include "vni.h"
 #include "ops.h"
@@ -1840,18 +1841,150 @@ static void plan_policy_tests(struct plan *pl)
 	}
 }
 
+/* Validate @file as the overlay of the request (apply_src.what names it in
+ * messages); *failed: it has errors, planned still to find the plan's. */
+static int apply_load(struct csd_req *r, const struct apply_src *src, const json_t *file,
+		      struct overlay **ov, struct schema_errors *errs, bool *failed)
+{
+	json_t *tdocs = NULL, *ndocs = NULL;
+	struct overlay_env env;
+	struct known k;
+	int ret;
+
+	*failed = false;
+	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0)
+		return req_store_fail(r, ret, src->what);
+	if ((ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
+		json_decref(tdocs);
+		return req_store_fail(r, ret, src->what);
+	}
+	apply_env(r, tdocs, ndocs, &k, &env);
+	env.partial = true;
+	ret = overlay_load(file, &env, ov, errs);
+	json_decref(tdocs);
+	json_decref(ndocs);
+	if (ret == CS_EINVAL && !*ov)
+		return fail_lines(r, ret, errs);
+	if (ret < 0 && ret != CS_EINVAL)
+		return req_fail(r, ret, "%s: %s", src->what, cs_strerror(ret));
+	*failed = ret == CS_EINVAL;
+	return 0;
+}
+
+/* A file built from this reading of the store (set), validated. */
+static int apply_build(struct csd_req *r, const struct apply_src *src, const struct snap *s,
+		       struct plan *pl, struct overlay **ov, struct schema_errors *errs)
+{
+	const struct apply_state st = { s->tenants, s->vnets, s->eps };
+	json_t *file = NULL;
+	int ret;
+
+	overlay_free(*ov);
+	*ov = NULL;
+	schema_errors_clear(errs);
+	if ((ret = src->build(r, &st, src->arg, &file)) < 0) {
+		json_decref(file);
+		return ret;
+	}
+	ret = apply_load(r, src, file, ov, errs, &pl->ov_failed);
+	json_decref(file);
+	pl->ov = *ov;
+	return ret;
+}
+
+/* Plan against one reading of the store and commit, again while the store
+ * changes under the plan. 0: committed (or nothing to commit, or a dry
+ * run); else the request has failed. */
+static int apply_commit(struct csd_req *r, const struct apply_src *src, struct plan *pl,
+			struct overlay **ov, struct schema_errors *errs)
+{
+	int ret;
+
+	for (int attempt = 0;; attempt++) {
+		if (attempt == APPLY_ATTEMPTS)
+			return req_fail(r, CS_ECONFLICT, "%s: the store kept changing while the "
+					"plan was made (%d attempts); nothing was changed, try again",
+					src->what, APPLY_ATTEMPTS);
+		snap_clear(pl->s);
+		plan_clear(pl);
+		if ((ret = snap_load(r->d, pl->s)) < 0)
+			/* the file's own errors still come, without the plan's */
+			return pl->ov_failed ? fail_lines(r, CS_EINVAL, errs)
+					     : req_store_fail(r, ret, src->what);
+		if (src->build && (ret = apply_build(r, src, pl->s, pl, ov, errs)) < 0)
+			return ret;
+		plan_build(pl, src->prune);
+		if (!pl->fatal)
+			plan_policy_tests(pl);
+		if (pl->fatal)
+			return req_fail(r, pl->fatal, "%s: %s", src->what, cs_strerror(pl->fatal));
+		if (pl->ov_failed || pl->errs.n) {
+			for (size_t i = 0; i < pl->errs.n; i++)
+				schema_errors_add(errs, "%s", pl->errs.msgs[i]);
+			return fail_lines(r, pl->ov_failed || !pl->code ? CS_EINVAL : pl->code,
+					  errs);
+		}
+		if (src->dry_run || txb_nops(&pl->tb) == 0)
+			return 0;
+		ret = txb_commit(r->d, &pl->tb);
+		if (ret == 0) {
+			vni_note_txb(r->d, &pl->tb);
+			return 0;
+		}
+		if (ret == CS_ETOOBIG)
+			return too_big(r, &pl->tb);
+		if (ret != CS_ECONFLICT)
+			return req_store_fail(r, ret, src->what);
+		log_debug("%s: the store changed under the plan; planning again", src->what);
+	}
+}
+
+int apply_run(struct csd_req *r, const struct apply_src *src)
+{
+	struct schema_errors errs = { 0 };
+	struct overlay *ov = NULL;
+	struct snap s = { 0 };
+	struct plan pl = { .r = r, .s = &s };
+	int ret;
+
+	if (src->file) {
+		if ((ret = apply_load(r, src, src->file, &ov, &errs, &pl.ov_failed)) < 0)
+			goto out;
+		/* a file with errors is still planned, for the errors only a
+		 * plan finds (permissions, ids, addresses, admission, quotas,
+		 * policy tests): all are said in one answer, and nothing is
+		 * committed */
+		pl.ov = ov;
+	}
+	if ((ret = apply_commit(r, src, &pl, &ov, &errs)) < 0)
+		goto out;
+	size_t i;
+	json_t *el;
+	if (!src->dry_run)
+		json_array_foreach(pl.changes, i, el)
+			log_info("%s by uid %u: %s", src->what, (unsigned)r->who->uid,
+				 json_string_value(el));
+	if (!src->dry_run && (ret = realize(r, &pl)) < 0)
+		goto out;
+	r->result = json_pack("{s:O, s:{s:I, s:I, s:I}, s:b}", "changes", pl.changes, "summary",
+			      "created", (json_int_t)pl.created, "updated", (json_int_t)pl.updated,
+			      "deleted", (json_int_t)pl.deleted, "dry_run", src->dry_run);
+	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "%s: out of memory", src->what);
+out:
+	plan_clear(&pl);
+	snap_clear(&s);
+	overlay_free(ov);
+	schema_errors_clear(&errs);
+	return ret;
+}
+
 static int apply(struct csd_req *r)
 {
 	const json_t *file = json_object_get(r->args, "file");
 	const json_t *jdry = json_object_get(r->args, "dry_run");
 	const json_t *jprune = json_object_get(r->args, "prune");
-	bool dry_run = json_is_true(jdry), prune = json_is_true(jprune);
-	struct schema_errors errs = { 0 };
-	struct overlay *ov = NULL;
-	struct snap s = { 0 };
-	struct plan pl = { .r = r, .s = &s };
-	json_t *tdocs = NULL, *ndocs = NULL;
-	int ret;
+	struct apply_src src = { .what = "apply", .file = file, .dry_run = json_is_true(jdry),
+				 .prune = json_is_true(jprune) };
 
 	if (!json_is_object(file))
 		return req_fail(r, CS_EINVAL, "apply: \"file\" must be the overlay file as a JSON "
@@ -1859,100 +1992,14 @@ static int apply(struct csd_req *r)
 	if ((jdry && !json_is_boolean(jdry)) || (jprune && !json_is_boolean(jprune)))
 		return req_fail(r, CS_EINVAL, "apply: \"dry_run\" and \"prune\" must be true or "
 				"false");
-	if (prune && !authz_admin(r->who))
+	if (src.prune && !authz_admin(r->who))
 		return req_fail(r, CS_EPERM, "apply --prune: only administrators may prune (it "
 				"deletes every tenant the file does not name); leave --prune out");
 	/* decided per object while planning: plan_tenant() asks req_may() for
 	 * every tenant the file names, new owners go through
 	 * authz_tenant_create(), nodes and --prune need an administrator */
 	r->authorized = true;
-	if ((ret = model_list(r->d, "/tenants/", &tdocs, NULL)) < 0)
-		return req_store_fail(r, ret, "apply");
-	if ((ret = model_list(r->d, "/nodes/", &ndocs, NULL)) < 0) {
-		json_decref(tdocs);
-		return req_store_fail(r, ret, "apply");
-	}
-	struct overlay_env env;
-	struct known k;
-	apply_env(r, tdocs, ndocs, &k, &env);
-	env.partial = true;
-	ret = overlay_load(file, &env, &ov, &errs);
-	json_decref(tdocs);
-	json_decref(ndocs);
-	if (ret == CS_EINVAL && !ov) {
-		ret = fail_lines(r, ret, &errs);
-		goto out;
-	} else if (ret < 0 && ret != CS_EINVAL) {
-		ret = req_fail(r, ret, "apply: %s", cs_strerror(ret));
-		goto out;
-	}
-	/* a file with errors is still planned, for the errors only a plan
-	 * finds (permissions, ids, addresses, admission, quotas, policy
-	 * tests): all are said in one answer, and nothing is committed */
-	pl.ov = ov;
-	pl.ov_failed = ret == CS_EINVAL;
-	for (int attempt = 0;; attempt++) {
-		if (attempt == APPLY_ATTEMPTS) {
-			ret = req_fail(r, CS_ECONFLICT, "apply: the store kept changing while the "
-				       "plan was made (%d attempts); nothing was changed, try again",
-				       APPLY_ATTEMPTS);
-			goto out;
-		}
-		snap_clear(&s);
-		plan_clear(&pl);
-		if ((ret = snap_load(r->d, &s)) < 0) {
-			/* the file's own errors still come, without the plan's */
-			ret = pl.ov_failed ? fail_lines(r, CS_EINVAL, &errs)
-					   : req_store_fail(r, ret, "apply");
-			goto out;
-		}
-		plan_build(&pl, prune);
-		if (!pl.fatal)
-			plan_policy_tests(&pl);
-		if (pl.fatal) {
-			ret = req_fail(r, pl.fatal, "apply: %s", cs_strerror(pl.fatal));
-			goto out;
-		}
-		if (pl.ov_failed || pl.errs.n) {
-			for (size_t i = 0; i < pl.errs.n; i++)
-				schema_errors_add(&errs, "%s", pl.errs.msgs[i]);
-			ret = fail_lines(r, pl.ov_failed || !pl.code ? CS_EINVAL : pl.code, &errs);
-			goto out;
-		}
-		if (dry_run || txb_nops(&pl.tb) == 0)
-			break;
-		ret = txb_commit(r->d, &pl.tb);
-		if (ret == 0) {
-			vni_note_txb(r->d, &pl.tb);
-			break;
-		}
-		if (ret == CS_ETOOBIG) {
-			ret = too_big(r, &pl.tb);
-			goto out;
-		}
-		if (ret != CS_ECONFLICT) {
-			ret = req_store_fail(r, ret, "apply");
-			goto out;
-		}
-		log_debug("apply: the store changed under the plan; planning again");
-	}
-	size_t i;
-	json_t *el;
-	if (!dry_run)
-		json_array_foreach(pl.changes, i, el)
-			log_info("apply by uid %u: %s", (unsigned)r->who->uid, json_string_value(el));
-	if (!dry_run && (ret = realize(r, &pl)) < 0)
-		goto out;
-	r->result = json_pack("{s:O, s:{s:I, s:I, s:I}, s:b}", "changes", pl.changes, "summary",
-			      "created", (json_int_t)pl.created, "updated", (json_int_t)pl.updated,
-			      "deleted", (json_int_t)pl.deleted, "dry_run", dry_run);
-	ret = r->result ? 0 : req_fail(r, CS_ENOMEM, "apply: out of memory");
-out:
-	plan_clear(&pl);
-	snap_clear(&s);
-	overlay_free(ov);
-	schema_errors_clear(&errs);
-	return ret;
+	return apply_run(r, &src);
 }
 
 static int export(struct csd_req *r)

@@ -56,17 +56,24 @@ _cs_ctl()
 	1)
 		case ${words[0]} in
 		rule) COMPREPLY=($(compgen -W "$verbs check" -- "$cur")) ;;
-		tenant|vnet|endpoint|reservation|node) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
+		tenant|vnet|endpoint) COMPREPLY=($(compgen -W "$verbs set" -- "$cur")) ;;
+		reservation|node) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
 		apply) COMPREPLY=($(compgen -W "-f --dry-run --prune" -- "$cur")) ;;
 		exec) COMPREPLY=($(compgen -W "$(_cs_ctl_names endpoint "$sock")" -- "$cur")) ;;
 		help) COMPREPLY=($(compgen -W "$objects" -- "$cur")) ;;
 		esac ;;
 	2)
 		case ${words[1]} in
-		delete|show|list) COMPREPLY=($(compgen -W "$(_cs_ctl_names "${words[0]}" "$sock")" -- "$cur")) ;;
+		delete|show|list|set) COMPREPLY=($(compgen -W "$(_cs_ctl_names "${words[0]}" "$sock")" -- "$cur")) ;;
 		esac ;;
 	*)
-		[ "${words[0]}" = exec ] && COMPREPLY=($(compgen -c -- "$cur")) ;;
+		[ "${words[0]}" = exec ] && COMPREPLY=($(compgen -c -- "$cur"))
+		# create and set: a key where a key comes (the keys create lists)
+		case ${words[1]} in
+		create|set)
+			(( ${#words[@]} % 2 == 1 )) && COMPREPLY=($(compgen -W "$(cs-ctl help \
+				"${words[0]}" create 2>/dev/null | awk '/^      /{print $1}')" -- "$cur")) ;;
+		esac ;;
 	esac
 }
 complete -F _cs_ctl cs-ctl

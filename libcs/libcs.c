@@ -381,6 +381,29 @@ static int mgmt(cs_t *cs, const char *op, const char *key, const char *name,
 	return r;
 }
 
+/* set: the patch goes as "set" (a spec goes as "spec") */
+static int mgmt_set(cs_t *cs, const char *op, const char *name, const char *patch_json)
+{
+	json_t *args = json_object(), *patch;
+	json_error_t e;
+
+	if (!cs || !args) {
+		json_decref(args);
+		return cs ? CS_ENOMEM : CS_EINVAL;
+	}
+	patch = json_loads(patch_json, 0, &e);
+	if (!json_is_object(patch)) {
+		set_error(cs, "%s %s: the change is not a JSON object: %s", op, name,
+			  patch ? "not an object" : e.text);
+		json_decref(patch);
+		json_decref(args);
+		return CS_EINVAL;
+	}
+	json_object_set_new(args, "name", json_string(name));
+	json_object_set_new(args, "set", patch);
+	return request(cs, op, args, NULL, NULL);
+}
+
 #define MGMT_CALLS(obj)                                                                   \
 	CS_EXPORT int cs_##obj##_create(cs_t *cs, const char *name, const char *spec)      \
 	{ return name ? mgmt(cs, #obj ".create", "name", name, spec, NULL) : CS_EINVAL; }   \
@@ -389,10 +412,17 @@ static int mgmt(cs_t *cs, const char *op, const char *key, const char *name,
 	CS_EXPORT int cs_##obj##_show(cs_t *cs, const char *name, char **json)             \
 	{ return name && json ? mgmt(cs, #obj ".show", "name", name, NULL, json) : CS_EINVAL; }
 
+#define MGMT_SET(obj)                                                                     \
+	CS_EXPORT int cs_##obj##_set(cs_t *cs, const char *name, const char *patch)        \
+	{ return name && patch ? mgmt_set(cs, #obj ".set", name, patch) : CS_EINVAL; }
+
 MGMT_CALLS(tenant)
 MGMT_CALLS(vnet)
 MGMT_CALLS(endpoint)
 MGMT_CALLS(reservation)
+MGMT_SET(tenant)
+MGMT_SET(vnet)
+MGMT_SET(endpoint)
 
 CS_EXPORT int cs_reservation_list(cs_t *cs, const char *filter, char **json)
 {

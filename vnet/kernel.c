@@ -1379,21 +1379,10 @@ out:
 	return r;
 }
 
-/* Runs inside a new endpoint's namespace: ping sockets (ICMP datagram
- * sockets, no privilege needed) for every group, so that a tenant's own
- * programs can ping without raw sockets, which need rights they do not
- * have (cs-ctl exec drops them). /proc/sys/net is the namespace of the
- * thread that opens it. */
-static int ping_groups_fn(void *arg)
-{
-	(void)arg;
-	return netns_sysctl_write("net/ipv4/ping_group_range", "0 2147483647\n");
-}
-
 /*
  * The rest of an endpoint once its namespace @efd (@ens) has its eth0
- * (@ifindex): ping sockets and closed rules when @fresh, its addresses,
- * lo up. Shared with the ovs backend, whose eth0 is a veth (kernel_priv.h).
+ * (@ifindex): its sysctls (ping sockets, any port bindable) and closed
+ * rules when @fresh, its addresses and routes (multicast), lo up. Shared with the ovs backend, whose eth0 is a veth (kernel_priv.h).
  */
 int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 		     const struct endpoint_spec *e, struct nl_sock *esk, int efd, const char *ens,
@@ -1403,15 +1392,12 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 		{ .want = e->has4, .family = AF_INET, .plen = v->subnet4.plen, .addr = &e->addr4 },
 		{ .want = e->has6, .family = AF_INET6, .plen = v->subnet6.plen, .addr = &e->addr6 },
 	};
-	char err[256];
 	int r;
 
 	if (fresh) {
 		kernel_nft_forget(ens);
-		if (netns_run(efd, ping_groups_fn, NULL, err, sizeof(err)) < 0)
-			/* only ping by non-root programs depends on it */
-			kerr(kb, "%s: cannot allow ping sockets in namespace %s (%s); going on",
-			     what, ens, err);
+		if ((r = kernel_ep_sysctls(kb, efd, what, ens)) < 0)
+			return r;
 	}
 	if (fresh && e->guarded) {
 		/* closed before it has an address: its rules replace this */
@@ -1421,6 +1407,9 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 			return r;
 	}
 	r = addrs_fix(kb, esk, ifindex, w, what, fresh);
+	if (r < 0)
+		return r;
+	r = kernel_ep_routes(kb, esk, ifindex, e->has4, e->has6, what, ens);
 	if (r < 0)
 		return r;
 	r = link_up_by_name(esk, "lo");

@@ -149,6 +149,21 @@ int cs_endpoint_create(cs_t *cs, const char *name, const char *spec_json);
 int cs_endpoint_delete(cs_t *cs, const char *name);
 int cs_endpoint_show(cs_t *cs, const char *name, char **json);
 int cs_endpoint_list(cs_t *cs, const char *filter, char **json);
+/**
+ * Change keys of tenant, vnet or endpoint @p name in place (`cs-ctl OBJECT
+ * set`), with the validation and messages of apply. @p patch_json is a JSON
+ * merge patch (RFC 7386) of the object's body: a value replaces the key's
+ * (a list whole), an object is merged key by key, null removes the key
+ * (it takes its default again), keys not named are kept. Keys that cannot
+ * change in place (a vnet's id, subnet and backend, an endpoint's node)
+ * are refused.
+ * @return 0, CS_EINVAL (bad patch, a fixed key, a value apply refuses),
+ * CS_ENOENT, CS_EPERM, CS_EADMIT, or another code csd replied with;
+ * cs_last_error() says why.
+ */
+int cs_tenant_set(cs_t *cs, const char *name, const char *patch_json);
+int cs_vnet_set(cs_t *cs, const char *name, const char *patch_json);
+int cs_endpoint_set(cs_t *cs, const char *name, const char *patch_json);
 /** csd's status: version, node, store, counts. */
 int cs_status(cs_t *cs, char **json);
 /**

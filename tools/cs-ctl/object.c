@@ -24,6 +24,7 @@ struct ctl_obj {
 	const char *name_usage;
 	const char *filter_usage;
 	const struct ctl_column *columns;
+	bool settable;            /* has the verb set (keys changed in place) */
 };
 
 /* OWNERS: "uid:1000,gid:100", shorter than the JSON and unambiguous. */
@@ -118,35 +119,37 @@ static const struct ctl_column node_cols[] = {
 };
 
 static const struct ctl_obj tenant_obj = {
-	"tenant", SCHEMA_TENANT, "", 1, 0, "TENANT", "", tenant_cols,
+	"tenant", SCHEMA_TENANT, "", 1, 0, "TENANT", "", tenant_cols, true,
 };
 static const struct ctl_obj vnet_obj = {
-	"vnet", SCHEMA_VNET, "", 2, 1, "TENANT/VNET", "[TENANT]", vnet_cols,
+	"vnet", SCHEMA_VNET, "", 2, 1, "TENANT/VNET", "[TENANT]", vnet_cols, true,
 };
 static const struct ctl_obj endpoint_obj = {
 	"endpoint", SCHEMA_ENDPOINT, "", 3, 2, "TENANT/VNET/ENDPOINT", "[TENANT[/VNET]]",
-	endpoint_cols,
+	endpoint_cols, true,
 };
 /* Reservation and rule names are csd's to define (a rule goes by name or
  * position); cs-ctl checks only that one is given. */
 static const struct ctl_obj reservation_obj = {
 	"reservation", SCHEMA_RESERVATION, "", 0, 3, "TENANT/VNET/ENDPOINT",
-	"[TENANT[/VNET[/ENDPOINT]]]", reservation_cols,
+	"[TENANT[/VNET[/ENDPOINT]]]", reservation_cols, false,
 };
 static const struct ctl_obj rule_obj = {
 	"rule", SCHEMA_VNET, "policy.rules[].", 0, 2, "TENANT/VNET/RULE", "[TENANT[/VNET]]",
-	rule_cols,
+	rule_cols, false,
 };
 static const struct ctl_obj node_obj = {
-	"node", SCHEMA_NODE, "", 1, 0, "NODE", "", node_cols,
+	"node", SCHEMA_NODE, "", 1, 0, "NODE", "", node_cols, false,
 };
 
 static int verb_create(struct ctl *c, int argc, char **argv);
 static int verb_delete(struct ctl *c, int argc, char **argv);
 static int verb_list(struct ctl *c, int argc, char **argv);
 static int verb_show(struct ctl *c, int argc, char **argv);
+static int verb_set(struct ctl *c, int argc, char **argv);
 
-enum { V_CREATE, V_DELETE, V_LIST, V_SHOW, V_MAX };
+/* V_SET last: objects that are not settable take the verbs before it */
+enum { V_CREATE, V_DELETE, V_LIST, V_SHOW, V_SET, V_MAX };
 
 /* usage: a format taking the object's name_usage (list: filter_usage) */
 static const struct ctl_cmd verbs[V_MAX] = {
@@ -154,6 +157,7 @@ static const struct ctl_cmd verbs[V_MAX] = {
 	[V_DELETE] = { "delete", verb_delete, "%s" },
 	[V_LIST] = { "list", verb_list, "%s" },
 	[V_SHOW] = { "show", verb_show, "%s" },
+	[V_SET] = { "set", verb_set, "%s key value... (value \"\": back to the default)" },
 };
 
 static const char *verb_usage(const struct ctl_obj *o, int v, char *buf, size_t len)
@@ -188,7 +192,7 @@ static int object_help(struct ctl *c, int v)
 	char buf[160];
 
 	ctl_usage_line(c, stdout, verb_usage(c->obj, v, buf, sizeof(buf)));
-	if (v == V_CREATE && !c->listing)
+	if ((v == V_CREATE || v == V_SET) && !c->listing)
 		print_keys(stdout, c->obj);
 	return CTL_OK;
 }
@@ -375,6 +379,90 @@ static int verb_show(struct ctl *c, int argc, char **argv)
 	return named(c, V_SHOW, argc, argv, false);
 }
 
+/* @patch[path] = null, the dotted @path nested ("qos.rate": {"qos":
+ * {"rate": null}}): removed by set. */
+static int patch_remove(json_t *patch, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	char part[64];
+
+	if (!dot)
+		return json_object_set_new(patch, path, json_null());
+	snprintf(part, sizeof(part), "%.*s", (int)(dot - path), path);
+	json_t *in = json_object_get(patch, part);
+	if (!json_is_object(in) && (!(in = json_object()) || json_object_set_new(patch, part, in)))
+		return -1;
+	return patch_remove(in, dot + 1);
+}
+
+/* The merge patch of set: the keys with values as create builds them, and
+ * null for each key given "" (removed). */
+static json_t *set_patch(struct ctl *c, int argc, char **argv, int *rc)
+{
+	char **keep = calloc((size_t)argc + 1, sizeof(*keep));
+	json_t *patch = NULL;
+	int nkeep = 0;
+
+	*rc = keep ? 0 : ctl_fail(c, "out of memory");
+	for (int i = 0; !*rc && i < argc; i += 2) {
+		if ((*rc = ctl_no_option(c, argv[i])))
+			break;
+		for (int j = 0; j < i && !*rc; j += 2)
+			if (!strcmp(argv[i], argv[j]))
+				*rc = ctl_usage_error(c, "key \"%s\" is given twice; give it once",
+						      argv[i]);
+		if (*rc)
+			break;
+		if (*argv[i + 1]) {
+			keep[nkeep++] = argv[i];
+			keep[nkeep++] = argv[i + 1];
+		} else if (!schema_find(c->obj->schema, argv[i])) {
+			*rc = ctl_usage_error(c, "unknown key \"%s\" for %s", argv[i], c->obj->word);
+		}
+	}
+	if (!*rc && (patch = spec_from_argv(c, nkeep, keep, rc))) {
+		for (int i = 0; i < argc; i += 2)
+			if (!*argv[i + 1] && patch_remove(patch, argv[i]) < 0) {
+				*rc = ctl_fail(c, "out of memory");
+				json_decref(patch);
+				patch = NULL;
+				break;
+			}
+	}
+	free(keep);
+	return patch;
+}
+
+/*
+ * set NAME key value...: the keys given change, the others stay; a list is
+ * replaced whole; an empty value ("") removes the key, so that it takes its
+ * default again. -j prints the object as show does.
+ */
+static int verb_set(struct ctl *c, int argc, char **argv)
+{
+	char usage[160], what[256];
+	json_t *patch, *res = NULL;
+	int r;
+
+	if (c->help)
+		return object_help(c, V_SET);
+	ctl_drop_dashdash(&argc, argv);
+	if (argc < 4 || argc % 2)
+		return ctl_usage_error(c, "expected %s", verb_usage(c->obj, V_SET, usage,
+								    sizeof(usage)));
+	if ((r = check_name(c, argv[1], c->obj->arity)) ||
+	    !(patch = set_patch(c, argc - 2, argv + 2, &r)))
+		return r;
+	snprintf(what, sizeof(what), "%s %s", c->obj->word, argv[1]);
+	op_name(c, "set", usage, sizeof(usage));
+	r = ctl_request(c, usage, json_pack("{s:s, s:o}", "name", argv[1], "set", patch), what,
+			&res);
+	if (!r)
+		r = print_result(c, res, true);
+	json_decref(res);
+	return r;
+}
+
 /* list's request from its words ([FILTER]); NULL with *rc on failure. */
 static json_t *list_get(struct ctl *c, int argc, char **argv, int *rc)
 {
@@ -482,7 +570,7 @@ static int object_run_tab(struct ctl *c, const struct ctl_obj *o, const struct c
 
 static int object_run(struct ctl *c, const struct ctl_obj *o, int argc, char **argv)
 {
-	return object_run_tab(c, o, verbs, V_MAX, argc, argv);
+	return object_run_tab(c, o, verbs, o->settable ? V_MAX : V_SET, argc, argv);
 }
 
 #define RULE_CHECK_USAGE "TENANT/VNET FROM TO tcp|udp PORT, or TENANT/VNET FROM TO icmp"

@@ -254,7 +254,7 @@ static void test_unknown_and_ambiguous_words(void **state)
 	run_ctl(&r, "-S", NOSOCK, "vnet", "frob", NULL);
 	assert_int_equal(r.rc, 2);
 	assert_string_equal(r.err, "cs-ctl vnet: unknown verb \"frob\"; expected one of: create "
-				   "delete list show\n");
+				   "delete list show set\n");
 
 	run_ctl(&r, "-S", NOSOCK, "vnet", NULL);
 	assert_int_equal(r.rc, 2);
@@ -593,6 +593,35 @@ static void test_rule_delete_show_names(void **state)
 }
 
 /* A key given twice on a create line is a usage error, not "the last wins". */
+/* set: keys and values in pairs, "" removes a key, only tenants, vnets and
+ * endpoints have it; wrong words are usage errors before csd is asked */
+static void test_set_usage(void **state)
+{
+	struct run r;
+
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme/q", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "expected TENANT/VNET key value..."));
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme/q", "mtu", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme", "mtu", "1400", NULL);
+	assert_int_equal(r.rc, 2);
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme/q", "mtux", "", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unknown key \"mtux\" for vnet"));
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme/q", "mtu", "1400", "mtu", "", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "key \"mtu\" is given twice"));
+	run_ctl(&r, "-S", NOSOCK, "node", "set", "n1", "underlay", "192.0.2.9", NULL);
+	assert_int_equal(r.rc, 2);
+	assert_non_null(strstr(r.err, "unknown verb \"set\""));
+	/* well formed: it gets as far as csd (absent here: exit 1) */
+	run_ctl(&r, "-S", NOSOCK, "vnet", "set", "acme/q", "mtu", "1400", "capacity", "", NULL);
+	assert_int_equal(r.rc, 1);
+	run_ctl(&r, "-S", NOSOCK, "endpoint", "set", "acme/q/w", "groups", "a,b", NULL);
+	assert_int_equal(r.rc, 1);
+}
+
 static void test_create_key_twice(void **state)
 {
 	struct run r;
@@ -773,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_rule_usage_errors),
 		cmocka_unit_test(test_create_key_twice),
+		cmocka_unit_test(test_set_usage),
 		cmocka_unit_test(test_check_and_timeout_words),
 		cmocka_unit_test_setup_teardown(test_bool_exact, fake_start, fake_stop),
 		cmocka_unit_test_setup_teardown(test_rule_list_vnet_column, fake_start, fake_stop),
