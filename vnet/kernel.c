@@ -611,12 +611,6 @@ static const char *addr_str(int family, const void *a, char *buf)
 	return buf;
 }
 
-struct want_addr {
-	bool want, have;
-	int family, plen;
-	const struct cs_addr *addr;
-};
-
 static bool addr_is(struct rtnl_addr *a, const struct want_addr *w)
 {
 	struct nl_addr *local = rtnl_addr_get_local(a);
@@ -1364,6 +1358,9 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		if (r < 0)
 			goto out;
 	}
+	r = kernel_gw_ensure(kb, sk, nsfd, rtnl_link_get_ifindex(vx), v, mtu, what, ns);
+	if (r < 0)
+		goto out;
 	cache_refresh(kb, ns, nsfd);
 	r = 0;
 out:
@@ -1841,6 +1838,12 @@ int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, c
 		      struct nl_sock **out)
 {
 	return nl_open_in(kb, nsfd, nsname, what, out);
+}
+
+int kernel_addrs_fix(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
+		     struct want_addr *w, const char *what)
+{
+	return addrs_fix(kb, sk, ifindex, w, what, false);
 }
 
 void kernel_err(struct kernel_backend *kb, const char *fmt, ...)

@@ -246,6 +246,31 @@ static int nft_fn(void *arg)
 	return job->rc && !job->error ? CS_ENOMEM : 0;
 }
 
+int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
+		   const char *ns)
+{
+	struct nft_job job = { .cmds = cmds };
+	char err[256];
+	int r;
+
+	pthread_mutex_lock(&nft_lock);
+	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	pthread_mutex_unlock(&nft_lock);
+	if (r < 0) {
+		kernel_err(kb, "%s: namespace %s: %s", what, ns, r == CS_ENOMEM ? "out of memory"
+										 : err);
+	} else if (job.rc) {
+		size_t len = strlen(job.error);
+		while (len && job.error[len - 1] == '\n')
+			job.error[--len] = '\0';
+		kernel_err(kb, "%s: nftables refused the rules in namespace %s: %s", what, ns,
+			   job.error);
+		r = CS_EIO;
+	}
+	free(job.error);
+	return r;
+}
+
 static int prefix_width(int family)
 {
 	return family == AF_INET ? 32 : 128;

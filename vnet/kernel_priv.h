@@ -50,6 +50,20 @@ int kernel_ns_name(struct kernel_backend *kb, char *buf, const char *t, const ch
 /* A netlink route socket bound to namespace @nsfd; reasons go to kb. */
 int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, const char *what,
 		      struct nl_sock **out);
+/* An address a link should hold (kernel_addrs_fix). */
+struct want_addr {
+	bool want, have;
+	int family, plen;
+	const struct cs_addr *addr;
+};
+/* Exactly the wanted addresses w[0..2) on @ifindex (IPv6 link-local
+ * aside): strays removed, missing ones added (IPv6 without DAD). */
+int kernel_addrs_fix(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
+		     struct want_addr *w, const char *what);
+/* Load nft text @cmds (one batch: atomic) in namespace @nsfd; reasons to
+ * kb with @what and @ns. */
+int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
+		   const char *ns);
 /* Write the reason of a failure for vnet_backend_error(). */
 void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -79,6 +93,10 @@ int kernel_underlay_ns(struct kernel_backend *kb);
 int kernel_ep_sysctls(struct kernel_backend *kb, int efd, const char *what, const char *ens);
 int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex, bool has4,
 		     bool has6, const char *what, const char *ens);
+/* kernel_gw.c: the vnet's gateway on this node (gw0 in the vnet namespace,
+ * and the filter that keeps it off vx0), on every vnet ensure. */
+int kernel_gw_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, int vx0_index,
+		     const struct vnet_spec *v, int mtu, const char *what, const char *ns);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 
