@@ -158,6 +158,8 @@ struct csd {
 	 * while teardown_defer is set, unrealize_endpoint() queues them */
 	struct teardown *teardown;
 	bool teardown_defer;
+	/* DNS at the vnets' gateways, served by a thread of its own (dns.c) */
+	struct dns *dns;
 	/* ephemeral endpoints of closed connections, deleted a slice per
 	 * turn of the loop (ops_endpoint.c) */
 	char **gone;

@@ -423,6 +423,9 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 	}
 	snprintf(ns, sizeof(ns), "%s.%s.%s.%s", d->cfg.prefix, t, v, e);
 	json_object_set_new(o, "netns", json_string(ns));
+	char etc[256];
+	if (vb_endpoint_etc(d->backend, t, v, e, etc, sizeof(etc)) == 0)
+		json_object_set_new(o, "etc", json_string(etc));
 	/* without an inventory (one endpoint shown), the counters say whether
 	 * it is realized: endpoint_stats fails for an endpoint that is not */
 	bool up = !inv || inventory_has(inv, true, name);

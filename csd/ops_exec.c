@@ -9,7 +9,8 @@
  * child: a short-lived child forks the supervisor and exits at once, and the
  * supervisor, reparented to init (or the nearest subreaper), in a session
  * of its own and holding none of csd's fds, survives csd stopping, crashing
- * or restarting. The supervisor enters the endpoint's namespace, drops to
+ * or restarting. The supervisor enters the endpoint's namespace (and shows
+ * the endpoint's /etc files, its resolv.conf, as ip netns exec does), drops to
  * the caller's uid, gid and supplementary groups, sets no_new_privs, and
  * forks the program, which takes the caller's stdio, umask, environment and
  * working directory, in a process group of its own. The supervisor then
@@ -43,6 +44,7 @@
 #include "exec_limits.h"
 #include "ops.h"
 #include "policy.h"
+#include "vnet/etc_bind.h"
 
 #define EXEC_ARGS_MAX 4096
 #define EXEC_REPORT_TIMEOUT_MS 5000
@@ -63,6 +65,7 @@ struct exec_plan {
 	gid_t *gids;
 	int ngids;
 	struct caller_limits lim; /* the caller's rlimits and cgroups */
+	char etc[PATH_MAX];       /* the endpoint's /etc files ("": none) */
 };
 
 /* fds of the supervisor, moved to fixed numbers */
@@ -155,6 +158,9 @@ static int become_caller(const struct exec_plan *x, bool enter, char *err, size_
 		snprintf(err, errlen, "cannot enter the namespace: %s", strerror(errno));
 		return -1;
 	}
+	/* the endpoint's resolv.conf (its gateway) where programs look */
+	if (enter && x->etc[0] && netns_etc_bind(x->etc, err, errlen) < 0)
+		return -1;
 	if (setgroups((size_t)x->ngids, x->gids) < 0 || setresgid(x->gid, x->gid, x->gid) < 0 ||
 	    setresuid(x->uid, x->uid, x->uid) < 0) {
 		snprintf(err, errlen, "cannot become uid %u gid %u: %s", (unsigned)x->uid,
@@ -392,6 +398,8 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 		ret = nsfd;
 		goto out;
 	}
+	if (vb_endpoint_etc(r->d->backend, p[0], p[1], p[2], x.etc, sizeof(x.etc)) < 0)
+		x.etc[0] = '\0';
 	x.uid = r->who->uid;
 	x.gid = r->who->gid;
 	x.gids = r->who->gids;

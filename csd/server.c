@@ -35,6 +35,7 @@
 #include "safedir.h"
 #include "teardown.h"
 #include "vni.h"
+#include "dns.h"
 #include "model.h"
 #include "policy/authz.h"
 
@@ -300,6 +301,7 @@ json_t *csd_handle(struct csd *d, struct client *c, const struct principal *who,
 	} else {
 		if (op->flags & CSD_OP_CHANGES) {
 			d->gen++;
+			dns_sync(d); /* a name created is answered before the reply */
 			audit_record(who, op->name, args, NULL, 0, NULL, NULL);
 		}
 		reply = cs_msg_ok(id, req.result);
@@ -1289,6 +1291,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 	}
 	if (d->ngone && !d->stopping)
 		ephemeral_gone_slice(d);
+	dns_sync(d);
 	return 0;
 }
 
@@ -1321,6 +1324,7 @@ void csd_fini(struct csd *d)
 	d->ngone = 0;
 	teardown_stop(d);
 	vni_free(d);
+	dns_stop(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->cfg.socket_path);

@@ -1514,6 +1514,8 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 	r = kernel_ep_finish(kb, v, e, esk, efd, ens, rtnl_link_get_ifindex(eth0), fresh, what);
 	if (r < 0)
 		goto out;
+	if ((r = kernel_ep_etc(kb, ens, v, e->name, what)) < 0)
+		goto out;
 	cache_refresh(kb, vns, vfd);
 	cache_refresh(kb, ens, efd);
 	r = 0;
@@ -1545,7 +1547,10 @@ static int kernel_endpoint_destroy(struct vnet_backend *b, const char *tenant,
 		return r;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
 	/* eth0 first, so that sockets already handed out lose the vnet now */
-	return ns_destroy(kb, ns, EP_DEV, what);
+	r = ns_destroy(kb, ns, EP_DEV, what);
+	if (r == 0)
+		kernel_ep_etc_remove(ns);
+	return r;
 }
 
 /* The cached fd of @ns, opened on a miss. Returns with kb->lock held (read
@@ -1874,4 +1879,6 @@ const struct vnet_ops vnet_kernel_ops = {
 	.endpoint_denied = kernel_endpoint_denied,
 	.underlay_filter = kernel_underlay_filter,
 	.underlay_encrypt = kernel_underlay_encrypt,
+	.gateway_socket = kernel_gateway_socket,
+	.endpoint_etc = kernel_endpoint_etc,
 };

@@ -27,6 +27,8 @@
  * may have been made anew.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -216,4 +218,26 @@ int kernel_gw_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, in
 		{ .want = v->has6, .family = AF_INET6, .plen = v->subnet6.plen, .addr = &gw6 },
 	};
 	return kernel_addrs_fix(kb, vsk, ifindex, w, what);
+}
+
+int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char *vnet,
+			  int domain, int type, int protocol)
+{
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	char ns[NSNAME_MAX], err[256];
+	int nsfd, fd, e, r;
+
+	if ((r = kernel_ns_name(kb, ns, tenant, vnet, NULL)) < 0)
+		return r;
+	if ((nsfd = netns_open(ns, err, sizeof(err))) < 0) {
+		kernel_err(kb, "vnet %s/%s: %s", tenant, vnet, err);
+		return nsfd;
+	}
+	fd = netns_socket(nsfd, domain, type, protocol);
+	e = errno;
+	close(nsfd);
+	if (fd < 0)
+		kernel_err(kb, "vnet %s/%s: cannot create a socket in namespace %s: %s", tenant,
+			   vnet, ns, strerror(e));
+	return fd;
 }

@@ -97,6 +97,15 @@ int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex
  * and the filter that keeps it off vx0), on every vnet ensure. */
 int kernel_gw_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, int vx0_index,
 		     const struct vnet_spec *v, int mtu, const char *what, const char *ns);
+/* /etc/netns/@ens/resolv.conf naming the gateway of @v (written when it
+ * differs), and its removal (with the directory) */
+int kernel_ep_etc(struct kernel_backend *kb, const char *ens, const struct vnet_spec *v,
+		  const char *e, const char *what);
+void kernel_ep_etc_remove(const char *ens);
+int kernel_endpoint_etc(struct vnet_backend *b, const char *tenant, const char *vnet,
+			const char *endpoint, char *buf, size_t len);
+int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char *vnet,
+			  int domain, int type, int protocol);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 

@@ -184,6 +184,16 @@ struct vnet_ops {
 	 * then accepts VXLAN only out of the tunnel. Optional: a backend
 	 * without it refuses encryption. */
 	int (*underlay_encrypt)(struct vnet_backend *b, const struct vnet_encrypt *e);
+	/* a socket(2) where the vnet's gateway lives on this node, for the
+	 * services csd answers at the gateway address (DNS); fd or code.
+	 * Optional (vb_gateway_socket). */
+	int (*gateway_socket)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			      int domain, int type, int protocol);
+	/* the directory whose files a program run in the endpoint sees in
+	 * place of /etc's (iproute2's /etc/netns/NETNS: resolv.conf naming
+	 * the gateway), into @buf; 0 or a code. Optional (vb_endpoint_etc). */
+	int (*endpoint_etc)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			    const char *endpoint, char *buf, size_t len);
 };
 
 /* Every backend starts with this. */
@@ -306,6 +316,21 @@ static inline bool vb_encrypts(const struct vnet_backend *b)
 static inline int vb_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e)
 {
 	return b->ops->underlay_encrypt ? b->ops->underlay_encrypt(b, e) : CS_ENOTSUP;
+}
+
+static inline int vb_gateway_socket(struct vnet_backend *b, const char *tenant,
+				      const char *vnet, int domain, int type, int protocol)
+{
+	return b->ops->gateway_socket ? b->ops->gateway_socket(b, tenant, vnet, domain, type,
+							       protocol)
+				      : CS_ENOTSUP;
+}
+
+static inline int vb_endpoint_etc(struct vnet_backend *b, const char *tenant, const char *vnet,
+				    const char *endpoint, char *buf, size_t len)
+{
+	return b->ops->endpoint_etc ? b->ops->endpoint_etc(b, tenant, vnet, endpoint, buf, len)
+				    : CS_ENOTSUP;
 }
 
 extern const struct vnet_ops vnet_kernel_ops;

@@ -54,43 +54,16 @@ out=$(as 1000 exec acme/blue/cli -- python3 "$TMP/get.py" http://10.1.0.2:80/)
 check "an unmodified HTTP server on port 80 answers (status $out)" test "$out" = 200
 
 # ---- multicast without naming an interface
-cat >"$TMP/mrx.py" <<'EOF'
-import socket, struct, sys
-group, port = sys.argv[1], 5000
-fam = socket.AF_INET6 if ":" in group else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.bind(("", port))
-if fam == socket.AF_INET:
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                 socket.inet_aton(group) + socket.inet_aton("0.0.0.0"))
-else:
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
-                 socket.inet_pton(fam, group) + struct.pack("@I", 0))
-print("joined", flush=True)
-s.settimeout(5)
-try:
-    print(s.recv(100).decode(), flush=True)
-except socket.timeout:
-    print("nothing", flush=True)
-EOF
-cat >"$TMP/mtx.py" <<'EOF'
-import socket, sys, time
-group = sys.argv[1]
-fam = socket.AF_INET6 if ":" in group else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-for i in range(20):
-    s.sendto(b"hello-multicast", (group, 5000)); time.sleep(0.1)
-print("sent")
-EOF
+MCAST=$(dirname "$(readlink -f "$0")")/mcast.py
 for g in 239.1.1.1 ff15::1; do
-	bg_ep a acme/blue/rx python3 "$TMP/mrx.py" "$g" >"$TMP/rx-blue" 2>&1
-	bg_ep a acme/red/rx python3 "$TMP/mrx.py" "$g" >"$TMP/rx-red" 2>&1
+	bg_ep a acme/blue/rx python3 "$MCAST" recv "$g" >"$TMP/rx-blue" 2>&1
+	bg_ep a acme/red/rx python3 "$MCAST" recv "$g" >"$TMP/rx-red" 2>&1
 	for i in $(seq 50); do
 		grep -q joined "$TMP/rx-blue" && grep -q joined "$TMP/rx-red" && break
 		sleep 0.1
 	done
 	check "a receiver joins $g without naming an interface" grep -q joined "$TMP/rx-blue"
-	out=$(in_ep a acme/blue/cli python3 "$TMP/mtx.py" "$g" 2>&1)
+	out=$(in_ep a acme/blue/cli python3 "$MCAST" send "$g" hello-multicast 2>&1)
 	check "a sender sends to $g without naming an interface ($out)" test "$out" = sent
 	for i in $(seq 60); do
 		[ "$(wc -l <"$TMP/rx-blue")" -ge 2 ] && [ "$(wc -l <"$TMP/rx-red")" -ge 2 ] && break

@@ -7,14 +7,15 @@
 # the other node's endpoint, so the probe can see learning), and the other
 # node's gateway never hears an endpoint's ARP for it (while the local one
 # does). Multicast to 239.1.1.1 without naming an interface crosses nodes
-# as broadcast does.
+# as broadcast does. Names resolve across nodes at each node's gateway, and
+# an endpoint added by a file is answered on a node once applied there.
 . "$(dirname "$0")/lib.sh"
 
-UL=${PFX}hul
 pfx() { echo "$PFX${1#n}"; }
 cleanup_nodes() {
 	local ns
 	cleanup
+	rm -rf /etc/netns/"$PFX"[0-9].*
 	for ns in /run/netns/"$PFX"[0-9].*; do
 		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
 	done
@@ -23,17 +24,10 @@ trap cleanup_nodes EXIT
 quiet() { "$@" >/dev/null 2>&1; }
 leaked_all() { ls /run/netns 2>/dev/null | grep "^$PFX[0-9]\." || true; }
 
-host_add ul
-ip -n "$UL" link add br0 type bridge
-ip -n "$UL" link set br0 up
+underlay_add n1 n2
 i=0
 for h in n1 n2; do
 	i=$((i + 1))
-	host_add "$h"
-	ip link add "ul$i" netns "$UL" type veth peer name eth0 netns "${PFX}h$h"
-	ip -n "$UL" link set "ul$i" master br0 up
-	ip -n "${PFX}h$h" addr add "192.0.2.$i/24" dev eth0
-	ip -n "${PFX}h$h" link set eth0 up
 	csd_start "$h" -p "$(pfx "$h")" -u "192.0.2.$i" || exit 1
 done
 cat >"$TMP/world.json" <<'EOF'
@@ -84,31 +78,39 @@ check_not "no gateway address failed duplicate detection" \
 	bash -c "{ ip -n $(ens n1) addr show gw0; ip -n $(ens n2) addr show gw0; } | grep -q dadfailed"
 
 # multicast across nodes
-cat >"$TMP/mrx.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("", 5000))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-             socket.inet_aton(sys.argv[1]) + socket.inet_aton("0.0.0.0"))
-print("joined", flush=True)
-s.settimeout(5)
-try:
-    print(s.recv(100).decode(), flush=True)
-except socket.timeout:
-    print("nothing", flush=True)
-EOF
-ip netns exec "$(ens n2 b)" python3 "$TMP/mrx.py" 239.1.1.1 >"$TMP/rx" 2>&1 &
+MCAST=$(dirname "$(readlink -f "$0")")/mcast.py
+ip netns exec "$(ens n2 b)" python3 "$MCAST" recv 239.1.1.1 >"$TMP/rx" 2>&1 &
 BG_PIDS+=($!)
 for i in $(seq 50); do grep -q joined "$TMP/rx" && break; sleep 0.1; done
-ip netns exec "$(ens n1 a)" python3 -c '
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(20):
-    s.sendto(b"across", ("239.1.1.1", 5000)); time.sleep(0.1)'
+ip netns exec "$(ens n1 a)" python3 "$MCAST" send 239.1.1.1 across >/dev/null
 for i in $(seq 60); do [ "$(wc -l <"$TMP/rx")" -ge 2 ] && break; sleep 0.1; done
 check "multicast from a on n1 reaches b on n2 without naming an interface" grep -qx across "$TMP/rx"
+
+# names across nodes: each node answers for the whole vnet
+out=$(ip netns exec "$(ens n1 a)" getent ahostsv4 b)
+check "a on n1 resolves b on n2 by name at its own gateway ($(echo $out | head -c 40))" \
+	grep -q "^10.1.0.3 " <<<"$out"
+out=$(ip netns exec "$(ens n2 b)" getent hosts 10.1.0.2)
+check "b on n2 resolves a's address back to a.blue.acme.cs" grep -q "a.blue.acme.cs" <<<"$out"
+python3 - "$TMP/world.json" "$TMP/world2.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+f["vnets"]["acme/blue"]["endpoints"]["c"] = {"node": "n2"}
+json.dump(f, open(sys.argv[2], "w"))
+PY
+check "apply with c on n2, on n2" eval "ctl n2 apply -f $TMP/world2.json >/dev/null"
+check_not "n1 does not know c before the file is applied there (static mode)" \
+	ip netns exec "$(ens n1 a)" getent hosts c
+t0=$(date +%s%3N)
+ctl n1 apply -f "$TMP/world2.json" >/dev/null
+for i in $(seq 100); do ip netns exec "$(ens n1 a)" getent hosts c >/dev/null && break; sleep 0.01; done
+t1=$(date +%s%3N)
+check "once applied on n1, a resolves c within 1 s ($((t1 - t0)) ms from the apply)" \
+	test $((t1 - t0)) -lt 1000
+echo "# figure: apply on n1 -> n1 answers c (on n2): $((t1 - t0)) ms"
 
 for h in n1 n2; do ctl "$h" tenant delete acme; done
 for i in $(seq 100); do [ -z "$(leaked_all)" ] && break; sleep 0.1; done
 check "nothing leaked" test -z "$(leaked_all)"
+check "nothing left in /etc/netns" test -z "$(ls /etc/netns 2>/dev/null | grep "^$PFX[0-9]\.")"
 finish

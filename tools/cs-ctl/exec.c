@@ -31,15 +31,32 @@
 
 #include "csd/names.h"
 #include "ctl.h"
+#include "vnet/etc_bind.h"
 #include "proto.h"
 
 extern char **environ;
 
+/* The endpoint's /etc directory (its resolv.conf), as csd shows it; "" if
+ * it has none. */
+static int endpoint_etc(struct ctl *c, const char *name, char *etc, size_t len)
+{
+	json_t *res = NULL;
+	char what[256];
+	int r;
+
+	snprintf(what, sizeof(what), "endpoint %s", name);
+	r = ctl_request(c, "endpoint.show", json_pack("{s:s}", "name", name), what, &res);
+	snprintf(etc, len, "%s", r ? "" : json_string_value(json_object_get(res, "etc")) ?: "");
+	json_decref(res);
+	return r;
+}
+
 static int exec_direct(struct ctl *c, const char *name, char **cmd)
 {
+	char etc[PATH_MAX], err[512];
 	int fd, e;
 
-	if (ctl_connect(c))
+	if (ctl_connect(c) || endpoint_etc(c, name, etc, sizeof(etc)))
 		return CTL_FAIL;
 	ctl_deadline_start(c, "endpoint.netns");
 	fd = cs_endpoint_netns(c->cs, name);
@@ -59,6 +76,9 @@ static int exec_direct(struct ctl *c, const char *name, char **cmd)
 				e == EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
 	}
 	close(fd);
+	/* the endpoint's resolv.conf (its gateway) where programs look */
+	if (*etc && netns_etc_bind(etc, err, sizeof(err)) < 0)
+		return ctl_fail(c, "endpoint %s: %s", name, err);
 	/* the program must not inherit csd's connection (it would hold ephemeral
 	 * state open and let the program speak as cs-ctl) */
 	cs_close(c->cs);

@@ -229,6 +229,46 @@ static void test_crud(void **state)
 	cs_free(s);
 }
 
+/* set: a merge patch with apply's validation; fixed keys and bad values
+ * refused with the store unchanged */
+static void test_set(void **state)
+{
+	json_t *j;
+
+	(void)state;
+	OK(g, cs_tenant_create(g, "setme", NULL));
+	OK(g, cs_vnet_create(g, "setme/net", "{\"subnet\":\"10.1.0.0/24\",\"mtu\":1400}"));
+	OK(g, cs_endpoint_create(g, "setme/net/web", "{\"groups\":[\"a\",\"b\"]}"));
+	OK(g, cs_vnet_set(g, "setme/net", "{\"mtu\":1300,\"members\":{\"uids\":[1004]}}"));
+	j = show(cs_vnet_show, g, "setme/net");
+	assert_int_equal(json_integer_value(json_object_get(j, "mtu")), 1300);
+	assert_string_equal(jstr(j, "subnet"), "10.1.0.0/24");
+	json_decref(j);
+	OK(g, cs_endpoint_set(g, "setme/net/web", "{\"groups\":[\"c\"]}"));
+	j = show(cs_endpoint_show, g, "setme/net/web");
+	assert_int_equal(json_array_size(json_object_get(j, "groups")), 1);
+	assert_string_equal(jstr(j, "address"), "10.1.0.2");
+	json_decref(j);
+	OK(g, cs_endpoint_set(g, "setme/net/web", "{\"groups\":null}"));
+	j = show(cs_endpoint_show, g, "setme/net/web");
+	assert_int_equal(json_array_size(json_object_get(j, "groups")), 0);
+	json_decref(j);
+	OK(g, cs_tenant_set(g, "setme", "{\"owners\":{\"uids\":[0,1000]}}"));
+	REFUSED(g, cs_vnet_set(g, "setme/net", "{\"subnet\":\"10.2.0.0/24\"}"), CS_EINVAL,
+		"subnet cannot change in place");
+	REFUSED(g, cs_endpoint_set(g, "setme/net/web", "{\"node\":\"elsewhere\"}"), CS_EINVAL,
+		"node cannot change in place");
+	REFUSED(g, cs_vnet_set(g, "setme/net", "{\"mtu\":99}"), CS_EINVAL, "mtu");
+	REFUSED(g, cs_vnet_set(g, "setme/net", "{\"mtux\":null}"), CS_EINVAL, "mtux");
+	REFUSED(g, cs_vnet_set(g, "setme/net", "{}"), CS_EINVAL, "nothing to set");
+	REFUSED(g, cs_vnet_set(g, "setme/net", "[1]"), CS_EINVAL, "not a JSON object");
+	REFUSED(g, cs_vnet_set(g, "setme/nope", "{\"mtu\":1400}"), CS_ENOENT, "setme/nope");
+	REFUSED(g, cs_endpoint_set(g, "setme/net/nope", "{\"groups\":[]}"), CS_ENOENT,
+		"no such endpoint");
+	assert_int_equal(cs_vnet_set(g, "setme/net", NULL), CS_EINVAL);
+	OK(g, cs_tenant_delete(g, "setme"));
+}
+
 /* acme (owned by uid 1000) and acme/blue serve the tests below. */
 static void test_acme(void **state)
 {
@@ -1012,6 +1052,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_crud),
+		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_acme),
 		cmocka_unit_test(test_ipam),
 		cmocka_unit_test(test_refusals),
