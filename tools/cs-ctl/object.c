@@ -148,6 +148,8 @@ static int verb_list(struct ctl *c, int argc, char **argv);
 static int verb_show(struct ctl *c, int argc, char **argv);
 static int verb_set(struct ctl *c, int argc, char **argv);
 
+#define SET_USAGE "%s key value... (value \"\": back to the default)"
+
 /* V_SET last: objects that are not settable take the verbs before it */
 enum { V_CREATE, V_DELETE, V_LIST, V_SHOW, V_SET, V_MAX };
 
@@ -157,7 +159,7 @@ static const struct ctl_cmd verbs[V_MAX] = {
 	[V_DELETE] = { "delete", verb_delete, "%s" },
 	[V_LIST] = { "list", verb_list, "%s" },
 	[V_SHOW] = { "show", verb_show, "%s" },
-	[V_SET] = { "set", verb_set, "%s key value... (value \"\": back to the default)" },
+	[V_SET] = { "set", verb_set, SET_USAGE },
 };
 
 static const char *verb_usage(const struct ctl_obj *o, int v, char *buf, size_t len)
@@ -554,6 +556,7 @@ static const struct ctl_cmd endpoint_verbs[V_MAX] = {
 	[V_DELETE] = { "delete", verb_delete, "%s" },
 	[V_LIST] = { "list", endpoint_list, "[--stats] %s" },
 	[V_SHOW] = { "show", verb_show, "%s" },
+	[V_SET] = { "set", verb_set, SET_USAGE },
 };
 
 static int object_run_tab(struct ctl *c, const struct ctl_obj *o, const struct ctl_cmd *tab,
