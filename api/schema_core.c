@@ -16,6 +16,7 @@ static const struct schema_key core_keys[] = {
 	{ SCHEMA_VNET, "backend", ST_ENUM, .enumvals = backends, .doc = "kernel or ovs (default: csd's --backend)" },
 	{ SCHEMA_VNET, "mtu", ST_INT, 1280, 9000, .doc = "MTU of endpoints, 1280-9000 (default 1500 on one node, 1450 across nodes, 1370 across nodes encrypted)" },
 	{ SCHEMA_VNET, "nodes", ST_NAME_LIST, .doc = "nodes the vnet spans, comma-separated (default: this node)" },
+	{ SCHEMA_VNET, "egress", ST_BOOL, .doc = "true: endpoints reach the world through their node (default false)" },
 
 	{ SCHEMA_ENDPOINT, "node", ST_NAME, .doc = "node the endpoint lives on (default: this node)" },
 	{ SCHEMA_ENDPOINT, "address", ST_ADDRS, .doc = "fixed address(es) (default: allocated)" },

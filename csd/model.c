@@ -111,6 +111,7 @@ int model_vnet_spec(const char *tenant, const char *vnet, const json_t *doc,
 	out->name = vnet;
 	out->id = (uint32_t)json_integer_value(json_object_get(doc, "id"));
 	out->mtu = (int)json_integer_value(json_object_get(spec, "mtu"));
+	out->egress = json_is_true(json_object_get(spec, "egress"));
 	for (int i = 0; i < n; i++) {
 		if (p[i].addr.family == AF_INET) {
 			out->has4 = true;

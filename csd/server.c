@@ -1140,6 +1140,7 @@ int csd_init(struct csd *d)
 	struct vnet_backend_config bc = {
 		.prefix = d->cfg.prefix, .underlay = d->cfg.underlay, .run_dir = d->cfg.run_dir,
 		.ovsdb = d->cfg.ovsdb,
+		.store_urls = (const char *const *)d->cfg.etcd_endpoints,
 	};
 	const struct vnet_ops *ops;
 	int r;

@@ -404,6 +404,7 @@ static void kernel_close(struct vnet_backend *b)
 			free(e);
 		}
 	}
+	kernel_egress_free(kb);
 	pthread_rwlock_destroy(&kb->lock);
 	free(kb);
 }
@@ -466,6 +467,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		kerr(kb, "kernel backend: %s", err);
 		return r;
 	}
+	kernel_guard_urls(kb, cfg->store_urls);
 	return 0;
 }
 
@@ -593,6 +595,7 @@ static int kernel_vnet_destroy(struct vnet_backend *b, const char *tenant, const
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "vnet %s/%s", tenant, vnet);
+	kernel_egress_gone(kb, tenant, vnet);
 	/* deleting vx0 takes every endpoint's macvlan down with it */
 	return ns_destroy(kb, ns, VXLAN_DEV, what);
 }
@@ -1361,6 +1364,9 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	r = kernel_gw_ensure(kb, sk, nsfd, rtnl_link_get_ifindex(vx), v, mtu, what, ns);
 	if (r < 0)
 		goto out;
+	r = kernel_egress_ensure(kb, sk, nsfd, v, what, ns);
+	if (r < 0)
+		goto out;
 	cache_refresh(kb, ns, nsfd);
 	r = 0;
 out:
@@ -1406,7 +1412,7 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 	r = addrs_fix(kb, esk, ifindex, w, what, fresh);
 	if (r < 0)
 		return r;
-	r = kernel_ep_routes(kb, esk, ifindex, e->has4, e->has6, what, ens);
+	r = kernel_ep_routes(kb, esk, ifindex, v, what, ens);
 	if (r < 0)
 		return r;
 	r = link_up_by_name(esk, "lo");

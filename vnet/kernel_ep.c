@@ -67,13 +67,15 @@ int kernel_ep_sysctls(struct kernel_backend *kb, int efd, const char *what, cons
 	return r;
 }
 
-/* One route to @dst (a prefix in text) on link @ifindex, replaced if it
- * exists so that a repeated ensure changes nothing. */
-static int route_on_link(struct nl_sock *sk, int ifindex, int family, const char *dst)
+/* One route to @dst (a prefix in text) on link @ifindex, via @gw when not
+ * NULL; replaced if it exists, so that a repeated ensure changes nothing.
+ * @del: removed instead (absent is no error). */
+static int route(struct nl_sock *sk, int ifindex, int family, const char *dst,
+		 const struct cs_addr *gw, bool del)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-	struct nl_addr *a = NULL;
+	struct nl_addr *a = NULL, *via = NULL;
 	int r;
 
 	if (!rt || !nh) {
@@ -85,17 +87,32 @@ static int route_on_link(struct nl_sock *sk, int ifindex, int family, const char
 	rtnl_route_set_family(rt, (uint8_t)family);
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
-	rtnl_route_set_scope(rt, RT_SCOPE_LINK);
+	rtnl_route_set_scope(rt, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 	rtnl_route_set_type(rt, RTN_UNICAST);
 	if ((r = rtnl_route_set_dst(rt, a)) < 0)
 		goto out;
 	rtnl_route_nh_set_ifindex(nh, ifindex);
+	if (gw) {
+		if (!(via = nl_addr_build(gw->family, gw->a, gw->family == AF_INET ? 4 : 16))) {
+			r = -NLE_NOMEM;
+			goto out;
+		}
+		rtnl_route_nh_set_gateway(nh, via);
+	}
 	rtnl_route_add_nexthop(rt, nh);
 	nh = NULL; /* the route owns it */
-	r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
+	if (del) {
+		r = rtnl_route_delete(sk, rt, 0);
+		if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NOADDR || r == -NLE_FAILURE)
+			r = 0;
+	} else {
+		r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_REPLACE);
+	}
 out:
 	if (nh)
 		rtnl_route_nh_free(nh);
+	if (via)
+		nl_addr_put(via);
 	if (a)
 		nl_addr_put(a);
 	if (rt)
@@ -103,21 +120,40 @@ out:
 	return r;
 }
 
-int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex, bool has4,
-		     bool has6, const char *what, const char *ens)
+int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw)
+{
+	return route(sk, ifindex, gw->family, gw->family == AF_INET ? "0.0.0.0/0" : "::/0", gw,
+		     false);
+}
+
+int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex,
+		     const struct vnet_spec *v, const char *what, const char *ens)
 {
 	static const struct {
 		int family;
 		const char *dst;
 	} mcast[] = { { AF_INET, "224.0.0.0/4" }, { AF_INET6, "ff00::/8" } };
+	const struct cs_prefix *sub[2] = { v->has4 ? &v->subnet4 : NULL,
+					   v->has6 ? &v->subnet6 : NULL };
 
-	for (size_t i = 0; i < sizeof(mcast) / sizeof(mcast[0]); i++) {
-		if ((mcast[i].family == AF_INET && !has4) || (mcast[i].family == AF_INET6 && !has6))
+	for (size_t i = 0; i < 2; i++) {
+		struct cs_addr gw;
+		const char *dflt = i ? "::/0" : "0.0.0.0/0";
+		if (!sub[i])
 			continue;
-		int r = route_on_link(esk, ifindex, mcast[i].family, mcast[i].dst);
+		int r = route(esk, ifindex, mcast[i].family, mcast[i].dst, NULL, false);
 		if (r < 0) {
 			kernel_err(kb, "%s: cannot add the multicast route %s on " EP_DEV
 				   " in namespace %s: %s", what, mcast[i].dst, ens, nl_geterror(r));
+			return CS_EIO;
+		}
+		/* with egress, the world through the gateway; without, nothing */
+		ipam_gateway(sub[i], &gw);
+		r = route(esk, ifindex, mcast[i].family, dflt, &gw, !v->egress);
+		if (r < 0) {
+			kernel_err(kb, "%s: cannot %s the default route via the gateway in "
+				   "namespace %s: %s", what, v->egress ? "add" : "remove", ens,
+				   nl_geterror(r));
 			return CS_EIO;
 		}
 	}

@@ -41,6 +41,13 @@ struct kernel_backend {
 	/* endpoint_socket() runs on csd's worker threads: readers share */
 	pthread_rwlock_t lock;
 	struct ns_entry *cache[CACHE_BUCKETS];
+	/* egress (kernel_egress.c): addresses egress never reaches (other
+	 * nodes' underlay addresses, the store's hosts), and the vnets here
+	 * with egress ("T/V"), for the host table to go with the last one */
+	struct cs_addr *guard;
+	size_t nguard;
+	char **egress;
+	size_t negress;
 };
 
 /* "P.T.V" or "P.T.V.E" (@e NULL) into buf (NSNAME_MAX); CS_EINVAL if a
@@ -91,8 +98,8 @@ int kernel_underlay_ns(struct kernel_backend *kb);
 /* kernel_ep.c: an endpoint's sysctls (any port bindable, ping sockets)
  * and its routes (multicast without naming an interface), on every ensure. */
 int kernel_ep_sysctls(struct kernel_backend *kb, int efd, const char *what, const char *ens);
-int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex, bool has4,
-		     bool has6, const char *what, const char *ens);
+int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex,
+		     const struct vnet_spec *v, const char *what, const char *ens);
 /* kernel_gw.c: the vnet's gateway on this node (gw0 in the vnet namespace,
  * and the filter that keeps it off vx0), on every vnet ensure. */
 int kernel_gw_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, int vx0_index,
@@ -106,6 +113,20 @@ int kernel_endpoint_etc(struct vnet_backend *b, const char *tenant, const char *
 			const char *endpoint, char *buf, size_t len);
 int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char *vnet,
 			  int domain, int type, int protocol);
+/* kernel_egress.c: the vnet's way out when it has egress, removed when not;
+ * and what goes with the vnet. */
+int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+			 const struct vnet_spec *v, const char *what, const char *ns);
+void kernel_egress_gone(struct kernel_backend *kb, const char *tenant, const char *vnet);
+/* Addresses egress must never reach (deduplicated). */
+void kernel_guard_note(struct kernel_backend *kb, const struct cs_addr *a, size_t n);
+void kernel_egress_free(struct kernel_backend *kb);
+/* The hosts of the store's URLs (address literals) into the guard. */
+void kernel_guard_urls(struct kernel_backend *kb, const char *const *urls);
+/* The namespace csd runs in (the underlay's), kernel.c. */
+int kernel_underlay_ns(struct kernel_backend *kb);
+/* A default route via @gw on @ifindex (replaced when it exists). */
+int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 

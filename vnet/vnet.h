@@ -41,6 +41,8 @@ struct vnet_spec {
 	/* this node's underlay address when the caller knows it better than
 	 * the backend's configuration (declared for the node); NULL: that */
 	const struct cs_addr *local;
+	/* endpoints reach the world through this node (key "egress") */
+	bool egress;
 };
 
 struct endpoint_spec {
@@ -125,6 +127,9 @@ struct vnet_backend_config {
 	const char *underlay;   /* this node's underlay address, or NULL */
 	const char *run_dir;    /* csd's runtime directory */
 	const char *ovsdb;      /* ovs: ovsdb-server's socket, "unix:PATH"; NULL: default */
+	/* where the store is ("http://192.0.2.9:2379", NULL-terminated, or
+	 * NULL): egress never reaches those hosts */
+	const char *const *store_urls;
 };
 
 /* What a backend is, for csd to ask instead of comparing names. */

@@ -1,0 +1,111 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Egress (issue 18 item 3): a vnet with "egress": true reaches an "outside"
+# namespace behind node a, over IPv4 and IPv6, masqueraded to the address of
+# the interface it leaves by; a vnet with the same subnet without egress
+# reaches nothing (paired). Egress does not open the node: the node's own
+# addresses, the other node's underlay address and the VXLAN port are not
+# reached from an endpoint, while the same listeners answer the outside or
+# the node itself and another port answers the endpoint (each negative
+# paired). set egress false takes the way out away, true gives it back;
+# nothing is left behind (namespaces, the host's table).
+. "$(dirname "$0")/lib.sh"
+
+PEER=$(dirname "$(readlink -f "$0")")/peer.py
+cleanup_eg() { cleanup; rm -rf /etc/netns/"$PFX".*; }
+trap cleanup_eg EXIT
+underlay_add a b
+host_add out
+A=${PFX}ha B=${PFX}hb O=${PFX}hout
+ip link add up0 netns "$A" type veth peer name eth0 netns "$O"
+ip -n "$A" addr add 198.51.100.1/24 dev up0
+ip -n "$A" addr add 2001:db8:5::1/64 dev up0 nodad
+ip -n "$A" link set up0 up
+ip -n "$O" addr add 198.51.100.2/24 dev eth0
+ip -n "$O" addr add 2001:db8:5::2/64 dev eth0 nodad
+ip -n "$O" link set eth0 up
+csd_start a -u 192.0.2.1 || exit 1
+
+serve() { # serve NS tcp|udp ADDR PORT: a listener answering with the peer's address
+	local ns=$1; shift
+	ip netns exec "$ns" python3 "$PEER" serve "$@" >"$TMP/serve.$$.$RANDOM" 2>&1 &
+	BG_PIDS+=($!)
+}
+ask() { local ns=$1; shift; ip netns exec "$ns" python3 "$PEER" ask "$@"; }
+# ask_until NS ARGS...: as ask, retried for up to 5 s while it fails
+ask_until() {
+	local out i
+	for i in $(seq 25); do
+		out=$(ask "$@")
+		[[ $out != fail* ]] && break
+		sleep 0.2
+	done
+	echo "$out"
+}
+# blocked DESC NS ARGS...: ask fails; answers DESC WANT NS ARGS...: ask says WANT
+blocked() { local d=$1 out; shift; out=$(ask "$@"); check "$d ($out)" grep -q "^fail" <<<"$out"; }
+answers() { local d=$1 w=$2 out; shift 2; out=$(ask "$@"); check "$d ($out)" test "$out" = "$w"; }
+serve "$O" tcp 0.0.0.0 8080
+serve "$O" tcp :: 8086
+serve "$O" udp 0.0.0.0 4789
+serve "$O" udp 0.0.0.0 4790
+serve "$A" tcp 0.0.0.0 8081
+serve "$B" tcp 0.0.0.0 8082
+sleep 0.5
+
+cat >"$TMP/world.json" <<'EOF'
+{
+  "tenants": { "acme": {} },
+  "nodes": { "a": { "underlay": "192.0.2.1" }, "b": { "underlay": "192.0.2.2" } },
+  "vnets": {
+    "acme/blue": { "id": 301, "subnet": ["10.1.0.0/24", "fd00:1::/64"], "egress": true,
+                   "nodes": ["a", "b"], "endpoints": { "web": { "node": "a" } } },
+    "acme/red": { "id": 302, "subnet": "10.1.0.0/24", "nodes": ["a"],
+                  "endpoints": { "web": { "node": "a" } } }
+  }
+}
+EOF
+check "apply: a vnet with egress (spanning a and b) and one without" \
+	eval "ctl a apply -f $TMP/world.json >/dev/null"
+BLUE=$PFX.acme.blue.web RED=$PFX.acme.red.web
+
+out=$(ask_until "$BLUE" tcp 198.51.100.2 8080)
+check "egress: blue reaches the outside over TCP, seen as the node's outside address ($out)" \
+	test "$out" = 198.51.100.1
+out=$(ask_until "$BLUE" tcp 2001:db8:5::2 8086)
+check "egress over IPv6, masqueraded too ($out)" test "$out" = 2001:db8:5::1
+blocked "red, without egress, reaches nothing outside" "$RED" tcp 198.51.100.2 8080
+check "red has no default route" bash -c "! ip -n $RED route | grep -q default"
+
+# egress does not open the node: each forbidden destination, paired
+blocked "not the node's own outside address" "$BLUE" tcp 198.51.100.1 8081
+answers "(the outside reaches that listener)" 198.51.100.2 "$O" tcp 198.51.100.1 8081
+blocked "not the node's own underlay address" "$BLUE" tcp 192.0.2.1 8081
+blocked "not the other node's underlay address" "$BLUE" tcp 192.0.2.2 8082
+answers "(node a itself reaches it)" 192.0.2.1 "$A" tcp 192.0.2.2 8082
+blocked "not the VXLAN port, anywhere" "$BLUE" udp 198.51.100.2 4789
+answers "(another UDP port there answers)" 198.51.100.1 "$BLUE" udp 198.51.100.2 4790
+# an outside machine routing the transit range through node a: nothing new
+# gets into the vnet's namespace (a listener there, which the endpoint reaches)
+serve "$PFX.acme.blue" tcp 0.0.0.0 8084
+ip -n "$O" route add 169.254.0.0/16 via 198.51.100.1
+sleep 0.3
+answers "(the endpoint reaches a listener in its vnet namespace)" 10.1.0.2 "$BLUE" tcp 10.1.0.1 8084
+# VNI 301: 169.254.2.90/31, the vnet's end .91
+blocked "nothing from outside enters the vnet's way out" "$O" tcp 169.254.2.91 8084
+
+# set egress off and on
+check "set egress false" ctl a vnet set acme/blue egress false
+blocked "then blue reaches nothing outside" "$BLUE" tcp 198.51.100.2 8080
+check "and the host's egress table is gone (no vnet here has egress)" \
+	bash -c "! ip netns exec $A nft list tables | grep -q ${PFX}_egress"
+check "set egress true" ctl a vnet set acme/blue egress true
+out=$(ask_until "$BLUE" tcp 198.51.100.2 8080)
+check "and it reaches the outside again ($out)" test "$out" = 198.51.100.1
+
+ctl a tenant delete acme
+for i in $(seq 100); do [ -z "$(leaked)" ] && break; sleep 0.1; done
+check "nothing leaked" test -z "$(leaked)"
+check "no egress link left in the host" bash -c "! ip -n $A link | grep -q ${PFX}x"
+check "no egress table left in the host" bash -c "! ip netns exec $A nft list tables | grep -q $PFX"
+finish
