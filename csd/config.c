@@ -216,6 +216,35 @@ static int load_endpoints(struct csd_config *cfg, json_t *eps, bool tls, char *e
 }
 
 /* store.tls and store.auth: the files are there, the password read. */
+/* "resolvers": ["192.0.2.53", ...], addresses the gateways' DNS forwards to */
+static int load_resolvers(struct csd_config *cfg, const json_t *v, char *err, size_t errlen)
+{
+	size_t i, n = json_array_size(v);
+	json_t *a;
+
+	if (!json_is_array(v) || n > 8) {
+		snprintf(err, errlen, "%s: resolvers: expected an array of at most 8 addresses",
+			 cfg->config_path);
+		return CS_EINVAL;
+	}
+	json_array_foreach(v, i, a) {
+		struct cs_addr ad;
+		if (!json_is_string(a) || cs_addr_parse(json_string_value(a), &ad) < 0) {
+			snprintf(err, errlen, "%s: resolvers[%zu]: expected an IPv4 or IPv6 address",
+				 cfg->config_path, i);
+			return CS_EINVAL;
+		}
+	}
+	for (i = 0; cfg->resolvers && cfg->resolvers[i]; i++)
+		free(cfg->resolvers[i]);
+	free(cfg->resolvers);
+	if (!(cfg->resolvers = calloc(n + 1, sizeof(char *))))
+		return CS_ENOMEM;
+	json_array_foreach(v, i, a)
+		cfg->resolvers[i] = strdup(json_string_value(a));
+	return 0;
+}
+
 static int load_store_security(struct csd_config *cfg, json_t *tls, json_t *auth, char *err,
 			       size_t errlen)
 {
@@ -487,11 +516,14 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else if (!strcmp(key, "store")) {
 			if (load_store(cfg, v, err, errlen) < 0)
 				goto out;
+		} else if (!strcmp(key, "resolvers")) {
+			if (load_resolvers(cfg, v, err, errlen) < 0)
+				goto out;
 		} else {
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
 				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb)",
+				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -633,6 +665,9 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->encrypt);
 	free(cfg->wg_driver);
 	free(cfg->ovsdb);
+	for (size_t i = 0; cfg->resolvers && cfg->resolvers[i]; i++)
+		free(cfg->resolvers[i]);
+	free(cfg->resolvers);
 	free(cfg->store_type);
 	if (cfg->etcd_endpoints)
 		for (char **p = cfg->etcd_endpoints; *p; p++)

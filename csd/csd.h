@@ -64,6 +64,9 @@ struct csd_config {
 	char *metrics;            /* "ADDRESS:PORT" serving GET /metrics, or NULL */
 	char *metrics_token_file; /* the bearer token scrapes must carry */
 	char *ovsdb;            /* ovs backend: ovsdb-server's socket, unix:PATH */
+	/* where the gateways' DNS forwards names outside cs for vnets with
+	 * egress (addresses, NULL-terminated); NULL: /etc/resolv.conf's */
+	char **resolvers;
 };
 
 /* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message

@@ -47,7 +47,7 @@
 #define DNS_RESYNC_MS 30000   /* and now and then, to retry what failed */
 
 enum { S_UDP4, S_UDP6, S_TCP4, S_TCP6, S_MAX };
-enum dns_kind { K_WAKE, K_UDP, K_LISTEN, K_CONN };
+enum dns_kind { K_WAKE, K_UDP, K_LISTEN, K_CONN, K_UP };
 
 struct dns_vnet;
 struct dns_conn;
@@ -98,7 +98,8 @@ struct dns {
 	bool synced, retry, off;
 	/* the thread's */
 	int ep;
-	struct dns_src wake_src;
+	struct dns_src wake_src, up_src[2];
+	struct dns_fwd *fwd;
 	struct dns_vnet *vnets;
 	struct dns_conn *conns;
 };
@@ -122,6 +123,7 @@ static void conn_close(struct dns *dn, struct dns_conn *c)
 		}
 	}
 	c->src.vn->ntcp--;
+	dns_fwd_cancel(dn->fwd, NULL, c);
 	close(c->src.fd);
 	free(c);
 }
@@ -133,6 +135,7 @@ static void vnet_drop(struct dns *dn, struct dns_vnet *vn)
 		if (c->src.vn == vn)
 			conn_close(dn, c);
 	}
+	dns_fwd_cancel(dn->fwd, vn, NULL);
 	for (int i = 0; i < S_MAX; i++)
 		if (vn->src[i].fd >= 0)
 			close(vn->src[i].fd);
@@ -213,7 +216,26 @@ static bool take_cmds(struct dns *dn)
 	return !stop;
 }
 
-static void serve_udp(struct dns_vnet *vn, int fd)
+/* An answer the resolvers gave (or SERVFAIL) to the program that asked. */
+static void reply_client(const struct dns_client *c, const uint8_t *msg, size_t len, void *arg)
+{
+	uint8_t buf[2 + DNS_UDP_MAX];
+
+	(void)arg;
+	if (!c->conn) {
+		sendto(c->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&c->from, c->flen);
+		return;
+	}
+	if (len > DNS_UDP_MAX)
+		return;
+	buf[0] = (uint8_t)(len >> 8);
+	buf[1] = (uint8_t)len;
+	memcpy(buf + 2, msg, len);
+	/* a connection that cannot take it at once is the sweep's to close */
+	send(((const struct dns_conn *)c->conn)->src.fd, buf, len + 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void serve_udp(struct dns *dn, struct dns_vnet *vn, int fd)
 {
 	uint8_t q[DNS_UDP_MAX], a[DNS_UDP_MAX];
 
@@ -224,9 +246,14 @@ static void serve_udp(struct dns_vnet *vn, int fd)
 		ssize_t n = recvfrom(fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
 		if (n < 0)
 			return;
-		size_t len = vn->table ? dns_answer(vn->table, q, (size_t)n, a, 512) : 0;
+		bool fwd = false;
+		size_t len = vn->table ? dns_answer(vn->table, q, (size_t)n, a, 512, &fwd) : 0;
 		if (len)
 			sendto(fd, a, len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		if (fwd) {
+			struct dns_client c = { vn, NULL, fd, from, flen };
+			dns_fwd_query(dn->fwd, q, (size_t)n, mono_ms(), &c, reply_client, NULL);
+		}
 	}
 }
 
@@ -255,7 +282,7 @@ static void accept_conn(struct dns *dn, struct dns_vnet *vn, int lfd)
 }
 
 /* Every whole message read: answered; false to close the connection. */
-static bool serve_conn(struct dns_conn *c)
+static bool serve_conn(struct dns *dn, struct dns_conn *c)
 {
 	uint8_t a[2 + 65535];
 	ssize_t n = recv(c->src.fd, c->buf + c->have, sizeof(c->buf) - c->have, MSG_DONTWAIT);
@@ -271,8 +298,13 @@ static bool serve_conn(struct dns_conn *c)
 			return false;
 		if (c->have < 2 + len)
 			break;
+		bool fwd = false;
 		size_t alen = c->src.vn->table ? dns_answer(c->src.vn->table, c->buf + 2, len,
-							      a + 2, sizeof(a) - 2) : 0;
+							      a + 2, sizeof(a) - 2, &fwd) : 0;
+		if (fwd) {
+			struct dns_client cl = { c->src.vn, c, -1, { 0 }, 0 };
+			dns_fwd_query(dn->fwd, c->buf + 2, len, mono_ms(), &cl, reply_client, NULL);
+		}
 		if (alen) {
 			a[0] = (uint8_t)(alen >> 8);
 			a[1] = (uint8_t)alen;
@@ -313,12 +345,15 @@ static void *dns_thread(void *arg)
 			if (s->kind == K_WAKE)
 				wake = true;
 			else if (s->kind == K_UDP)
-				serve_udp(s->vn, s->fd);
+				serve_udp(dn, s->vn, s->fd);
+			else if (s->kind == K_UP)
+				dns_fwd_recv(dn->fwd, s->fd, reply_client, NULL);
 			else if (s->kind == K_LISTEN)
 				accept_conn(dn, s->vn, s->fd);
-			else if (!serve_conn(s->conn))
+			else if (!serve_conn(dn, s->conn))
 				conn_close(dn, s->conn);
 		}
+		dns_fwd_expire(dn->fwd, mono_ms(), reply_client, NULL);
 		sweep_idle(dn);
 		if (wake)
 			run = take_cmds(dn);
@@ -345,15 +380,23 @@ static void send_cmd(struct dns *dn, struct dns_cmd *cmd)
 		log_warn("dns: cannot wake the server thread: %s", strerror(errno));
 }
 
-static struct dns *dns_start(void)
+static struct dns *dns_start(char *const *resolvers)
 {
 	struct dns *dn = calloc(1, sizeof(*dn));
 
 	if (!dn)
 		return NULL;
+	dn->ep = epoll_create1(EPOLL_CLOEXEC);
+	dn->fwd = dns_fwd_new(resolvers);
+	/* the resolvers' answers: K_UP, with the family (0, 1) where an fd goes */
+	for (int k = 0; k < 2 && dn->ep >= 0; k++) {
+		dn->up_src[k] = (struct dns_src){ K_UP, k, NULL, NULL };
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &dn->up_src[k] };
+		if (dns_fwd_fd(dn->fwd, k) >= 0)
+			epoll_ctl(dn->ep, EPOLL_CTL_ADD, dns_fwd_fd(dn->fwd, k), &e);
+	}
 	dn->tail = &dn->cmds;
 	dn->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	dn->ep = epoll_create1(EPOLL_CLOEXEC);
 	dn->have = json_object();
 	pthread_mutex_init(&dn->lock, NULL);
 	dn->wake_src = (struct dns_src){ K_WAKE, dn->wake, NULL, NULL };
@@ -367,6 +410,7 @@ static struct dns *dns_start(void)
 		if (dn->ep >= 0)
 			close(dn->ep);
 		json_decref(dn->have);
+		dns_fwd_free(dn->fwd);
 		free(dn);
 		return NULL;
 	}
@@ -395,6 +439,7 @@ void dns_stop(struct csd *d)
 	}
 	close(dn->wake);
 	close(dn->ep);
+	dns_fwd_free(dn->fwd);
 	json_decref(dn->have);
 	pthread_mutex_destroy(&dn->lock);
 	free(dn);
@@ -420,6 +465,7 @@ static struct dns_table *table_build(const char *t, const char *v, const json_t 
 		return NULL;
 	}
 	snprintf(tab->zone, sizeof(tab->zone), "%s.%s.cs", v, t);
+	tab->egress = json_is_true(json_object_get(json_object_get(vdoc, "spec"), "egress"));
 	tab->nsub = model_vnet_subnets(vdoc, tab->sub);
 	json_object_foreach((json_t *)eps, e, doc) {
 		struct dns_rec *r = &tab->v[tab->n];
@@ -631,7 +677,7 @@ void dns_sync(struct csd *d)
 	struct dns *dn = d->dns;
 	uint64_t now = mono_ms();
 
-	if (!dn && !(dn = d->dns = dns_start()))
+	if (!dn && !(dn = d->dns = dns_start(d->cfg.resolvers)))
 		return;
 	if (dn->off)
 		return;

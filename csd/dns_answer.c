@@ -16,7 +16,8 @@
  *                           apart from names that do not exist
  *   reverse names           PTR for the vnet's endpoints' addresses,
  *                           NXDOMAIN for the rest of its subnets
- *   other names             REFUSED (the vnet does not reach outside)
+ *   other names             forwarded to the node's resolvers when the vnet
+ *                           has egress (csd/dns.c), else REFUSED
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -202,7 +203,7 @@ static size_t bare_answer(const uint8_t *q, uint8_t *out, ldns_pkt_rcode rc)
 }
 
 size_t dns_answer(const struct dns_table *t, const uint8_t *q, size_t qlen, uint8_t *out,
-		  size_t outmax)
+		  size_t outmax, bool *forward)
 {
 	ldns_pkt *qp = NULL, *ap = NULL;
 	uint8_t *wire = NULL;
@@ -226,6 +227,12 @@ size_t dns_answer(const struct dns_table *t, const uint8_t *q, size_t qlen, uint
 		const ldns_rr *qr = ldns_rr_list_rr(ldns_pkt_question(qp), 0);
 		ldns_pkt_push_rr(ap, LDNS_SECTION_QUESTION, ldns_rr_clone(qr));
 		ldns_pkt_rcode rc = answer_question(t, qr, ap);
+		/* what is not ours: the world's, when the vnet reaches it */
+		if (rc == LDNS_RCODE_REFUSED && t->egress && forward &&
+		    ldns_rr_get_class(qr) == LDNS_RR_CLASS_IN) {
+			*forward = true;
+			goto out;
+		}
 		ldns_pkt_set_rcode(ap, rc);
 		ldns_pkt_set_aa(ap, rc != LDNS_RCODE_REFUSED);
 	}

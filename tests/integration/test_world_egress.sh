@@ -24,7 +24,8 @@ ip -n "$A" link set up0 up
 ip -n "$O" addr add 198.51.100.2/24 dev eth0
 ip -n "$O" addr add 2001:db8:5::2/64 dev eth0 nodad
 ip -n "$O" link set eth0 up
-csd_start a -u 192.0.2.1 || exit 1
+echo '{ "resolvers": ["198.51.100.2"] }' >"$TMP/csd-a.json"
+csd_start a -u 192.0.2.1 -c "$TMP/csd-a.json" || exit 1
 
 serve() { # serve NS tcp|udp ADDR PORT: a listener answering with the peer's address
 	local ns=$1; shift
@@ -45,6 +46,29 @@ ask_until() {
 # blocked DESC NS ARGS...: ask fails; answers DESC WANT NS ARGS...: ask says WANT
 blocked() { local d=$1 out; shift; out=$(ask "$@"); check "$d ($out)" grep -q "^fail" <<<"$out"; }
 answers() { local d=$1 w=$2 out; shift 2; out=$(ask "$@"); check "$d ($out)" test "$out" = "$w"; }
+# the outside's resolver: every A question answered 198.51.100.7 (UDP and TCP)
+cat >"$TMP/resolver.py" <<'EOF'
+import socket, struct, threading
+def answer(q):
+    i = 12
+    while q[i]:
+        i += q[i] + 1
+    i += 5
+    return q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:i] + \
+        b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton("198.51.100.7")
+def tcp():
+    t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("198.51.100.2", 53)); t.listen(8)
+    while True:
+        c, _ = t.accept(); n = struct.unpack(">H", c.recv(2))[0]; a = answer(c.recv(n))
+        c.sendall(struct.pack(">H", len(a)) + a); c.close()
+threading.Thread(target=tcp, daemon=True).start()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("198.51.100.2", 53))
+while True:
+    q, a = u.recvfrom(512); u.sendto(answer(q), a)
+EOF
+ip netns exec "$O" python3 "$TMP/resolver.py" &
+BG_PIDS+=($!)
 serve "$O" tcp 0.0.0.0 8080
 serve "$O" tcp :: 8086
 serve "$O" udp 0.0.0.0 4789
@@ -76,6 +100,18 @@ out=$(ask_until "$BLUE" tcp 2001:db8:5::2 8086)
 check "egress over IPv6, masqueraded too ($out)" test "$out" = 2001:db8:5::1
 blocked "red, without egress, reaches nothing outside" "$RED" tcp 198.51.100.2 8080
 check "red has no default route" bash -c "! ip -n $RED route | grep -q default"
+
+# names outside cs: forwarded to the node's resolvers for a vnet with egress
+DNSQ=$(dirname "$(readlink -f "$0")")/dnsq.py
+out=$(ip netns exec "$BLUE" getent ahostsv4 www.example.test | head -1)
+check "getent www.example.test in blue: the node's resolver answered ($out)" \
+	grep -q "^198.51.100.7 " <<<"$out"
+out=$(ip netns exec "$BLUE" python3 "$DNSQ" 10.1.0.1 www.example.test A tcp | tail -1)
+check "forwarded over TCP too ($out)" test "$out" = "ANSWER A 198.51.100.7"
+out=$(ip netns exec "$RED" python3 "$DNSQ" 10.1.0.1 www.example.test A | head -1)
+check "red, without egress, is refused the same name ($out)" test "$out" = "RCODE REFUSED"
+out=$(ip netns exec "$BLUE" python3 "$DNSQ" 10.1.0.1 web.red.acme.cs A | head -1)
+check "names of other vnets are not forwarded ($out)" test "$out" = "RCODE NXDOMAIN"
 
 # egress does not open the node: each forbidden destination, paired
 blocked "not the node's own outside address" "$BLUE" tcp 198.51.100.1 8081

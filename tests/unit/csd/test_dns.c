@@ -47,7 +47,7 @@ static ldns_pkt *ask_class(const struct dns_table *t, const char *name, ldns_rr_
 	assert_non_null(q);
 	ldns_pkt_set_id(q, 0x1234);
 	assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
-	n = dns_answer(t, wire, len, out, sizeof(out));
+	n = dns_answer(t, wire, len, out, sizeof(out), NULL);
 	if (n)
 		assert_int_equal(ldns_wire2pkt(&a, out, n), LDNS_STATUS_OK);
 	free(wire);
@@ -116,6 +116,36 @@ static void test_nothing_of_others(void **state)
 	dns_table_free(t);
 }
 
+/* with egress, outside names (and only those) are to be forwarded */
+static void test_forward(void **state)
+{
+	struct dns_table *t = table();
+	uint8_t *wire = NULL, out[512];
+	size_t len;
+	bool fwd = false;
+
+	t->egress = true;
+	ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str("debian.org."), LDNS_RR_TYPE_A,
+					 LDNS_RR_CLASS_IN, LDNS_RD);
+	ldns_pkt2wire(&wire, q, &len);
+	assert_int_equal(dns_answer(t, wire, len, out, sizeof(out), &fwd), 0);
+	assert_true(fwd);
+	free(wire);
+	ldns_pkt_free(q);
+	/* ours and other vnets' names are never forwarded */
+	fwd = false;
+	q = ldns_pkt_query_new(ldns_dname_new_frm_str("db.red.acme.cs."), LDNS_RR_TYPE_A,
+			       LDNS_RR_CLASS_IN, LDNS_RD);
+	ldns_pkt2wire(&wire, q, &len);
+	assert_true(dns_answer(t, wire, len, out, sizeof(out), &fwd) > 0);
+	assert_false(fwd);
+	assert_int_equal(out[3] & 15, LDNS_RCODE_NXDOMAIN);
+	free(wire);
+	ldns_pkt_free(q);
+	expect(ask(t, "db.", LDNS_RR_TYPE_A), LDNS_RCODE_NOERROR, "10.1.0.3");
+	dns_table_free(t);
+}
+
 static void test_reverse(void **state)
 {
 	struct dns_table *t = table();
@@ -138,16 +168,16 @@ static void test_garbage(void **state)
 
 	/* too short to answer, or an answer itself: nothing */
 	memset(q, 0, sizeof(q));
-	assert_int_equal(dns_answer(t, q, 11, out, sizeof(out)), 0);
+	assert_int_equal(dns_answer(t, q, 11, out, sizeof(out), NULL), 0);
 	q[2] = 0x80;
-	assert_int_equal(dns_answer(t, q, sizeof(q), out, sizeof(out)), 0);
+	assert_int_equal(dns_answer(t, q, sizeof(q), out, sizeof(out), NULL), 0);
 	/* what does not parse: FORMERR with its id */
 	for (size_t i = 0; i < sizeof(q); i++)
 		q[i] = (uint8_t)(i * 37 + 11);
 	q[2] = 0x01;
 	q[4] = 0x00;
 	q[5] = 0x05; /* five questions, never there */
-	size_t n = dns_answer(t, q, sizeof(q), out, sizeof(out));
+	size_t n = dns_answer(t, q, sizeof(q), out, sizeof(out), NULL);
 	assert_true(n >= 12);
 	assert_memory_equal(out, q, 2);
 	assert_true(out[2] & 0x80);
@@ -159,7 +189,7 @@ static void test_garbage(void **state)
 	size_t len;
 	ldns_pkt_set_opcode(p, LDNS_PACKET_STATUS);
 	ldns_pkt2wire(&wire, p, &len);
-	n = dns_answer(t, wire, len, out, sizeof(out));
+	n = dns_answer(t, wire, len, out, sizeof(out), NULL);
 	assert_true(n >= 12);
 	assert_int_equal(out[3] & 15, LDNS_RCODE_NOTIMPL);
 	free(wire);
@@ -169,7 +199,7 @@ static void test_garbage(void **state)
 	ldns_pkt_free(a);
 	p = ldns_pkt_query_new(ldns_dname_new_frm_str("db."), LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_IN, 0);
 	ldns_pkt2wire(&wire, p, &len);
-	n = dns_answer(t, wire, len, out, 40);
+	n = dns_answer(t, wire, len, out, 40, NULL);
 	assert_int_equal(n, 12);
 	assert_int_equal(out[3] & 15, LDNS_RCODE_SERVFAIL);
 	free(wire);
@@ -183,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_nothing_of_others),
 		cmocka_unit_test(test_reverse),
+		cmocka_unit_test(test_forward),
 		cmocka_unit_test(test_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
