@@ -123,8 +123,6 @@ void kernel_guard_note(struct kernel_backend *kb, const struct cs_addr *a, size_
 void kernel_egress_free(struct kernel_backend *kb);
 /* The hosts of the store's URLs (address literals) into the guard. */
 void kernel_guard_urls(struct kernel_backend *kb, const char *const *urls);
-/* The namespace csd runs in (the underlay's), kernel.c. */
-int kernel_underlay_ns(struct kernel_backend *kb);
 /* A default route via @gw on @ifindex (replaced when it exists). */
 int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
