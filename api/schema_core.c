@@ -21,6 +21,7 @@ static const struct schema_key core_keys[] = {
 	{ SCHEMA_ENDPOINT, "node", ST_NAME, .doc = "node the endpoint lives on (default: this node)" },
 	{ SCHEMA_ENDPOINT, "address", ST_ADDRS, .doc = "fixed address(es) (default: allocated)" },
 	{ SCHEMA_ENDPOINT, "groups", ST_NAME_LIST, .doc = "policy groups, comma-separated" },
+	{ SCHEMA_ENDPOINT, "publish", ST_STRING_LIST, .doc = "[HOSTADDR:]HOSTPORT:PORT[/tcp|/udp] forwarded on the endpoint's node, comma-separated" },
 
 	{ SCHEMA_NODE, "underlay", ST_ADDR, .doc = "underlay address of the node" },
 	{ SCHEMA_NODE, "public_key", ST_STRING, .doc = "the node's WireGuard public key, base64 (encrypt wireguard; cs-ctl node show on that node prints it)" },

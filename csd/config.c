@@ -516,6 +516,17 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 		} else if (!strcmp(key, "store")) {
 			if (load_store(cfg, v, err, errlen) < 0)
 				goto out;
+		} else if (!strcmp(key, "publish_ports")) {
+			unsigned lo, hi;
+			char end;
+			if (!s || sscanf(s, "%u-%u%c", &lo, &hi, &end) != 2 || lo < 1 || hi > 65535 ||
+			    lo > hi) {
+				snprintf(err, errlen, "%s: publish_ports: expected \"LOW-HIGH\", ports "
+					 "1-65535 (e.g. \"1024-65535\")", cfg->config_path);
+				goto out;
+			}
+			cfg->publish_lo = lo;
+			cfg->publish_hi = hi;
 		} else if (!strcmp(key, "resolvers")) {
 			if (load_resolvers(cfg, v, err, errlen) < 0)
 				goto out;
@@ -523,7 +534,7 @@ static int load_file(struct csd_config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
 				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers)",
+				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers, publish_ports)",
 				 cfg->config_path, key);
 			goto out;
 		}
@@ -572,6 +583,8 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = -1;
 	cfg->headroom = 0.1;
+	cfg->publish_lo = 1024;
+	cfg->publish_hi = 65535;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:S:D:R:p:n:l:u:hV", opts, NULL)) != -1) {
 		switch (c) {

@@ -67,6 +67,9 @@ struct csd_config {
 	/* where the gateways' DNS forwards names outside cs for vnets with
 	 * egress (addresses, NULL-terminated); NULL: /etc/resolv.conf's */
 	char **resolvers;
+	/* the host ports owners may publish ("publish_ports", default
+	 * 1024-65535); administrators publish any */
+	unsigned publish_lo, publish_hi;
 };
 
 /* Parse argv, then the -c file (flags win). 0, or CS_EINVAL with a message

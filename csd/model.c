@@ -143,6 +143,12 @@ int model_endpoint_spec(const char *name, const json_t *doc, struct endpoint_spe
 			out->addr6 = a;
 		}
 	}
+	char why[256];
+	json_array_foreach(json_object_get(json_object_get(doc, "spec"), "publish"), i, el)
+		if (out->npublish < VNET_PUBLISH_MAX &&
+		    vnet_publish_parse(json_string_value(el), &out->publish[out->npublish], why,
+				       sizeof(why)) == 0)
+			out->npublish++;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "apply.h"
+#include "publish.h"
 #include "charges.h"
 #include "vni.h"
 #include "ops.h"
@@ -1508,6 +1509,28 @@ static void plan_uplinks(struct plan *pl)
 	}
 }
 
+/* The published ports of the endpoints the plan puts in place: allowed for
+ * the caller and free on their node (csd/publish.c). */
+static void plan_publish(struct plan *pl)
+{
+	const char *name;
+	json_t *doc;
+	char err[512], why[128], p[3][CS_NAME_MAX + 1];
+
+	json_object_foreach(pl->up_eps, name, doc) {
+		const json_t *list = json_object_get(json_object_get(doc, "spec"), "publish");
+		const char *node = json_string_value(json_object_get(doc, "node"));
+		int r;
+		if (!json_array_size(list) || !node)
+			continue;
+		r = publish_check(pl->r->d, pl->r->who, name, node, list, pl->up_eps, err,
+				  sizeof(err));
+		if (r < 0 && cs_path_split(name, 3, p, why, sizeof(why)) == 0)
+			plan_error(pl, r, "vnets.\"%s/%s\".endpoints.%s.publish: %s", p[0], p[1],
+				   p[2], err);
+	}
+}
+
 static void plan_build(struct plan *pl, bool prune)
 {
 	const struct overlay *ov = pl->ov;
@@ -1558,6 +1581,8 @@ static void plan_build(struct plan *pl, bool prune)
 	for (size_t i = 0; i < nvp && !pl->fatal; i++)
 		plan_vnet(pl, &vp[i]);
 	free(vp);
+	if (!pl->fatal)
+		plan_publish(pl);
 	if (!pl->fatal)
 		plan_quotas(pl);
 	if (!pl->fatal)

@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "charges.h"
 #include "ops.h"
+#include "publish.h"
 #include "qos.h"
 #include "policy.h"
 #include "resources/qos_spec.h"
@@ -181,6 +182,15 @@ int endpoint_create(struct csd_req *r, const char *t, const char *v, const char 
 			       "to its nodes or open the endpoint on one of them", what, t, v,
 			       d->cfg.node, d->cfg.node);
 		goto out;
+	}
+	const json_t *publish = json_object_get(spec, "publish");
+	if (json_array_size(publish)) {
+		char tve[3 * (CS_NAME_MAX + 1)];
+		snprintf(tve, sizeof(tve), "%s/%s/%s", t, v, e);
+		if ((ret = publish_check(d, r->who, tve, node, publish, NULL, err, sizeof(err))) < 0) {
+			ret = req_fail(r, ret, "%s: publish: %s", what, err);
+			goto out;
+		}
 	}
 	key_endpoint(key, t, v, e);
 	for (int attempt = 0; attempt < 16; attempt++) {

@@ -7,6 +7,7 @@
 
 #include <cs/cs.h>
 #include "overlay.h"
+#include "vnet/publish.h"
 #include "vnet/wg.h"
 #include "resources/qos_spec.h"
 #include "policy/rules.h"
@@ -377,6 +378,33 @@ static void check_node(struct overlay_vnet *ov, struct overlay_endpoint *oe, con
 			  list, node);
 }
 
+/* Each entry of "publish" well formed, no two taking the same host port. */
+static void check_publish(const json_t *body, const char *epath, struct schema_errors *errs)
+{
+	const json_t *list = json_object_get(body, "publish");
+	struct vnet_publish pub[64];
+	char path[PATH_MAX_LEN], why[256];
+	size_t i, n = 0;
+	json_t *el;
+
+	json_array_foreach(list, i, el) {
+		snprintf(path, sizeof(path), "%s.publish[%zu]", epath, i);
+		if (i >= 64) {
+			schema_errors_add(errs, "%s: at most 64 published ports per endpoint", path);
+			return;
+		}
+		if (vnet_publish_parse(json_string_value(el), &pub[n], why, sizeof(why)) < 0) {
+			schema_errors_add(errs, "%s: %s", path, why);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (vnet_publish_clash(&pub[k], &pub[n]))
+				schema_errors_add(errs, "%s: host port %u is published twice; publish "
+						  "it once", path, pub[n].hport);
+		n++;
+	}
+}
+
 static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char *vpath,
 			  const struct overlay_env *env, struct schema_errors *errs)
 {
@@ -424,6 +452,7 @@ static int load_endpoints(struct overlay_vnet *ov, const json_t *eps, const char
 		snprintf(oe->name, sizeof(oe->name), "%s", name);
 		oe->spec = body;
 		check_node(ov, oe, epath, errs);
+		check_publish(body, epath, errs);
 		(void)env;
 		if (ov->nsubnets > 0)
 			check_addresses(ov, oe, epath, seen, errs);

@@ -105,6 +105,9 @@ bool authz_quotas(const struct principal *who, const json_t *old, const json_t *
 		  char *why, size_t len);
 /* Ops that need no tenant (status) or that only administrators may call. */
 bool authz_admin(const struct principal *who);
+/* May @who publish host port @port, owners being allowed @lo-@hi (csd's
+ * publish_ports)? Administrators may publish any port. */
+bool authz_publish(const struct principal *who, unsigned port, unsigned lo, unsigned hi);
 /* Raw and packet sockets need administrator rights. */
 bool authz_socket(const struct principal *who, int domain, int type);
 

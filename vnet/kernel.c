@@ -595,6 +595,7 @@ static int kernel_vnet_destroy(struct vnet_backend *b, const char *tenant, const
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "vnet %s/%s", tenant, vnet);
+	kernel_publish_gone(kb, tenant, vnet, NULL);
 	kernel_egress_gone(kb, tenant, vnet);
 	/* deleting vx0 takes every endpoint's macvlan down with it */
 	return ns_destroy(kb, ns, VXLAN_DEV, what);
@@ -1522,6 +1523,8 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 		goto out;
 	if ((r = kernel_ep_etc(kb, ens, v, e->name, what)) < 0)
 		goto out;
+	if ((r = kernel_publish_ensure(kb, vsk, vfd, v, e, what, vns)) < 0)
+		goto out;
 	cache_refresh(kb, vns, vfd);
 	cache_refresh(kb, ens, efd);
 	r = 0;
@@ -1552,6 +1555,7 @@ static int kernel_endpoint_destroy(struct vnet_backend *b, const char *tenant,
 	if (r < 0)
 		return r;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
+	kernel_publish_gone(kb, tenant, vnet, endpoint);
 	/* eth0 first, so that sockets already handed out lose the vnet now */
 	r = ns_destroy(kb, ns, EP_DEV, what);
 	if (r == 0)

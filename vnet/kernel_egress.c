@@ -75,6 +75,12 @@ static void transit6(uint32_t vni, struct cs_addr out[2])
 	}
 }
 
+void kernel_transit_addrs(uint32_t vni, struct cs_addr t4[2], struct cs_addr t6[2])
+{
+	transit4(vni, t4);
+	transit6(vni, t6);
+}
+
 static void host_dev(struct kernel_backend *kb, uint32_t vni, char *buf)
 {
 	snprintf(buf, IFNAMSIZ, "%sx%06x", kb->prefix, vni);
@@ -211,6 +217,7 @@ static int eg_vnet_rules(struct kernel_backend *kb, int vfd, const char *what, c
 		"add table " EG_TABLE "\ndelete table " EG_TABLE "\ntable " EG_TABLE " {\n"
 		"\tchain forward {\n\t\ttype filter hook forward priority 0; policy drop;\n"
 		"\t\tct state established,related accept\n"
+		"\t\tct status dnat accept\n"
 		"\t\tiifname \"gw0\" oifname \"" EG_DEV "\" accept\n\t}\n"
 		"\tchain postrouting {\n\t\ttype nat hook postrouting priority 100;\n"
 		"\t\toifname \"" EG_DEV "\" masquerade\n\t}\n}\n";
@@ -273,17 +280,20 @@ static int eg_host_rules(struct kernel_backend *kb, int hostfd, const char *what
 	fprintf(f, "define eg = %s\nadd table %s\ndelete table %s\ntable %s {\n", eg, table,
 		table, table);
 	fputs("\tchain input {\n\t\ttype filter hook input priority 0;\n"
+	      "\t\tiifname $eg ct state established,related accept\n"
 	      "\t\tiifname $eg icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, "
 	      "nd-router-solicit } accept\n\t\tiifname $eg drop\n\t}\n", f);
 	fputs("\tchain forward {\n\t\ttype filter hook forward priority 0;\n"
 	      "\t\tiifname $eg udp dport 4789 drop\n", f);
 	put_guard(f, kb, AF_INET);
 	put_guard(f, kb, AF_INET6);
-	fputs("\t\tiifname $eg oifname $eg drop\n\t\tiifname $eg accept\n"
+	fputs("\t\tct status dnat accept\n"
+	      "\t\tiifname $eg oifname $eg drop\n\t\tiifname $eg accept\n"
 	      "\t\toifname $eg ct state established,related accept\n"
 	      "\t\toifname $eg drop\n\t}\n", f);
 	fputs("\tchain postrouting {\n\t\ttype nat hook postrouting priority 100;\n"
-	      "\t\tiifname $eg oifname != $eg masquerade\n\t}\n}\n", f);
+	      "\t\tiifname $eg oifname != $eg masquerade\n"
+	      "\t\toifname $eg ct status dnat masquerade\n\t}\n}\n", f);
 	if (fclose(f)) {
 		free(cmds);
 		return CS_ENOMEM;
@@ -411,31 +421,27 @@ void kernel_egress_free(struct kernel_backend *kb)
 	for (size_t i = 0; i < kb->negress; i++)
 		free(kb->egress[i]);
 	free(kb->egress);
+	for (size_t i = 0; i < kb->npublished; i++)
+		free(kb->published[i]);
+	free(kb->published);
+	kb->published = NULL;
+	kb->npublished = 0;
 	free(kb->guard);
 	kb->egress = NULL;
 	kb->guard = NULL;
 	kb->negress = kb->nguard = 0;
 }
 
-int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
-			 const struct vnet_spec *v, const char *what, const char *ns)
+int kernel_transit_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+			  const struct vnet_spec *v, const char *what, const char *ns)
 {
 	struct nl_sock *hsk = NULL;
 	struct cs_addr t4[2], t6[2];
-	char hname[IFNAMSIZ], err[256];
+	char hname[IFNAMSIZ], err[256], tv[2 * (PART_MAX + 1)];
 	int hostfd = kernel_underlay_ns(kb), r;
 
-	char tv[2 * (PART_MAX + 1)];
-
+	(void)ns;
 	snprintf(tv, sizeof(tv), "%s/%s", v->tenant, v->name);
-	kernel_guard_note(kb, v->peers, v->npeers);
-	if (v->local)
-		kernel_guard_note(kb, v->local, 1);
-	if (!v->egress) {
-		r = eg_remove(kb, vsk, vfd, what, ns);
-		egress_mark(kb, tv, false);
-		return r;
-	}
 	transit4(v->id, t4);
 	transit6(v->id, t6);
 	host_dev(kb, v->id, hname);
@@ -449,13 +455,57 @@ int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd
 	}
 	if ((r = eg_link(kb, vsk, hsk, hostfd, vfd, hname, what)) < 0 ||
 	    (r = eg_addrs(kb, vsk, EG_DEV, &t4[1], &t6[1], what)) < 0 ||
-	    (r = eg_addrs(kb, hsk, hname, &t4[0], &t6[0], what)) < 0 ||
-	    (r = eg_routes(kb, vsk, &t4[0], &t6[0], what, ns)) < 0 ||
-	    (r = eg_vnet_rules(kb, vfd, what, ns)) < 0)
+	    (r = eg_addrs(kb, hsk, hname, &t4[0], &t6[0], what)) < 0)
 		goto out;
 	if ((r = eg_host_rules(kb, hostfd, what)) == 0)
 		egress_mark(kb, tv, true);
 out:
 	nl_socket_free(hsk);
 	return r;
+}
+
+/* Egress off: no default route through eg0, no forwarding to it; the link
+ * itself stays while an endpoint here publishes ports through it. */
+static int egress_off(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+		      const struct vnet_spec *v, const char *tv, const char *what, const char *ns)
+{
+	struct rtnl_link *l = NULL;
+	struct cs_addr t4[2], t6[2];
+	int r;
+
+	if (!kernel_publish_any(kb, tv)) {
+		r = eg_remove(kb, vsk, vfd, what, ns);
+		egress_mark(kb, tv, false);
+		return r;
+	}
+	if (rtnl_link_get_kernel(vsk, 0, EG_DEV, &l) < 0)
+		return 0;
+	transit4(v->id, t4);
+	transit6(v->id, t6);
+	kernel_route(vsk, rtnl_link_get_ifindex(l), AF_INET, "0.0.0.0/0", &t4[0], true);
+	kernel_route(vsk, rtnl_link_get_ifindex(l), AF_INET6, "::/0", &t6[0], true);
+	rtnl_link_put(l);
+	return kernel_nft_run(kb, vfd, "add table " EG_TABLE "\ndelete table " EG_TABLE "\n",
+			      what, ns);
+}
+
+int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+			 const struct vnet_spec *v, const char *what, const char *ns)
+{
+	struct cs_addr t4[2], t6[2];
+	char tv[2 * (PART_MAX + 1)];
+	int r;
+
+	snprintf(tv, sizeof(tv), "%s/%s", v->tenant, v->name);
+	kernel_guard_note(kb, v->peers, v->npeers);
+	if (v->local)
+		kernel_guard_note(kb, v->local, 1);
+	if (!v->egress)
+		return egress_off(kb, vsk, vfd, v, tv, what, ns);
+	transit4(v->id, t4);
+	transit6(v->id, t6);
+	if ((r = kernel_transit_ensure(kb, vsk, vfd, v, what, ns)) < 0 ||
+	    (r = eg_routes(kb, vsk, &t4[0], &t6[0], what, ns)) < 0)
+		return r;
+	return eg_vnet_rules(kb, vfd, what, ns);
 }

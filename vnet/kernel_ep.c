@@ -70,7 +70,7 @@ int kernel_ep_sysctls(struct kernel_backend *kb, int efd, const char *what, cons
 /* One route to @dst (a prefix in text) on link @ifindex, via @gw when not
  * NULL; replaced if it exists, so that a repeated ensure changes nothing.
  * @del: removed instead (absent is no error). */
-static int route(struct nl_sock *sk, int ifindex, int family, const char *dst,
+int kernel_route(struct nl_sock *sk, int ifindex, int family, const char *dst,
 		 const struct cs_addr *gw, bool del)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
@@ -122,8 +122,8 @@ out:
 
 int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw)
 {
-	return route(sk, ifindex, gw->family, gw->family == AF_INET ? "0.0.0.0/0" : "::/0", gw,
-		     false);
+	return kernel_route(sk, ifindex, gw->family, gw->family == AF_INET ? "0.0.0.0/0" : "::/0",
+			    gw, false);
 }
 
 int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex,
@@ -141,7 +141,7 @@ int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex
 		const char *dflt = i ? "::/0" : "0.0.0.0/0";
 		if (!sub[i])
 			continue;
-		int r = route(esk, ifindex, mcast[i].family, mcast[i].dst, NULL, false);
+		int r = kernel_route(esk, ifindex, mcast[i].family, mcast[i].dst, NULL, false);
 		if (r < 0) {
 			kernel_err(kb, "%s: cannot add the multicast route %s on " EP_DEV
 				   " in namespace %s: %s", what, mcast[i].dst, ens, nl_geterror(r));
@@ -149,7 +149,7 @@ int kernel_ep_routes(struct kernel_backend *kb, struct nl_sock *esk, int ifindex
 		}
 		/* with egress, the world through the gateway; without, nothing */
 		ipam_gateway(sub[i], &gw);
-		r = route(esk, ifindex, mcast[i].family, dflt, &gw, !v->egress);
+		r = kernel_route(esk, ifindex, mcast[i].family, dflt, &gw, !v->egress);
 		if (r < 0) {
 			kernel_err(kb, "%s: cannot %s the default route via the gateway in "
 				   "namespace %s: %s", what, v->egress ? "add" : "remove", ens,

@@ -48,6 +48,9 @@ struct kernel_backend {
 	size_t nguard;
 	char **egress;
 	size_t negress;
+	/* endpoints here with published ports ("T/V/E") */
+	char **published;
+	size_t npublished;
 };
 
 /* "P.T.V" or "P.T.V.E" (@e NULL) into buf (NSNAME_MAX); CS_EINVAL if a
@@ -123,6 +126,25 @@ void kernel_guard_note(struct kernel_backend *kb, const struct cs_addr *a, size_
 void kernel_egress_free(struct kernel_backend *kb);
 /* The hosts of the store's URLs (address literals) into the guard. */
 void kernel_guard_urls(struct kernel_backend *kb, const char *const *urls);
+/* A route to @dst (text) on @ifindex, via @gw unless NULL, replaced when it
+ * exists; @del: removed (absent is no error). A netlink code. */
+int kernel_route(struct nl_sock *sk, int ifindex, int family, const char *dst,
+		 const struct cs_addr *gw, bool del);
+/* The vnet's transit link (eg0 / PREFIXx<VNI>), its addresses and the
+ * host's table, for egress and published ports alike. */
+int kernel_transit_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+			  const struct vnet_spec *v, const char *what, const char *ns);
+/* Transit addresses of VNI @vni: [0] the host's end, [1] the vnet's. */
+void kernel_transit_addrs(uint32_t vni, struct cs_addr t4[2], struct cs_addr t6[2]);
+/* kernel_publish.c: an endpoint's published ports, on every ensure; gone
+ * with the endpoint, or with the vnet. */
+int kernel_publish_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
+			  const struct vnet_spec *v, const struct endpoint_spec *e,
+			  const char *what, const char *ns);
+void kernel_publish_gone(struct kernel_backend *kb, const char *t, const char *v,
+			 const char *e);
+/* Does an endpoint of vnet "T/V" publish ports here? */
+bool kernel_publish_any(struct kernel_backend *kb, const char *tv);
 /* A default route via @gw on @ifindex (replaced when it exists). */
 int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,

@@ -18,6 +18,9 @@
 
 #include "cs/cs.h"
 #include "ipam.h"
+#include "publish.h"
+
+#define VNET_PUBLISH_MAX 64
 
 #define VNET_PREFIX_MAX 8
 /* Default MTUs: a vnet on one node carries no encapsulation; one spanning
@@ -53,6 +56,9 @@ struct endpoint_spec {
 	 * until endpoint_policy() loads them (it is never open before its
 	 * rules hold) */
 	bool guarded;
+	/* ports published on this node (key "publish"), forwarded to it */
+	struct vnet_publish publish[VNET_PUBLISH_MAX];
+	size_t npublish;
 };
 
 struct endpoint_stats {

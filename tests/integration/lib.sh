@@ -127,3 +127,32 @@ del_node_ns() {
 		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
 	done
 }
+
+# outside_add HOST: a namespace "out" behind HOST, as the world is behind a
+# node: HOST has up0 with 198.51.100.1/24 and 2001:db8:5::1/64, out has .2
+# and ::2 on its eth0
+outside_add() {
+	local h="${PFX}h$1" o="${PFX}hout"
+	host_add out
+	ip link add up0 netns "$h" type veth peer name eth0 netns "$o"
+	ip -n "$h" addr add 198.51.100.1/24 dev up0
+	ip -n "$h" addr add 2001:db8:5::1/64 dev up0 nodad
+	ip -n "$h" link set up0 up
+	ip -n "$o" addr add 198.51.100.2/24 dev eth0
+	ip -n "$o" addr add 2001:db8:5::2/64 dev eth0 nodad
+	ip -n "$o" link set eth0 up
+}
+
+# probes through peer.py: peer_serve NS tcp|udp ADDR PORT (in the
+# background, answering with the peer's address); peer_ask NS tcp|udp ADDR
+# PORT; blocked DESC NS ...: the ask fails; answers DESC WANT NS ...: it
+# says WANT
+PEER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/peer.py
+peer_serve() {
+	local ns=$1; shift
+	ip netns exec "$ns" python3 "$PEER" serve "$@" >/dev/null 2>&1 &
+	BG_PIDS+=($!)
+}
+peer_ask() { local ns=$1; shift; ip netns exec "$ns" python3 "$PEER" ask "$@"; }
+blocked() { local d=$1 out; shift; out=$(peer_ask "$@"); check "$d ($out)" grep -q "^fail" <<<"$out"; }
+answers() { local d=$1 w=$2 out; shift 2; out=$(peer_ask "$@"); check "$d ($out)" test "$out" = "$w"; }

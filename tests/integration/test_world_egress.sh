@@ -11,41 +11,24 @@
 # nothing is left behind (namespaces, the host's table).
 . "$(dirname "$0")/lib.sh"
 
-PEER=$(dirname "$(readlink -f "$0")")/peer.py
 cleanup_eg() { cleanup; rm -rf /etc/netns/"$PFX".*; }
 trap cleanup_eg EXIT
 underlay_add a b
-host_add out
+outside_add a
 A=${PFX}ha B=${PFX}hb O=${PFX}hout
-ip link add up0 netns "$A" type veth peer name eth0 netns "$O"
-ip -n "$A" addr add 198.51.100.1/24 dev up0
-ip -n "$A" addr add 2001:db8:5::1/64 dev up0 nodad
-ip -n "$A" link set up0 up
-ip -n "$O" addr add 198.51.100.2/24 dev eth0
-ip -n "$O" addr add 2001:db8:5::2/64 dev eth0 nodad
-ip -n "$O" link set eth0 up
 echo '{ "resolvers": ["198.51.100.2"] }' >"$TMP/csd-a.json"
 csd_start a -u 192.0.2.1 -c "$TMP/csd-a.json" || exit 1
 
-serve() { # serve NS tcp|udp ADDR PORT: a listener answering with the peer's address
-	local ns=$1; shift
-	ip netns exec "$ns" python3 "$PEER" serve "$@" >"$TMP/serve.$$.$RANDOM" 2>&1 &
-	BG_PIDS+=($!)
-}
-ask() { local ns=$1; shift; ip netns exec "$ns" python3 "$PEER" ask "$@"; }
 # ask_until NS ARGS...: as ask, retried for up to 5 s while it fails
 ask_until() {
 	local out i
 	for i in $(seq 25); do
-		out=$(ask "$@")
+		out=$(peer_ask "$@")
 		[[ $out != fail* ]] && break
 		sleep 0.2
 	done
 	echo "$out"
 }
-# blocked DESC NS ARGS...: ask fails; answers DESC WANT NS ARGS...: ask says WANT
-blocked() { local d=$1 out; shift; out=$(ask "$@"); check "$d ($out)" grep -q "^fail" <<<"$out"; }
-answers() { local d=$1 w=$2 out; shift 2; out=$(ask "$@"); check "$d ($out)" test "$out" = "$w"; }
 # the outside's resolver: every A question answered 198.51.100.7 (UDP and TCP)
 cat >"$TMP/resolver.py" <<'EOF'
 import socket, struct, threading
@@ -69,12 +52,12 @@ while True:
 EOF
 ip netns exec "$O" python3 "$TMP/resolver.py" &
 BG_PIDS+=($!)
-serve "$O" tcp 0.0.0.0 8080
-serve "$O" tcp :: 8086
-serve "$O" udp 0.0.0.0 4789
-serve "$O" udp 0.0.0.0 4790
-serve "$A" tcp 0.0.0.0 8081
-serve "$B" tcp 0.0.0.0 8082
+peer_serve "$O" tcp 0.0.0.0 8080
+peer_serve "$O" tcp :: 8086
+peer_serve "$O" udp 0.0.0.0 4789
+peer_serve "$O" udp 0.0.0.0 4790
+peer_serve "$A" tcp 0.0.0.0 8081
+peer_serve "$B" tcp 0.0.0.0 8082
 sleep 0.5
 
 cat >"$TMP/world.json" <<'EOF'
@@ -123,7 +106,7 @@ blocked "not the VXLAN port, anywhere" "$BLUE" udp 198.51.100.2 4789
 answers "(another UDP port there answers)" 198.51.100.1 "$BLUE" udp 198.51.100.2 4790
 # an outside machine routing the transit range through node a: nothing new
 # gets into the vnet's namespace (a listener there, which the endpoint reaches)
-serve "$PFX.acme.blue" tcp 0.0.0.0 8084
+peer_serve "$PFX.acme.blue" tcp 0.0.0.0 8084
 ip -n "$O" route add 169.254.0.0/16 via 198.51.100.1
 sleep 0.3
 answers "(the endpoint reaches a listener in its vnet namespace)" 10.1.0.2 "$BLUE" tcp 10.1.0.1 8084
