@@ -473,13 +473,17 @@ static int egress_off(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
 	struct cs_addr t4[2], t6[2];
 	int r;
 
+	/* the common case, a vnet that never had a way out: nothing to ask */
+	if (rtnl_link_get_kernel(vsk, 0, EG_DEV, &l) < 0) {
+		egress_mark(kb, tv, false);
+		return 0;
+	}
 	if (!kernel_publish_any(kb, tv)) {
+		rtnl_link_put(l);
 		r = eg_remove(kb, vsk, vfd, what, ns);
 		egress_mark(kb, tv, false);
 		return r;
 	}
-	if (rtnl_link_get_kernel(vsk, 0, EG_DEV, &l) < 0)
-		return 0;
 	transit4(v->id, t4);
 	transit6(v->id, t6);
 	kernel_route(vsk, rtnl_link_get_ifindex(l), AF_INET, "0.0.0.0/0", &t4[0], true);

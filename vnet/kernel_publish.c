@@ -27,9 +27,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
 #include "cs/cs.h"
 #include "kernel_priv.h"
 #include "netns.h"
+
+#define VNET_TABLE_PREFIX "cs_pub_"
 
 static uint64_t fnv1a(const char *s)
 {
@@ -48,7 +55,7 @@ static void host_table(struct kernel_backend *kb, const char *tve, char *buf, si
 
 static void vnet_table(const char *e, char *buf, size_t len)
 {
-	snprintf(buf, len, "inet cs_pub_%016llx", (unsigned long long)fnv1a(e));
+	snprintf(buf, len, "inet " VNET_TABLE_PREFIX "%016llx", (unsigned long long)fnv1a(e));
 }
 
 static bool set_has(char **v, size_t n, const char *s, size_t *at)
@@ -61,14 +68,72 @@ static bool set_has(char **v, size_t n, const char *s, size_t *at)
 	return false;
 }
 
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_TABLE_NAME &&
+		    !strncmp(mnl_attr_get_str(a), VNET_TABLE_PREFIX, strlen(VNET_TABLE_PREFIX)))
+			*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
+/* Runs in the vnet namespace: does it hold a table of a published port? */
+static int tables_fn(void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	int r = CS_EIO;
+
+	if (!nl)
+		return CS_EIO;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto out;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = 1;
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		int cr = mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), table_cb, arg);
+		if (cr <= MNL_CB_STOP) {
+			r = cr == MNL_CB_STOP ? 0 : CS_EIO;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
 bool kernel_publish_any(struct kernel_backend *kb, const char *tv)
 {
+	char ns[NSNAME_MAX], err[256], t[PART_MAX + 1];
 	size_t l = strlen(tv);
+	bool found = false;
 
 	for (size_t i = 0; i < kb->npublished; i++)
 		if (!strncmp(kb->published[i], tv, l) && kb->published[i][l] == '/')
 			return true;
-	return false;
+	/* what a csd before this one published: the tables tell (a restart
+	 * must not remake the link its endpoints' ports go through) */
+	snprintf(t, sizeof(t), "%.*s", (int)strcspn(tv, "/"), tv);
+	if (kernel_ns_name(kb, ns, t, tv + strlen(t) + 1, NULL) < 0)
+		return false;
+	int vfd = netns_open(ns, err, sizeof(err));
+	if (vfd < 0)
+		return false;
+	netns_run(vfd, tables_fn, &found, err, sizeof(err));
+	close(vfd);
+	return found;
 }
 
 static void mark(struct kernel_backend *kb, const char *tve, bool on)

@@ -65,12 +65,15 @@ answers "and it is reached" ::ffff:10.1.0.1 "$O" tcp 198.51.100.1 80
 check "set replaces the list" as 1000 endpoint set acme/blue/web publish 8082:80
 answers "the new port is reached" ::ffff:10.1.0.1 "$O" tcp 198.51.100.1 8082
 blocked "the old one is not" "$O" tcp 198.51.100.1 8080
+eg0=$(ip -n "$PFX.acme.blue" -o link show eg0 | cut -d: -f1)
 kill -TERM "$(csd_pid a)"
 for i in $(seq 50); do kill -0 "$(csd_pid a)" 2>/dev/null || break; sleep 0.1; done
 answers "with csd stopped, the port still answers (the kernel forwards)" ::ffff:10.1.0.1 \
 	"$O" tcp 198.51.100.1 8082
 csd_start a || exit 1
 answers "and after csd starts again" ::ffff:10.1.0.1 "$O" tcp 198.51.100.1 8082
+check "the restarted csd adopted the vnet's transit link, not remade it (ifindex $eg0)" \
+	test "$(ip -n "$PFX.acme.blue" -o link show eg0 | cut -d: -f1)" = "$eg0"
 check "an empty value removes publish" as 1000 endpoint set acme/blue/web publish ""
 blocked "then nothing is published there" "$O" tcp 198.51.100.1 8082
 check "the endpoint is still there" as 1000 endpoint show acme/blue/web >/dev/null
