@@ -141,10 +141,13 @@ for patch in sys.argv[2:]:
     r = cs.cs_vnet_set(h, b"acme/blue", patch.encode())
     print(r, cs.cs_last_error(h).decode())
 EOF
-out=$(AS 1000 /usr/bin/python3 "$TMP/set.py" "$TMP/a/csd.sock" '{"mtu": 1420}')
+# a sanitizer build's libcs needs its runtime first in Python too
+asan=$(ldd "$CS_BUILD/libcs/libcs.so.0" 2>/dev/null | awk '/libasan/ {print $3}')
+PY=(env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3)
+out=$(AS 1000 "${PY[@]}" "$TMP/set.py" "$TMP/a/csd.sock" '{"mtu": 1420}')
 check "cs_vnet_set sets (said: $out)" test "$out" = "0 "
 check "and it is realized ($(mtu_of web))" test "$(mtu_of web)" = 1420
-out=$(AS 1000 /usr/bin/python3 "$TMP/set.py" "$TMP/a/csd.sock" '{"mtu": null}' '{"subnet": "10.2.0.0/24"}' '[1]')
+out=$(AS 1000 "${PY[@]}" "$TMP/set.py" "$TMP/a/csd.sock" '{"mtu": null}' '{"subnet": "10.2.0.0/24"}' '[1]')
 check "cs_vnet_set: null removes, subnet refused, a non-object refused (said: $out)" \
 	bash -c 'read -r a; read -r b; read -r c; [ "$a" = 0 ] && [[ $b == -* ]] &&
 		[[ $b == *"subnet cannot change in place"* ]] && [[ $c == -*"not a JSON object"* ]]' <<<"$out"
