@@ -139,6 +139,23 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 				 cs_strerror(rr));
 		}
 	}
+	/* what leaves the vnet, where it has a way out here */
+	const json_t *vspec = json_object_get(vdoc, "spec");
+	if (json_is_true(json_object_get(vspec, "egress")) && model_vnet_here(d, vdoc)) {
+		struct vnet_fw efw;
+		int rr = pol ? rules_compile_egress(pol, pe.v, pe.n, &efw) : 0;
+		if (rr == 0) {
+			rr = vb_egress_policy(d->backend, t, v, pol ? &efw : NULL);
+			if (pol)
+				rules_fw_free(&efw);
+		}
+		if (rr < 0 && rr != CS_ENOTSUP && !first) {
+			first = rr;
+			char what[2 * CS_NAME_MAX + 16];
+			snprintf(what, sizeof(what), "vnet %s/%s", t, v);
+			backend_why(d, what, err, errlen);
+		}
+	}
 	r = first;
 out:
 	rules_free(pol);

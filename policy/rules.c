@@ -889,6 +889,67 @@ fail:
 	return ret;
 }
 
+int rules_compile_egress(const struct rules_policy *p, const struct rules_endpoint *eps,
+			 size_t neps, struct vnet_fw *out)
+{
+	struct vnet_fw_rule *v = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->dflt = p ? p->dflt : VNET_FW_ALLOW;
+	if (!p)
+		return 0;
+	for (size_t i = 0; i < p->nrules; i++)
+		cap += p->rules[i].nports ? p->rules[i].nports : 1;
+	if (cap && !(v = calloc(cap, sizeof(*v))))
+		return CS_ENOMEM;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rules_rule *r = &p->rules[i];
+		bool cidr = r->to.kind == RULES_SEL_CIDR, any;
+		unsigned int fams = cidr ? fam_bit(r->to.cidr.addr.family) : FAM4 | FAM6;
+		struct cs_prefix *src;
+		size_t nsrc;
+
+		if (!cidr && r->to.kind != RULES_SEL_ANY)
+			continue;
+		if ((ret = sources(&r->from, fams, eps, neps, &src, &nsrc, &any)) < 0)
+			goto fail;
+		if (!nsrc && !any)
+			continue;
+		for (size_t j = 0; j < (r->nports ? r->nports : 1); j++) {
+			struct vnet_fw_rule *f = &v[n++];
+			f->src = src;
+			if (j > 0 && nsrc) {
+				struct cs_prefix *copy = malloc(nsrc * sizeof(*copy));
+				if (!copy) {
+					n--;
+					ret = CS_ENOMEM;
+					goto fail;
+				}
+				memcpy(copy, src, nsrc * sizeof(*copy));
+				f->src = copy;
+			}
+			f->nsrc = nsrc;
+			f->dst = cidr ? &r->to.cidr : NULL;
+			f->action = r->action;
+			f->proto = r->proto;
+			if (r->nports) {
+				f->port_lo = r->ports[j].lo;
+				f->port_hi = r->ports[j].hi;
+			}
+		}
+	}
+	out->rules = v;
+	out->n = n;
+	return 0;
+fail:
+	out->rules = v;
+	out->n = n;
+	rules_fw_free(out);
+	return ret;
+}
+
 void rules_fw_free(struct vnet_fw *fw)
 {
 	size_t i;

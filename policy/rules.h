@@ -135,6 +135,16 @@ int rules_run_tests(const struct rules_policy *p, const struct rules_endpoint *e
  */
 int rules_compile(const struct rules_policy *p, const struct rules_endpoint *eps, size_t neps,
 		  const char *target, struct vnet_fw *out);
+/*
+ * The rules for what the vnet's endpoints send out of the vnet (egress):
+ * those whose "to" is "any" or a "cidr:" (endpoint and group selectors
+ * name only the vnet's own endpoints, never the world), in order, with
+ * "from" resolved as rules_compile() does and the destination the cidr
+ * (dst, pointing into @p) or any; then @p's default. @p NULL: no rules,
+ * default allow. 0, or CS_ENOMEM with @out zeroed.
+ */
+int rules_compile_egress(const struct rules_policy *p, const struct rules_endpoint *eps,
+			 size_t neps, struct vnet_fw *out);
 /* Frees what rules_compile() allocated and zeroes @fw; NULL is fine. */
 void rules_fw_free(struct vnet_fw *fw);
 

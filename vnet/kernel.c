@@ -1890,5 +1890,6 @@ const struct vnet_ops vnet_kernel_ops = {
 	.underlay_filter = kernel_underlay_filter,
 	.underlay_encrypt = kernel_underlay_encrypt,
 	.gateway_socket = kernel_gateway_socket,
+	.egress_policy = kernel_egress_policy,
 	.endpoint_etc = kernel_endpoint_etc,
 };

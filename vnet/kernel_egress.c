@@ -26,6 +26,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -489,7 +490,8 @@ static int egress_off(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
 	kernel_route(vsk, rtnl_link_get_ifindex(l), AF_INET, "0.0.0.0/0", &t4[0], true);
 	kernel_route(vsk, rtnl_link_get_ifindex(l), AF_INET6, "::/0", &t6[0], true);
 	rtnl_link_put(l);
-	return kernel_nft_run(kb, vfd, "add table " EG_TABLE "\ndelete table " EG_TABLE "\n",
+	return kernel_nft_run(kb, vfd, "add table " EG_TABLE "\ndelete table " EG_TABLE "\n"
+			      "add table inet cs_egress_rules\ndelete table inet cs_egress_rules\n",
 			      what, ns);
 }
 
@@ -512,4 +514,92 @@ int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd
 	    (r = eg_routes(kb, vsk, &t4[0], &t6[0], what, ns)) < 0)
 		return r;
 	return eg_vnet_rules(kb, vfd, what, ns);
+}
+
+/*
+ * The vnet's rules on what leaves it (table inet cs_egress_rules in the vnet
+ * namespace): a forward chain ahead of cs_egress's (priority -1) that sees
+ * only gw0 -> eg0; a rule's allow ends this chain (cs_egress then lets it
+ * out), a deny or the default deny drops it.
+ */
+#define EGR_TABLE "inet cs_egress_rules"
+
+static void put_set(FILE *f, const struct cs_prefix *v, size_t n, int family)
+{
+	char buf[CS_ADDRSTRLEN];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].addr.family != family)
+			continue;
+		fprintf(f, "%s%s/%d", k++ ? ", " : " ", cs_addr_format(&v[i].addr, buf), v[i].plen);
+	}
+}
+
+/* One rule for one family, or nothing when it cannot match that family. */
+static void put_egress_rule(FILE *f, const struct vnet_fw_rule *r, int family)
+{
+	const char *ip = family == AF_INET ? "ip" : "ip6";
+	size_t nsrc = 0;
+
+	for (size_t i = 0; i < r->nsrc; i++)
+		nsrc += r->src[i].addr.family == family;
+	if ((r->nsrc && !nsrc) || (r->dst && r->dst->addr.family != family))
+		return;
+	fprintf(f, "add rule " EGR_TABLE " forward meta nfproto %s", family == AF_INET ? "ipv4" : "ipv6");
+	if (nsrc) {
+		fprintf(f, " %s saddr {", ip);
+		put_set(f, r->src, r->nsrc, family);
+		fputs(" }", f);
+	}
+	if (r->dst) {
+		char buf[CS_ADDRSTRLEN];
+		fprintf(f, " %s daddr %s/%d", ip, cs_addr_format(&r->dst->addr, buf), r->dst->plen);
+	}
+	if (r->proto == IPPROTO_ICMP)
+		fputs(family == AF_INET ? " meta l4proto icmp" : " meta l4proto icmpv6", f);
+	else if (r->proto)
+		fprintf(f, " meta l4proto %s", r->proto == IPPROTO_TCP ? "tcp" : "udp");
+	if (r->proto && r->proto != IPPROTO_ICMP && r->port_lo)
+		fprintf(f, " th dport %u-%u", r->port_lo, r->port_hi);
+	fprintf(f, " %s\n", r->action == VNET_FW_ALLOW ? "accept" : "drop");
+}
+
+int kernel_egress_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
+			 const struct vnet_fw *fw)
+{
+	struct kernel_backend *kb = (struct kernel_backend *)b;
+	char ns[NSNAME_MAX], what[96], err[256], *cmds = NULL;
+	size_t len = 0;
+	int vfd, r;
+
+	if ((r = kernel_ns_name(kb, ns, tenant, vnet, NULL)) < 0)
+		return r;
+	snprintf(what, sizeof(what), "vnet %s/%s: egress rules", tenant, vnet);
+	if ((vfd = netns_open(ns, err, sizeof(err))) < 0) {
+		kernel_err(kb, "%s: %s", what, err);
+		return vfd;
+	}
+	FILE *f = open_memstream(&cmds, &len);
+	if (!f) {
+		close(vfd);
+		return CS_ENOMEM;
+	}
+	fputs("add table " EGR_TABLE "\ndelete table " EGR_TABLE "\n", f);
+	if (fw) {
+		fputs("add table " EGR_TABLE "\nadd chain " EGR_TABLE " forward { type filter hook "
+		      "forward priority -1; }\nadd rule " EGR_TABLE " forward iifname != \"gw0\" accept\n"
+		      "add rule " EGR_TABLE " forward oifname != \"" EG_DEV "\" accept\n"
+		      "add rule " EGR_TABLE " forward ct state established,related accept\n", f);
+		for (size_t i = 0; i < fw->n; i++) {
+			put_egress_rule(f, &fw->rules[i], AF_INET);
+			put_egress_rule(f, &fw->rules[i], AF_INET6);
+		}
+		if (fw->dflt == VNET_FW_DENY)
+			fputs("add rule " EGR_TABLE " forward drop\n", f);
+	}
+	r = fclose(f) ? CS_ENOMEM : kernel_nft_run(kb, vfd, cmds, what, ns);
+	free(cmds);
+	close(vfd);
+	return r;
 }

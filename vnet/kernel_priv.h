@@ -121,6 +121,8 @@ int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char
 int kernel_egress_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd,
 			 const struct vnet_spec *v, const char *what, const char *ns);
 void kernel_egress_gone(struct kernel_backend *kb, const char *tenant, const char *vnet);
+int kernel_egress_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
+			 const struct vnet_fw *fw);
 /* Addresses egress must never reach (deduplicated). */
 void kernel_guard_note(struct kernel_backend *kb, const struct cs_addr *a, size_t n);
 void kernel_egress_free(struct kernel_backend *kb);

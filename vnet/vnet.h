@@ -97,6 +97,8 @@ struct vnet_fw_rule {
 	size_t nsrc;
 	int proto;                     /* 0 any, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (v4 and v6) */
 	uint16_t port_lo, port_hi;     /* destination ports (tcp/udp); 0,0: any */
+	/* egress rules (vb_egress_policy) only: the destination, NULL any */
+	const struct cs_prefix *dst;
 };
 struct vnet_fw {
 	enum vnet_fw_action dflt;
@@ -195,6 +197,11 @@ struct vnet_ops {
 	 * then accepts VXLAN only out of the tunnel. Optional: a backend
 	 * without it refuses encryption. */
 	int (*underlay_encrypt)(struct vnet_backend *b, const struct vnet_encrypt *e);
+	/* the vnet's rules for what its endpoints send out of it (egress):
+	 * @fw's rules with sources and destinations, first match wins, then
+	 * its default; NULL removes them. Optional (vb_egress_policy). */
+	int (*egress_policy)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			     const struct vnet_fw *fw);
 	/* a socket(2) where the vnet's gateway lives on this node, for the
 	 * services csd answers at the gateway address (DNS); fd or code.
 	 * Optional (vb_gateway_socket). */
@@ -327,6 +334,12 @@ static inline bool vb_encrypts(const struct vnet_backend *b)
 static inline int vb_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e)
 {
 	return b->ops->underlay_encrypt ? b->ops->underlay_encrypt(b, e) : CS_ENOTSUP;
+}
+
+static inline int vb_egress_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
+				   const struct vnet_fw *fw)
+{
+	return b->ops->egress_policy ? b->ops->egress_policy(b, tenant, vnet, fw) : CS_ENOTSUP;
 }
 
 static inline int vb_gateway_socket(struct vnet_backend *b, const char *tenant,

@@ -113,6 +113,19 @@ answers "(the endpoint reaches a listener in its vnet namespace)" 10.1.0.2 "$BLU
 # VNI 301: 169.254.2.90/31, the vnet's end .91
 blocked "nothing from outside enters the vnet's way out" "$O" tcp 169.254.2.91 8084
 
+# the vnet's rules apply to egress: default deny, one cidr: destination and
+# port allowed; the same endpoint is refused other ports and places (paired)
+check "rule: blue's endpoints may reach 198.51.100.2 tcp/8080 only" \
+	ctl a rule create acme/blue from any to cidr:198.51.100.2/32 proto tcp ports 8080
+check "blue's default: deny" ctl a vnet set acme/blue policy.default deny
+answers "the allowed destination is reached" 198.51.100.1 "$BLUE" tcp 198.51.100.2 8080
+blocked "another port of it is not (udp/4790, answered before)" "$BLUE" udp 198.51.100.2 4790
+blocked "nor IPv6 outside (no rule allows it)" "$BLUE" tcp 2001:db8:5::2 8086
+out=$(ip netns exec "$BLUE" getent ahostsv4 www.example.test | head -1)
+check "names still resolve (the gateway is inside the vnet: $out)" grep -q "^198.51.100.7 " <<<"$out"
+check "back to allow" ctl a vnet set acme/blue policy ""
+answers "then other ports answer again" 198.51.100.1 "$BLUE" udp 198.51.100.2 4790
+
 # set egress off and on
 check "set egress false" ctl a vnet set acme/blue egress false
 blocked "then blue reaches nothing outside" "$BLUE" tcp 198.51.100.2 8080

@@ -320,6 +320,43 @@ static void test_compile_three_groups(void **state)
 	rules_free(NULL);
 }
 
+/* egress: only rules to "any" or a cidr, in order, with their sources and
+ * destination; rules to endpoints or groups never match the world */
+static void test_compile_egress(void **state)
+{
+	struct rules_policy *p = parse(
+		"{\"default\":\"deny\",\"rules\":["
+		"{\"from\":\"group:web\",\"to\":\"cidr:198.51.100.0/24\",\"proto\":\"tcp\","
+		" \"ports\":[80,443],\"action\":\"allow\"},"
+		"{\"from\":\"any\",\"to\":\"group:db\",\"action\":\"allow\"},"
+		"{\"from\":\"endpoint:other\",\"to\":\"any\",\"action\":\"deny\"},"
+		"{\"from\":\"group:nobody\",\"to\":\"any\",\"action\":\"allow\"}]}");
+	struct vnet_fw fw;
+	char buf[CS_ADDRSTRLEN];
+
+	assert_int_equal(rules_compile_egress(p, eps, 4, &fw), 0);
+	assert_int_equal(fw.dflt, VNET_FW_DENY);
+	assert_int_equal(fw.n, 3);	/* 80, 443, other's deny */
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(fw.rules[i].dst);
+		assert_string_equal(cs_addr_format(&fw.rules[i].dst->addr, buf), "198.51.100.0");
+		assert_int_equal(fw.rules[i].dst->plen, 24);
+		/* web's IPv4 sources only: the destination is IPv4 */
+		assert_int_equal(fw.rules[i].nsrc, 2);
+		assert_int_equal(fw.rules[i].proto, IPPROTO_TCP);
+	}
+	assert_int_equal(fw.rules[0].port_lo, 80);
+	assert_int_equal(fw.rules[1].port_lo, 443);
+	assert_null(fw.rules[2].dst);
+	assert_int_equal(fw.rules[2].action, VNET_FW_DENY);
+	assert_int_equal(fw.rules[2].nsrc, 1);
+	rules_fw_free(&fw);
+	assert_int_equal(rules_compile_egress(NULL, eps, 4, &fw), 0);
+	assert_int_equal(fw.n, 0);
+	assert_int_equal(fw.dflt, VNET_FW_ALLOW);
+	rules_free(p);
+}
+
 static void test_compile_narrowed_any(void **state)
 {
 	/* "any" to a cidr of one family is narrowed to that family */
@@ -565,6 +602,7 @@ int main(void)
 		cmocka_unit_test_setup(test_policy_tests, setup),
 		cmocka_unit_test_setup(test_compile_three_groups, setup),
 		cmocka_unit_test_setup(test_compile_narrowed_any, setup),
+		cmocka_unit_test_setup(test_compile_egress, setup),
 		cmocka_unit_test(test_validation_errors),
 		cmocka_unit_test(test_validation_where),
 		cmocka_unit_test(test_parse_forms),
