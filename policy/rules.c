@@ -816,6 +816,42 @@ static int sources(const struct rules_sel *from, unsigned int fams,
 	return 0;
 }
 
+/* Entry @j (of the rule's port ranges) of rule @r into @f: its sources
+ * (the first entry takes @src, each later one a copy, so that every entry
+ * owns its own and rules_fw_free() needs no bookkeeping), its destination
+ * (egress), action, protocol and ports. 0 or CS_ENOMEM. */
+static int fw_entry(struct vnet_fw_rule *f, const struct rules_rule *r, size_t j,
+		    struct cs_prefix *src, size_t nsrc, const struct cs_prefix *dst)
+{
+	f->src = src;
+	if (j > 0 && nsrc) {
+		struct cs_prefix *copy = malloc(nsrc * sizeof(*copy));
+		if (!copy)
+			return CS_ENOMEM;
+		memcpy(copy, src, nsrc * sizeof(*copy));
+		f->src = copy;
+	}
+	f->nsrc = nsrc;
+	f->dst = dst;
+	f->action = r->action;
+	f->proto = r->proto;
+	if (r->nports) {
+		f->port_lo = r->ports[j].lo;
+		f->port_hi = r->ports[j].hi;
+	}
+	return 0;
+}
+
+/* The compiled entries into @out; on failure (@ret) all freed. */
+static int fw_done(struct vnet_fw *out, struct vnet_fw_rule *v, size_t n, int ret)
+{
+	out->rules = v;
+	out->n = n;
+	if (ret < 0)
+		rules_fw_free(out);
+	return ret;
+}
+
 int rules_compile(const struct rules_policy *p, const struct rules_endpoint *eps, size_t neps,
 		  const char *target, struct vnet_fw *out)
 {
@@ -853,40 +889,14 @@ int rules_compile(const struct rules_policy *p, const struct rules_endpoint *eps
 		if (!nsrc && !any)
 			continue;
 		for (j = 0; j < nr; j++) {
-			struct vnet_fw_rule *f = &v[n];
-
-			if (j > 0 && nsrc) {
-				/* each entry owns its sources, so rules_fw_free()
-				 * needs no bookkeeping */
-				struct cs_prefix *copy = malloc(nsrc * sizeof(*copy));
-
-				if (!copy) {
-					ret = CS_ENOMEM;
-					goto fail;
-				}
-				memcpy(copy, src, nsrc * sizeof(*copy));
-				f->src = copy;
-			} else {
-				f->src = src;
-			}
-			f->nsrc = nsrc;
-			f->action = r->action;
-			f->proto = r->proto;
-			if (r->nports) {
-				f->port_lo = r->ports[j].lo;
-				f->port_hi = r->ports[j].hi;
-			}
+			if ((ret = fw_entry(&v[n], r, j, src, nsrc, NULL)) < 0)
+				goto fail;
 			n++;
 		}
 	}
-	out->rules = v;
-	out->n = n;
-	return 0;
+	return fw_done(out, v, n, 0);
 fail:
-	out->rules = v;
-	out->n = n;
-	rules_fw_free(out);
-	return ret;
+	return fw_done(out, v, n, ret);
 }
 
 int rules_compile_egress(const struct rules_policy *p, const struct rules_endpoint *eps,
@@ -918,36 +928,14 @@ int rules_compile_egress(const struct rules_policy *p, const struct rules_endpoi
 		if (!nsrc && !any)
 			continue;
 		for (size_t j = 0; j < (r->nports ? r->nports : 1); j++) {
-			struct vnet_fw_rule *f = &v[n++];
-			f->src = src;
-			if (j > 0 && nsrc) {
-				struct cs_prefix *copy = malloc(nsrc * sizeof(*copy));
-				if (!copy) {
-					n--;
-					ret = CS_ENOMEM;
-					goto fail;
-				}
-				memcpy(copy, src, nsrc * sizeof(*copy));
-				f->src = copy;
-			}
-			f->nsrc = nsrc;
-			f->dst = cidr ? &r->to.cidr : NULL;
-			f->action = r->action;
-			f->proto = r->proto;
-			if (r->nports) {
-				f->port_lo = r->ports[j].lo;
-				f->port_hi = r->ports[j].hi;
-			}
+			if ((ret = fw_entry(&v[n], r, j, src, nsrc, cidr ? &r->to.cidr : NULL)) < 0)
+				goto fail;
+			n++;
 		}
 	}
-	out->rules = v;
-	out->n = n;
-	return 0;
+	return fw_done(out, v, n, 0);
 fail:
-	out->rules = v;
-	out->n = n;
-	rules_fw_free(out);
-	return ret;
+	return fw_done(out, v, n, ret);
 }
 
 void rules_fw_free(struct vnet_fw *fw)
