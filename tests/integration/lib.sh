@@ -24,15 +24,7 @@ FAILS=0
 PASSES=0
 
 cleanup() {
-	local p ns i
-	# TERM first: a cs-ctl exec passes it on to its program, which lives
-	# on its own (by design) and would outlive a SIGKILLed cs-ctl
-	for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for i in $(seq 20); do
-		for p in "${BG_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
-		[ -z "$p" ] && break
-		sleep 0.05
-	done
+	local p ns
 	for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for p in "${CSD_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
