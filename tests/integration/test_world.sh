@@ -38,7 +38,7 @@ check "the same program is refused port 80 on the host (paired)" grep -q "Permis
 # in the background without a subshell, so that $! is cs-ctl itself
 setpriv --reuid 1000 --regid 1000 --clear-groups "$CTL" -S "$TMP/a/csd.sock" exec \
 	acme/blue/web -- python3 -m http.server 80 --bind 10.1.0.2 >"$TMP/http.log" 2>&1 &
-BG_PIDS+=($!)
+HTTPD=$!; BG_PIDS+=($HTTPD)
 cat >"$TMP/get.py" <<'EOF'
 import sys, time, urllib.request
 end = time.time() + 15
@@ -52,6 +52,8 @@ while True:
 EOF
 out=$(as 1000 exec acme/blue/cli -- python3 "$TMP/get.py" http://10.1.0.2:80/)
 check "an unmodified HTTP server on port 80 answers (status $out)" test "$out" = 200
+# the program lives on its own (by design): TERM to its cs-ctl ends it
+kill -TERM "$HTTPD" 2>/dev/null; wait "$HTTPD" 2>/dev/null
 
 # ---- multicast without naming an interface
 MCAST=$(dirname "$(readlink -f "$0")")/mcast.py
