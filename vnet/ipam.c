@@ -99,6 +99,71 @@ int cs_addr_parse(const char *s, struct cs_addr *out)
 	return 0;
 }
 
+/* A port: 1-65535, decimal digits only (no sign, space or leading zero). */
+static int port_parse(const char *s, uint16_t *out)
+{
+	unsigned long v = 0;
+	size_t n = strlen(s);
+
+	if (!n || n > 5 || strspn(s, "0123456789") != n || s[0] == '0')
+		return CS_EINVAL;
+	for (; *s; s++)
+		v = v * 10 + (unsigned long)(*s - '0');
+	if (v > 65535)
+		return CS_EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int cs_addr_port_parse(const char *s, uint16_t dflt, struct cs_addr *out, uint16_t *port)
+{
+	char text[ADDR_TEXT_MAX + 1];
+	const char *a = s, *p = NULL, *colon;
+	size_t alen;
+	uint16_t pv = dflt;
+	struct cs_addr addr;
+
+	if (!s || !out || !port)
+		return CS_EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || (close[1] && close[1] != ':'))
+			return CS_EINVAL;
+		a = s + 1;
+		alen = (size_t)(close - a);
+		p = close[1] ? close + 2 : NULL;
+	} else if ((colon = strchr(s, ':')) && !strchr(colon + 1, ':')) {
+		alen = (size_t)(colon - s);
+		p = colon + 1;
+	} else {
+		alen = strlen(s);
+	}
+	if (alen > ADDR_TEXT_MAX)
+		return CS_EINVAL;
+	memcpy(text, a, alen);
+	text[alen] = '\0';
+	if (cs_addr_parse(text, &addr) < 0 || (s[0] == '[' && addr.family != AF_INET6))
+		return CS_EINVAL;
+	if (p && port_parse(p, &pv) < 0)
+		return CS_EINVAL;
+	*out = addr;
+	*port = pv;
+	return 0;
+}
+
+char *cs_addr_port_format(const struct cs_addr *a, uint16_t port, char *buf)
+{
+	char t[CS_ADDRSTRLEN];
+
+	cs_addr_format(a, t);
+	if (!port)
+		snprintf(buf, CS_ADDRSTRLEN, "%s", t);
+	else
+		snprintf(buf, CS_ADDRSTRLEN, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", t, port);
+	return buf;
+}
+
 char *cs_addr_format(const struct cs_addr *a, char *buf)
 {
 	if (!addr_len(a->family) ||

@@ -31,6 +31,15 @@ struct cs_prefix {
 
 /* Parse "10.0.0.1" or "fd00::1". Returns 0 or CS_EINVAL. */
 int cs_addr_parse(const char *s, struct cs_addr *out);
+/* An underlay endpoint: "ADDR" or "ADDR:PORT" (IPv4), "V6" or "[V6]" or
+ * "[V6]:PORT" (IPv6; a bare IPv6 address takes no port, its colons would be
+ * ambiguous). *port is @dflt when none is written; a written port is
+ * 1-65535. Returns 0 or CS_EINVAL. The one parser of every "underlay" with a
+ * port (node documents, csd's configuration, vnet/user/uvx.c). */
+int cs_addr_port_parse(const char *s, uint16_t dflt, struct cs_addr *out, uint16_t *port);
+/* Format "ADDR" when @port is 0, else "ADDR:PORT" or "[V6]:PORT", into buf
+ * (CS_ADDRSTRLEN). Returns buf. */
+char *cs_addr_port_format(const struct cs_addr *a, uint16_t port, char *buf);
 /* Parse "10.0.0.0/24" or "fd00::/64". Host bits must be zero. On error
  * returns CS_EINVAL and writes a reason ("prefix length 33 is out of range
  * 0-32", "host bits are set; the network is 10.0.0.0/24") into err. */
