@@ -116,6 +116,7 @@ static const char *type_text(enum schema_type t)
 	case ST_RATE: return "a rate such as \"100mbit\"";
 	case ST_SIZE: return "a size such as \"64kb\"";
 	case ST_ADDR: return "an IPv4 or IPv6 address";
+	case ST_ADDR_PORT: return "an address with an optional port, such as \"192.0.2.1\", \"127.0.0.1:4790\" or \"[2001:db8::1]:4790\"";
 	case ST_CIDR: return "a prefix such as \"10.0.0.0/24\"";
 	case ST_CIDRS: return "a prefix, or an array of an IPv4 and an IPv6 prefix";
 	case ST_ADDRS: return "an address, or an array of an IPv4 and an IPv6 address";
@@ -299,6 +300,17 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 		if (cs_addr_parse(json_string_value(v), &a) < 0)
 			schema_errors_add(e, "%s: \"%s\" is not a valid IPv4 or IPv6 address", where,
 					  json_string_value(v));
+		return;
+	}
+	case ST_ADDR_PORT: {
+		struct cs_addr a;
+		uint16_t port;
+		if (!json_is_string(v))
+			goto wrong;
+		if (cs_addr_port_parse(json_string_value(v), CS_VXLAN_PORT, &a, &port) < 0)
+			schema_errors_add(e, "%s: \"%s\" is not an IPv4 or IPv6 address with an "
+					  "optional port 1-65535 (192.0.2.1, 192.0.2.1:4790, "
+					  "[2001:db8::1]:4790)", where, json_string_value(v));
 		return;
 	}
 	case ST_CIDR: {

@@ -37,6 +37,7 @@ enum schema_type {
 	ST_RATE,       /* "100mbit" or integer bit/s */
 	ST_SIZE,       /* "64kb" or integer bytes */
 	ST_ADDR,       /* an IPv4 or IPv6 address */
+	ST_ADDR_PORT,  /* an address with an optional UDP port (cs_addr_port_parse) */
 	ST_CIDR,       /* a prefix */
 	ST_CIDRS,      /* a prefix, or an array of at most one per family */
 	ST_ADDRS,      /* an address, or an array of at most one per family */

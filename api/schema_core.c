@@ -5,6 +5,8 @@
 #include "schema.h"
 
 static const char *const backends[] = { "kernel", "ovs", NULL };
+/* what a node's csd runs (csd --backend): "user" has no privileges */
+static const char *const node_backends[] = { "kernel", "ovs", "user", NULL };
 
 static const struct schema_key core_keys[] = {
 	{ SCHEMA_TENANT, "owners", ST_OBJECT, .doc = "who owns the tenant" },
@@ -23,7 +25,9 @@ static const struct schema_key core_keys[] = {
 	{ SCHEMA_ENDPOINT, "groups", ST_NAME_LIST, .doc = "policy groups, comma-separated" },
 	{ SCHEMA_ENDPOINT, "publish", ST_STRING_LIST, .doc = "[HOSTADDR:]HOSTPORT:PORT[/tcp|/udp] forwarded on the endpoint's node, comma-separated" },
 
-	{ SCHEMA_NODE, "underlay", ST_ADDR, .doc = "underlay address of the node" },
+	{ SCHEMA_NODE, "underlay", ST_ADDR_PORT, .doc = "underlay address of the node, with the UDP port its VXLAN listens on when not 4789 (\"127.0.0.1:4790\", \"[::1]:4790\")" },
+	{ SCHEMA_NODE, "backend", ST_ENUM, .enumvals = node_backends, .doc = "the backend the node's csd runs (csd --backend; default kernel): user runs without privileges" },
+	{ SCHEMA_NODE, "unprivileged", ST_BOOL, .doc = "true: the node runs csd without privileges (backend user) and this node's administrators accept it as a peer anyway, trusting every local user of its host (csd(8), MIXED VNETS)" },
 	{ SCHEMA_NODE, "public_key", ST_STRING, .doc = "the node's WireGuard public key, base64 (encrypt wireguard; cs-ctl node show on that node prints it)" },
 	{ SCHEMA_NODE, "wg_port", ST_INT, 1, 65535, .doc = "the node's WireGuard UDP port (default 51820)" },
 };

@@ -654,8 +654,10 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	}
 	if (cfg->underlay) {
 		struct cs_addr a;
-		if (cs_addr_parse(cfg->underlay, &a) < 0) {
-			snprintf(err, errlen, "underlay \"%s\" is not an IPv4 or IPv6 address",
+		uint16_t port;
+		if (cs_addr_port_parse(cfg->underlay, CS_VXLAN_PORT, &a, &port) < 0) {
+			snprintf(err, errlen, "underlay \"%s\" is not an IPv4 or IPv6 address with "
+				 "an optional port (192.0.2.1, 127.0.0.1:4790, [2001:db8::1]:4790)",
 				 cfg->underlay);
 			return CS_EINVAL;
 		}

@@ -236,22 +236,88 @@ bool model_vnet_here(struct csd *d, const json_t *vdoc)
 void vnet_where_clear(struct vnet_where *w)
 {
 	free(w->peers);
+	free(w->ports);
+	free(w->from_port);
 	free(w->wg);
 	memset(w, 0, sizeof(*w));
 }
 
-/* The declared underlay address of node @n, from @nodes. */
-static int node_underlay(const json_t *nodes, const char *n, struct cs_addr *out)
+static const json_t *node_spec(const json_t *nodes, const char *n)
 {
 	char key[KEY_MAX];
-	const char *s;
 
 	key_node(key, n);
-	s = json_string_value(json_object_get(json_object_get(json_object_get(nodes, key), "spec"),
-					      "underlay"));
+	return json_object_get(json_object_get(nodes, key), "spec");
+}
+
+/* The declared underlay address of node @n, from @nodes, and its port. */
+static int node_underlay(const json_t *nodes, const char *n, struct cs_addr *out,
+			 uint16_t *port)
+{
+	const char *s = json_string_value(json_object_get(node_spec(nodes, n), "underlay"));
+
 	if (!s)
 		return CS_ENOENT;
-	return cs_addr_parse(s, out) < 0 ? CS_EIO : 0;
+	return cs_addr_port_parse(s, CS_VXLAN_PORT, out, port) < 0 ? CS_EIO : 0;
+}
+
+/* The backend node @n says it runs: in its declaration, else (cluster
+ * mode) in the liveness document its csd publishes; NULL when unsaid. */
+static const char *node_backend(struct csd *d, const json_t *spec, const char *n)
+{
+	const char *be = json_string_value(json_object_get(spec, "backend"));
+	char key[KEY_MAX];
+
+	if (be || !csd_store_shared(d) || model_node_alive(d, n) < 0)
+		return be;
+	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", n);
+	return json_string_value(json_object_get(json_object_get(d->alive, key), "backend"));
+}
+
+/*
+ * May this node peer with node @n (port @port)? A node running csd without
+ * privileges (backend user) cannot keep the other users of its host off
+ * its VXLAN socket's address and port: a node that has privileges peers
+ * with it only when its own declaration of @n says "unprivileged": true,
+ * and then takes its VXLAN only from that port (*from_port).
+ */
+static int peer_trust(struct csd *d, const json_t *nodes, const char *n, bool *from_port,
+		      char *err, size_t errlen)
+{
+	const json_t *spec = node_spec(nodes, n);
+	const char *be = node_backend(d, spec, n);
+
+	*from_port = json_is_true(json_object_get(spec, "unprivileged"));
+	/* a node without privileges itself trusts its peers as they come */
+	if (*from_port || !be || strcmp(be, "user") || !strcmp(d->cfg.backend, "user"))
+		return 0;
+	snprintf(err, errlen, "node %s runs csd without privileges (backend user), so any "
+		 "local user of its host can send VXLAN as it; this node (%s) peers with it "
+		 "only when its administrators declare nodes.%s.unprivileged true (see csd(8), "
+		 "MIXED VNETS)", n, d->cfg.node, n);
+	return CS_EPERM;
+}
+
+/* Peer @n of a vnet into slot w->npeers: underlay, port, trust, key. */
+static int where_peer(struct csd *d, const json_t *nodes, const char *n, struct vnet_where *w,
+		      char *err, size_t errlen)
+{
+	size_t k = w->npeers;
+	int r;
+
+	if (node_underlay(nodes, n, &w->peers[k], &w->ports[k]) < 0) {
+		snprintf(err, errlen, "node %s is not declared with an underlay address; "
+			 "declare nodes.%s.underlay in the overlay file", n, n);
+		return CS_ENOENT;
+	}
+	if ((r = peer_trust(d, nodes, n, &w->from_port[k], err, errlen)) < 0)
+		return r;
+	/* the pair must agree on encryption; with it, the peer's key */
+	if ((r = encrypt_peer(d, nodes, n, &w->peers[k],
+			      w->wg ? &w->wg[k] : &(struct vnet_wg_peer){ 0 }, err, errlen)) < 0)
+		return r;
+	w->npeers++;
+	return 0;
 }
 
 int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
@@ -274,8 +340,9 @@ int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
 		nodes = owned;
 	}
 	if (d->cfg.underlay) {
-		w->has_local = cs_addr_parse(d->cfg.underlay, &w->local) == 0;
-	} else if (node_underlay(nodes, d->cfg.node, &w->local) == 0) {
+		w->has_local = cs_addr_port_parse(d->cfg.underlay, CS_VXLAN_PORT, &w->local,
+						  &w->local_port) == 0;
+	} else if (node_underlay(nodes, d->cfg.node, &w->local, &w->local_port) == 0) {
 		w->has_local = true;
 	}
 	if (!w->has_local) {
@@ -285,8 +352,10 @@ int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
 		r = CS_ENOTSUP;
 		goto out;
 	}
-	if (!(w->peers = calloc(json_array_size(list), sizeof(*w->peers))) ||
-	    (csd_encrypted(d) && !(w->wg = calloc(json_array_size(list), sizeof(*w->wg))))) {
+	i = json_array_size(list);
+	if (!(w->peers = calloc(i, sizeof(*w->peers))) || !(w->ports = calloc(i, sizeof(*w->ports))) ||
+	    !(w->from_port = calloc(i, sizeof(*w->from_port))) ||
+	    (csd_encrypted(d) && !(w->wg = calloc(i, sizeof(*w->wg))))) {
 		r = CS_ENOMEM;
 		goto out;
 	}
@@ -294,18 +363,8 @@ int model_vnet_where(struct csd *d, const json_t *vdoc, const json_t *nodes,
 		const char *n = json_string_value(el);
 		if (!n || !strcmp(n, d->cfg.node))
 			continue;
-		if (node_underlay(nodes, n, &w->peers[w->npeers]) < 0) {
-			snprintf(err, errlen, "node %s is not declared with an underlay address; "
-				 "declare nodes.%s.underlay in the overlay file", n, n);
-			r = CS_ENOENT;
+		if ((r = where_peer(d, nodes, n, w, err, errlen)) < 0)
 			goto out;
-		}
-		/* the pair must agree on encryption; with it, the peer's key */
-		if ((r = encrypt_peer(d, nodes, n, &w->peers[w->npeers],
-				      w->wg ? &w->wg[w->npeers] : &(struct vnet_wg_peer){ 0 },
-				      err, errlen)) < 0)
-			goto out;
-		w->npeers++;
 	}
 out:
 	json_decref(owned);
@@ -332,6 +391,8 @@ static int vnet_spec_here(struct csd *d, const char *t, const char *v, const jso
 	}
 	vs->peers = w->peers;
 	vs->npeers = w->npeers;
+	vs->peer_ports = w->ports;
+	vs->local_port = w->local_port;
 	/* VXLAN inside WireGuard leaves 1370 of a 1500-byte underlay */
 	if (!vs->mtu && vs->npeers && csd_encrypted(d))
 		vs->mtu = VNET_MTU_ENCRYPTED;
@@ -475,7 +536,10 @@ int model_underlay_sync(struct csd *d)
 			log_warn("underlay filter: vnet %s: %s", key + 7, err);
 			continue;
 		}
-		rules[n] = (struct vnet_underlay_rule){ (uint32_t)id, ws[n].peers, ws[n].npeers };
+		rules[n] = (struct vnet_underlay_rule){ .vni = (uint32_t)id, .peers = ws[n].peers,
+							.npeers = ws[n].npeers, .ports = ws[n].ports,
+							.from_port = ws[n].from_port,
+							.port = ws[n].has_local ? ws[n].local_port : 0 };
 		n++;
 	}
 	/* the tunnel first: the filter then takes VXLAN only out of it */

@@ -82,11 +82,16 @@ size_t model_vnet_nnodes(const json_t *vdoc);
 struct vnet_where {
 	struct cs_addr *peers;  /* owned */
 	size_t npeers;
+	/* parallel to peers (owned): each one's VXLAN port, and whether its
+	 * VXLAN must come from that port (a node declared "unprivileged") */
+	uint16_t *ports;
+	bool *from_port;
 	/* encrypt wireguard: each peer's key and port (owned, parallel to
 	 * peers); NULL otherwise */
 	struct vnet_wg_peer *wg;
 	bool has_local;
 	struct cs_addr local;
+	uint16_t local_port;
 };
 /* Fill @w for @vdoc; @nodes is "/nodes/N" -> doc, or NULL to read the
  * store. 0, or a code with a message naming what is missing in @err. */

@@ -80,7 +80,7 @@ static int add_tenant(struct overlay *o, const char *name, const json_t *spec)
 	return 0;
 }
 
-int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len)
+int overlay_underlay_usable(const struct cs_addr *a, bool port_given, char *why, size_t len)
 {
 	static const uint8_t zero[16], loop6[16] = { [15] = 1 };
 	char buf[CS_ADDRSTRLEN];
@@ -89,7 +89,7 @@ int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len)
 	if (a->family == AF_INET) {
 		if (!memcmp(a->a, zero, 4))
 			what = "the unspecified address";
-		else if (a->a[0] == 127)
+		else if (a->a[0] == 127 && !port_given)
 			what = "a loopback address";
 		else if (a->a[0] >= 224 && a->a[0] <= 239)
 			what = "a multicast address";
@@ -98,7 +98,7 @@ int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len)
 	} else {
 		if (!memcmp(a->a, zero, 16))
 			what = "the unspecified address";
-		else if (!memcmp(a->a, loop6, 16))
+		else if (!memcmp(a->a, loop6, 16) && !port_given)
 			what = "the loopback address";
 		else if (a->a[0] == 0xff)
 			what = "a multicast address";
@@ -106,21 +106,30 @@ int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len)
 	if (!what)
 		return 0;
 	snprintf(why, len, "%s is %s, which other nodes cannot send to; give the node's own "
-		 "unicast address on the network between the nodes, e.g. \"192.0.2.1\"",
-		 cs_addr_format(a, buf), what);
+		 "unicast address on the network between the nodes, e.g. \"192.0.2.1\" (a "
+		 "loopback address only with a port, \"127.0.0.1:4790\": nodes sharing one "
+		 "host)", cs_addr_format(a, buf), what);
 	return CS_EINVAL;
+}
+
+/* Is the underlay text @s address @a with port @port? */
+static bool underlay_is(const char *s, const struct cs_addr *a, uint16_t port)
+{
+	struct cs_addr x;
+	uint16_t xp;
+
+	return s && cs_addr_port_parse(s, CS_VXLAN_PORT, &x, &xp) == 0 && !cs_addr_cmp(&x, a) &&
+	       xp == port;
 }
 
 const char *overlay_underlay_holder(const json_t *nodes, const char *local,
 				    const char *local_underlay, const struct cs_addr *a,
-				    const char *self)
+				    uint16_t port, const char *self)
 {
 	const char *key;
 	json_t *doc;
-	struct cs_addr x;
 
-	if (local && local_underlay && strcmp(local, self) &&
-	    cs_addr_parse(local_underlay, &x) == 0 && !cs_addr_cmp(&x, a))
+	if (local && local_underlay && strcmp(local, self) && underlay_is(local_underlay, a, port))
 		return local;
 	json_object_foreach((json_t *)nodes, key, doc) {
 		const char *n = !strncmp(key, "/nodes/", 7) ? key + 7 : key;
@@ -128,7 +137,7 @@ const char *overlay_underlay_holder(const json_t *nodes, const char *local,
 								   "underlay"));
 		if (!strcmp(n, self) || (local && local_underlay && !strcmp(n, local)))
 			continue;
-		if (ul && cs_addr_parse(ul, &x) == 0 && !cs_addr_cmp(&x, a))
+		if (underlay_is(ul, a, port))
 			return n;
 	}
 	return NULL;
@@ -147,18 +156,56 @@ static void check_public_key(const json_t *spec, const char *path, struct schema
 			  "in '='; cs-ctl node show on that node prints it)", kpath);
 }
 
-/* A node's declared public key: in the file, else as stored. */
-static const char *node_key(const struct overlay *o, const struct overlay_env *env,
-			    const char *n)
+/* A node's declared key @k: in the file, else as stored. */
+static const json_t *node_decl(const struct overlay *o, const struct overlay_env *env,
+			       const char *n, const char *k)
 {
 	const struct overlay_node *on = overlay_node_find(o, n);
 	char key[CS_NAME_MAX + 8];
 
 	if (on)
-		return json_string_value(json_object_get(on->spec, "public_key"));
+		return json_object_get(on->spec, k);
 	snprintf(key, sizeof(key), "/nodes/%s", n);
-	return json_string_value(json_object_get(json_object_get(json_object_get(
-		env->stored_nodes, key), "spec"), "public_key"));
+	return json_object_get(json_object_get(json_object_get(env->stored_nodes, key), "spec"), k);
+}
+
+static const char *node_key(const struct overlay *o, const struct overlay_env *env,
+			    const char *n)
+{
+	return json_string_value(node_decl(o, env, n, "public_key"));
+}
+
+/*
+ * A node with privileges (this csd's backend is not "user") peers with a
+ * node declared "backend": "user" only when that node is also declared
+ * "unprivileged": true (csd(8), MIXED VNETS). Refused here so that nothing
+ * is committed; what a node publishes of itself in cluster mode is checked
+ * when the vnet is realized (csd/model.c).
+ */
+static void check_trust(const struct overlay *o, const struct overlay_vnet *ov, const char *path,
+			const struct overlay_env *env, struct schema_errors *errs)
+{
+	char npath[PATH_MAX_LEN];
+	bool here = false;
+
+	if (ov->nnodes < 2 || !env->node || !env->backend || !strcmp(env->backend, "user"))
+		return;
+	for (size_t i = 0; i < ov->nnodes; i++)
+		here = here || !strcmp(ov->nodes[i], env->node);
+	if (!here)
+		return;
+	schema_path_join(npath, sizeof(npath), path, "nodes");
+	for (size_t i = 0; i < ov->nnodes; i++) {
+		const char *n = ov->nodes[i], *be = json_string_value(node_decl(o, env, n, "backend"));
+
+		if (!be || strcmp(be, "user") || json_is_true(node_decl(o, env, n, "unprivileged")))
+			continue;
+		schema_errors_add(errs, "%s: node %s runs csd without privileges (backend user), so "
+				  "any local user of its host can send VXLAN as it; this node (%s) "
+				  "peers with it only when its administrators declare "
+				  "nodes.%s.unprivileged true (see csd(8), MIXED VNETS)", npath, n,
+				  env->node, n);
+	}
 }
 
 /*
@@ -206,7 +253,8 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 {
 	struct overlay_node *n = realloc(o->nodes, sizeof(*n) * (o->nnodes + 1));
 	const char *ul = json_string_value(json_object_get(spec, "underlay"));
-	char upath[PATH_MAX_LEN], buf[CS_ADDRSTRLEN], why[256];
+	char upath[PATH_MAX_LEN], buf[CS_ADDRSTRLEN], why[320];
+	bool given;
 
 	if (!n)
 		return CS_ENOMEM;
@@ -228,18 +276,24 @@ static int add_node(struct overlay *o, const char *name, const json_t *spec, con
 				  "nodes send its vnets' traffic to, e.g. \"192.0.2.1\"", upath);
 		return 0;
 	}
-	if (!ul || cs_addr_parse(ul, &n->underlay) < 0)
+	if (!ul || cs_addr_port_parse(ul, 0, &n->underlay, &n->port) < 0)
 		return 0; /* reported by the schema */
-	if (overlay_underlay_usable(&n->underlay, why, sizeof(why)) < 0) {
+	given = n->port != 0;
+	if (!given)
+		n->port = CS_VXLAN_PORT;
+	if (overlay_underlay_usable(&n->underlay, given, why, sizeof(why)) < 0) {
 		schema_errors_add(errs, "%s: %s", upath, why);
 		return 0;
 	}
 	n->has_underlay = true;
 	check_public_key(spec, path, errs);
 	for (size_t i = 0; i + 1 < o->nnodes; i++) {
-		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay)) {
+		if (o->nodes[i].has_underlay && !cs_addr_cmp(&o->nodes[i].underlay, &n->underlay) &&
+		    o->nodes[i].port == n->port) {
 			schema_errors_add(errs, "%s: %s is also the underlay address of nodes.%s; each "
-					  "node has its own", upath, cs_addr_format(&n->underlay, buf),
+					  "node has its own", upath,
+					  given ? cs_addr_port_format(&n->underlay, n->port, buf)
+						: cs_addr_format(&n->underlay, buf),
 					  o->nodes[i].name);
 			break;
 		}
@@ -623,6 +677,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
 		return r;
 	check_pairs(o, ov, path, env, errs);
+	check_trust(o, ov, path, env, errs);
 	json_int_t mtu = json_integer_value(json_object_get(body, "mtu"));
 	if (ov->nnodes > 1 && env->mtu_max_across && mtu > env->mtu_max_across) {
 		char mpath[PATH_MAX_LEN];
@@ -721,7 +776,7 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 		if (!on->has_underlay)
 			continue;
 		h = overlay_underlay_holder(env->stored_nodes, env->node, env->node_underlay,
-					    &on->underlay, on->name);
+					    &on->underlay, on->port, on->name);
 		if (h && !overlay_node_find(o, h)) {
 			char npath[PATH_MAX_LEN];
 			schema_path_join(npath, sizeof(npath), "nodes", on->name);

@@ -54,6 +54,7 @@ struct overlay_node {
 	const json_t *spec;          /* the declared body (borrowed from the file) */
 	bool has_underlay;
 	struct cs_addr underlay;
+	uint16_t port;               /* its VXLAN port (CS_VXLAN_PORT unless given) */
 };
 
 struct overlay_tenant {
@@ -121,19 +122,21 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 void overlay_free(struct overlay *o);
 
 /*
- * Is @a usable as a node's underlay address (not unspecified, loopback,
- * multicast or broadcast)? 0, or CS_EINVAL with the reason in @why.
+ * Is @a usable as a node's underlay address (not unspecified, multicast or
+ * broadcast; loopback only with a port given: nodes sharing one host)? 0,
+ * or CS_EINVAL with the reason in @why.
  */
-int overlay_underlay_usable(const struct cs_addr *a, char *why, size_t len);
+int overlay_underlay_usable(const struct cs_addr *a, bool port_given, char *why, size_t len);
 
 /*
- * The node other than @self whose underlay is @a: among @nodes
- * ("/nodes/N" -> doc), where node @local's is @local_underlay when given.
- * NULL when none. Used by apply and node.create alike.
+ * The node other than @self whose underlay is @a with UDP port @port (an
+ * underlay without one has CS_VXLAN_PORT): among @nodes ("/nodes/N" ->
+ * doc), where node @local's is @local_underlay when given. NULL when none.
+ * Used by apply and node.create alike.
  */
 const char *overlay_underlay_holder(const json_t *nodes, const char *local,
 				    const char *local_underlay, const struct cs_addr *a,
-				    const char *self);
+				    uint16_t port, const char *self);
 
 /* The tenant or vnet of that name in @o, or NULL. */
 const struct overlay_tenant *overlay_tenant_find(const struct overlay *o, const char *t);

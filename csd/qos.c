@@ -1044,7 +1044,8 @@ int realize_uplink_qos(struct csd *d, const json_t *ndoc, bool force, char *err,
 		bps = 0;
 	const char *ua = d->cfg.underlay ? d->cfg.underlay
 					 : json_string_value(json_object_get(spec, "underlay"));
-	if (ua && cs_addr_parse(ua, &ul) == 0)
+	uint16_t uport;
+	if (ua && cs_addr_port_parse(ua, CS_VXLAN_PORT, &ul, &uport) == 0)
 		ulp = &ul;
 	r = 0;
 	if (!force && uplink_applied.d == d && uplink_applied.known && uplink_applied.bps == bps)

@@ -978,8 +978,11 @@ static int node_alive(struct csd *d)
 		return r;
 	}
 	snprintf(key, sizeof(key), ALIVE_PREFIX "%s", d->cfg.node);
-	doc = json_pack("{s:s?, s:I, s:I, s:I}", "underlay", d->cfg.underlay, "since",
-			(json_int_t)time(NULL), "lease", (json_int_t)id, "ttl", (json_int_t)ttl);
+	/* the backend too: nodes with privileges peer with one without only
+	 * when their administrators declare it "unprivileged" */
+	doc = json_pack("{s:s?, s:s, s:I, s:I, s:I}", "underlay", d->cfg.underlay, "backend",
+			d->cfg.backend, "since", (json_int_t)time(NULL), "lease", (json_int_t)id,
+			"ttl", (json_int_t)ttl);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text) {

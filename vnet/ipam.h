@@ -31,6 +31,9 @@ struct cs_prefix {
 
 /* Parse "10.0.0.1" or "fd00::1". Returns 0 or CS_EINVAL. */
 int cs_addr_parse(const char *s, struct cs_addr *out);
+/* The IANA port of VXLAN: an underlay without a port listens there. */
+#define CS_VXLAN_PORT 4789
+
 /* An underlay endpoint: "ADDR" or "ADDR:PORT" (IPv4), "V6" or "[V6]" or
  * "[V6]:PORT" (IPv6; a bare IPv6 address takes no port, its colons would be
  * ambiguous). *port is @dflt when none is written; a written port is

@@ -63,6 +63,7 @@ struct kernel_backend_ul {
 	int ul_fd;
 	bool has_ul;
 	struct cs_addr ul;
+	uint16_t ul_port;	/* the port of the configured underlay */
 };
 
 static struct kernel_backend_ul *ul_of(struct kernel_backend *kb)
@@ -79,10 +80,47 @@ static const struct cs_addr *ul_addr(struct kernel_backend_ul *kbu, const struct
 	return kbu->has_ul ? &kbu->ul : NULL;
 }
 
+/* ... and the UDP port its VXLAN listens on, with that address. */
+static uint16_t ul_port(struct kernel_backend_ul *kbu, const struct vnet_spec *v)
+{
+	if (v->local)
+		return v->local_port ? v->local_port : VXLAN_PORT;
+	return kbu->has_ul ? kbu->ul_port : VXLAN_PORT;
+}
+
+/* The port of peer @i of @v. */
+static uint16_t peer_port(const struct vnet_spec *v, size_t i)
+{
+	return v->peer_ports && v->peer_ports[i] ? v->peer_ports[i] : VXLAN_PORT;
+}
+
+/*
+ * Does vx0 learn? A VXLAN device records a learned MAC at its OWN port,
+ * not at the port of the node it came from: with a peer on another port
+ * (a node sharing its host, "ADDR:PORT"), unicast after learning would go
+ * to the wrong port. Then it does not learn and floods unknown unicast to
+ * every peer's flood entry, each with its port.
+ */
+static bool vxlan_learns(struct kernel_backend_ul *kbu, const struct vnet_spec *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->npeers; i++)
+		if (peer_port(v, i) != ul_port(kbu, v))
+			return false;
+	return true;
+}
+
 /* The underlay namespace (an fd the backend owns), for kernel_underlay.c. */
 int kernel_underlay_ns(struct kernel_backend *kb)
 {
 	return ul_of(kb)->ul_fd;
+}
+
+/* The port of the configured underlay, for kernel_underlay.c. */
+uint16_t kernel_underlay_port(struct kernel_backend *kb)
+{
+	return ul_of(kb)->has_ul ? ul_of(kb)->ul_port : VXLAN_PORT;
 }
 
 static void __attribute__((format(printf, 2, 3)))
@@ -445,9 +483,10 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return CS_EPERM;
 	}
 	if (cfg->underlay && *cfg->underlay) {
-		if (cs_addr_parse(cfg->underlay, &kbu->ul) < 0) {
-			kerr(kb, "kernel backend: underlay address \"%s\" is not an IPv4 or IPv6 "
-			     "address", cfg->underlay);
+		if (cs_addr_port_parse(cfg->underlay, VXLAN_PORT, &kbu->ul, &kbu->ul_port) < 0) {
+			kerr(kb, "kernel backend: underlay \"%s\" is not an IPv4 or IPv6 address "
+			     "with an optional port (192.0.2.1, 192.0.2.1:4790, [2001:db8::1]:4790)",
+			     cfg->underlay);
 			return CS_EINVAL;
 		}
 		kbu->has_ul = true;
@@ -792,9 +831,9 @@ static bool vxlan_matches_multi(struct kernel_backend *kb, struct nl_sock *vsk,
 
 	if (!rtnl_link_is_vxlan(vx) || rtnl_link_vxlan_get_id(vx, &id) < 0 || id != v->id)
 		return false;
-	if (rtnl_link_vxlan_get_port(vx, &port) < 0 || port != VXLAN_PORT)
+	if (rtnl_link_vxlan_get_port(vx, &port) < 0 || port != ul_port(kbu, v))
 		return false;
-	if (rtnl_link_vxlan_get_learning(vx) != 1)
+	if (rtnl_link_vxlan_get_learning(vx) != vxlan_learns(kbu, v))
 		return false;
 	/* remotes are flood entries, never a group */
 	if (rtnl_link_vxlan_get_group(vx, &a) == 0) {
@@ -840,8 +879,8 @@ static int vxlan_create_multi(struct kernel_backend *kb, struct nl_sock *usk, in
 	rtnl_link_set_flags(vx, IFF_UP);
 	rtnl_link_set_ns_fd(vx, vfd);
 	if ((r = rtnl_link_vxlan_set_id(vx, v->id)) < 0 ||
-	    (r = rtnl_link_vxlan_set_port(vx, VXLAN_PORT)) < 0 ||
-	    (r = rtnl_link_vxlan_set_learning(vx, 1)) < 0 ||
+	    (r = rtnl_link_vxlan_set_port(vx, ul_port(ul_of(kb), v))) < 0 ||
+	    (r = rtnl_link_vxlan_set_learning(vx, vxlan_learns(ul_of(kb), v))) < 0 ||
 	    (r = rtnl_link_vxlan_set_local(vx, local)) < 0)
 		goto out;
 	r = rtnl_link_add(usk, vx, NLM_F_CREATE | NLM_F_EXCL);
@@ -858,9 +897,11 @@ out:
 struct fdb_entry {
 	uint8_t mac[ETH_ALEN];
 	struct cs_addr dst;
+	uint16_t port;
 };
 struct fdb_dump {
 	int ifindex;
+	uint16_t devport;	/* the kernel leaves NDA_PORT out when it is this */
 	struct fdb_entry *e;
 	size_t n, cap;
 	bool nomem;
@@ -902,6 +943,8 @@ static int fdb_valid(struct nl_msg *msg, void *arg)
 		d->cap = cap;
 	}
 	memcpy(d->e[d->n].mac, nla_data(tb[NDA_LLADDR]), ETH_ALEN);
+	d->e[d->n].port = tb[NDA_PORT] && nla_len(tb[NDA_PORT]) == 2 ?
+			  ntohs(nla_get_u16(tb[NDA_PORT])) : d->devport;
 	d->e[d->n++].dst = a;
 	return NL_OK;
 }
@@ -928,12 +971,14 @@ static int fdb_list(struct nl_sock *sk, struct fdb_dump *d)
 }
 
 /* Add (NLM_F_APPEND: one more remote of the entry) or remove the entry
- * @mac -> @peer on @ifindex. */
+ * @mac -> @peer, UDP @port, on @ifindex. libnl 3.7's neighbour has no port:
+ * NDA_PORT goes onto the message it builds. */
 static int fdb_change(struct nl_sock *sk, int ifindex, const uint8_t *lladdr,
-		      const struct cs_addr *peer, bool add)
+		      const struct cs_addr *peer, uint16_t port, bool add)
 {
 	struct rtnl_neigh *n;
 	struct nl_addr *mac, *dst;
+	struct nl_msg *msg = NULL;
 	int r;
 
 	n = rtnl_neigh_alloc();
@@ -952,14 +997,16 @@ static int fdb_change(struct nl_sock *sk, int ifindex, const uint8_t *lladdr,
 	rtnl_neigh_set_family(n, AF_BRIDGE);
 	rtnl_neigh_set_state(n, NUD_NOARP | NUD_PERMANENT);
 	rtnl_neigh_set_flags(n, NTF_SELF);
-	if (add) {
-		r = rtnl_neigh_add(sk, n, NLM_F_CREATE | NLM_F_APPEND);
-	} else {
-		r = rtnl_neigh_delete(sk, n, 0);
-		if (nl_absent(r))
-			r = 0;
-	}
+	r = add ? rtnl_neigh_build_add_request(n, NLM_F_CREATE | NLM_F_APPEND, &msg)
+		: rtnl_neigh_build_delete_request(n, 0, &msg);
+	if (r < 0 || (r = nla_put_u16(msg, NDA_PORT, htons(port))) < 0)
+		goto out;
+	r = nl_send_sync(sk, msg);
+	msg = NULL;	/* nl_send_sync() frees it */
+	if (!add && nl_absent(r))
+		r = 0;
 out:
+	nlmsg_free(msg);
 	if (dst)
 		nl_addr_put(dst);
 	if (mac)
@@ -969,22 +1016,24 @@ out:
 	return r;
 }
 
-static bool addr_in(const struct cs_addr *a, const struct cs_addr *v, size_t n)
+/* Is @a, @port one of the first @n peers of @v? */
+static bool peer_in(const struct cs_addr *a, uint16_t port, const struct vnet_spec *v, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!cs_addr_cmp(a, &v[i]))
+		if (!cs_addr_cmp(a, &v->peers[i]) && port == peer_port(v, i))
 			return true;
 	return false;
 }
 
-static bool flood_to(const struct cs_addr *a, const struct fdb_entry *e, size_t n)
+static bool flood_to(const struct cs_addr *a, uint16_t port, const struct fdb_entry *e, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!memcmp(e[i].mac, zero_mac, ETH_ALEN) && !cs_addr_cmp(a, &e[i].dst))
+		if (!memcmp(e[i].mac, zero_mac, ETH_ALEN) && !cs_addr_cmp(a, &e[i].dst) &&
+		    e[i].port == port)
 			return true;
 	return false;
 }
@@ -995,7 +1044,7 @@ static bool flood_to(const struct cs_addr *a, const struct fdb_entry *e, size_t 
 static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 		    const struct vnet_spec *v, const char *what, const char *ns)
 {
-	struct fdb_dump d = { .ifindex = ifindex };
+	struct fdb_dump d = { .ifindex = ifindex, .devport = ul_port(ul_of(kb), v) };
 	char buf[CS_ADDRSTRLEN];
 	size_t i;
 	int r;
@@ -1008,9 +1057,9 @@ static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 		goto out;
 	}
 	for (i = 0; i < d.n; i++) {
-		if (addr_in(&d.e[i].dst, v->peers, v->npeers))
+		if (peer_in(&d.e[i].dst, d.e[i].port, v, v->npeers))
 			continue;
-		r = fdb_change(sk, ifindex, d.e[i].mac, &d.e[i].dst, false);
+		r = fdb_change(sk, ifindex, d.e[i].mac, &d.e[i].dst, d.e[i].port, false);
 		if (r < 0) {
 			kerr(kb, "%s: cannot remove the entry to %s (no longer a node of "
 			     "the vnet) from " VXLAN_DEV " in namespace %s: %s", what,
@@ -1021,12 +1070,14 @@ static int fdb_sync(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 	}
 	for (i = 0; i < v->npeers; i++) {
 		/* a peer listed twice gets one entry */
-		if (flood_to(&v->peers[i], d.e, d.n) || addr_in(&v->peers[i], v->peers, i))
+		if (flood_to(&v->peers[i], peer_port(v, i), d.e, d.n) ||
+		    peer_in(&v->peers[i], peer_port(v, i), v, i))
 			continue;
-		r = fdb_change(sk, ifindex, zero_mac, &v->peers[i], true);
+		r = fdb_change(sk, ifindex, zero_mac, &v->peers[i], peer_port(v, i), true);
 		if (r < 0) {
 			kerr(kb, "%s: cannot add the flood entry to node %s on " VXLAN_DEV
-			     " in namespace %s: %s", what, cs_addr_format(&v->peers[i], buf), ns,
+			     " in namespace %s: %s", what,
+			     cs_addr_port_format(&v->peers[i], peer_port(v, i), buf), ns,
 			     nl_geterror(r));
 			r = CS_EIO;
 			goto out;
@@ -1265,9 +1316,10 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 			     cs_addr_format(ul, buf2));
 			return CS_EINVAL;
 		}
-		if (!cs_addr_cmp(&v->peers[i], ul)) {
+		if (!cs_addr_cmp(&v->peers[i], ul) && peer_port(v, i) == ul_port(kbu, v)) {
 			kerr(kb, "%s: node address %s is this node's own underlay address; list "
-			     "only the other nodes", what, cs_addr_format(&v->peers[i], buf));
+			     "only the other nodes", what,
+			     cs_addr_port_format(&v->peers[i], peer_port(v, i), buf));
 			return CS_EINVAL;
 		}
 	}

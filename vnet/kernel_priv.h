@@ -98,6 +98,8 @@ int kernel_endpoint_denied(struct vnet_backend *b, const char *tenant, const cha
 void kernel_nft_forget(const char *ns);
 int kernel_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e);
 int kernel_underlay_ns(struct kernel_backend *kb);
+/* The UDP port of the configured underlay (4789 unless "ADDR:PORT"). */
+uint16_t kernel_underlay_port(struct kernel_backend *kb);
 /* kernel_ep.c: an endpoint's sysctls (any port bindable, ping sockets)
  * and its routes (multicast without naming an interface), on every ensure. */
 int kernel_ep_sysctls(struct kernel_backend *kb, int efd, const char *what, const char *ens);

@@ -25,6 +25,8 @@
  * UDP header: @th (the transport header) bit (8 + 4) * 8, 24 bits long.
  */
 #define VNI_MATCH "@th,96,24"
+/* distinct VXLAN ports in one filter (nodes sharing hosts, "ADDR:PORT") */
+#define PORTS_MAX 1024
 
 struct nft_job {
 	const char *cmds;
@@ -54,8 +56,24 @@ static int nft_fn(void *arg)
 	return 0;
 }
 
-/* " ip saddr { a, b }" (or ip6) of the peers of @r in @family, or
- * nothing if it has none there. */
+static bool from_port(const struct vnet_underlay_rule *r, size_t i)
+{
+	return r->from_port && r->from_port[i];
+}
+
+static uint16_t peer_port(const struct vnet_underlay_rule *r, size_t i)
+{
+	return r->ports && r->ports[i] ? r->ports[i] : VXLAN_PORT;
+}
+
+/* The port this node's VXLAN listens on, for @r. */
+static uint16_t own_port(struct kernel_backend *kb, const struct vnet_underlay_rule *r)
+{
+	return r->port ? r->port : kernel_underlay_port(kb);
+}
+
+/* " ip saddr { a, b }" (or ip6) of the peers of @r in @family whose source
+ * port is free, or nothing if it has none there. */
 static void put_saddrs(FILE *f, const struct vnet_underlay_rule *r, int family)
 {
 	char buf[CS_ADDRSTRLEN];
@@ -63,7 +81,7 @@ static void put_saddrs(FILE *f, const struct vnet_underlay_rule *r, int family)
 	bool any = false;
 
 	for (i = 0; i < r->npeers; i++) {
-		if (r->peers[i].family != family)
+		if (r->peers[i].family != family || from_port(r, i))
 			continue;
 		fprintf(f, "%s%s", any ? ", " : family == AF_INET ? " ip saddr { " : " ip6 saddr { ",
 			cs_addr_format(&r->peers[i], buf));
@@ -78,9 +96,53 @@ static bool has_family(const struct vnet_underlay_rule *r, int family)
 	size_t i;
 
 	for (i = 0; i < r->npeers; i++)
-		if (r->peers[i].family == family)
+		if (r->peers[i].family == family && !from_port(r, i))
 			return true;
 	return false;
+}
+
+/* Peers that must send from their port (nodes without privileges: any
+ * local user of their host could send from another): one rule each. */
+static void put_from_port(FILE *f, const char *table, const struct vnet_underlay_rule *r,
+			  uint16_t dport)
+{
+	char buf[CS_ADDRSTRLEN];
+	size_t i;
+
+	for (i = 0; i < r->npeers; i++) {
+		if (!from_port(r, i))
+			continue;
+		fprintf(f, "add rule %s input udp dport %u %s saddr %s udp sport %u " VNI_MATCH
+			" %u accept\n", table, dport, r->peers[i].family == AF_INET ? "ip" : "ip6",
+			cs_addr_format(&r->peers[i], buf), peer_port(r, i), r->vni);
+	}
+}
+
+/* " { 4789, 4790 }": the ports this node's VXLAN listens on, and with
+ * @peers those its peers do, for the drop rules: what arrives here is
+ * judged on this node's ports only (another csd of this host may listen on
+ * others); what leaves, on every port VXLAN is sent to. */
+static void put_ports(FILE *f, struct kernel_backend *kb, const struct vnet_underlay_rule *rules,
+		      size_t n, bool peers)
+{
+	uint16_t seen[PORTS_MAX];
+	size_t ns = 0, i, k, j;
+
+	seen[ns++] = kernel_underlay_port(kb);
+	for (i = 0; i < n; i++) {
+		for (k = peers ? 0 : rules[i].npeers; k <= rules[i].npeers && ns < PORTS_MAX; k++) {
+			uint16_t p = k < rules[i].npeers ? peer_port(&rules[i], k)
+							 : own_port(kb, &rules[i]);
+			for (j = 0; j < ns && seen[j] != p; j++)
+				;
+			if (j == ns)
+				seen[ns++] = p;
+		}
+	}
+	fputs(" {", f);
+	for (i = 0; i < ns; i++)
+		fprintf(f, "%s %u", i ? "," : "", seen[i]);
+	fputs(" }", f);
 }
 
 static int check_rules(struct kernel_backend *kb, const struct vnet_underlay_rule *rules,
@@ -120,23 +182,30 @@ static int check_rules(struct kernel_backend *kb, const struct vnet_underlay_rul
  * packets do not cross the output hook (they enter through an interface
  * of this namespace, which the input filter of the peer judges).
  */
-static void put_output(FILE *f, const char *table, const struct kernel_wg_filter *wg)
+static void put_output(FILE *f, struct kernel_backend *kb, const char *table,
+		       const struct vnet_underlay_rule *rules, size_t n)
 {
+	const struct kernel_wg_filter *wg = &kb->wgf;
+
 	fprintf(f, "add chain %s output { type filter hook output priority -10; "
 		"policy accept; }\n", table);
-	fprintf(f, "add rule %s output udp dport %d meta skuid != 0 drop\n", table, VXLAN_PORT);
-	if (!wg || !wg->ifname[0])
+	fprintf(f, "add rule %s output udp dport", table);
+	put_ports(f, kb, rules, n, true);
+	fputs(" meta skuid != 0 drop\n", f);
+	if (!wg->ifname[0])
 		return;
 	fprintf(f, "add rule %s output udp dport %u meta skuid != 0 drop\n", table, wg->port);
 	/* encrypted: fail closed, VXLAN leaves only into the tunnel (were the
 	 * steering rule missing, it would go out in plaintext) */
-	fprintf(f, "add rule %s output udp dport %d oifname != \"%s\" drop\n", table,
-		VXLAN_PORT, wg->ifname);
+	fprintf(f, "add rule %s output udp dport", table);
+	put_ports(f, kb, rules, n, true);
+	fprintf(f, " oifname != \"%s\" drop\n", wg->ifname);
 }
 
-static void put_table(FILE *f, const char *table, const struct vnet_underlay_rule *rules,
-		      size_t n, const struct kernel_wg_filter *wg)
+static void put_table(FILE *f, struct kernel_backend *kb, const char *table,
+		      const struct vnet_underlay_rule *rules, size_t n)
 {
+	const struct kernel_wg_filter *wg = &kb->wgf;
 	size_t i;
 	int fam;
 
@@ -153,21 +222,26 @@ static void put_table(FILE *f, const char *table, const struct vnet_underlay_rul
 		"policy accept; }\n", table);
 	/* encrypted: encapsulated packets count only when they came out of
 	 * the tunnel, whatever their (forgeable) outer source */
-	if (wg && wg->ifname[0])
-		fprintf(f, "add rule %s input udp dport %d iifname != \"%s\" drop\n", table,
-			VXLAN_PORT, wg->ifname);
+	if (wg->ifname[0]) {
+		fprintf(f, "add rule %s input udp dport", table);
+		put_ports(f, kb, rules, n, false);
+		fprintf(f, " iifname != \"%s\" drop\n", wg->ifname);
+	}
 	for (i = 0; i < n; i++) {
 		/* a VNI without nodes of a family accepts nothing there */
 		for (fam = AF_INET; fam; fam = fam == AF_INET ? AF_INET6 : 0) {
 			if (!has_family(&rules[i], fam))
 				continue;
-			fprintf(f, "add rule %s input udp dport %d", table, VXLAN_PORT);
+			fprintf(f, "add rule %s input udp dport %u", table, own_port(kb, &rules[i]));
 			put_saddrs(f, &rules[i], fam);
 			fprintf(f, " " VNI_MATCH " %u accept\n", rules[i].vni);
 		}
+		put_from_port(f, table, &rules[i], own_port(kb, &rules[i]));
 	}
-	fprintf(f, "add rule %s input udp dport %d drop\n", table, VXLAN_PORT);
-	put_output(f, table, wg);
+	fprintf(f, "add rule %s input udp dport", table);
+	put_ports(f, kb, rules, n, false);
+	fputs(" drop\n", f);
+	put_output(f, kb, table, rules, n);
 }
 
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
@@ -189,7 +263,7 @@ int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_ru
 		kernel_err(kb, "underlay filter: out of memory");
 		return CS_ENOMEM;
 	}
-	put_table(f, table, rules, n, &kb->wgf);
+	put_table(f, kb, table, rules, n);
 	if (fclose(f)) {
 		f = NULL;
 		kernel_err(kb, "underlay filter: out of memory");

@@ -41,9 +41,14 @@ struct vnet_spec {
 	/* underlay addresses of the other nodes the vnet spans (issue 5) */
 	const struct cs_addr *peers;
 	size_t npeers;
+	/* parallel to peers: the UDP port each node's VXLAN listens on (its
+	 * underlay "ADDR:PORT"); NULL: all CS_VXLAN_PORT */
+	const uint16_t *peer_ports;
 	/* this node's underlay address when the caller knows it better than
 	 * the backend's configuration (declared for the node); NULL: that */
 	const struct cs_addr *local;
+	/* with @local: the port this node's VXLAN listens on; 0: CS_VXLAN_PORT */
+	uint16_t local_port;
 	/* endpoints reach the world through this node (key "egress") */
 	bool egress;
 };
@@ -107,11 +112,20 @@ struct vnet_fw {
 };
 
 /* Encapsulated traffic the underlay accepts: VXLAN packets with VNI @vni
- * only from these peer underlay addresses. */
+ * only from these peer underlay addresses, to this node's VXLAN port. */
 struct vnet_underlay_rule {
 	uint32_t vni;
 	const struct cs_addr *peers;
 	size_t npeers;
+	/* parallel to peers: the port each peer's VXLAN listens on (NULL: all
+	 * CS_VXLAN_PORT), and whether its VXLAN must also come FROM that port
+	 * (NULL: none). A node running csd without privileges (node key
+	 * "unprivileged") sends from its underlay port; a kernel node sends from
+	 * a per-flow port, and its own output filter keeps its users off VXLAN. */
+	const uint16_t *ports;
+	const bool *from_port;
+	/* the port this node's VXLAN listens on; 0: the backend's own */
+	uint16_t port;
 };
 
 /* The encrypted underlay (vnet/wg.h): this node's WireGuard key and port,

@@ -9,7 +9,7 @@
  *       at exit (SIGTERM) print one line of counters:
  *       "arp N icmp N udp N rx N foreign N unknown_vni N bad N short N"
  *   uvxecho inject FROM TO VNI SRC DST DSTMAC
- *       from FROM (an address, any port) to TO ("ADDR:PORT"), one VXLAN
+ *       from FROM ("ADDR": any port, or "ADDR:PORT") to TO ("ADDR:PORT"), one VXLAN
  *       datagram for VNI around an ICMP echo request SRC -> DST at DSTMAC
  * Exit 1 on a failed call, 2 on usage errors.
  */
@@ -232,11 +232,13 @@ static int inject(char **argv)
 	size_t len;
 	int fd;
 
-	if (uvx_addr_parse(argv[0], 1, &from) < 0 || uvx_addr_parse(argv[1], 0, &to) < 0 ||
+	/* no port written: 65535 stands for "any" (bound as 0) */
+	if (uvx_addr_parse(argv[0], 65535, &from) < 0 || uvx_addr_parse(argv[1], 0, &to) < 0 ||
 	    inet_pton(AF_INET, argv[3], &src) != 1 || inet_pton(AF_INET, argv[4], &dst) != 1 ||
 	    parse_mac(argv[5], dmac) < 0)
 		return 2;
-	from.in.sin_port = 0;
+	if (ntohs(from.in.sin_port) == 65535)
+		from.in.sin_port = 0;
 	uvx_hdr_put(d, vni);
 	len = echo_frame(d + UVX_HDR, src, dst, dmac);
 	fd = socket(from.sa.sa_family, SOCK_DGRAM, 0);
