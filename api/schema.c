@@ -220,6 +220,21 @@ static void check_addrs(const struct schema_key *k, const json_t *v, const char 
 static size_t validate_object(enum schema_object o, const json_t *obj, const char *prefix,
 			      const char *where, struct schema_errors *e);
 
+/* An address; with @port, optionally followed by a port (an underlay,
+ * cs_addr_port_parse). */
+static void check_addr(bool port, const char *s, const char *where, struct schema_errors *e)
+{
+	struct cs_addr a;
+	uint16_t p;
+
+	if (!port && cs_addr_parse(s, &a) < 0)
+		schema_errors_add(e, "%s: \"%s\" is not a valid IPv4 or IPv6 address", where, s);
+	else if (port && cs_addr_port_parse(s, CS_VXLAN_PORT, &a, &p) < 0)
+		schema_errors_add(e, "%s: \"%s\" is not an IPv4 or IPv6 address with an optional "
+				  "port 1-65535 (192.0.2.1, 192.0.2.1:4790, [2001:db8::1]:4790)",
+				  where, s);
+}
+
 static void check_value(enum schema_object o, const struct schema_key *k, const json_t *v,
 			const char *where, struct schema_errors *e)
 {
@@ -293,26 +308,12 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 			schema_errors_add(e, "%s: %s", where, err);
 		return;
 	}
-	case ST_ADDR: {
-		struct cs_addr a;
+	case ST_ADDR:
+	case ST_ADDR_PORT:
 		if (!json_is_string(v))
 			goto wrong;
-		if (cs_addr_parse(json_string_value(v), &a) < 0)
-			schema_errors_add(e, "%s: \"%s\" is not a valid IPv4 or IPv6 address", where,
-					  json_string_value(v));
+		check_addr(k->type == ST_ADDR_PORT, json_string_value(v), where, e);
 		return;
-	}
-	case ST_ADDR_PORT: {
-		struct cs_addr a;
-		uint16_t port;
-		if (!json_is_string(v))
-			goto wrong;
-		if (cs_addr_port_parse(json_string_value(v), CS_VXLAN_PORT, &a, &port) < 0)
-			schema_errors_add(e, "%s: \"%s\" is not an IPv4 or IPv6 address with an "
-					  "optional port 1-65535 (192.0.2.1, 192.0.2.1:4790, "
-					  "[2001:db8::1]:4790)", where, json_string_value(v));
-		return;
-	}
 	case ST_CIDR: {
 		struct cs_prefix p;
 		if (!json_is_string(v))

@@ -175,6 +175,18 @@ static const char *node_key(const struct overlay *o, const struct overlay_env *e
 	return json_string_value(node_decl(o, env, n, "public_key"));
 }
 
+/* Does @ov span this node and another? Only this node's own pairs are its
+ * to judge: a vnet it does not span is not its. */
+static bool spans_here(const struct overlay_vnet *ov, const struct overlay_env *env)
+{
+	if (ov->nnodes < 2 || !env->node)
+		return false;
+	for (size_t i = 0; i < ov->nnodes; i++)
+		if (!strcmp(ov->nodes[i], env->node))
+			return true;
+	return false;
+}
+
 /*
  * A node with privileges (this csd's backend is not "user") peers with a
  * node declared "backend": "user" only when that node is also declared
@@ -186,13 +198,8 @@ static void check_trust(const struct overlay *o, const struct overlay_vnet *ov, 
 			const struct overlay_env *env, struct schema_errors *errs)
 {
 	char npath[PATH_MAX_LEN];
-	bool here = false;
 
-	if (ov->nnodes < 2 || !env->node || !env->backend || !strcmp(env->backend, "user"))
-		return;
-	for (size_t i = 0; i < ov->nnodes; i++)
-		here = here || !strcmp(ov->nodes[i], env->node);
-	if (!here)
+	if (!env->backend || !strcmp(env->backend, "user") || !spans_here(ov, env))
 		return;
 	schema_path_join(npath, sizeof(npath), path, "nodes");
 	for (size_t i = 0; i < ov->nnodes; i++) {
@@ -218,15 +225,8 @@ static void check_pairs(const struct overlay *o, const struct overlay_vnet *ov, 
 {
 	char npath[PATH_MAX_LEN];
 
-	bool here = false;
-
-	if (ov->nnodes < 2 || env->encrypt == OV_ENCRYPT_UNKNOWN || env->store != OV_STORE_LOCAL ||
-	    !env->node)
-		return;
-	/* only this node's own pairs: a vnet it does not span is not its */
-	for (size_t i = 0; i < ov->nnodes; i++)
-		here = here || !strcmp(ov->nodes[i], env->node);
-	if (!here)
+	if (env->encrypt == OV_ENCRYPT_UNKNOWN || env->store != OV_STORE_LOCAL ||
+	    !spans_here(ov, env))
 		return;
 	schema_path_join(npath, sizeof(npath), path, "nodes");
 	for (size_t i = 0; i < ov->nnodes; i++) {

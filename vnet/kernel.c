@@ -1318,8 +1318,7 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		}
 		if (!cs_addr_cmp(&v->peers[i], ul) && peer_port(v, i) == ul_port(kbu, v)) {
 			kerr(kb, "%s: node address %s is this node's own underlay address; list "
-			     "only the other nodes", what,
-			     cs_addr_port_format(&v->peers[i], peer_port(v, i), buf));
+			     "only the other nodes", what, cs_addr_format(&v->peers[i], buf));
 			return CS_EINVAL;
 		}
 	}

@@ -373,6 +373,31 @@ static int vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer_
 	return r;
 }
 
+/* Its VXLAN ports speak to port 4789 only: an underlay with another port
+ * ("ADDR:PORT", nodes sharing a host) is the kernel backend's for now. */
+static int ports_default(struct ovs_backend *ob, const struct vnet_spec *v, const char *what)
+{
+	char buf[CS_ADDRSTRLEN];
+	size_t i;
+
+	if (v->local && v->local_port && v->local_port != CS_VXLAN_PORT) {
+		oerr(ob, "%s: this node's underlay has port %u; the ovs backend uses VXLAN port "
+		     "%d only (give the node an underlay without a port, or use the kernel "
+		     "backend)", what, v->local_port, CS_VXLAN_PORT);
+		return CS_ENOTSUP;
+	}
+	for (i = 0; v->peer_ports && i < v->npeers; i++) {
+		if (!v->peer_ports[i] || v->peer_ports[i] == CS_VXLAN_PORT)
+			continue;
+		oerr(ob, "%s: node %s listens on another VXLAN port than %d; the ovs backend "
+		     "uses port %d only (use the kernel backend for this vnet)", what,
+		     cs_addr_port_format(&v->peers[i], v->peer_ports[i], buf), CS_VXLAN_PORT,
+		     CS_VXLAN_PORT);
+		return CS_ENOTSUP;
+	}
+	return 0;
+}
+
 /* ops: bridge @name for vnet @tv, with its local port */
 static void op_bridge_add(struct ovs_backend *ob, json_t *ops, const char *name, const char *tv)
 {
@@ -413,6 +438,8 @@ static int ovs_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	snprintf(tv, sizeof(tv), "%s/%s", v->tenant, v->name);
 	snprintf(name, sizeof(name), "%sb%06x", ob->prefix, v->id & 0xffffff);
 	snprintf(pw.vni, sizeof(pw.vni), "%u", v->id);
+	if ((r = ports_default(ob, v, what)) < 0)
+		return r;
 	if ((r = sync_db(ob, what)) < 0)
 		return r;
 	if (!(ops = json_array()))

@@ -589,9 +589,11 @@ static void filters(bool on)
 		for (i = 0, k = 0; i < NHOST; i++)
 			if (i != h)
 				p[h][k++] = addr(ul[i]);
-		rules[0] = (struct vnet_underlay_rule){ VNI_ACME, p[h], NHOST - 1 };
+		rules[0] = (struct vnet_underlay_rule){ .vni = VNI_ACME, .peers = p[h],
+							.npeers = NHOST - 1 };
 		/* umbrella spans hosts a and b only */
-		rules[1] = (struct vnet_underlay_rule){ VNI_UMB, p[h], h == 2 ? 0 : 1 };
+		rules[1] = (struct vnet_underlay_rule){ .vni = VNI_UMB, .peers = p[h],
+							.npeers = h == 2 ? 0 : 1 };
 		OK(h, ops->underlay_filter(be[h], rules, on ? 2 : 0));
 	}
 }
@@ -831,7 +833,7 @@ int main(void)
 	CHECK(arrived(x, "after removal", 2000), "the filter was not removed");
 	filters(true);
 	{
-		struct vnet_underlay_rule bad = { 0, NULL, 0 };
+		struct vnet_underlay_rule bad = { .vni = 0 };
 
 		r = ops->underlay_filter(be[0], &bad, 1);
 		CHECK(r == CS_EINVAL && strstr(vnet_backend_error(be[0]), "VNI 0"), "VNI 0: %d %s",
