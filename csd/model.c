@@ -286,10 +286,13 @@ static int peer_trust(struct csd *d, const json_t *nodes, const char *n, bool *f
 {
 	const json_t *spec = node_spec(nodes, n);
 	const char *be = node_backend(d, spec, n);
+	bool declared = json_is_true(json_object_get(spec, "unprivileged"));
+	bool user = be && !strcmp(be, "user");
 
-	*from_port = json_is_true(json_object_get(spec, "unprivileged"));
+	/* either way it sends from its underlay port */
+	*from_port = declared || user;
 	/* a node without privileges itself trusts its peers as they come */
-	if (*from_port || !be || strcmp(be, "user") || !strcmp(d->cfg.backend, "user"))
+	if (declared || !user || !strcmp(d->cfg.backend, "user"))
 		return 0;
 	snprintf(err, errlen, "node %s runs csd without privileges (backend user), so any "
 		 "local user of its host can send VXLAN as it; this node (%s) peers with it "
@@ -392,6 +395,7 @@ static int vnet_spec_here(struct csd *d, const char *t, const char *v, const jso
 	vs->peers = w->peers;
 	vs->npeers = w->npeers;
 	vs->peer_ports = w->ports;
+	vs->peer_from_port = w->from_port;
 	vs->local_port = w->local_port;
 	/* VXLAN inside WireGuard leaves 1370 of a 1500-byte underlay */
 	if (!vs->mtu && vs->npeers && csd_encrypted(d))

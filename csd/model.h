@@ -83,7 +83,8 @@ struct vnet_where {
 	struct cs_addr *peers;  /* owned */
 	size_t npeers;
 	/* parallel to peers (owned): each one's VXLAN port, and whether its
-	 * VXLAN must come from that port (a node declared "unprivileged") */
+	 * VXLAN must come from that port (a node declared "unprivileged" or
+	 * running the user backend) */
 	uint16_t *ports;
 	bool *from_port;
 	/* encrypt wireguard: each peer's key and port (owned, parallel to

@@ -44,6 +44,11 @@ struct vnet_spec {
 	/* parallel to peers: the UDP port each node's VXLAN listens on (its
 	 * underlay "ADDR:PORT"); NULL: all CS_VXLAN_PORT */
 	const uint16_t *peer_ports;
+	/* parallel to peers: the node runs csd without privileges (backend
+	 * user, or declared "unprivileged") and sends VXLAN from its port, so
+	 * only that source port is its (a kernel node sends from a per-flow
+	 * port); NULL: none. For backends that filter in user space (uvx). */
+	const bool *peer_from_port;
 	/* this node's underlay address when the caller knows it better than
 	 * the backend's configuration (declared for the node); NULL: that */
 	const struct cs_addr *local;
