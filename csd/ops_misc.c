@@ -96,6 +96,9 @@ static void node_liveness(struct csd *d, json_t *o, const char *n, const json_t 
 	if (!json_string_value(json_object_get(o, "underlay")) &&
 	    json_string_value(json_object_get(a, "underlay")))
 		json_object_set(o, "underlay", json_object_get(a, "underlay"));
+	/* what its csd runs, as it says (a declaration wins) */
+	if (!json_object_get(o, "backend") && json_string_value(json_object_get(a, "backend")))
+		json_object_set(o, "backend", json_object_get(a, "backend"));
 }
 
 static json_t *view_node(struct csd *d, const char *n, const json_t *doc)

@@ -135,6 +135,8 @@ for h in n1 n2 n3; do
 	check "node list on n1 shows $h up" wait_for 10 node_is n1 "$h" up
 done
 ctl n1 node list
+check "n2 publishes the backend it runs (kernel nodes peer with user ones only when declared)" \
+	grep -q '"backend": "kernel"' <<<"$(ctl n1 -j node show n2)"
 
 # ---- a file applied on n1, naming registered nodes without "nodes" ----
 cat >"$TMP/world.json" <<'JSON'
