@@ -6,6 +6,7 @@
 # uvx alone, at 10.77.0.2. The kernel's ping and a UDP echo get answers;
 # a datagram from an address that is no peer is dropped, paired with the
 # same datagram from the peer's address taken; an unknown VNI is dropped.
+# The same ping over an IPv6 underlay.
 # (Over a veth, not loopback: the kernel delivers VXLAN to a local
 # address only to its own devices unless "nolocalbypass" is set.)
 . "$(dirname "$0")/lib.sh"
@@ -83,4 +84,17 @@ sleep 0.3
 [ "$(stat_of unknown_vni)" = 1 ] && [ "$(stat_of icmp)" = $((icmp0 + 1)) ] &&
 	ok "a datagram for another VNI is dropped and counted" ||
 	fail "other VNI: $(stats)"
+
+# an IPv6 underlay: another device and another uvxecho, ports as above
+ip -n "$K" addr add fd77::1/64 dev "${PFX}a" nodad
+ip -n "$U" addr add fd77::2/64 dev "${PFX}b" nodad
+ip -n "$K" link add vx6 type vxlan id $((VNI + 6)) local fd77::1 dstport 4789 nolearning
+ip -n "$K" addr add 10.78.0.1/24 dev vx6
+ip -n "$K" link set vx6 up
+bridge -n "$K" fdb append 00:00:00:00:00:00 dev vx6 dst fd77::2 port 4790
+nsenter --net="/run/netns/$U" "$ECHO" serve "[fd77::2]:4790" $((VNI + 6)) "[fd77::1]:4789" \
+	10.78.0.2 $UMAC >"$TMP/echo6.out" 2>&1 &
+BG_PIDS+=($!)
+check "ping over an IPv6 underlay gets answers from uvx" \
+	ip netns exec "$K" ping -c 3 -i 0.2 -W 2 10.78.0.2
 finish

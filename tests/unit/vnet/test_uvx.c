@@ -389,6 +389,35 @@ static void test_batch_shared(void **state)
 	uvx_free(b);
 }
 
+/* An IPv6 socket bound to [::] takes an IPv4 peer as v4-mapped, both ways. */
+static void test_dual_stack(void **state)
+{
+	struct uvx *u = NULL;
+	int p = plain();
+	struct uvx_peer pe = peer_of(p);
+	uint8_t f[64], got[200], rb[128];
+	struct uvx_frame out = { .vni = VNI, .buf = f, .len = frame(f, bcast, mac_a, 64) };
+	struct uvx_frame in = { .buf = rb, .cap = sizeof(rb) };
+	union uvx_sa to;
+
+	if (uvx_open("[::]:0", &u) < 0)
+		skip();	/* no IPv6 here */
+	assert_int_equal(uvx_set_peers(u, VNI, &pe, 1), 0);
+	assert_int_equal(uvx_send(u, &out, 1), 1);
+	assert_int_equal(recv_plain(p, got, sizeof(got), 2000), UVX_HDR + 64);
+	assert_int_equal(uvx_local(u, &to), 0);
+	assert_int_equal(to.sa.sa_family, AF_INET6);
+	uvx_hdr_put(got, VNI);
+	memcpy(got + UVX_HDR, f, 64);
+	to.in.sin_family = AF_INET;	/* same port, at 127.0.0.1 */
+	to.in.sin_port = to.in6.sin6_port;
+	to.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(sendto(p, got, UVX_HDR + 64, 0, &to.sa, sizeof(to.in)), UVX_HDR + 64);
+	assert_int_equal(recv_uvx(u, &in, 1, 2000), 1);
+	close(p);
+	uvx_free(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_learning),
 		cmocka_unit_test(test_set_peers),
 		cmocka_unit_test(test_batch_shared),
+		cmocka_unit_test(test_dual_stack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
