@@ -105,7 +105,8 @@ int uvx_addr_parse(const char *s, uint16_t dflt, union uvx_sa *out);
 /*
  * Open a UDP socket bound to @addr ("127.0.0.1:4790", "[::1]:4790",
  * "0.0.0.0"; port 4789 when none is written, port 0 for any free one),
- * close-on-exec. The new handle owns the socket. Returns 0 and *out, or
+ * close-on-exec, with the kernel's default buffers (raise SO_RCVBUF on
+ * uvx_fd() for high rates). The new handle owns the socket. Returns 0 and *out, or
  * CS_EINVAL (bad address), CS_EIO (socket or bind failed: errno tells,
  * EADDRINUSE when another csd holds the port), CS_ENOMEM.
  */
