@@ -45,6 +45,7 @@
 #include "cs/cs.h"
 #include "kernel_priv.h"
 #include "netns.h"
+#include "ovs_underlay.h"
 #include "ovsdb.h"
 #include "vnet.h"
 
@@ -61,6 +62,7 @@ struct ovs_backend {
 	struct ovsdb *db;
 	char prefix[VNET_PREFIX_MAX + 1];
 	const char *dp;			/* datapath_type of new bridges */
+	char underlay[CS_ADDRSTRLEN];	/* this node's, "" if not configured */
 };
 
 static struct ovs_backend *ob_of(struct vnet_backend *b)
@@ -298,6 +300,7 @@ static int ovs_open(const struct vnet_backend_config *cfg, struct vnet_backend *
 		return r;
 	}
 	snprintf(ob->prefix, sizeof(ob->prefix), "%s", cfg->prefix);
+	snprintf(ob->underlay, sizeof(ob->underlay), "%s", cfg->underlay ? cfg->underlay : "");
 	/* no kernel module, no kernel datapath: ovs-vswitchd's own then */
 	ob->dp = access("/sys/module/openvswitch", F_OK) == 0 ? "system" : "netdev";
 	r = ovsdb_new(cfg->ovsdb ? cfg->ovsdb : OVSDB_DEFAULT, &ob->db, err, sizeof(err));
@@ -325,6 +328,7 @@ static bool vxlan_ok(struct ovs_backend *ob, const json_t *port, const char *add
 	const json_t *opt = json_object_get(i, "options");
 
 	return i && !strcmp(str_col(i, "type"), "vxlan") &&
+	       json_is_true(json_object_get(port, "protected")) &&
 	       !strcmp(ovsdb_map_get(opt, "remote_ip") ?: "", addr) &&
 	       !strcmp(ovsdb_map_get(opt, "key") ?: "", pw->vni);
 }
@@ -368,6 +372,11 @@ static int vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer_
 		snprintf(key, sizeof(key), "%s/%s", pw->v->tenant, pw->v->name);
 		op_port_add(ops, pw->br, name, "vxlan", ovsdb_val_map(opt),
 			    ext_ids(ob, EXT_VNET, key, EXT_PEER, addr));
+		/* split horizon: what one peer sends is never flooded to another
+		 * (every node floods to all its peers itself; flooding between
+		 * tunnels loops once three nodes share a vnet) */
+		json_object_set_new(json_object_get(json_array_get(ops, json_array_size(ops) - 2),
+						    "row"), "protected", json_true());
 	}
 	free(have);
 	return r;
@@ -441,6 +450,11 @@ static int ovs_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	if ((r = ports_default(ob, v, what)) < 0)
 		return r;
 	if ((r = sync_db(ob, what)) < 0)
+		return r;
+	/* tunnels that could not carry anything are refused before anything
+	 * is made, saying what the node lacks */
+	if ((r = ovs_underlay_check(ob->db, ob->dp, v, ob->underlay[0] ? ob->underlay : NULL,
+				    ob->base.error, sizeof(ob->base.error))) < 0)
 		return r;
 	if (!(ops = json_array()))
 		return CS_ENOMEM;

@@ -299,7 +299,7 @@ struct ovsdb {
 static const char *const monitored[] = {
 	"Open_vSwitch", "bridges", "next_cfg", "cur_cfg", NULL,
 	"Bridge", "name", "ports", "datapath_type", "external_ids", NULL,
-	"Port", "name", "interfaces", "external_ids", NULL,
+	"Port", "name", "interfaces", "external_ids", "protected", NULL,
 	"Interface", "name", "type", "options", "external_ids", "error", "ofport", "mtu_request",
 	NULL,
 	NULL,
