@@ -9,26 +9,10 @@
 # csd killed and restarted adopting its bridges (none twice) while traffic
 # flows, ovsdb-server restarted, delete leaving nothing.
 . "$(dirname "$0")/lib.sh"
-
-for p in ovsdb-server ovs-vswitchd ovsdb-tool ovs-vsctl; do
-	if ! command -v $p >/dev/null && ! [ -x /usr/sbin/$p ]; then
-		echo "SKIP: Open vSwitch is not installed ($p missing; apt-get install openvswitch-switch)"
-		exit 77
-	fi
-done
-PATH=$PATH:/usr/sbin
+. "$(dirname "$0")/ovs_lib.sh"
+ovs_need
 OVS=$TMP/ovs
-OVS_PIDS=()
 mkdir -p "$OVS"
-ovs_stop() {
-	local p
-	for p in "${OVS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${OVS_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	OVS_PIDS=()
-}
 trap 'ovs_stop; cleanup' EXIT
 
 host_add a

@@ -13,24 +13,8 @@
 # bridge, saying what is missing, step by step. Delete leaves nothing in
 # OVS, in the links or in the namespaces.
 . "$(dirname "$0")/lib.sh"
-
-for p in ovsdb-server ovs-vswitchd ovsdb-tool ovs-vsctl ovs-appctl iperf3; do
-	if ! command -v $p >/dev/null && ! [ -x /usr/sbin/$p ]; then
-		echo "SKIP: $p is missing (apt-get install openvswitch-switch iperf3)"
-		exit 77
-	fi
-done
-PATH=$PATH:/usr/sbin
-OVS_PIDS=()
-ovs_stop() {
-	local p
-	for p in "${OVS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${OVS_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	OVS_PIDS=()
-}
+. "$(dirname "$0")/ovs_lib.sh"
+ovs_need ovs-appctl iperf3
 pfx() { case $1 in a) echo "${PFX}1";; b) echo "${PFX}2";; c) echo "${PFX}3";; esac; }
 cleanup_nodes() {
 	ovs_stop
