@@ -53,6 +53,8 @@
 #define EXT_VNET "cs-vnet"
 #define EXT_ENDPOINT "cs-endpoint"
 #define EXT_PEER "cs-peer"
+#define EXT_GW "cs-gateway"
+#define GW_DEV "gw0"
 /* how long ovs-vswitchd may take to apply a change */
 #define APPLY_MS 10000
 
@@ -214,6 +216,21 @@ static void op_port_add(json_t *ops, const char *br, const char *name, const cha
 						     ovsdb_val_named(pname)));
 }
 
+/*
+ * The port op_port_add() just added to a bridge is protected: it sends
+ * nothing to another protected port. The VXLAN ports are: what one peer
+ * sends is never flooded to another (every node floods to all its peers
+ * itself; flooding between tunnels loops once three nodes share a vnet).
+ * So is the gateway's: it answers this node's endpoints only, never a
+ * peer (each node has its own, same address and MAC).
+ */
+static void port_protect(json_t *ops)
+{
+	json_t *port = json_array_get(ops, json_array_size(ops) - 2);
+
+	json_object_set_new(json_object_get(port, "row"), "protected", json_true());
+}
+
 /* ops: port @port off bridge @br (OVSDB then collects the port and its
  * interface, which nothing else references) */
 static void op_port_del(json_t *ops, const char *br, const char *port)
@@ -314,6 +331,9 @@ static int ovs_open(const struct vnet_backend_config *cfg, struct vnet_backend *
 
 /* --- vnets --- */
 
+static int gw_ensure(struct ovs_backend *ob, const struct vnet_spec *v, const char *br,
+		     const char *tv);
+
 struct peer_want {
 	const struct vnet_spec *v;
 	const char *br;			/* the bridge's uuid */
@@ -372,11 +392,7 @@ static int vxlan_sync(struct ovs_backend *ob, const json_t *bridge, struct peer_
 		snprintf(key, sizeof(key), "%s/%s", pw->v->tenant, pw->v->name);
 		op_port_add(ops, pw->br, name, "vxlan", ovsdb_val_map(opt),
 			    ext_ids(ob, EXT_VNET, key, EXT_PEER, addr));
-		/* split horizon: what one peer sends is never flooded to another
-		 * (every node floods to all its peers itself; flooding between
-		 * tunnels loops once three nodes share a vnet) */
-		json_object_set_new(json_object_get(json_array_get(ops, json_array_size(ops) - 2),
-						    "row"), "protected", json_true());
+		port_protect(ops);
 	}
 	free(have);
 	return r;
@@ -491,7 +507,9 @@ static int ovs_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		json_decref(ops);
 		return r;
 	}
-	return transact(ob, ops, what);
+	if ((r = transact(ob, ops, what)) < 0)
+		return r;
+	return gw_ensure(ob, v, uuid, tv);
 }
 
 static int ovs_vnet_destroy(struct vnet_backend *b, const char *tenant, const char *vnet)
@@ -514,28 +532,38 @@ static int ovs_vnet_destroy(struct vnet_backend *b, const char *tenant, const ch
 		if (ours(ob, row, EXT_VNET, tv))
 			op_bridge_del(ops, u);
 	}
-	return transact(ob, ops, what);
+	if ((r = transact(ob, ops, what)) < 0)
+		return r;
+	/* the gateway's namespace, with gw0 and the veth */
+	return kfail(ob, vb_vnet_destroy(ob->k, tenant, vnet));
 }
 
 /* --- endpoints --- */
 
-/* Set @name (in the namespace of @sk) up with @mtu. */
-static int link_up(struct nl_sock *sk, const char *name, int mtu)
+/* Set @name (in the namespace of @sk) up with @mtu, and MAC @mac if not
+ * NULL. */
+static int link_up(struct nl_sock *sk, const char *name, int mtu, const uint8_t *mac)
 {
 	struct rtnl_link *l = NULL, *ch = rtnl_link_alloc();
+	struct nl_addr *a = mac ? nl_addr_build(AF_LLC, mac, 6) : NULL;
 	int r;
 
-	if (!ch)
-		return -NLE_NOMEM;
-	if ((r = rtnl_link_get_kernel(sk, 0, name, &l)) == 0) {
+	if (!ch || (mac && !a))
+		r = -NLE_NOMEM;
+	else if ((r = rtnl_link_get_kernel(sk, 0, name, &l)) == 0) {
 		rtnl_link_set_flags(ch, IFF_UP);
 		if (mtu > 0)
 			rtnl_link_set_mtu(ch, (unsigned)mtu);
+		if (a)
+			rtnl_link_set_addr(ch, a);
 		r = rtnl_link_change(sk, l, ch, 0);
 	}
+	if (a)
+		nl_addr_put(a);
 	if (l)
 		rtnl_link_put(l);
-	rtnl_link_put(ch);
+	if (ch)
+		rtnl_link_put(ch);
 	return r;
 }
 
@@ -549,13 +577,13 @@ static void link_del(struct nl_sock *sk, const char *name)
 		rtnl_link_put(l);
 }
 
-/* Is eth0 in the endpoint (@esk) the veth whose other end is @host (@hsk)? */
-static bool veth_ok(struct nl_sock *esk, struct nl_sock *hsk, const char *host)
+/* Is @dev in the namespace of @esk the veth whose other end is @host (@hsk)? */
+static bool veth_ok(struct nl_sock *esk, struct nl_sock *hsk, const char *host, const char *dev)
 {
 	struct rtnl_link *e = NULL, *h = NULL;
 	bool ok = false;
 
-	if (rtnl_link_get_kernel(esk, 0, EP_DEV, &e) == 0 &&
+	if (rtnl_link_get_kernel(esk, 0, dev, &e) == 0 &&
 	    rtnl_link_get_kernel(hsk, 0, host, &h) == 0)
 		ok = rtnl_link_is_veth(e) && rtnl_link_is_veth(h) &&
 		     rtnl_link_get_link(e) == rtnl_link_get_ifindex(h) &&
@@ -567,7 +595,7 @@ static bool veth_ok(struct nl_sock *esk, struct nl_sock *hsk, const char *host)
 	return ok;
 }
 
-static int veth_create(struct nl_sock *hsk, const char *host, int efd)
+static int veth_create(struct nl_sock *hsk, const char *host, const char *dev, int efd)
 {
 	struct rtnl_link *l = rtnl_link_veth_alloc(), *peer;
 	int r;
@@ -576,7 +604,7 @@ static int veth_create(struct nl_sock *hsk, const char *host, int efd)
 		return -NLE_NOMEM;
 	rtnl_link_set_name(l, host);
 	peer = rtnl_link_veth_get_peer(l);	/* a reference of our own */
-	rtnl_link_set_name(peer, EP_DEV);
+	rtnl_link_set_name(peer, dev);
 	rtnl_link_set_ns_fd(peer, efd);
 	rtnl_link_put(peer);
 	r = rtnl_link_add(hsk, l, NLM_F_CREATE | NLM_F_EXCL);
@@ -584,14 +612,15 @@ static int veth_create(struct nl_sock *hsk, const char *host, int efd)
 	return r;
 }
 
-/* Transmit checksum offload off on eth0 of namespace @efd (ethtool's
+/* Transmit checksum offload off on @dev of namespace @efd (ethtool's
  * ETHTOOL_STXCSUM; see the top of the file for why). */
-static int tx_csum_off(int efd)
+static int tx_csum_off(int efd, const char *dev)
 {
 	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
-	struct ifreq ifr = { .ifr_name = EP_DEV, .ifr_data = (void *)&ev };
+	struct ifreq ifr = { .ifr_data = (void *)&ev };
 	int sk = netns_socket(efd, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
 
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
 	if (sk < 0)
 		return sk;
 	r = ioctl(sk, SIOCETHTOOL, &ifr) < 0 ? CS_EIO : 0;
@@ -613,13 +642,25 @@ struct ep_ctx {
 	int efd;
 	bool fresh;
 	bool relinked;		/* the veth was made anew */
+	const char *dev;	/* its name in the namespace: eth0, gw0 */
+	const uint8_t *mac;	/* its MAC, NULL: the kernel's */
 };
 
-/* The namespace and its eth0, linked to the host side; *fresh when new. */
-static int ep_link(struct ep_ctx *c)
+static void ctx_close(struct ep_ctx *c)
+{
+	if (c->esk)
+		nl_socket_free(c->esk);
+	if (c->hsk)
+		nl_socket_free(c->hsk);
+	if (c->efd >= 0)
+		close(c->efd);
+}
+
+/* The namespace and its device c->dev, a veth whose host side is c->host,
+ * up; c->fresh when the namespace is new. */
+static int ns_veth(struct ep_ctx *c)
 {
 	struct ovs_backend *ob = c->ob;
-	struct rtnl_link *eth0 = NULL;
 	char err[256];
 	int r, mtu = vnet_mtu(c->v);
 
@@ -639,42 +680,74 @@ static int ep_link(struct ep_ctx *c)
 		oerr(ob, "%s: cannot open a netlink socket", c->what);
 		return CS_EIO;
 	}
-	if (!veth_ok(c->esk, c->hsk, c->host)) {
-		link_del(c->esk, EP_DEV);
+	if (!veth_ok(c->esk, c->hsk, c->host, c->dev)) {
+		link_del(c->esk, c->dev);
 		link_del(c->hsk, c->host);
-		r = veth_create(c->hsk, c->host, c->efd);
+		r = veth_create(c->hsk, c->host, c->dev, c->efd);
 		if (r < 0) {
-			oerr(ob, "%s: cannot create veth %s with its peer " EP_DEV " in namespace "
-			     "%s: %s", c->what, c->host, c->ens, nl_geterror(r));
+			oerr(ob, "%s: cannot create veth %s with its peer %s in namespace %s: %s",
+			     c->what, c->host, c->dev, c->ens, nl_geterror(r));
 			return CS_EIO;
 		}
 		c->fresh = c->relinked = true;
-		if (!strcmp(ob->dp, "netdev") && (r = tx_csum_off(c->efd)) < 0) {
-			oerr(ob, "%s: cannot turn off transmit checksum offload of " EP_DEV
-			     " in namespace %s: %s", c->what, c->ens, strerror(errno));
+		if (!strcmp(ob->dp, "netdev") && (r = tx_csum_off(c->efd, c->dev)) < 0) {
+			oerr(ob, "%s: cannot turn off transmit checksum offload of %s in namespace "
+			     "%s: %s", c->what, c->dev, c->ens, strerror(errno));
 			return r;
 		}
 	}
-	if ((r = link_up(c->hsk, c->host, mtu)) < 0 || (r = link_up(c->esk, EP_DEV, mtu)) < 0) {
-		oerr(ob, "%s: cannot set %s and its peer " EP_DEV " up with MTU %d: %s", c->what,
-		     c->host, mtu, nl_geterror(r));
+	if ((r = link_up(c->hsk, c->host, mtu, NULL)) < 0 ||
+	    (r = link_up(c->esk, c->dev, mtu, c->mac)) < 0) {
+		oerr(ob, "%s: cannot set %s and its peer %s up with MTU %d: %s", c->what, c->host,
+		     c->dev, mtu, nl_geterror(r));
 		return CS_EIO;
 	}
-	if ((r = rtnl_link_get_kernel(c->esk, 0, EP_DEV, &eth0)) < 0) {
-		oerr(ob, "%s: " EP_DEV " vanished from namespace %s: %s", c->what, c->ens,
+	return 0;
+}
+
+/* The index of c->dev in the namespace, or a code. */
+static int ns_dev_index(struct ep_ctx *c)
+{
+	struct rtnl_link *l = NULL;
+	int r = rtnl_link_get_kernel(c->esk, 0, c->dev, &l);
+
+	if (r < 0) {
+		oerr(c->ob, "%s: %s vanished from namespace %s: %s", c->what, c->dev, c->ens,
 		     nl_geterror(r));
 		return CS_EIO;
 	}
-	r = kernel_ep_finish(kb_of(ob), c->v, c->e, c->esk, c->efd, c->ens,
-			     rtnl_link_get_ifindex(eth0), c->fresh, c->what);
-	rtnl_link_put(eth0);
-	return kfail(ob, r);
+	r = rtnl_link_get_ifindex(l);
+	rtnl_link_put(l);
+	return r;
 }
 
-/* The endpoint's port on bridge @br, and on no other. */
-static int ep_port(struct ep_ctx *c, const char *br)
+/* The namespace and its eth0, linked to the host side; what the kernel
+ * backend puts in an endpoint's namespace. */
+static int ep_link(struct ep_ctx *c)
 {
-	struct ovs_backend *ob = c->ob;
+	int r, ifindex;
+
+	c->dev = EP_DEV;
+	if ((r = ns_veth(c)) < 0 || (ifindex = ns_dev_index(c)) < 0)
+		return r < 0 ? r : ifindex;
+	r = kernel_ep_finish(kb_of(c->ob), c->v, c->e, c->esk, c->efd, c->ens, ifindex, c->fresh,
+			     c->what);
+	if (r == 0)
+		r = kernel_ep_etc(kb_of(c->ob), c->ens, c->v, c->e->name, c->what);
+	return kfail(c->ob, r);
+}
+
+/* A port cs wants: whose (external_ids @key = @val), its interface (the
+ * host side of a veth, made anew or not), protected or not. */
+struct port_want {
+	const char *key, *val, *name;
+	bool relinked, protect;
+	const char *what;
+};
+
+/* The port @w on bridge @br, and on no other. */
+static int port_sync(struct ovs_backend *ob, const char *br, const struct port_want *w)
+{
 	const json_t *rows = ovsdb_table(ob->db, "Port"), *row;
 	const char *u, *in;
 	bool have = false;
@@ -684,29 +757,72 @@ static int ep_port(struct ep_ctx *c, const char *br)
 	if (!ops)
 		return CS_ENOMEM;
 	json_object_foreach((json_t *)rows, u, row) {
-		if (!ours(ob, row, EXT_ENDPOINT, c->tve))
+		if (!ours(ob, row, w->key, w->val))
 			continue;
 		in = bridge_of_port(ob, u);
-		if (!have && in && !strcmp(in, br) && !strcmp(str_col(row, "name"), c->host) &&
-		    !c->relinked)
+		if (!have && in && !strcmp(in, br) && !strcmp(str_col(row, "name"), w->name) &&
+		    json_is_true(json_object_get(row, "protected")) == w->protect && !w->relinked)
 			have = true;
 		else if (in)
 			op_port_del(ops, in, u);
 	}
 	/* a veth made anew under a port's old name: the port goes first, in
 	 * a change of its own, so that ovs-vswitchd opens the new device */
-	if (c->relinked && json_array_size(ops)) {
-		if ((r = transact(ob, ops, c->what)) < 0)
+	if (w->relinked && json_array_size(ops)) {
+		if ((r = transact(ob, ops, w->what)) < 0)
 			return r;
 		if (!(ops = json_array()))
 			return CS_ENOMEM;
 	}
-	if (!have)
-		op_port_add(ops, br, c->host, "", NULL, ext_ids(ob, EXT_ENDPOINT, c->tve, NULL,
-								NULL));
-	if ((r = transact(ob, ops, c->what)) < 0)
+	if (!have) {
+		op_port_add(ops, br, w->name, "", NULL, ext_ids(ob, w->key, w->val, NULL, NULL));
+		if (w->protect)
+			port_protect(ops);
+	}
+	if ((r = transact(ob, ops, w->what)) < 0)
 		return r;
-	return iface_error(ob, c->host, c->what);
+	return iface_error(ob, w->name, w->what);
+}
+
+/*
+ * The vnet's gateway on this node, as the kernel backend's (csd's DNS
+ * answers there): gw0 in the vnet's namespace, the first host address of
+ * each subnet and MAC 02:63:73 + the VNI, the same on every node; a veth
+ * whose host side (PREFIX "g" + hex) is a protected port of the bridge, so
+ * it hears this node's endpoints and no peer, and no peer hears it.
+ */
+static int gw_ensure(struct ovs_backend *ob, const struct vnet_spec *v, const char *br,
+		     const char *tv)
+{
+	const uint8_t mac[6] = { 0x02, 0x63, 0x73, (uint8_t)(v->id >> 16), (uint8_t)(v->id >> 8),
+				 (uint8_t)v->id };
+	struct ep_ctx c = { .ob = ob, .v = v, .efd = -1, .dev = GW_DEV, .mac = mac };
+	const json_t *port = find_ours(ob, "Port", EXT_GW, tv, NULL);
+	struct cs_addr gw4, gw6;
+	int r, ifindex;
+
+	snprintf(c.what, sizeof(c.what), "vnet %s: its gateway", tv);
+	if ((r = kernel_ns_name(kb_of(ob), c.ens, v->tenant, v->name, NULL)) < 0)
+		return kfail(ob, r);
+	if (port && strlen(str_col(port, "name")) < IFNAMSIZ)
+		snprintf(c.host, sizeof(c.host), "%s", str_col(port, "name"));
+	else if ((r = free_name(ob, 'g', tv, c.host)) < 0)
+		return r;
+	if (v->has4)
+		ipam_gateway(&v->subnet4, &gw4);
+	if (v->has6)
+		ipam_gateway(&v->subnet6, &gw6);
+	struct want_addr w[2] = {
+		{ .want = v->has4, .family = AF_INET, .plen = v->subnet4.plen, .addr = &gw4 },
+		{ .want = v->has6, .family = AF_INET6, .plen = v->subnet6.plen, .addr = &gw6 },
+	};
+	if ((r = ns_veth(&c)) == 0 && (r = ifindex = ns_dev_index(&c)) >= 0)
+		r = kfail(ob, kernel_addrs_fix(kb_of(ob), c.esk, ifindex, w, c.what));
+	if (r >= 0)
+		r = port_sync(ob, br, &(struct port_want){ .key = EXT_GW, .val = tv, .name = c.host,
+			      .relinked = c.relinked, .protect = true, .what = c.what });
+	ctx_close(&c);
+	return r;
 }
 
 static int ovs_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
@@ -743,13 +859,9 @@ static int ovs_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v
 		return r;
 	r = ep_link(&c);
 	if (r == 0)
-		r = ep_port(&c, br);
-	if (c.esk)
-		nl_socket_free(c.esk);
-	if (c.hsk)
-		nl_socket_free(c.hsk);
-	if (c.efd >= 0)
-		close(c.efd);
+		r = port_sync(ob, br, &(struct port_want){ .key = EXT_ENDPOINT, .val = c.tve,
+			      .name = c.host, .relinked = c.relinked, .what = c.what });
+	ctx_close(&c);
 	return r;
 }
 
@@ -791,6 +903,18 @@ static int ovs_endpoint_socket(struct vnet_backend *b, const char *t, const char
 	struct ovs_backend *ob = ob_of(b);
 
 	return kfail(ob, vb_endpoint_socket(ob->k, t, v, e, domain, type, protocol));
+}
+
+static int ovs_gateway_socket(struct vnet_backend *b, const char *t, const char *v, int domain,
+			      int type, int protocol)
+{
+	return kfail(ob_of(b), vb_gateway_socket(ob_of(b)->k, t, v, domain, type, protocol));
+}
+
+static int ovs_endpoint_etc(struct vnet_backend *b, const char *t, const char *v, const char *e,
+			    char *buf, size_t len)
+{
+	return kfail(ob_of(b), vb_endpoint_etc(ob_of(b)->k, t, v, e, buf, len));
 }
 
 static int ovs_endpoint_netns(struct vnet_backend *b, const char *t, const char *v,
@@ -879,6 +1003,9 @@ static int ovs_inventory(struct vnet_backend *b, struct vnet_inventory *out)
 		return kfail(ob, r);
 	for (i = 0; r == 0 && i < k.nendpoints; i++)
 		r = push(&out->endpoints, &out->nendpoints, k.endpoints[i]);
+	/* a gateway's namespace left without its bridge is a vnet to remove */
+	for (i = 0; r == 0 && i < k.nvnets; i++)
+		r = push(&out->vnets, &out->nvnets, k.vnets[i]);
 	for (size_t t = 0; t < 2; t++) {
 		json_object_foreach((json_t *)ovsdb_table(ob->db, tables[t]), u, row) {
 			const char *name = ovsdb_map_get(json_object_get(row, "external_ids"),
@@ -914,4 +1041,6 @@ const struct vnet_ops vnet_ovs_ops = {
 	.endpoint_policy = ovs_endpoint_policy,
 	.endpoint_denied = ovs_endpoint_denied,
 	.underlay_filter = ovs_underlay_filter,
+	.gateway_socket = ovs_gateway_socket,
+	.endpoint_etc = ovs_endpoint_etc,
 };

@@ -3,11 +3,12 @@
 # The ovs backend on one node, against an ovsdb-server and ovs-vswitchd of
 # the test's own (private database, run directory and log, in the host
 # namespace; only their pids are killed): reachability (ping, a TCP
-# transfer), two tenants with the same subnet kept apart (paired probes),
-# cs's rows visible to ovs-vsctl with their external_ids, a port deleted by
-# hand back after SIGHUP, a vnet across nodes refused without an underlay,
-# csd killed and restarted adopting its bridges (none twice) while traffic
-# flows, ovsdb-server restarted, delete leaving nothing.
+# transfer), names at the gateway, two tenants with the same subnet kept
+# apart (paired probes), cs's rows visible to ovs-vsctl with their
+# external_ids, a port deleted by hand back after SIGHUP, a vnet across
+# nodes refused without an underlay, csd killed and restarted adopting its
+# bridges (none twice) while traffic flows, ovsdb-server restarted, delete
+# leaving nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ovs_lib.sh"
 ovs_need
@@ -69,6 +70,11 @@ check "acme web reaches its db over udp" in_ep a acme/blue/web "$PROBE" udp 10.7
 check_not "acme web cannot reach umbrella's 10.7.0.9" \
 	in_ep a acme/blue/web "$PROBE" tcp 10.7.0.9 7000 500
 check "umbrella web reaches its 10.7.0.9" in_ep a umbrella/blue/web "$PROBE" tcp 10.7.0.9 7000
+out=$(in_ep a acme/blue/web getent hosts db)
+check "acme web resolves db by name at the vnet's gateway ($out)" grep -q "^10.7.0.3 " <<<"$out"
+out=$(in_ep a umbrella/blue/web getent hosts only)
+check "and umbrella's web its only ($out)" grep -q "^10.7.0.9 " <<<"$out"
+check_not "acme's web does not resolve umbrella's only" in_ep a acme/blue/web getent hosts only
 
 # a TCP transfer (the netdev datapath stalls TCP unless the namespace side
 # fills in its checksums)
@@ -188,7 +194,7 @@ for p in "${BG_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 wait "${BG_PIDS[@]}" 2>/dev/null
 check "no bridge left" test -z "$(vsctl list-br | grep "^$PFX")"
 check "no row with our prefix left" test -z "$(vsctl --bare --columns=name find Interface "external_ids:cs-prefix=$PFX")"
-check "no host link with our prefix left" test -z "$(ip -n "${PFX}ha" -o link | grep " $PFX[bex]")"
+check "no host link with our prefix left" test -z "$(ip -n "${PFX}ha" -o link | grep " $PFX[bexg]")"
 check "nothing leaked (no namespace with the prefix)" test -z "$(leaked)"
 
 # ovsdb-server gone: a clear error, csd stays up

@@ -6,7 +6,8 @@
 # own (netdev datapath; private database, run directory and logs; started
 # in the node's namespace; only their pids are killed), c a kernel node.
 # One vnet spans the three: ovs<->ovs (a, b) and ovs<->kernel (a, c) carry
-# pings, full-size packets and TCP both ways; a second tenant with the same
+# pings, full-size packets, TCP both ways and names (each node's gateway
+# answers its own endpoints, and no other node's); a second tenant with the same
 # subnet on the same nodes is kept apart (paired probes); the tunnels do
 # not flood what one peer sends to another (split horizon). Before that,
 # csd refuses a vnet across nodes while a's underlay is not on an OVS
@@ -117,6 +118,9 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "a realizes the file once its underlay is ready" ctl a endpoint show acme/blue/a1
+# (and the file applied again is taken: csd's names follow a change that
+# succeeded, not the failed ones before)
+check "apply on a, now that it is realized" eval "ctl a apply -f $TMP/world.json >/dev/null"
 
 # what a's OVS holds: one VXLAN port per other node, keyed by the VNI,
 # protected (split horizon)
@@ -172,6 +176,27 @@ for p in a:acme/blue/a1:b:acme/blue/b1:10.7.0.3 b:acme/blue/b1:a:acme/blue/a1:10
 		test "$got" -ge 2000000
 done
 
+# names, at each node's gateway (same address and MAC on every node,
+# answering its own node's endpoints only)
+out=$(in_ep a acme/blue/a1 getent hosts b1)
+check "ovs: a1 on a resolves b1 on b by name ($out)" grep -q "^10.7.0.3 " <<<"$out"
+out=$(in_ep c acme/blue/c1 getent hosts a1)
+check "kernel: c1 on c resolves a1 on a by name ($out)" grep -q "^10.7.0.2 " <<<"$out"
+out=$(in_ep b acme/blue/b1 getent hosts 10.7.0.4)
+check "ovs: b1 on b resolves c1's address back to its name ($out)" grep -q "c1.blue.acme.cs" <<<"$out"
+GWMAC=02:63:73:00:12:34   # 02:63:73 and VNI 4660
+check "b1 on b pings its gateway" ping_ok b acme/blue/b1 10.7.0.1
+mac=$(ip -n "$(pfx b).acme.blue.b1" neigh show 10.7.0.1 | awk '{print $5}')
+check "b1 resolved the gateway to its MAC ($mac)" test "$mac" = "$GWMAC"
+gwport=$(vsctl b get Interface "$(vsctl b --bare --columns=name find Port \
+	"external_ids:cs-gateway=acme/blue")" ofport)
+brb=$(vsctl b --bare --columns=name find Bridge "external_ids:cs-vnet=acme/blue")
+at=$(appctl b fdb/show "$brb" | awk -v m="$GWMAC" '$3 == m {print $1}')
+check "b's bridge knows the gateway's MAC on its own gateway port only ($at = $gwport)" \
+	test "$at" = "$gwport"
+check_not "c's vx0 never learned the gateway's MAC (no OVS gateway spoke to it)" \
+	grep -qi "^$GWMAC " <<<"$(bridge -n "$(pfx c).acme.blue" fdb show dev vx0)"
+
 # tenants apart: umbrella has the same subnet and addresses on the same nodes
 check_not "acme a1 on a cannot reach umbrella's 10.7.0.9 on b" \
 	in_ep a acme/blue/a1 "$PROBE" tcp 10.7.0.9 7000 500
@@ -184,7 +209,6 @@ check "umbrella a1 on a reaches its own 10.7.0.9 on b" \
 # would come last and move it)
 cmac=$(ip -n "$(pfx c).acme.blue.c1" link show eth0 | awk '/link\/ether/{print $2}')
 in_ep c acme/blue/c1 ping -q -b -c 10 -i 0.1 -W 1 10.7.0.255 >/dev/null 2>&1
-brb=$(vsctl b --bare --columns=name find Bridge "external_ids:cs-vnet=acme/blue")
 toc=$(vsctl b get Interface "$(vsctl b --bare --columns=name find Interface type=vxlan \
 	"external_ids:cs-peer=192.0.2.3" "external_ids:cs-vnet=acme/blue")" ofport)
 learnt=$(appctl b fdb/show "$brb" | awk -v m="$cmac" '$3 == m {print $1}')
