@@ -102,7 +102,15 @@ out=$(ctl a apply -f "$TMP/world.json" 2>&1)
 check "a vnet across nodes is refused while a's address is on its NIC, naming it (said: $out)" \
 	grep -q "leaves by eth0, which is not an OVS bridge's own port" <<<"$out"
 check "and the refusal made no bridge" test -z "$(vsctl a list-br)"
-underlay_bridge a 192.0.2.1
+# the address on an OVS bridge that has no uplink yet
+vsctl a add-br brphy -- set bridge brphy datapath_type=netdev
+ip -n "${PFX}ha" addr del 192.0.2.1/24 dev eth0
+ip -n "${PFX}ha" addr add 192.0.2.1/24 dev brphy
+ip -n "${PFX}ha" link set brphy up
+out=$(ctl a apply -f "$TMP/world.json" 2>&1)
+check "refused while that bridge has no uplink, saying add-port (said: $out)" \
+	grep -q "OVS bridge brphy .* has no port but its own: add the NIC" <<<"$out"
+vsctl a add-port brphy eth0
 out=$(ctl a apply -f "$TMP/world.json" 2>&1)
 check "refused while the NIC answers ARP itself, saying arp_ignore (said: $out)" \
 	grep -q "net.ipv4.conf.eth0.arp_ignore=1" <<<"$out"
