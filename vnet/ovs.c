@@ -333,6 +333,7 @@ static int ovs_open(const struct vnet_backend_config *cfg, struct vnet_backend *
 
 static int gw_ensure(struct ovs_backend *ob, const struct vnet_spec *v, const char *br,
 		     const char *tv);
+static void gw_unlink(struct ovs_backend *ob, const char *tv);
 
 struct peer_want {
 	const struct vnet_spec *v;
@@ -527,6 +528,7 @@ static int ovs_vnet_destroy(struct vnet_backend *b, const char *tenant, const ch
 		return r;
 	if (!(ops = json_array()))
 		return CS_ENOMEM;
+	gw_unlink(ob, tv);
 	rows = ovsdb_table(ob->db, "Bridge");
 	json_object_foreach((json_t *)rows, u, row) {
 		if (ours(ob, row, EXT_VNET, tv))
@@ -823,6 +825,22 @@ static int gw_ensure(struct ovs_backend *ob, const struct vnet_spec *v, const ch
 			      .relinked = c.relinked, .protect = true, .what = c.what });
 	ctx_close(&c);
 	return r;
+}
+
+/* The gateway's veth, deleted from the host's side now: deleting its
+ * namespace takes it only once the kernel has cleaned the namespace up,
+ * which may be seconds later. */
+static void gw_unlink(struct ovs_backend *ob, const char *tv)
+{
+	const json_t *port = find_ours(ob, "Port", EXT_GW, tv, NULL);
+	const char *name = port ? str_col(port, "name") : "";
+	struct nl_sock *sk;
+
+	if (strncmp(name, ob->prefix, strlen(ob->prefix)) || !(sk = nl_socket_alloc()))
+		return;
+	if (nl_connect(sk, NETLINK_ROUTE) == 0)
+		link_del(sk, name);
+	nl_socket_free(sk);
 }
 
 static int ovs_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
