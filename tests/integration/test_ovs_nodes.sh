@@ -7,12 +7,12 @@
 # in the node's namespace; only their pids are killed), c a kernel node.
 # One vnet spans the three: ovs<->ovs (a, b) and ovs<->kernel (a, c) carry
 # pings, full-size packets, TCP both ways and names (each node's gateway
-# answers its own endpoints, and no other node's); a second tenant with the same
-# subnet on the same nodes is kept apart (paired probes); the tunnels do
-# not flood what one peer sends to another (split horizon). Before that,
-# csd refuses a vnet across nodes while a's underlay is not on an OVS
-# bridge, saying what is missing, step by step. Delete leaves nothing in
-# OVS, in the links or in the namespaces.
+# answers its own endpoints, and no other node's); a second tenant with
+# the same subnet on the same nodes is kept apart (paired probes); the
+# tunnels do not flood what one peer sends to another (split horizon).
+# Before that, csd refuses a vnet across nodes while a's underlay is not
+# on an OVS bridge, saying what is missing, step by step. Delete leaves
+# nothing in OVS, in the links or in the namespaces.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ovs_lib.sh"
 ovs_need ovs-appctl iperf3
