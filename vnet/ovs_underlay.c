@@ -159,47 +159,58 @@ struct ctx {
 	size_t errlen;
 	const char *peer;	/* text */
 	const char *dev;	/* where the route to it leaves */
+	const char *bridge;	/* the OVS bridge it is the internal port of */
+	bool v4, uplink;
 };
 
-/*
- * The ports of bridge @br other than internal ones (the uplink): there
- * must be one, and none a kernel device that answers ARP for the node's
- * IPv4 addresses itself.
- */
-static int uplink_check(struct ctx *c, const json_t *br, bool v4)
+/* One interface of the underlay bridge: not internal, it is an uplink;
+ * a kernel device (type system) must not answer ARP itself. */
+static int iface_check(const char *uuid, void *arg)
 {
-	const char *bname = str_col(br, "name");
-	const json_t *ports = json_object_get(br, "ports"), *p, *i;
-	const char *u, *iu;
-	bool uplink = false;
+	struct ctx *c = arg;
+	const json_t *i = json_object_get(ovsdb_table(c->db, "Interface"), uuid);
+	const char *t = str_col(i, "type"), *n = str_col(i, "name");
+	int all, own;
 
-	json_object_foreach((json_t *)ovsdb_table(c->db, "Port"), u, p) {
-		if (!ovsdb_set_has_uuid(ports, u))
-			continue;
-		json_object_foreach((json_t *)ovsdb_table(c->db, "Interface"), iu, i) {
-			const char *t = str_col(i, "type"), *n = str_col(i, "name");
-			if (!ovsdb_set_has_uuid(json_object_get(p, "interfaces"), iu) ||
-			    !strcmp(t, "internal"))
-				continue;
-			uplink = true;
-			int all = sysctl_int("/proc/sys/net/ipv4/conf/%s/arp_ignore", "all");
-			bool sys = !*t || !strcmp(t, "system");
-			int dev = sys && strlen(n) < IFNAMSIZ && !strchr(n, '/') ?
-				  sysctl_int("/proc/sys/net/ipv4/conf/%s/arp_ignore", n) : -1;
-			if (v4 && dev >= 0 && all <= 0 && dev == 0) {
-				snprintf(c->err, c->errlen, "port %s of OVS bridge %s (the underlay) "
-					 "is a kernel device that answers ARP for this node's "
-					 "addresses with its own MAC, where ovs-vswitchd does not "
-					 "decapsulate VXLAN; make it not answer: sysctl -w "
-					 "net.ipv4.conf.%s.arp_ignore=1 (" HOWTO ")", n, bname, n);
-				return CS_EINVAL;
-			}
-		}
-	}
-	if (!uplink) {
+	if (!i || !strcmp(t, "internal"))
+		return 0;
+	c->uplink = true;
+	if (!c->v4 || (*t && strcmp(t, "system")) || strlen(n) >= IFNAMSIZ || strchr(n, '/'))
+		return 0;
+	all = sysctl_int("/proc/sys/net/ipv4/conf/%s/arp_ignore", "all");
+	own = sysctl_int("/proc/sys/net/ipv4/conf/%s/arp_ignore", n);
+	if (own != 0 || all > 0)
+		return 0;
+	snprintf(c->err, c->errlen, "port %s of OVS bridge %s (the underlay) is a kernel device "
+		 "that answers ARP for this node's addresses with its own MAC, where "
+		 "ovs-vswitchd does not decapsulate VXLAN; make it not answer: sysctl -w "
+		 "net.ipv4.conf.%s.arp_ignore=1 (" HOWTO ")", n, c->bridge, n);
+	return CS_EINVAL;
+}
+
+static int port_check(const char *uuid, void *arg)
+{
+	struct ctx *c = arg;
+	const json_t *p = json_object_get(ovsdb_table(c->db, "Port"), uuid);
+
+	return p ? ovsdb_set_each_uuid(json_object_get(p, "interfaces"), iface_check, c) : 0;
+}
+
+/* The ports of bridge @br other than internal ones (the uplink): there
+ * must be one, and none a kernel device that answers ARP for the node's
+ * IPv4 addresses itself. */
+static int uplink_check(struct ctx *c, const json_t *br)
+{
+	int r;
+
+	c->bridge = str_col(br, "name");
+	c->uplink = false;
+	if ((r = ovsdb_set_each_uuid(json_object_get(br, "ports"), port_check, c)) < 0)
+		return r;
+	if (!c->uplink) {
 		snprintf(c->err, c->errlen, "OVS bridge %s (the underlay, holding the route to "
 			 "%s) has no port but its own: add the NIC that leads to %s (ovs-vsctl "
-			 "add-port %s NIC) (" HOWTO ")", bname, c->peer, c->peer, bname);
+			 "add-port %s NIC) (" HOWTO ")", c->bridge, c->peer, c->peer, c->bridge);
 		return CS_EINVAL;
 	}
 	return 0;
@@ -207,7 +218,7 @@ static int uplink_check(struct ctx *c, const json_t *br, bool v4)
 
 /* The device the route to the peer leaves by is an OVS bridge's internal
  * port on the netdev datapath, with an uplink. */
-static int bridge_check(struct ctx *c, bool v4)
+static int bridge_check(struct ctx *c)
 {
 	const char *iu, *pu, *bu;
 	const json_t *br = NULL;
@@ -234,7 +245,7 @@ static int bridge_check(struct ctx *c, bool v4)
 			 str_col(br, "name"));
 		return CS_EINVAL;
 	}
-	return uplink_check(c, br, v4);
+	return uplink_check(c, br);
 }
 
 /* The route to @peer: through an OVS bridge, from this node's address. */
@@ -252,7 +263,8 @@ static int peer_check(struct ctx *c, const struct cs_addr *peer, const struct cs
 		return CS_EINVAL;
 	}
 	c->dev = dev;
-	if ((r = bridge_check(c, peer->family == AF_INET)) < 0)
+	c->v4 = peer->family == AF_INET;
+	if ((r = bridge_check(c)) < 0)
 		return r;
 	if (local && rt.src.family && cs_addr_cmp(&rt.src, local)) {
 		snprintf(c->err, c->errlen, "the route to node %s leaves by %s from %s, but this "
