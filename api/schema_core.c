@@ -23,6 +23,8 @@ static const struct schema_key core_keys[] = {
 	{ SCHEMA_ENDPOINT, "node", ST_NAME, .doc = "node the endpoint lives on (default: this node)" },
 	{ SCHEMA_ENDPOINT, "address", ST_ADDRS, .doc = "fixed address(es) (default: allocated)" },
 	{ SCHEMA_ENDPOINT, "groups", ST_NAME_LIST, .doc = "policy groups, comma-separated" },
+	{ SCHEMA_ENDPOINT, "netns", ST_STRING, .doc = "attach this existing network namespace (a path; cs-ctl passes it opened) instead of making one" },
+	{ SCHEMA_ENDPOINT, "ifname", ST_STRING, .doc = "name of the endpoint's interface in an attached namespace (default eth0)" },
 	{ SCHEMA_ENDPOINT, "publish", ST_STRING_LIST, .doc = "[HOSTADDR:]HOSTPORT:PORT[/tcp|/udp] forwarded on the endpoint's node, comma-separated" },
 
 	{ SCHEMA_NODE, "underlay", ST_ADDR_PORT, .doc = "underlay address of the node, with the UDP port its VXLAN listens on when not 4789 (\"127.0.0.1:4790\", \"[::1]:4790\")" },

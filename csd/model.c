@@ -143,6 +143,10 @@ int model_endpoint_spec(const char *name, const json_t *doc, struct endpoint_spe
 			out->addr6 = a;
 		}
 	}
+	const json_t *spec = json_object_get(doc, "spec");
+	/* in a namespace someone else made (ops_endpoint.c attaches it) */
+	out->attached = json_object_get(spec, "netns") != NULL;
+	out->ifname = json_string_value(json_object_get(spec, "ifname"));
 	char why[256];
 	json_array_foreach(json_object_get(json_object_get(doc, "spec"), "publish"), i, el)
 		if (out->npublish < VNET_PUBLISH_MAX &&

@@ -72,5 +72,9 @@ json_t *model_count(struct csd *d, const char *prefix, int depth);
 /* Create an endpoint (validated, allocated, stored, realized here). */
 int endpoint_create(struct csd_req *r, const char *t, const char *v, const char *e,
 		    const json_t *spec, bool ephemeral, json_t **doc);
+/* The same, attaching network namespace @nsfd (key "netns": the fd the
+ * caller passed, or -1 for csd to open the path, administrators only). */
+int endpoint_create_in(struct csd_req *r, const char *t, const char *v, const char *e,
+		       const json_t *spec, bool ephemeral, int nsfd, json_t **out);
 
 #endif

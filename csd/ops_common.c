@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
 #include "qos.h"
@@ -440,6 +441,16 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 	} else {
 		up = false;
 	}
-	json_object_set_new(o, "state", json_string(up ? "up" : "down"));
+	/* attached to a namespace that is gone (csd's hold on it lost: a
+	 * reboot): nothing here makes it again; delete the endpoint */
+	if (!up && json_object_get(json_object_get(doc, "spec"), "netns")) {
+		int fd = vb_endpoint_netns(d->backend, t, v, e);
+		if (fd >= 0)
+			close(fd);
+		else if (fd == CS_ENOENT)
+			json_object_set_new(o, "state", json_string("gone"));
+	}
+	if (!json_object_get(o, "state"))
+		json_object_set_new(o, "state", json_string(up ? "up" : "down"));
 	return o;
 }

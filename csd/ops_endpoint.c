@@ -5,6 +5,7 @@
  * by SCM_RIGHTS), endpoint.netns (for exec) and resolve.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "qos.h"
 #include "policy.h"
 #include "resources/qos_spec.h"
+#include "vnet/netns.h"
 
 /* Start time of a process (clock ticks since boot), 0 if it is gone. */
 static unsigned long long pid_start(pid_t pid)
@@ -117,222 +119,363 @@ static int fixed_addresses(struct csd_req *r, const char *what, const json_t *sp
 	return ret;
 }
 
-int endpoint_create(struct csd_req *r, const char *t, const char *v, const char *e,
-		    const json_t *spec, bool ephemeral, json_t **out)
+/* What creating one endpoint works on (endpoint_create and its parts). */
+struct ep_new {
+	const char *t, *v, *e;
+	char what[160], key[KEY_MAX];
+	const json_t *spec;     /* the caller's, or own_spec */
+	json_t *vdoc, *own_spec, *doc;
+	const char *node;
+	struct cs_prefix subnets[2];
+	struct cs_addr fixed[2];
+	bool have[2];
+	int nsub;
+	bool ephemeral;
+	int nsfd;               /* the namespace to attach (key "netns"), or -1 */
+};
+
+/* Where it lives, checked against the vnet's nodes and the store's reach. */
+static int ep_place(struct csd_req *r, struct ep_new *c)
 {
 	struct csd *d = r->d;
-	char what[160], key[KEY_MAX], vkey[KEY_MAX], err[2048];
-	json_t *vdoc = NULL, *doc = NULL, *own_spec = NULL;
-	struct cs_prefix subnets[2];
-	struct cs_addr fixed[2], *used = NULL;
-	bool have[2];
-	size_t nused = 0;
-	char *text = NULL;
-	int nsub, ret;
-	/* a reservation is admitted in the transaction that stores it */
-	const json_t *qos = json_object_get(spec, "qos");
-	struct qos_txn qt = { 0 };
-	struct store_cmp *cmps = NULL;
+	char err[2048];
+	int ret;
 
-	*out = NULL;
-	snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
-	key_vnet(vkey, t, v);
-	if ((ret = model_get(d, vkey, &vdoc, NULL)) < 0) {
-		if (ret == CS_ENOENT)
-			return req_fail(r, ret, "%s: vnet %s/%s does not exist; create it first", what,
-					t, v);
-		return req_store_fail(r, ret, what);
-	}
-	nsub = model_vnet_subnets(vdoc, subnets);
-	if ((ret = fixed_addresses(r, what, spec, subnets, nsub, fixed, have)) < 0)
-		goto out;
-	const char *node = json_string_value(json_object_get(spec, "node"));
-	if (!node)
-		node = d->cfg.node;
-	if (strcmp(node, d->cfg.node) && !csd_store_shared(d)) {
+	c->node = json_string_value(json_object_get(c->spec, "node"));
+	if (!c->node)
+		c->node = d->cfg.node;
+	if (strcmp(c->node, d->cfg.node) && !csd_store_shared(d))
 		/* nothing would tell that node: its csd reads a store of its own */
-		ret = req_fail(r, CS_EINVAL, "%s: node %s is not this node (%s), and each node has "
-			       "a store of its own; declare the endpoint in an overlay file applied "
-			       "on every node, or create it through node %s's csd", what, node,
-			       d->cfg.node, node);
-		goto out;
-	}
-	bool all_fixed = nsub > 0;
-	for (int s = 0; s < nsub; s++)
-		all_fixed = all_fixed && have[s];
-	if (model_vnet_nnodes(vdoc) > 1 && !csd_store_shared(d) && !all_fixed) {
-		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s spans several nodes, each with a store "
-			       "of its own, so an address allocated here could be given out on "
-			       "another node too; give the endpoint a fixed address, or declare it "
-			       "in the overlay file applied on every node", what, t, v);
-		goto out;
-	}
-	if (model_vnet_nnodes(vdoc) > 1 && !json_object_get(spec, "node")) {
+		return req_fail(r, CS_EINVAL, "%s: node %s is not this node (%s), and each node "
+				"has a store of its own; declare the endpoint in an overlay file "
+				"applied on every node, or create it through node %s's csd", c->what,
+				c->node, d->cfg.node, c->node);
+	bool all_fixed = c->nsub > 0;
+	for (int s = 0; s < c->nsub; s++)
+		all_fixed = all_fixed && c->have[s];
+	if (model_vnet_nnodes(c->vdoc) > 1 && !csd_store_shared(d) && !all_fixed)
+		return req_fail(r, CS_EINVAL, "%s: vnet %s/%s spans several nodes, each with a "
+				"store of its own, so an address allocated here could be given out "
+				"on another node too; give the endpoint a fixed address, or declare "
+				"it in the overlay file applied on every node", c->what, c->t, c->v);
+	if (model_vnet_nnodes(c->vdoc) > 1 && !json_object_get(c->spec, "node")) {
 		/* declared where it lives, so that export gives a file apply takes
 		 * back (a vnet across nodes needs each endpoint's node) */
-		if (!(own_spec = json_deep_copy(spec))) {
-			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
-			goto out;
-		}
-		json_object_set_new(own_spec, "node", json_string(node));
-		spec = own_spec;
+		if (!(c->own_spec = json_deep_copy(c->spec)))
+			return req_fail(r, CS_ENOMEM, "%s: out of memory", c->what);
+		json_object_set_new(c->own_spec, "node", json_string(c->node));
+		c->spec = c->own_spec;
 	}
-	if (!model_vnet_here(d, vdoc) && !strcmp(node, d->cfg.node)) {
-		ret = req_fail(r, CS_EINVAL, "%s: vnet %s/%s does not span this node (%s); add %s "
-			       "to its nodes or open the endpoint on one of them", what, t, v,
-			       d->cfg.node, d->cfg.node);
-		goto out;
-	}
-	const json_t *publish = json_object_get(spec, "publish");
+	if (!model_vnet_here(d, c->vdoc) && !strcmp(c->node, d->cfg.node))
+		return req_fail(r, CS_EINVAL, "%s: vnet %s/%s does not span this node (%s); add "
+				"%s to its nodes or open the endpoint on one of them", c->what, c->t,
+				c->v, d->cfg.node, d->cfg.node);
+	const json_t *publish = json_object_get(c->spec, "publish");
 	if (json_array_size(publish)) {
 		char tve[3 * (CS_NAME_MAX + 1)];
-		snprintf(tve, sizeof(tve), "%s/%s/%s", t, v, e);
-		if ((ret = publish_check(d, r->who, tve, node, publish, NULL, err, sizeof(err))) < 0) {
-			ret = req_fail(r, ret, "%s: publish: %s", what, err);
-			goto out;
-		}
+		snprintf(tve, sizeof(tve), "%s/%s/%s", c->t, c->v, c->e);
+		ret = publish_check(d, r->who, tve, c->node, publish, NULL, err, sizeof(err));
+		if (ret < 0)
+			return req_fail(r, ret, "%s: publish: %s", c->what, err);
 	}
-	key_endpoint(key, t, v, e);
-	for (int attempt = 0; attempt < 16; attempt++) {
-		struct cs_addr addr[2];
-		char abuf[2][CS_ADDRSTRLEN], akey[2][KEY_MAX];
-		free(used);
-		if ((ret = used_addresses(d, t, v, &used, &nused)) < 0) {
-			ret = req_store_fail(r, ret, what);
-			goto out;
-		}
-		json_t *addrs = json_array();
-		for (int s = 0; s < nsub; s++) {
-			if (have[s]) {
-				addr[s] = fixed[s];
-			} else if ((ret = ipam_alloc(&subnets[s], used, nused, &addr[s])) < 0) {
-				json_decref(addrs);
-				ret = req_fail(r, ret, "%s: no free address left in %s", what,
-					       cs_prefix_format(&subnets[s], abuf[0]));
-				goto out;
-			}
-			cs_addr_format(&addr[s], abuf[s]);
-			key_addr(akey[s], t, v, abuf[s]);
-			json_array_append_new(addrs, json_string(abuf[s]));
-		}
-		json_decref(doc);
-		doc = json_pack("{s:O, s:o, s:s, s:I, s:b}", "spec", spec, "addresses", addrs,
-				"node", node, "owner", (json_int_t)r->who->uid, "ephemeral",
-				ephemeral);
-		if (ephemeral) {
-			json_object_set_new(doc, "pid", json_integer(r->who->pid));
-			json_object_set_new(doc, "pid_start",
-					    json_integer((json_int_t)pid_start(r->who->pid)));
-		}
-		free(text);
-		text = json_dumps(doc, JSON_COMPACT);
-		char ename[CS_NAME_MAX + 3];
-		snprintf(ename, sizeof(ename), "\"%s\"", e);
-		qos_txn_clear(&qt);
-		if (qos && (ret = qos_admit(d, t, v, e, qos, &qt, err, sizeof(err))) < 0) {
-			ret = req_fail(r, ret, "%s", err);
-			goto out;
-		}
-		struct quota_txn quo;
-		if ((ret = quota_check(d, t, "endpoints", &quo, err, sizeof(err))) < 0) {
-			ret = req_fail(r, ret, "%s: %s", what, err);
-			goto out;
-		}
-		struct charge_txn ch;
-		if ((ret = charge_txn(d, r->who, key, &ch, err, sizeof(err))) < 0) {
-			ret = req_fail(r, ret, "%s: %s", what, err);
-			goto out;
-		}
-		free(cmps);
-		if (!(cmps = calloc(5 + qt.ncmps, sizeof(*cmps)))) {
-			ret = req_fail(r, CS_ENOMEM, "%s: out of memory", what);
-			goto out;
-		}
-		if (ch.active) {
-			charge_mark(doc, r->who);
-			free(text);
-			text = json_dumps(doc, JSON_COMPACT);
-		}
-		struct store_op ops[7] = { { STORE_PUT, key, text } };
-		size_t n = 1;
-		cmps[0] = (struct store_cmp){ key, 0 };
-		for (int s = 0; s < nsub; s++, n++) {
-			cmps[n] = (struct store_cmp){ akey[s], 0 };
-			ops[n] = (struct store_op){ STORE_PUT, akey[s], ename };
-		}
-		size_t nops = n;
-		if (qos) {
-			memcpy(cmps + n, qt.cmps, qt.ncmps * sizeof(*cmps));
-			n += qt.ncmps;
-			ops[nops++] = qt.op;
-		}
-		if (quo.active) {
-			cmps[n++] = quo.cmp;
-			ops[nops++] = quo.op;
-		}
-		if (ch.active) {
-			cmps[n++] = ch.cmp;
-			ops[nops++] = ch.ops[0];
-			ops[nops++] = ch.ops[1];
-		}
-		struct store_txn txn = { cmps, n, ops, nops };
-		ret = store_txn(d->store, &txn, NULL);
-		if (ret != CS_ECONFLICT)
-			break;
-		struct store_kv kv = { 0 };
-		if (store_get(d->store, key, &kv) == 0) {
-			store_kv_clear(&kv);
-			ret = req_fail(r, CS_EEXIST, "%s: already exists", what);
-			goto out;
-		}
-		for (int s = 0; s < nsub; s++) {
-			if (have[s] && store_get(d->store, akey[s], &kv) == 0) {
-				/* the value is the holder's name as a JSON string */
-				json_t *holder = json_loads(kv.value, JSON_DECODE_ANY, NULL);
-				ret = req_fail(r, CS_EEXIST, "%s: address %s is already used by "
-					       "endpoint %s/%s/%s", what, abuf[s], t, v,
-					       json_string_value(holder) ?: kv.value);
-				json_decref(holder);
-				store_kv_clear(&kv);
-				goto out;
-			}
-		}
-		/* someone took the allocated address meanwhile: allocate again */
+	return 0;
+}
+
+/*
+ * Key "netns": the namespace to attach, into c->nsfd. csd is root, so it
+ * opens a path only for an administrator; anyone else passes the namespace
+ * opened (@fd, by SCM_RIGHTS), and only one whose user namespace the
+ * caller owns (its own unprivileged namespaces, a rootless runtime's):
+ * otherwise any user could open another's container's namespace, or the
+ * node's, and have cs put an interface and routes there.
+ */
+static int ep_attach_fd(struct csd_req *r, struct ep_new *c, int fd)
+{
+	const char *path = json_string_value(json_object_get(c->spec, "netns"));
+	const char *ifname = json_string_value(json_object_get(c->spec, "ifname"));
+	bool admin = authz_admin(r->who);
+	unsigned int owner;
+	char err[256];
+
+	if (!path && ifname)
+		return req_fail(r, CS_EINVAL, "%s: ifname names the interface in an attached "
+				"namespace; give netns PATH too, or leave ifname out", c->what);
+	if (!path)
+		return 0;
+	if (ifname && !vnet_ifname_valid(ifname))
+		return req_fail(r, CS_EINVAL, "%s: ifname \"%s\" is not an interface name (1-15 "
+				"characters, no '/', ':' or white space, not lo)", c->what, ifname);
+	if (strcmp(c->node, r->d->cfg.node))
+		return req_fail(r, CS_EINVAL, "%s: netns attaches a namespace of this node (%s), "
+				"not of node %s; create the endpoint through that node's csd",
+				c->what, r->d->cfg.node, c->node);
+	if (fd < 0 && !admin)
+		return req_fail(r, CS_EPERM, "%s: netns %s: only administrators may name a "
+				"namespace by its path (csd would open it as root); pass it opened "
+				"instead (cs-ctl endpoint create opens PATH as you and passes it)",
+				c->what, path);
+	c->nsfd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+	if (c->nsfd < 0)
+		return req_fail(r, CS_EINVAL, "%s: netns %s: cannot open it: %s", c->what, path,
+				strerror(errno));
+	if (netns_check_fd(c->nsfd, err, sizeof(err)) < 0)
+		return req_fail(r, CS_EINVAL, "%s: netns %s: %s", c->what, path, err);
+	if (!admin && (netns_owner_uid(c->nsfd, &owner) < 0 || owner != r->who->uid))
+		return req_fail(r, CS_EPERM, "%s: netns %s: the namespace is not yours (its user "
+				"namespace is owned by uid %u): attach a namespace you made (e.g. "
+				"with unshare -rn, or a rootless container's)", c->what, path, owner);
+	return 0;
+}
+
+/* The endpoint's document, its addresses and charges stored in one
+ * transaction, allocating again when another took an address meanwhile. */
+static int ep_store(struct csd_req *r, struct ep_new *c);
+
+/* Attach its namespace and realize it here, or undo the stored endpoint. */
+static int ep_realize(struct csd_req *r, struct ep_new *c)
+{
+	struct csd *d = r->d;
+	char err[2048];
+	int ret = 0;
+
+	if (strcmp(c->node, d->cfg.node))
+		return 0;
+	if (c->nsfd >= 0) {
+		ret = vb_endpoint_attach(d->backend, c->t, c->v, c->e, c->nsfd,
+					 json_string_value(json_object_get(c->spec, "ifname")));
+		if (ret == CS_ENOTSUP)
+			snprintf(err, sizeof(err), "%s: netns: the %s backend cannot attach "
+				 "namespaces", c->what, vb_name(d->backend));
+		else if (ret < 0)
+			backend_why(d, c->what, err, sizeof(err));
 	}
+	if (ret == 0)
+		ret = realize_endpoint(d, c->t, c->v, c->e, c->vdoc, c->doc, err, sizeof(err));
 	if (ret < 0) {
-		ret = req_store_fail(r, ret, what);
-		goto out;
-	}
-	if (!strcmp(node, d->cfg.node) &&
-	    (ret = realize_endpoint(d, t, v, e, vdoc, doc, err, sizeof(err))) < 0) {
-		const char *const prefixes[] = { key };
+		const char *const prefixes[] = { c->key };
 		char e2[256];
+		/* an attached namespace is left as found (destroy removes only ours) */
 		model_delete_tree(d, prefixes, 1, e2, sizeof(e2));
-		ret = req_fail(r, ret, "%s", err);
-		goto out;
+		return req_fail(r, ret, "%s", err);
 	}
+	return 0;
+}
+
+int endpoint_create_in(struct csd_req *r, const char *t, const char *v, const char *e,
+		       const json_t *spec, bool ephemeral, int nsfd, json_t **out)
+{
+	struct csd *d = r->d;
+	struct ep_new c = { .t = t, .v = v, .e = e, .spec = spec, .ephemeral = ephemeral,
+			    .nsfd = -1 };
+	char vkey[KEY_MAX], err[2048];
+	int ret;
+
+	*out = NULL;
+	snprintf(c.what, sizeof(c.what), "endpoint %s/%s/%s", t, v, e);
+	key_vnet(vkey, t, v);
+	if ((ret = model_get(d, vkey, &c.vdoc, NULL)) < 0) {
+		if (ret == CS_ENOENT)
+			return req_fail(r, ret, "%s: vnet %s/%s does not exist; create it first",
+					c.what, t, v);
+		return req_store_fail(r, ret, c.what);
+	}
+	c.nsub = model_vnet_subnets(c.vdoc, c.subnets);
+	key_endpoint(c.key, t, v, e);
+	if ((ret = fixed_addresses(r, c.what, spec, c.subnets, c.nsub, c.fixed, c.have)) < 0 ||
+	    (ret = ep_place(r, &c)) < 0 || (ret = ep_attach_fd(r, &c, nsfd)) < 0 ||
+	    (ret = ep_store(r, &c)) < 0 || (ret = ep_realize(r, &c)) < 0)
+		goto out;
 	/* its share, or its reservation, and its siblings' shares */
-	if (qos_capacity(json_object_get(vdoc, "spec")) &&
+	if (qos_capacity(json_object_get(c.vdoc, "spec")) &&
 	    realize_vnet_qos(d, t, v, NULL, NULL, err, sizeof(err)) < 0)
-		log_warn("%s: %s (the reconciler retries)", what, err);
+		log_warn("%s: %s (the reconciler retries)", c.what, err);
 	/* its own ingress, and its siblings' rules that name it or its groups;
 	 * a vnet without rules has none to change (and a new endpoint none
 	 * to remove) */
-	if (json_object_get(json_object_get(vdoc, "spec"), "policy") &&
-	    realize_vnet_policy(d, t, v, vdoc, NULL, err, sizeof(err)) < 0)
-		log_warn("%s: %s (the reconciler retries)", what, err);
-	log_info("%s created (%s) by uid %u", what, json_string_value(json_array_get(
-		 json_object_get(doc, "addresses"), 0)) ?: "no address", (unsigned)r->who->uid);
-	*out = doc;
-	doc = NULL;
+	if (json_object_get(json_object_get(c.vdoc, "spec"), "policy") &&
+	    realize_vnet_policy(d, t, v, c.vdoc, NULL, err, sizeof(err)) < 0)
+		log_warn("%s: %s (the reconciler retries)", c.what, err);
+	log_info("%s created (%s%s%s) by uid %u", c.what, json_string_value(json_array_get(
+		 json_object_get(c.doc, "addresses"), 0)) ?: "no address",
+		 c.nsfd >= 0 ? ", attached to " : "",
+		 c.nsfd >= 0 ? json_string_value(json_object_get(c.spec, "netns")) : "",
+		 (unsigned)r->who->uid);
+	*out = c.doc;
+	c.doc = NULL;
 out:
-	free(text);
+	if (c.nsfd >= 0)
+		close(c.nsfd);
+	json_decref(c.doc);
+	json_decref(c.vdoc);
+	json_decref(c.own_spec);
+	return ret;
+}
+
+int endpoint_create(struct csd_req *r, const char *t, const char *v, const char *e,
+		    const json_t *spec, bool ephemeral, json_t **out)
+{
+	return endpoint_create_in(r, t, v, e, spec, ephemeral, -1, out);
+}
+
+/* One attempt's document into c->doc and its text into *text. */
+static int ep_doc(struct csd_req *r, struct ep_new *c, const struct cs_addr *addr,
+		  char **text)
+{
+	json_t *addrs = json_array();
+	char abuf[CS_ADDRSTRLEN];
+
+	for (int s = 0; s < c->nsub; s++)
+		json_array_append_new(addrs, json_string(cs_addr_format(&addr[s], abuf)));
+	json_decref(c->doc);
+	c->doc = json_pack("{s:O, s:o, s:s, s:I, s:b}", "spec", c->spec, "addresses", addrs,
+			   "node", c->node, "owner", (json_int_t)r->who->uid, "ephemeral",
+			   c->ephemeral);
+	if (!c->doc)
+		return req_fail(r, CS_ENOMEM, "%s: out of memory", c->what);
+	if (c->ephemeral) {
+		json_object_set_new(c->doc, "pid", json_integer(r->who->pid));
+		json_object_set_new(c->doc, "pid_start",
+				    json_integer((json_int_t)pid_start(r->who->pid)));
+	}
+	free(*text);
+	*text = json_dumps(c->doc, JSON_COMPACT);
+	return *text ? 0 : req_fail(r, CS_ENOMEM, "%s: out of memory", c->what);
+}
+
+/* After a conflict: an error naming what exists already, or 0 to retry. */
+static int ep_conflict(struct csd_req *r, struct ep_new *c, char akey[][KEY_MAX],
+		       char abuf[][CS_ADDRSTRLEN])
+{
+	struct store_kv kv = { 0 };
+	struct csd *d = r->d;
+
+	if (store_get(d->store, c->key, &kv) == 0) {
+		store_kv_clear(&kv);
+		return req_fail(r, CS_EEXIST, "%s: already exists", c->what);
+	}
+	for (int s = 0; s < c->nsub; s++) {
+		if (c->have[s] && store_get(d->store, akey[s], &kv) == 0) {
+			/* the value is the holder's name as a JSON string */
+			json_t *holder = json_loads(kv.value, JSON_DECODE_ANY, NULL);
+			int ret = req_fail(r, CS_EEXIST, "%s: address %s is already used by "
+					   "endpoint %s/%s/%s", c->what, abuf[s], c->t, c->v,
+					   json_string_value(holder) ?: kv.value);
+			json_decref(holder);
+			store_kv_clear(&kv);
+			return ret;
+		}
+	}
+	return 0;
+}
+/* Addresses for one attempt: the fixed ones, the rest allocated. */
+static int ep_addrs(struct csd_req *r, struct ep_new *c, struct cs_addr *addr,
+		    char akey[][KEY_MAX], char abuf[][CS_ADDRSTRLEN])
+{
+	struct cs_addr *used = NULL;
+	size_t nused = 0;
+	int ret;
+
+	if ((ret = used_addresses(r->d, c->t, c->v, &used, &nused)) < 0)
+		return req_store_fail(r, ret, c->what);
+	for (int s = 0; s < c->nsub; s++) {
+		if (c->have[s]) {
+			addr[s] = c->fixed[s];
+		} else if ((ret = ipam_alloc(&c->subnets[s], used, nused, &addr[s])) < 0) {
+			free(used);
+			return req_fail(r, ret, "%s: no free address left in %s", c->what,
+					cs_prefix_format(&c->subnets[s], abuf[0]));
+		}
+		cs_addr_format(&addr[s], abuf[s]);
+		key_addr(akey[s], c->t, c->v, abuf[s]);
+	}
 	free(used);
+	return 0;
+}
+
+/* One transaction: the document, its addresses, its reservation (admitted
+ * in the transaction that stores it), the tenant's quota and the
+ * caller's charges. The store's answer (CS_ECONFLICT: try again). */
+static int ep_txn(struct csd_req *r, struct ep_new *c, char akey[][KEY_MAX], char **text)
+{
+	struct csd *d = r->d;
+	const json_t *qos = json_object_get(c->spec, "qos");
+	struct qos_txn qt = { 0 };
+	struct store_cmp *cmps = NULL;
+	struct quota_txn quo;
+	struct charge_txn ch;
+	char err[2048], ename[CS_NAME_MAX + 3];
+	int ret;
+
+	snprintf(ename, sizeof(ename), "\"%s\"", c->e);
+	if (qos && (ret = qos_admit(d, c->t, c->v, c->e, qos, &qt, err, sizeof(err))) < 0) {
+		ret = req_fail(r, ret, "%s", err);
+		goto out;
+	}
+	if ((ret = quota_check(d, c->t, "endpoints", &quo, err, sizeof(err))) < 0 ||
+	    (ret = charge_txn(d, r->who, c->key, &ch, err, sizeof(err))) < 0) {
+		ret = req_fail(r, ret, "%s: %s", c->what, err);
+		goto out;
+	}
+	if (!(cmps = calloc(5 + qt.ncmps, sizeof(*cmps)))) {
+		ret = req_fail(r, CS_ENOMEM, "%s: out of memory", c->what);
+		goto out;
+	}
+	if (ch.active) {
+		charge_mark(c->doc, r->who);
+		free(*text);
+		*text = json_dumps(c->doc, JSON_COMPACT);
+	}
+	struct store_op ops[7] = { { STORE_PUT, c->key, *text } };
+	size_t n = 1;
+	cmps[0] = (struct store_cmp){ c->key, 0 };
+	for (int s = 0; s < c->nsub; s++, n++) {
+		cmps[n] = (struct store_cmp){ akey[s], 0 };
+		ops[n] = (struct store_op){ STORE_PUT, akey[s], ename };
+	}
+	size_t nops = n;
+	if (qos) {
+		memcpy(cmps + n, qt.cmps, qt.ncmps * sizeof(*cmps));
+		n += qt.ncmps;
+		ops[nops++] = qt.op;
+	}
+	if (quo.active) {
+		cmps[n++] = quo.cmp;
+		ops[nops++] = quo.op;
+	}
+	if (ch.active) {
+		cmps[n++] = ch.cmp;
+		ops[nops++] = ch.ops[0];
+		ops[nops++] = ch.ops[1];
+	}
+	struct store_txn txn = { cmps, n, ops, nops };
+	ret = store_txn(d->store, &txn, NULL);
+	if (ret < 0 && ret != CS_ECONFLICT)
+		ret = req_store_fail(r, ret, c->what);
+out:
 	free(cmps);
 	qos_txn_clear(&qt);
-	json_decref(doc);
-	json_decref(vdoc);
-	json_decref(own_spec);
+	return ret;
+}
+
+static int ep_store(struct csd_req *r, struct ep_new *c)
+{
+	char *text = NULL;
+	int ret = CS_ECONFLICT;
+
+	for (int attempt = 0; attempt < 16 && ret == CS_ECONFLICT; attempt++) {
+		struct cs_addr addr[2];
+		char abuf[2][CS_ADDRSTRLEN], akey[2][KEY_MAX];
+		if ((ret = ep_addrs(r, c, addr, akey, abuf)) < 0 ||
+		    (ret = ep_doc(r, c, addr, &text)) < 0)
+			break;
+		ret = ep_txn(r, c, akey, &text);
+		/* someone took the allocated address meanwhile: allocate again */
+		if (ret == CS_ECONFLICT && ep_conflict(r, c, akey, abuf) < 0)
+			ret = CS_EEXIST;
+	}
+	if (ret == CS_ECONFLICT)
+		ret = req_store_fail(r, ret, c->what);
+	free(text);
 	return ret;
 }
 
@@ -344,8 +487,12 @@ static json_t *view_one(struct csd *d, const char *t, const char *v, const char 
 	return view_endpoint(d, t, v, e, doc, NULL);
 }
 
+/* server.c */
+int client_take_fds(struct client *c, int fds[CS_WIRE_MAX_FDS]);
+
 static int ep_create(struct csd_req *r)
 {
+	int fds[CS_WIRE_MAX_FDS], nfds = 0;
 	name_t p[3];
 	json_t *tdoc = NULL, *spec = NULL, *doc = NULL;
 	char what[160];
@@ -354,12 +501,23 @@ static int ep_create(struct csd_req *r)
 	if ((ret = req_path(r, "name", 3, p)) < 0)
 		return ret;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", p[0], p[1], p[2]);
+	/* the namespace to attach (key "netns"), opened by the caller */
+	nfds = r->client ? client_take_fds(r->client, fds) : 0;
 	if ((ret = req_vnet(r, p[0], p[1], &tdoc, NULL)) < 0 ||
-	    (ret = req_spec(r, SCHEMA_ENDPOINT, what, &spec)) < 0 ||
-	    (ret = endpoint_create(r, p[0], p[1], p[2], spec, false, &doc)) < 0)
+	    (ret = req_spec(r, SCHEMA_ENDPOINT, what, &spec)) < 0)
+		goto out;
+	if (nfds > 1 || (nfds == 1 && !json_object_get(spec, "netns"))) {
+		ret = req_fail(r, CS_EINVAL, "%s: endpoint.create takes one fd, the namespace "
+			       "named by key netns, and only with it", what);
+		goto out;
+	}
+	if ((ret = endpoint_create_in(r, p[0], p[1], p[2], spec, false, nfds ? fds[0] : -1,
+				      &doc)) < 0)
 		goto out;
 	r->result = view_one(r->d, p[0], p[1], p[2], doc);
 out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 	json_decref(doc);
 	json_decref(spec);
 	json_decref(tdoc);

@@ -46,6 +46,10 @@ static const struct fixed_key fixed_keys[] = {
 	  "create, set or delete" },
 	{ SCHEMA_ENDPOINT, "node", "the endpoint lives on its node; delete it and create it "
 	  "again on the other node" },
+	{ SCHEMA_ENDPOINT, "netns", "the endpoint lives in the namespace it was attached to; "
+	  "delete it and create it again with the other namespace" },
+	{ SCHEMA_ENDPOINT, "ifname", "the interface is made with its name when the namespace is "
+	  "attached; delete the endpoint and create it again" },
 };
 
 /* The first part of dotted @path ("qos" of "qos.rate") into @out. */

@@ -25,6 +25,7 @@ struct cs {
 	int64_t monitor_id; /* the monitor request's id, 0 before cs_monitor_open() */
 	char *error;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int send_fd;        /* an fd the next request carries (cs_endpoint_create_netns), or -1 */
 };
 
 struct cs_endpoint {
@@ -109,7 +110,8 @@ static int exchange(cs_t *cs, const char *op, int64_t id, const char *text, size
 			  len, CS_WIRE_MSG_MAX_DEFAULT);
 		return CS_ETOOBIG;
 	}
-	if ((r = cs_wire_send(cs->fd, text, len, NULL, 0)) < 0 ||
+	if ((r = cs_wire_send(cs->fd, text, len, cs->send_fd >= 0 ? &cs->send_fd : NULL,
+			      cs->send_fd >= 0)) < 0 ||
 	    (r = cs_wire_recv(cs->fd, CS_WIRE_MSG_MAX_DEFAULT, &reply, &len, fds, &nfds)) < 0) {
 		if ((r = last_word(cs)) < 0)
 			goto out;
@@ -202,6 +204,7 @@ CS_EXPORT int cs_open(const char *socket_path, cs_t **out)
 	if (!(cs = calloc(1, sizeof(*cs))))
 		return CS_ENOMEM;
 	cs->next_id = 1;
+	cs->send_fd = -1;
 	strcpy(cs->path, path);
 	strcpy(sa.sun_path, path);
 	cs->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -421,6 +424,21 @@ MGMT_CALLS(vnet)
 MGMT_CALLS(endpoint)
 MGMT_CALLS(reservation)
 MGMT_SET(tenant)
+
+CS_EXPORT int cs_endpoint_create_netns(cs_t *cs, const char *name, const char *spec_json,
+				       int netns_fd)
+{
+	int r;
+
+	if (!cs || !name || !spec_json || netns_fd < 0)
+		return CS_EINVAL;
+	/* the namespace rides with the request, opened by the caller: csd
+	 * never opens a path on a non-administrator's behalf */
+	cs->send_fd = netns_fd;
+	r = mgmt(cs, "endpoint.create", "name", name, spec_json, NULL);
+	cs->send_fd = -1;
+	return r;
+}
 MGMT_SET(vnet)
 MGMT_SET(endpoint)
 

@@ -443,6 +443,7 @@ static void kernel_close(struct vnet_backend *b)
 		}
 	}
 	kernel_egress_free(kb);
+	free(kb->run_dir);
 	pthread_rwlock_destroy(&kb->lock);
 	free(kb);
 }
@@ -477,6 +478,8 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return CS_EINVAL;
 	}
 	strcpy(kb->prefix, cfg->prefix);
+	if (cfg->run_dir && !(kb->run_dir = strdup(cfg->run_dir)))
+		return CS_ENOMEM;
 	if (!has_caps()) {
 		kerr(kb, "kernel backend: needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create "
 		     "network namespaces; run csd as root");
@@ -780,7 +783,45 @@ static bool eth0_matches(struct nl_sock *esk, struct rtnl_link *eth0, int vfd, i
 	return lnsid == vnsid;
 }
 
-static int macvlan_create(struct nl_sock *vsk, int vx0_index, int efd, int mtu)
+/* Is @l cs's to replace? In an attached namespace only what carries its
+ * alias: anything else there of that name is the owner's. */
+static bool link_ours(struct rtnl_link *l, const char *ens, bool attached)
+{
+	char alias[KERNEL_ALIAS_MAX];
+	const char *have = rtnl_link_get_ifalias(l);
+
+	if (!attached)
+		return true;
+	kernel_ep_alias(ens, alias);
+	return have && !strcmp(have, alias);
+}
+
+/* @alias on link @dev (the kernel takes none with the link's creation):
+ * one request, only when it differs. */
+static int link_alias_fix(struct nl_sock *sk, const char *dev, const char *alias)
+{
+	struct rtnl_link *l = NULL, *chg = NULL;
+	const char *have;
+	int r = rtnl_link_get_kernel(sk, 0, dev, &l);
+
+	if (r < 0)
+		return r;
+	have = rtnl_link_get_ifalias(l);
+	if (!have || strcmp(have, alias)) {
+		if (!(chg = rtnl_link_alloc())) {
+			r = -NLE_NOMEM;
+		} else {
+			rtnl_link_set_ifalias(chg, alias);
+			r = rtnl_link_change(sk, l, chg, 0);
+			rtnl_link_put(chg);
+		}
+	}
+	rtnl_link_put(l);
+	return r;
+}
+
+/* @dev on @vx0_index, made in namespace @efd */
+static int macvlan_create(struct nl_sock *vsk, int vx0_index, int efd, int mtu, const char *dev)
 {
 	struct rtnl_link *mv;
 	int r;
@@ -794,7 +835,7 @@ static int macvlan_create(struct nl_sock *vsk, int vx0_index, int efd, int mtu)
 	 * vnet namespace). One request instead of create, move and rename, and
 	 * no temporary link left behind if we are interrupted.
 	 */
-	rtnl_link_set_name(mv, EP_DEV);
+	rtnl_link_set_name(mv, dev);
 	rtnl_link_set_link(mv, vx0_index);
 	rtnl_link_set_mtu(mv, mtu);
 	rtnl_link_set_flags(mv, IFF_UP);
@@ -1097,6 +1138,8 @@ out:
  */
 struct ep_wire {
 	char ns[NSNAME_MAX];
+	char dev[IFNAMSIZ];	/* eth0, or an attached namespace's interface */
+	bool attached;
 	bool has[2];		/* [0] IPv4, [1] IPv6 */
 	int plen[2];
 	struct cs_addr addr[2];
@@ -1109,7 +1152,7 @@ static void ep_read_addrs(struct nl_sock *esk, struct ep_wire *ep)
 	struct nl_object *o;
 	int ifindex, i;
 
-	if (rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0) < 0)
+	if (rtnl_link_get_kernel(esk, 0, ep->dev, &eth0) < 0)
 		return;
 	ifindex = rtnl_link_get_ifindex(eth0);
 	rtnl_link_put(eth0);
@@ -1165,6 +1208,9 @@ static int eps_snapshot(struct kernel_backend *kb, const char *vns, const char *
 		if (strchr(names[i] + plen, '.') || strlen(names[i]) >= NSNAME_MAX)
 			continue;
 		strcpy(eps[k].ns, names[i]);
+		eps[k].attached = kernel_attached(kb, names[i], eps[k].dev) == 1;
+		if (!eps[k].attached)
+			strcpy(eps[k].dev, EP_DEV);
 		efd = netns_open(names[i], err, sizeof(err));
 		if (efd >= 0) {
 			if (nl_open_in(kb, efd, names[i], what, &esk) == 0) {
@@ -1207,9 +1253,9 @@ static int ep_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, in
 	r = nl_open_in(kb, efd, ep->ns, what, &esk);
 	if (r < 0)
 		goto out;
-	r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
+	r = rtnl_link_get_kernel(esk, 0, ep->dev, &eth0);
 	if (r < 0 && !nl_absent(r)) {
-		kerr(kb, "%s: cannot query " EP_DEV " in namespace %s: %s", what, ep->ns,
+		kerr(kb, "%s: cannot query %s in namespace %s: %s", what, ep->dev, ep->ns,
 		     nl_geterror(r));
 		r = CS_EIO;
 		goto out;
@@ -1217,26 +1263,36 @@ static int ep_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, in
 	if (eth0 && eth0_matches(esk, eth0, vfd, vx0_index)) {
 		r = link_fix(esk, eth0, mtu);
 		if (r < 0) {
-			kerr(kb, "%s: cannot set " EP_DEV " to MTU %d in namespace %s: %s", what,
-			     mtu, ep->ns, nl_geterror(r));
+			kerr(kb, "%s: cannot set %s to MTU %d in namespace %s: %s", what,
+			     ep->dev, mtu, ep->ns, nl_geterror(r));
 			r = CS_EIO;
 		}
+		goto out;
+	}
+	if (eth0 && !link_ours(eth0, ep->ns, ep->attached)) {
+		/* the container's own: leave it, and the endpoint without a link */
+		kerr(kb, "%s: %s in namespace %s is not cs's", what, ep->dev, ep->ns);
+		r = CS_EBUSY;
 		goto out;
 	}
 	if (eth0) {
 		r = rtnl_link_delete(esk, eth0);
 		if (r < 0 && !nl_absent(r)) {
-			kerr(kb, "%s: cannot delete the stale " EP_DEV " in namespace %s: %s", what,
-			     ep->ns, nl_geterror(r));
+			kerr(kb, "%s: cannot delete the stale %s in namespace %s: %s", what,
+			     ep->dev, ep->ns, nl_geterror(r));
 			r = CS_EIO;
 			goto out;
 		}
 		rtnl_link_put(eth0);
 		eth0 = NULL;
 	}
-	r = macvlan_create(vsk, vx0_index, efd, mtu);
+	char alias[KERNEL_ALIAS_MAX];
+	kernel_ep_alias(ep->ns, alias);
+	r = macvlan_create(vsk, vx0_index, efd, mtu, ep->dev);
+	if (r >= 0 && ep->attached)
+		r = link_alias_fix(esk, ep->dev, alias);
 	if (r >= 0)
-		r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
+		r = rtnl_link_get_kernel(esk, 0, ep->dev, &eth0);
 	if (r < 0) {
 		kerr(kb, "%s: cannot put namespace %s back on the new " VXLAN_DEV ": %s", what,
 		     ep->ns, nl_geterror(r));
@@ -1451,7 +1507,8 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 
 	if (fresh) {
 		kernel_nft_forget(ens);
-		if ((r = kernel_ep_sysctls(kb, efd, what, ens)) < 0)
+		/* not in a namespace that is not cs's: its owner's settings */
+		if (!e->attached && (r = kernel_ep_sysctls(kb, efd, what, ens)) < 0)
 			return r;
 	}
 	if (fresh && e->guarded) {
@@ -1475,21 +1532,127 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 	return 0;
 }
 
+/*
+ * The endpoint's namespace into *@efd: made when missing, unless attached
+ * (someone else's: gone is reported, never made anew in an empty one).
+ * *@fresh: made now.
+ */
+static int ep_ns_get(struct kernel_backend *kb, const struct endpoint_spec *e, const char *ens,
+		     const char *what, int *efd, bool *fresh)
+{
+	char err[256];
+	int r;
+
+	*fresh = false;
+	if (!e->attached) {
+		r = netns_add(ens, err, sizeof(err));
+		if (r < 0 && r != CS_EEXIST) {
+			kerr(kb, "%s: %s", what, err);
+			return r;
+		}
+		*fresh = r == 0;
+	}
+	*efd = netns_open(ens, err, sizeof(err));
+	if (*efd == CS_ENOENT && e->attached) {
+		kerr(kb, "%s: the namespace it was attached to is gone (csd holds it at "
+		     NETNS_RUN_DIR "/%s until the endpoint is deleted: the node restarted, or "
+		     "someone unmounted it); delete the endpoint, and attach the container's "
+		     "namespace anew", what, ens);
+		return CS_ENOENT;
+	}
+	if (*efd < 0) {
+		kerr(kb, "%s: %s", what, err);
+		return *efd;
+	}
+	return 0;
+}
+
+/* What ep_link_ensure() works on. */
+struct ep_link {
+	struct nl_sock *vsk, *esk;
+	int vfd, efd, vx0_index, mtu;
+	const char *vns, *ens, *dev, *what;
+	bool attached;
+};
+
+/* The endpoint's macvlan @l->dev on vx0, adopted when it matches, else
+ * made (*@fresh then); its ifindex or a code. */
+static int ep_link_ensure(struct kernel_backend *kb, const struct ep_link *l, bool *fresh)
+{
+	struct rtnl_link *eth0 = NULL;
+	char alias[KERNEL_ALIAS_MAX];
+	int r;
+
+	if (!*fresh) {
+		r = rtnl_link_get_kernel(l->esk, 0, l->dev, &eth0);
+		if (r < 0 && !nl_absent(r)) {
+			kerr(kb, "%s: cannot query %s in namespace %s: %s", l->what, l->dev, l->ens,
+			     nl_geterror(r));
+			return CS_EIO;
+		}
+		/* ours by its alias, or (made, its alias not yet set) by where it is */
+		if (eth0 && !link_ours(eth0, l->ens, l->attached) &&
+		    !eth0_matches(l->esk, eth0, l->vfd, l->vx0_index)) {
+			kerr(kb, "%s: the namespace has an interface %s of its own already; choose "
+			     "another ifname", l->what, l->dev);
+			rtnl_link_put(eth0);
+			return CS_EEXIST;
+		}
+		if (eth0 && !eth0_matches(l->esk, eth0, l->vfd, l->vx0_index) &&
+		    (r = link_drop(kb, l->esk, &eth0, l->what, l->dev, l->ens)) < 0) {
+			rtnl_link_put(eth0);
+			return r;
+		}
+	}
+	kernel_ep_alias(l->ens, alias);
+	if (eth0) {
+		r = link_fix(l->esk, eth0, l->mtu);
+		if (r >= 0 && l->attached)
+			r = link_alias_fix(l->esk, l->dev, alias);
+		if (r < 0) {
+			kerr(kb, "%s: cannot set %s up with MTU %d in namespace %s: %s", l->what,
+			     l->dev, l->mtu, l->ens, nl_geterror(r));
+			r = CS_EIO;
+		} else {
+			r = rtnl_link_get_ifindex(eth0);
+		}
+		rtnl_link_put(eth0);
+		return r;
+	}
+	r = macvlan_create(l->vsk, l->vx0_index, l->efd, l->mtu, l->dev);
+	if (r >= 0 && l->attached)
+		r = link_alias_fix(l->esk, l->dev, alias);
+	if (r < 0) {
+		kerr(kb, "%s: cannot create a macvlan %s on " VXLAN_DEV " of %s in namespace %s: "
+		     "%s", l->what, l->dev, l->vns, l->ens, nl_geterror(r));
+		return CS_EIO;
+	}
+	r = rtnl_link_get_kernel(l->esk, 0, l->dev, &eth0);
+	if (r < 0) {
+		kerr(kb, "%s: %s vanished from namespace %s after creation: %s", l->what, l->dev,
+		     l->ens, nl_geterror(r));
+		return CS_EIO;
+	}
+	r = rtnl_link_get_ifindex(eth0);
+	rtnl_link_put(eth0);
+	*fresh = true;
+	return r;
+}
+
 static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *v,
 				  const struct endpoint_spec *e)
 {
 	struct kernel_backend *kb = kb_of(b);
-	struct rtnl_link *vx = NULL, *eth0 = NULL;
-	struct nl_sock *vsk = NULL, *esk = NULL;
+	struct rtnl_link *vx = NULL;
 	char vns[NSNAME_MAX], ens[NSNAME_MAX], what[128], err[256];
-	int vfd = -1, efd = -1, vx0_index, mtu = vnet_mtu(v), r;
+	struct ep_link l = { .vfd = -1, .efd = -1, .mtu = vnet_mtu(v), .vns = vns, .ens = ens,
+			     .what = what, .attached = e->attached,
+			     .dev = e->attached && e->ifname ? e->ifname : EP_DEV };
+	int r, ifindex;
 	bool fresh;
 
-	r = ns_name(kb, vns, v->tenant, v->name, NULL);
-	if (r < 0)
-		return r;
-	r = ns_name(kb, ens, v->tenant, v->name, e->name);
-	if (r < 0)
+	if ((r = ns_name(kb, vns, v->tenant, v->name, NULL)) < 0 ||
+	    (r = ns_name(kb, ens, v->tenant, v->name, e->name)) < 0)
 		return r;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", v->tenant, v->name, e->name);
 	if ((e->has4 && (e->addr4.family != AF_INET || !v->has4)) ||
@@ -1497,101 +1660,43 @@ static int kernel_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec
 		kerr(kb, "%s: its address family does not match the vnet's subnets", what);
 		return CS_EINVAL;
 	}
-
-	vfd = netns_open(vns, err, sizeof(err));
-	if (vfd < 0) {
-		r = vfd;
+	l.vfd = netns_open(vns, err, sizeof(err));
+	if (l.vfd < 0) {
+		r = l.vfd;
 		kerr(kb, "%s: vnet %s/%s is not realized: %s", what, v->tenant, v->name, err);
 		goto out;
 	}
-	r = nl_open_in(kb, vfd, vns, what, &vsk);
-	if (r < 0)
+	if ((r = nl_open_in(kb, l.vfd, vns, what, &l.vsk)) < 0)
 		goto out;
-	r = rtnl_link_get_kernel(vsk, 0, VXLAN_DEV, &vx);
+	r = rtnl_link_get_kernel(l.vsk, 0, VXLAN_DEV, &vx);
 	if (r < 0) {
 		kerr(kb, "%s: vnet %s/%s has no " VXLAN_DEV " in namespace %s: %s", what,
 		     v->tenant, v->name, vns, nl_geterror(r));
 		r = nl_absent(r) ? CS_ENOENT : CS_EIO;
 		goto out;
 	}
-	vx0_index = rtnl_link_get_ifindex(vx);
-
-	r = netns_add(ens, err, sizeof(err));
-	if (r < 0 && r != CS_EEXIST) {
-		kerr(kb, "%s: %s", what, err);
+	l.vx0_index = rtnl_link_get_ifindex(vx);
+	if ((r = ep_ns_get(kb, e, ens, what, &l.efd, &fresh)) < 0 ||
+	    (r = nl_open_in(kb, l.efd, ens, what, &l.esk)) < 0 ||
+	    (r = ifindex = ep_link_ensure(kb, &l, &fresh)) < 0 ||
+	    (r = kernel_ep_finish(kb, v, e, l.esk, l.efd, ens, ifindex, fresh, what)) < 0 ||
+	    (r = kernel_ep_etc(kb, ens, v, e->name, what)) < 0 ||
+	    (r = kernel_publish_ensure(kb, l.vsk, l.vfd, v, e, what, vns)) < 0)
 		goto out;
-	}
-	fresh = r == 0;
-	efd = netns_open(ens, err, sizeof(err));
-	if (efd < 0) {
-		r = efd;
-		kerr(kb, "%s: %s", what, err);
-		goto out;
-	}
-	r = nl_open_in(kb, efd, ens, what, &esk);
-	if (r < 0)
-		goto out;
-
-	if (!fresh) {
-		r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
-		if (r < 0 && !nl_absent(r)) {
-			kerr(kb, "%s: cannot query " EP_DEV " in namespace %s: %s", what, ens,
-			     nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-		if (eth0 && !eth0_matches(esk, eth0, vfd, vx0_index) &&
-		    (r = link_drop(kb, esk, &eth0, what, EP_DEV, ens)) < 0)
-			goto out;
-	}
-	if (!eth0) {
-		r = macvlan_create(vsk, vx0_index, efd, mtu);
-		if (r < 0) {
-			kerr(kb, "%s: cannot create a macvlan on " VXLAN_DEV " of %s in namespace "
-			     "%s: %s", what, vns, ens, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-		r = rtnl_link_get_kernel(esk, 0, EP_DEV, &eth0);
-		if (r < 0) {
-			kerr(kb, "%s: " EP_DEV " vanished from namespace %s after creation: %s",
-			     what, ens, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-		fresh = true;
-	} else {
-		r = link_fix(esk, eth0, mtu);
-		if (r < 0) {
-			kerr(kb, "%s: cannot set " EP_DEV " up with MTU %d in namespace %s: %s",
-			     what, mtu, ens, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-	}
-	r = kernel_ep_finish(kb, v, e, esk, efd, ens, rtnl_link_get_ifindex(eth0), fresh, what);
-	if (r < 0)
-		goto out;
-	if ((r = kernel_ep_etc(kb, ens, v, e->name, what)) < 0)
-		goto out;
-	if ((r = kernel_publish_ensure(kb, vsk, vfd, v, e, what, vns)) < 0)
-		goto out;
-	cache_refresh(kb, vns, vfd);
-	cache_refresh(kb, ens, efd);
+	cache_refresh(kb, vns, l.vfd);
+	cache_refresh(kb, ens, l.efd);
 	r = 0;
 out:
-	if (eth0)
-		rtnl_link_put(eth0);
 	if (vx)
 		rtnl_link_put(vx);
-	if (esk)
-		nl_socket_free(esk);
-	if (vsk)
-		nl_socket_free(vsk);
-	if (efd >= 0)
-		close(efd);
-	if (vfd >= 0)
-		close(vfd);
+	if (l.esk)
+		nl_socket_free(l.esk);
+	if (l.vsk)
+		nl_socket_free(l.vsk);
+	if (l.efd >= 0)
+		close(l.efd);
+	if (l.vfd >= 0)
+		close(l.vfd);
 	return r;
 }
 
@@ -1607,6 +1712,11 @@ static int kernel_endpoint_destroy(struct vnet_backend *b, const char *tenant,
 		return r;
 	snprintf(what, sizeof(what), "endpoint %s/%s/%s", tenant, vnet, endpoint);
 	kernel_publish_gone(kb, tenant, vnet, endpoint);
+	char dev[IFNAMSIZ];
+	if (kernel_attached(kb, ns, dev)) {
+		cache_drop(kb, ns);
+		return kernel_attach_destroy(kb, tenant, vnet, endpoint, ns, dev, what);
+	}
 	/* eth0 first, so that sockets already handed out lose the vnet now */
 	r = ns_destroy(kb, ns, EP_DEV, what);
 	if (r == 0)
@@ -1711,7 +1821,7 @@ static int kernel_endpoint_netns(struct vnet_backend *b, const char *tenant, con
  * opened and closed again, so that listing does not hold one fd per
  * endpoint.
  */
-static int stats_query(int sk, struct endpoint_stats *out)
+static int stats_query(int sk, const char *dev, struct endpoint_stats *out)
 {
 	/*
 	 * RTM_GETSTATS for just the 64-bit counters: a fraction of what the
@@ -1727,10 +1837,11 @@ static int stats_query(int sk, struct endpoint_stats *out)
 		.ifsm = { .family = AF_UNSPEC,
 			  .filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64) },
 	};
-	struct ifreq ifr = { .ifr_name = EP_DEV };
+	struct ifreq ifr = { 0 };
 	char buf[1024];
 	ssize_t n;
 
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
 	if (ioctl(sk, SIOCGIFINDEX, &ifr) < 0)
 		return errno == ENODEV ? CS_ENOENT : CS_EIO;
 	req.ifsm.ifindex = (uint32_t)ifr.ifr_ifindex;
@@ -1809,7 +1920,8 @@ static int kernel_endpoint_stats(struct vnet_backend *b, const char *tenant, con
 		     tenant, vnet, endpoint, ns, strerror(errno));
 		return sk;
 	}
-	r = stats_query(sk, out);
+	char dev[IFNAMSIZ];
+	r = stats_query(sk, kernel_ep_dev(kb, ns, dev), out);
 	if (r < 0)
 		kerr(kb, "endpoint %s/%s/%s: cannot read " EP_DEV " in namespace %s: %s", tenant,
 		     vnet, endpoint, ns, r == CS_ENOMEM ? "out of memory" : strerror(errno));
@@ -1943,4 +2055,5 @@ const struct vnet_ops vnet_kernel_ops = {
 	.gateway_socket = kernel_gateway_socket,
 	.egress_policy = kernel_egress_policy,
 	.endpoint_etc = kernel_endpoint_etc,
+	.endpoint_attach = kernel_endpoint_attach,
 };

@@ -51,6 +51,8 @@ struct kernel_backend {
 	/* endpoints here with published ports ("T/V/E") */
 	char **published;
 	size_t npublished;
+	/* csd's run directory: what marks attached namespaces (kernel_attach.c) */
+	char *run_dir;
 };
 
 /* "P.T.V" or "P.T.V.E" (@e NULL) into buf (NSNAME_MAX); CS_EINVAL if a
@@ -151,6 +153,23 @@ void kernel_publish_gone(struct kernel_backend *kb, const char *t, const char *v
 bool kernel_publish_any(struct kernel_backend *kb, const char *tv);
 /* A default route via @gw on @ifindex (replaced when it exists). */
 int kernel_route_default(struct nl_sock *sk, int ifindex, const struct cs_addr *gw);
+/* kernel_attach.c: endpoints in namespaces cs did not make. */
+int kernel_endpoint_attach(struct vnet_backend *b, const char *tenant, const char *vnet,
+			   const char *endpoint, int nsfd, const char *ifname);
+/* Is namespace @ens attached? 1 with its interface's name in @ifname
+ * (IFNAMSIZ), 0 when it is cs's own. */
+int kernel_attached(struct kernel_backend *kb, const char *ens, char *ifname);
+/* The endpoint's interface in @ens: "eth0", or an attached one's, in @buf
+ * (IFNAMSIZ); returns @buf. */
+const char *kernel_ep_dev(struct kernel_backend *kb, const char *ens, char *buf);
+/* The alias cs gives the interface it adds to an attached namespace, by
+ * which it knows it as its own (@buf: KERNEL_ALIAS_MAX). */
+#define KERNEL_ALIAS_MAX (NSNAME_MAX + 8)
+void kernel_ep_alias(const char *ens, char *buf);
+/* Remove cs's interface and rules from attached namespace @ens (@ifname),
+ * and csd's hold on it; the namespace stays (it is not cs's). */
+int kernel_attach_destroy(struct kernel_backend *kb, const char *t, const char *v,
+			  const char *e, const char *ens, const char *ifname, const char *what);
 int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
 			   size_t n);
 

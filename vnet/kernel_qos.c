@@ -18,6 +18,7 @@
  * so packets in flight are not dropped); a foreign root qdisc is replaced.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -301,13 +302,14 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 	r = kernel_nl_open_in(kb, nsfd, ns, what, &sk);
 	if (r < 0)
 		goto out;
-	r = rtnl_link_get_kernel(sk, 0, EP_DEV, &eth0);
+	char dev[IFNAMSIZ];
+	r = rtnl_link_get_kernel(sk, 0, kernel_ep_dev(kb, ns, dev), &eth0);
 	if (r < 0) {
 		if (!qos && nl_code(r) == CS_ENOENT) {
 			r = 0;
 			goto out;
 		}
-		kernel_err(kb, "%s: cannot read " EP_DEV " in namespace %s: %s", what, ns,
+		kernel_err(kb, "%s: cannot read %s in namespace %s: %s", what, dev, ns,
 			   nl_geterror(r));
 		r = nl_code(r);
 		goto out;

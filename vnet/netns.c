@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <linux/magic.h>
+#include <linux/nsfs.h>
 
 #include "cs/cs.h"
 #include "netns.h"
@@ -259,6 +261,83 @@ out:
 	free(v);
 	closedir(d);
 	return r;
+}
+
+int netns_attach(const char *name, int fd, char *err, size_t errlen)
+{
+	char path[PATH_MAX], src[64];
+	int f;
+
+	if (netns_path(name, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "invalid namespace name \"%s\"", name ? name : "");
+		return CS_EINVAL;
+	}
+	if (netns_check_fd(fd, err, errlen) < 0)
+		return CS_EINVAL;
+	f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (f < 0 && errno == ENOENT) {
+		int r = netns_init(err, errlen);
+		if (r < 0)
+			return r;
+		f = open(path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+	}
+	if (f < 0) {
+		if (errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			return CS_EIO;
+		}
+		if (is_mounted_ns(path)) {
+			snprintf(err, errlen, "a namespace is mounted at %s already", path);
+			return CS_EEXIST;
+		}
+	} else {
+		close(f);
+	}
+	/* the fd's own file: /proc/self/fd/N names the namespace, not a path
+	 * anybody could swap (shared fd table, so any thread may do this) */
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (mount(src, path, "none", MS_BIND, NULL) < 0) {
+		snprintf(err, errlen, "cannot bind-mount the namespace at %s: %s", path,
+			 strerror(errno));
+		unlink(path);
+		return CS_EIO;
+	}
+	return 0;
+}
+
+int netns_check_fd(int fd, char *err, size_t errlen)
+{
+	struct statfs sfs;
+	int t;
+
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
+		snprintf(err, errlen, "it is not a namespace (not a file of nsfs: pass "
+			 "/proc/PID/ns/net or a file a namespace is mounted on)");
+		return CS_EINVAL;
+	}
+	t = ioctl(fd, NS_GET_NSTYPE);
+	if (t != CLONE_NEWNET) {
+		snprintf(err, errlen, "it is a namespace, but not a network namespace (pass "
+			 "/proc/PID/ns/net)");
+		return CS_EINVAL;
+	}
+	return 0;
+}
+
+int netns_owner_uid(int fd, unsigned int *uid)
+{
+	int u = ioctl(fd, NS_GET_USERNS);
+	uid_t o;
+	int r;
+
+	if (u < 0)
+		return CS_EIO;
+	r = ioctl(u, NS_GET_OWNER_UID, &o);
+	close(u);
+	if (r < 0)
+		return CS_EIO;
+	*uid = (unsigned int)o;
+	return 0;
 }
 
 int netns_same(int fd, const char *name)

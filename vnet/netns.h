@@ -32,6 +32,21 @@ int netns_delete(const char *name, char *err, size_t errlen);
  * each name and the array (free()). */
 int netns_list(const char *prefix, char ***names, size_t *n);
 
+/*
+ * Mount the network namespace @fd (someone else's, e.g. a container's) at
+ * @name, so that it is found by name from now on, across restarts, and
+ * held until netns_delete(@name). CS_EEXIST if a namespace is mounted
+ * there already (the caller compares with netns_same()).
+ */
+int netns_attach(const char *name, int fd, char *err, size_t errlen);
+
+/* Is @fd a network namespace? 0, or CS_EINVAL with a reason in @err. */
+int netns_check_fd(int fd, char *err, size_t errlen);
+
+/* The uid owning the user namespace that owns network namespace @fd
+ * (0 for the node's initial one). 0 or CS_EIO. */
+int netns_owner_uid(int fd, unsigned int *uid);
+
 /* Does @fd refer to the namespace now mounted at @name? */
 int netns_same(int fd, const char *name);
 

@@ -25,6 +25,18 @@ void vnet_inventory_clear(struct vnet_inventory *inv)
 	memset(inv, 0, sizeof(*inv));
 }
 
+bool vnet_ifname_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 15 || !strcmp(s, ".") || !strcmp(s, "..") || !strcmp(s, "lo"))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 const struct vnet_ops *vnet_ops_find(const char *name)
 {
 	size_t i;

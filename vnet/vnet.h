@@ -69,6 +69,11 @@ struct endpoint_spec {
 	/* ports published on this node (key "publish"), forwarded to it */
 	struct vnet_publish publish[VNET_PUBLISH_MAX];
 	size_t npublish;
+	/* lives in a namespace someone else made (key "netns"), attached by
+	 * endpoint_attach(): its interface is @ifname (NULL: "eth0"), and a
+	 * namespace that is gone is reported, never made anew */
+	bool attached;
+	const char *ifname;
 };
 
 struct endpoint_stats {
@@ -231,6 +236,15 @@ struct vnet_ops {
 	 * the gateway), into @buf; 0 or a code. Optional (vb_endpoint_etc). */
 	int (*endpoint_etc)(struct vnet_backend *b, const char *tenant, const char *vnet,
 			    const char *endpoint, char *buf, size_t len);
+	/* make the network namespace @nsfd (someone else's: a container's)
+	 * the endpoint's, its interface to be @ifname, before the first
+	 * endpoint_ensure() with "attached"; the backend keeps its own handle
+	 * so that it finds the namespace again after a restart, and
+	 * endpoint_destroy() removes only what it added there. Refuses the
+	 * node's own namespace and one the backend already uses. Optional
+	 * (vb_endpoint_attach). */
+	int (*endpoint_attach)(struct vnet_backend *b, const char *tenant, const char *vnet,
+			       const char *endpoint, int nsfd, const char *ifname);
 };
 
 /* Every backend starts with this. */
@@ -376,9 +390,22 @@ static inline int vb_endpoint_etc(struct vnet_backend *b, const char *tenant, co
 				    : CS_ENOTSUP;
 }
 
+static inline int vb_endpoint_attach(struct vnet_backend *b, const char *tenant,
+				     const char *vnet, const char *endpoint, int nsfd,
+				     const char *ifname)
+{
+	return b->ops->endpoint_attach ? b->ops->endpoint_attach(b, tenant, vnet, endpoint, nsfd,
+								 ifname)
+				       : CS_ENOTSUP;
+}
+
 extern const struct vnet_ops vnet_kernel_ops;
 extern const struct vnet_ops vnet_recording_ops;
 extern const struct vnet_ops vnet_ovs_ops;
+
+/* Is @s a name an endpoint's interface may have (1-15 characters, no
+ * '/', ':' or white space, not "lo", "." or "..")? */
+bool vnet_ifname_valid(const char *s);
 
 /* The backend called @name, or NULL. */
 const struct vnet_ops *vnet_ops_find(const char *name);

@@ -150,6 +150,20 @@ int cs_endpoint_delete(cs_t *cs, const char *name);
 int cs_endpoint_show(cs_t *cs, const char *name, char **json);
 int cs_endpoint_list(cs_t *cs, const char *filter, char **json);
 /**
+ * Create endpoint @p name in an existing network namespace, the caller's
+ * open fd @p netns_fd (e.g. of /proc/PID/ns/net), passed to csd with the
+ * request (SCM_RIGHTS); @p spec_json must name it as key "netns" (a path,
+ * for people to read) and may give "ifname" (default "eth0"). csd puts the
+ * endpoint's interface there; deleting the endpoint removes only that.
+ * A non-administrator may attach only a namespace of a user namespace it
+ * owns; cs_endpoint_create() with "netns" (csd opens the path) is for
+ * administrators. @p netns_fd stays the caller's to close.
+ * @return 0, CS_EINVAL (not a network namespace, bad ifname), CS_EPERM,
+ * CS_EBUSY (the node's namespace, or one cs uses already), CS_EEXIST,
+ * CS_ENOTSUP (the vnet's backend cannot attach), or another code.
+ */
+int cs_endpoint_create_netns(cs_t *cs, const char *name, const char *spec_json, int netns_fd);
+/**
  * Change keys of tenant, vnet or endpoint @p name in place (`cs-ctl OBJECT
  * set`), with the validation and messages of apply. @p patch_json is a JSON
  * merge patch (RFC 7386) of the object's body: a value replaces the key's
