@@ -51,11 +51,14 @@ install_way() {
 	DESTDIR=$d/root meson install -C "$CS_BUILD" --no-rebuild >/dev/null
 	local f pc lib missing=
 	for f in sbin/csd bin/cs-ctl include/cs/cs.h share/man/man8/csd.8 share/man/man8/cs-ctl.8 \
-		share/man/man3/libcs.3 share/man/man5/cs-overlay.json.5 \
+		share/man/man3/libcs.3 share/man/man5/cs-overlay.json.5 share/man/man8/cs-cni.8 \
 		share/bash-completion/completions/cs-ctl; do
 		[ -e "$d/root/usr/local/$f" ] || missing="$missing $f"
 	done
 	find "$d/root" -name csd.service | grep -q . || missing="$missing csd.service"
+	# the CNI plugin where Debian's plugins are (option cni_dir), or where
+	# a -Dcni_dir=... build puts it
+	find "$d/root" -path '*/cni/cs-cni' | grep -q . || missing="$missing lib/cni/cs-cni"
 	if [ -z "$missing" ]; then ok "meson install put everything in place"
 	else bad "missing after install:$missing"; fi
 	pc=$(dirname "$(find "$d/root" -name libcs.pc)")
