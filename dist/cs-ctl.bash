@@ -71,6 +71,8 @@ _cs_ctl()
 		# create and set: a key where a key comes (the keys create lists)
 		case ${words[1]} in
 		create|set)
+			# endpoint create ... netns PATH: a file
+			[ "$prev" = netns ] && COMPREPLY=($(compgen -f -- "$cur"))
 			(( ${#words[@]} % 2 == 1 )) && COMPREPLY=($(compgen -W "$(cs-ctl help \
 				"${words[0]}" create 2>/dev/null | awk '/^      /{print $1}')" -- "$cur")) ;;
 		esac ;;
