@@ -249,12 +249,16 @@ static int ep_realize(struct csd_req *r, struct ep_new *c)
 		else if (ret < 0)
 			backend_why(d, c->what, err, sizeof(err));
 	}
+	bool attached = c->nsfd >= 0 && ret == 0;
 	if (ret == 0)
 		ret = realize_endpoint(d, c->t, c->v, c->e, c->vdoc, c->doc, err, sizeof(err));
 	if (ret < 0) {
 		const char *const prefixes[] = { c->key };
 		char e2[256];
-		/* an attached namespace is left as found (destroy removes only ours) */
+		/* an attached namespace is left as found: destroy removes only
+		 * what cs added there, and its hold on it */
+		if (attached)
+			vb_endpoint_destroy(d->backend, c->t, c->v, c->e);
 		model_delete_tree(d, prefixes, 1, e2, sizeof(e2));
 		return req_fail(r, ret, "%s", err);
 	}

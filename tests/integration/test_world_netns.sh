@@ -71,6 +71,13 @@ out=$(ctl a endpoint create acme/blue/x netns "$EPNS.peer" 2>&1)
 check "another endpoint's namespace is refused ($out)" grep -q "already cs's" <<<"$out"
 out=$(ctl a endpoint create acme/blue/x ifname eth1 2>&1)
 check "ifname without netns is refused ($out)" grep -q "give netns" <<<"$out"
+C4=${PFX}c4
+ip netns add "$C4"
+ip -n "$C4" link add own type veth peer name own1
+out=$(ctl a endpoint create acme/blue/x netns "/run/netns/$C4" ifname own 2>&1)
+check "an ifname the namespace has already is refused ($out)" grep -q "of its own already" <<<"$out"
+check "and its interface is left alone" ip -n "$C4" link show own
+check_not "and csd holds nothing of it" test -e "$EPNS.x"
 check "nothing was stored by the refusals" sh -c "! $CTL -S $TMP/a/csd.sock endpoint show acme/blue/x 2>/dev/null"
 
 # ---- a non-administrator: its own namespace by fd, never a path
