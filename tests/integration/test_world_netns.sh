@@ -100,7 +100,10 @@ if cs.cs_open(b"$TMP/a/csd.sock", ctypes.byref(h)) < 0:
 r = cs.cs_endpoint_create(h, b"acme/blue/u1", ('{"netns": "%s"}' % sys.argv[1]).encode())
 print(r, cs.cs_last_error(h).decode())
 EOF
-out=$(AS /usr/bin/python3 "$TMP/bypath.py" "/proc/$UNS/ns/net")
+# a sanitizer build's libcs needs its runtime first in Python too
+asan=$(ldd "$CS_BUILD/libcs/libcs.so.0" 2>/dev/null | awk '/libasan/ {print $3}')
+out=$(AS env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3 \
+	"$TMP/bypath.py" "/proc/$UNS/ns/net")
 check "a non-administrator naming a path is refused ($out)" grep -q "only administrators" <<<"$out"
 out=$(AS "$CTL" -S "$TMP/a/csd.sock" endpoint create acme/blue/u1 netns "/run/netns/$C1" 2>&1)
 check "a non-administrator passing a namespace not its own is refused ($out)" \
