@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 BUSYBOX=/bin/busybox
-if ! command -v podman >/dev/null || ! file -L "$BUSYBOX" 2>/dev/null | grep -q "statically linked"; then
+if ! command -v podman >/dev/null || ! ldd "$BUSYBOX" 2>&1 | grep -q "not a dynamic"; then
 	echo "SKIP: needs podman and busybox-static (tests/install-deps)"
 	exit 77
 fi
