@@ -160,6 +160,9 @@ EOF
 ADDR=$(/usr/bin/python3 "$TMP/result.py" "/run/netns/$C3" <<<"$out")
 check "the result has interfaces, ips, routes and dns as CNI 1.0 says ($ADDR)" test -n "$ADDR"
 answers "the container reaches the vnet" "$ADDR" "$C3" tcp 10.1.0.2 7000
+# the name cs-cni(8) promises: c, 12 of the id, -, 16 hex of its SHA-256
+NAME=c${CID:0:12}-$(printf %s "$CID" | sha256sum | cut -c1-16)
+check "the endpoint is named from the container id ($NAME)" ctl a endpoint show "acme/blue/$NAME"
 out=$(cni CHECK); rc=$?
 check "CHECK passes ($rc: $out)" test "$rc:$out" = "0:"
 check "DEL succeeds" cni DEL
