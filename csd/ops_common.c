@@ -423,6 +423,11 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 		return o;
 	}
 	snprintf(ns, sizeof(ns), "%s.%s.%s.%s", d->cfg.prefix, t, v, e);
+	/* an attached endpoint: the path it was given, and its namespace under
+	 * the name csd holds it by (ip netns exec works with either) */
+	const json_t *given = json_object_get(json_object_get(doc, "spec"), "netns");
+	if (given)
+		json_object_set(o, "attached", (json_t *)given);
 	json_object_set_new(o, "netns", json_string(ns));
 	char etc[256];
 	if (vb_endpoint_etc(d->backend, t, v, e, etc, sizeof(etc)) == 0)
