@@ -276,7 +276,7 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 	struct rtnl_link *eth0 = NULL;
 	struct nl_sock *sk = NULL;
 	struct qos_want w = { 0 }, top = { 0 };
-	char ns[NSNAME_MAX], what[128], err[256];
+	char ns[NSNAME_MAX], what[128], err[256], dev[IFNAMSIZ];
 	int nsfd = -1, ifindex, r;
 	bool fresh;
 
@@ -302,7 +302,6 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 	r = kernel_nl_open_in(kb, nsfd, ns, what, &sk);
 	if (r < 0)
 		goto out;
-	char dev[IFNAMSIZ];
 	r = rtnl_link_get_kernel(sk, 0, kernel_ep_dev(kb, ns, dev), &eth0);
 	if (r < 0) {
 		if (!qos && nl_code(r) == CS_ENOENT) {

@@ -47,7 +47,18 @@ IFX=$(ip -n "$C1" -o link show eth0 | cut -d: -f1)
 peer_serve "$PFX.acme.blue.peer" tcp 10.1.0.2 7000
 peer_serve "$C1" tcp 10.1.0.10 7001
 peer_serve "$C1" tcp 10.1.0.10 7002
-sleep 0.5
+# listening: NS PORT... (the servers start in the background)
+listening() {
+	local ns=$1 p i; shift
+	for p in "$@"; do
+		for i in $(seq 100); do
+			ip netns exec "$ns" ss -Hltn "sport = :$p" | grep -q . && break
+			sleep 0.1
+		done
+	done
+}
+listening "$PFX.acme.blue.peer" 7000
+listening "$C1" 7001 7002
 answers "the attached namespace reaches the endpoint" 10.1.0.10 "$C1" tcp 10.1.0.2 7000
 answers "the endpoint reaches the attached namespace" 10.1.0.2 "$PFX.acme.blue.peer" tcp 10.1.0.10 7001
 

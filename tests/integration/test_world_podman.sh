@@ -64,7 +64,15 @@ check "csd holds one endpoint for it ($eps)" test "$eps" = 1
 out=$("${POD[@]}" exec "c$PFX" sh -c 'nc 10.1.0.2 7000 </dev/null' 2>&1)
 check "the container reaches the endpoint, which sees its address ($out)" test "$out" = "$addr"
 out=$(ip netns exec "$PFX.acme.blue.peer" python3 -c "
-import socket; s = socket.create_connection(('$addr', 7001), 3); print(s.recv(100).decode().strip())" 2>&1)
+import socket, time
+end = time.time() + 10
+while True:   # until the container's nc listens
+    try:
+        s = socket.create_connection(('$addr', 7001), 3); print(s.recv(100).decode().strip()); break
+    except OSError as e:
+        if time.time() > end:
+            print(e); break
+        time.sleep(0.2)" 2>&1)
 check "the endpoint reaches the container ($out)" test "$out" = from-container
 "${POD[@]}" rm -f -t 0 "c$PFX" >/dev/null 2>&1
 eps=$(ctl a endpoint list acme/blue | grep -c '^acme/blue/c')
