@@ -125,6 +125,15 @@ check "the same user passing its own namespace (opened by cs-ctl) attaches it" \
 out=$(nsenter --net="/proc/$UNS/ns/net" python3 "$PEER" ask tcp 10.1.0.2 7000)
 check "its namespace reaches the vnet through cs0 ($out)" test "$out" = 10.1.0.11
 
+state=$(ctl a -j endpoint show acme/blue/u1 | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p')
+check "it is up, its counters read from cs0 ($state)" test "$state" = up
+
+# ---- a reservation shapes the attached interface (HTB)
+ctl a vnet set acme/blue capacity 1gbit >/dev/null || fail "vnet capacity"
+check "a reservation on the attached endpoint" ctl a endpoint set acme/blue/c1 qos.rate 10mbit
+check "is HTB on its eth0 in the namespace" \
+	sh -c "ip netns exec $C1 tc class show dev eth0 | grep -q htb"
+
 # ---- restart: adopted, not recreated
 kill -TERM "$(csd_pid a)"; wait "$(csd_pid a)" 2>/dev/null
 csd_start a || exit 1
