@@ -1078,51 +1078,39 @@ out:
 	free(ids);
 }
 
-static void plan_vnet(struct plan *pl, const struct vplan *vp)
+/* the vnet's own document: who may span it, what it is charged, the line
+ * the plan prints and its store write; returns the document to write */
+static json_t *plan_vnet_doc(struct plan *pl, const struct vplan *vp, const char *tv,
+			     bool subnet_changed, bool *vchanged)
 {
 	const struct overlay_vnet *ov = vp->ov;
-	const char *t = ov->tenant, *v = ov->name;
 	const json_t *old = vp->old;
-	char key[KEY_MAX], tv[2 * CS_NAME_MAX + 2], buf[CS_ADDRSTRLEN];
-	struct eplan *ep = calloc(ov->nendpoints + 1, sizeof(*ep));
-	struct used u = { 0 };
-	json_t *vdoc = NULL, *olds = NULL, *keep = NULL, *after = NULL;
-	const char *name;
-	json_t *doc, *el;
-	size_t i, nerrs = pl->errs.n;
+	char key[KEY_MAX], buf[CS_ADDRSTRLEN], why[512];
+	json_t *vdoc;
 
-	snprintf(tv, sizeof(tv), "%s/%s", t, v);
-	key_vnet(key, t, v);
-	if (!ep || !(u.owner = json_object()) || !(keep = json_object()) ||
-	    !(after = json_object())) {
-		pl->fatal = CS_ENOMEM;
-		goto out;
-	}
-	olds = json_object_get(pl->s->eps, tv);
-	bool subnet_changed = old && !same_subnets(old, ov);
-
+	key_vnet(key, ov->tenant, ov->name);
 	/* one owner per VNI: across nodes without a shared store, the
 	 * administrators' (policy/authz.h) */
-	char why[512];
 	if (!authz_vnet_span(pl->r->who, csd_store_shared(pl->r->d), json_object_get(old, "spec"),
 			     ov->spec, why, sizeof(why)))
 		plan_error(pl, CS_EPERM, "vnets.\"%s\".nodes: %s", tv, why);
 	if (charge_spec(pl->r->d, pl->r->who, ov->spec, why, sizeof(why)) < 0)
 		plan_error(pl, CS_EQUOTA, "vnets.\"%s\": %s", tv, why);
-	/* the vnet itself */
 	vdoc = old ? json_deep_copy(old) : json_object();
+	if (!vdoc)
+		return NULL;
 	json_object_set(vdoc, "spec", ov->spec);
 	json_object_set_new(vdoc, "id", json_integer(vp->id));
 	if (!old)
 		plan_charge(pl, "vnets", key, vdoc);
-	bool vchanged = !old || !json_equal(vdoc, (json_t *)old);
+	*vchanged = !old || !json_equal(vdoc, (json_t *)old);
 	if (!old) {
 		char subs[160] = "";
 		for (int k = 0; k < ov->nsubnets; k++)
 			snprintf(subs + strlen(subs), sizeof(subs) - strlen(subs), ", %s",
 				 cs_prefix_format(&ov->subnets[k], buf));
 		plan_change(pl, '+', "vnet %s (id %u%s)", tv, vp->id, subs);
-	} else if (vchanged) {
+	} else if (*vchanged) {
 		char diff[1024] = "";
 		diff_text(json_object_get(old, "spec"), ov->spec, "", diff, sizeof(diff));
 		if (vp->id != vp->old_id && !strstr(diff, "id "))
@@ -1131,27 +1119,45 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 		plan_change(pl, '~', "vnet %s: %s%s", tv, diff,
 			    subnet_changed ? " (its endpoints are re-addressed)" : "");
 	}
-	if ((vchanged ? txb_put(&pl->tb, pl->s, key, vdoc) : txb_cmp(&pl->tb, pl->s, key)) < 0)
+	if ((*vchanged ? txb_put(&pl->tb, pl->s, key, vdoc) : txb_cmp(&pl->tb, pl->s, key)) < 0)
 		pl->fatal = CS_ENOMEM;
-	if (vp->id != vp->old_id) {
-		if (vp->old_id) {
-			char ik[32];
-			vni_key(ik, sizeof(ik), vp->old_id);
-			key_vni(key, vp->old_id);
-			/* unless another vnet of this plan took it over */
-			if (!json_object_get(pl->vni_owner, ik) && txb_del(&pl->tb, pl->s, key) < 0)
-				pl->fatal = CS_ENOMEM;
-		}
-		json_t *owner = json_string(tv);
-		key_vni(key, vp->id);
-		if (txb_put(&pl->tb, pl->s, key, owner) < 0)
-			pl->fatal = CS_ENOMEM;
-		json_decref(owner);
-	}
+	return vdoc;
+}
 
-	/* endpoints that exist: declared ones are planned below; the others go,
-	 * except ephemeral ones while the subnet stays */
-	json_object_foreach(olds, name, doc) {
+/* the VNI's owner key moves with the vnet's id */
+static void plan_vni_owner(struct plan *pl, const struct vplan *vp, const char *tv)
+{
+	char key[KEY_MAX];
+
+	if (vp->id == vp->old_id)
+		return;
+	if (vp->old_id) {
+		char ik[32];
+		vni_key(ik, sizeof(ik), vp->old_id);
+		key_vni(key, vp->old_id);
+		/* unless another vnet of this plan took it over */
+		if (!json_object_get(pl->vni_owner, ik) && txb_del(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	json_t *owner = json_string(tv);
+	key_vni(key, vp->id);
+	if (txb_put(&pl->tb, pl->s, key, owner) < 0)
+		pl->fatal = CS_ENOMEM;
+	json_decref(owner);
+}
+
+/* endpoints that exist: declared ones are planned by plan_endpoint (ep[i].old
+ * set here); the others go, except ephemeral ones while the subnet stays,
+ * which land in keep */
+static void plan_existing_endpoints(struct plan *pl, const struct overlay_vnet *ov,
+				    struct eplan *ep, const json_t *olds, json_t *keep,
+				    const char *tv, bool subnet_changed)
+{
+	const char *name;
+	json_t *doc;
+	size_t i;
+
+	json_object_foreach((json_t *)olds, name, doc) {
 		bool eph = json_is_true(json_object_get(doc, "ephemeral"));
 		bool declared = false;
 		for (i = 0; i < ov->nendpoints; i++)
@@ -1170,16 +1176,24 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 			continue;
 		}
 		if (!declared)
-			plan_delete_endpoint(pl, t, v, name, doc,
+			plan_delete_endpoint(pl, ov->tenant, ov->name, name, doc,
 					     eph ? " (ephemeral; its vnet's subnet changed)" : "");
 	}
-	for (i = 0; i < ov->nendpoints; i++)
+	for (i = 0; i < ov->nendpoints; i++) {
 		if (ep[i].old && json_is_true(json_object_get(ep[i].old, "ephemeral")))
 			ep[i].old = NULL; /* refused above */
-	for (i = 0; i < ov->nendpoints; i++)
 		ep[i].oe = &ov->endpoints[i];
+	}
+}
 
-	/* addresses held by what the plan does not re-address */
+/* addresses held by what the plan does not re-address */
+static void plan_held_addresses(struct plan *pl, struct used *u, const json_t *olds,
+				const json_t *keep, const char *tv)
+{
+	char buf[CS_ADDRSTRLEN];
+	const char *name;
+	json_t *el;
+
 	json_object_foreach(json_object_get(pl->s->addrs, tv), name, el) {
 		const char *holder = json_string_value(el);
 		json_t *hdoc = holder ? json_object_get(olds, holder) : NULL;
@@ -1188,84 +1202,137 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 			continue; /* re-addressed or deleted by this plan */
 		if (cs_addr_parse(name, &a) < 0)
 			continue;
-		if (used_add(&u, &a) < 0)
+		if (used_add(u, &a) < 0)
 			pl->fatal = CS_ENOMEM;
-		json_object_set_new(u.owner, cs_addr_format(&a, buf), json_string(holder ?: "?"));
+		json_object_set_new(u->owner, cs_addr_format(&a, buf), json_string(holder ?: "?"));
 	}
-	plan_addresses(pl, ov, ep, &u, tv);
-	if (pl->errs.n > nerrs || pl->fatal)
-		goto out;
+}
 
-	/* allocation keys: what endpoints give up first, then what they take,
-	 * so that one endpoint's old address may become another's */
-	for (i = 0; i < ov->nendpoints; i++) {
+/* allocation keys that endpoints give up: deleted before any is taken, so
+ * that one endpoint's old address may become another's */
+static void plan_released_addresses(struct plan *pl, const struct overlay_vnet *ov,
+				    const struct eplan *ep)
+{
+	char key[KEY_MAX];
+	json_t *el;
+
+	for (size_t i = 0; i < ov->nendpoints; i++) {
 		json_t *now = addr_list(&ep[i], ov->nsubnets);
 		size_t j;
 		json_array_foreach(json_object_get(ep[i].old, "addresses"), j, el) {
 			if (!json_is_string(el) || in_list(now, json_string_value(el)))
 				continue;
-			key_addr(key, t, v, json_string_value(el));
+			key_addr(key, ov->tenant, ov->name, json_string_value(el));
 			if (txb_del(&pl->tb, pl->s, key) < 0)
 				pl->fatal = CS_ENOMEM;
 		}
 		json_decref(now);
 	}
-	for (i = 0; i < ov->nendpoints; i++) {
-		const struct overlay_endpoint *oe = ep[i].oe;
-		json_t *now = addr_list(&ep[i], ov->nsubnets), *edoc;
-		json_t *ename = json_string(oe->name);
-		char full[3 * CS_NAME_MAX + 3], ekey[KEY_MAX];
-		size_t j;
+}
 
-		snprintf(full, sizeof(full), "%s/%s", tv, oe->name);
-		json_array_foreach(now, j, el) {
-			if (in_list(json_object_get(ep[i].old, "addresses"), json_string_value(el)))
-				continue;
-			key_addr(key, t, v, json_string_value(el));
-			if (txb_put(&pl->tb, pl->s, key, ename) < 0)
-				pl->fatal = CS_ENOMEM;
-		}
-		json_decref(ename);
-		const char *node = oe->node ? oe->node : pl->r->d->cfg.node;
-		if (ep[i].old) {
-			edoc = json_deep_copy(ep[i].old);
-		} else {
-			edoc = json_pack("{s:I, s:b}", "owner", (json_int_t)pl->r->who->uid,
-					 "ephemeral", 0);
-		}
-		json_object_set(edoc, "spec", (json_t *)oe->spec);
-		json_object_set(edoc, "addresses", now);
-		json_object_set_new(edoc, "node", json_string(node));
-		key_endpoint(ekey, t, v, oe->name);
-		if (!ep[i].old)
-			plan_charge(pl, "endpoints", ekey, edoc);
-		json_object_set(after, oe->name, edoc);
-		char addrs[256];
-		value_text(now, addrs, sizeof(addrs));
-		if (!ep[i].old) {
-			plan_change(pl, '+', "endpoint %s (%s)", full, addrs);
-		} else if (!json_equal(edoc, (json_t *)ep[i].old)) {
-			char diff[1024] = "", was[256];
-			diff_text(json_object_get(ep[i].old, "spec"), oe->spec, "", diff, sizeof(diff));
-			if (!json_equal(now, json_object_get(ep[i].old, "addresses"))) {
-				value_text(json_object_get(ep[i].old, "addresses"), was, sizeof(was));
-				snprintf(diff + strlen(diff), sizeof(diff) - strlen(diff),
-					 "%saddresses %s -> %s", *diff ? "; " : "", was, addrs);
-			}
-			if (!*diff)
-				snprintf(diff, sizeof(diff), "node %s", node);
-			plan_change(pl, '~', "endpoint %s: %s", full, diff);
-		}
-		bool echanged = !ep[i].old || !json_equal(edoc, (json_t *)ep[i].old);
-		if ((echanged ? txb_put(&pl->tb, pl->s, ekey, edoc) : 0) < 0)
-			pl->fatal = CS_ENOMEM;
-		if ((echanged || vchanged) && is_local(pl, edoc))
-			json_object_set(pl->up_eps, full, edoc);
-		else if (echanged && ep[i].old && is_local(pl, ep[i].old))
-			json_array_append_new(pl->down_eps, json_string(full)); /* moved away */
-		json_decref(edoc);
-		json_decref(now);
+/* the line the plan prints for one declared endpoint */
+static void plan_endpoint_change(struct plan *pl, const struct eplan *ep, const json_t *edoc,
+				 const json_t *now, const char *full, const char *node)
+{
+	char addrs[256], diff[1024] = "", was[256];
+
+	value_text(now, addrs, sizeof(addrs));
+	if (!ep->old) {
+		plan_change(pl, '+', "endpoint %s (%s)", full, addrs);
+		return;
 	}
+	if (json_equal((json_t *)edoc, (json_t *)ep->old))
+		return;
+	diff_text(json_object_get(ep->old, "spec"), ep->oe->spec, "", diff, sizeof(diff));
+	if (!json_equal((json_t *)now, json_object_get(ep->old, "addresses"))) {
+		value_text(json_object_get(ep->old, "addresses"), was, sizeof(was));
+		snprintf(diff + strlen(diff), sizeof(diff) - strlen(diff),
+			 "%saddresses %s -> %s", *diff ? "; " : "", was, addrs);
+	}
+	if (!*diff)
+		snprintf(diff, sizeof(diff), "node %s", node);
+	plan_change(pl, '~', "endpoint %s: %s", full, diff);
+}
+
+/* one declared endpoint: the addresses it takes, its document, and whether
+ * this node brings it up or down; after collects what the vnet holds */
+static void plan_endpoint(struct plan *pl, const struct overlay_vnet *ov, const struct eplan *ep,
+			  const char *tv, bool vchanged, json_t *after)
+{
+	const struct overlay_endpoint *oe = ep->oe;
+	json_t *now = addr_list(ep, ov->nsubnets), *edoc, *el;
+	json_t *ename = json_string(oe->name);
+	char full[3 * CS_NAME_MAX + 3], key[KEY_MAX], ekey[KEY_MAX];
+	size_t j;
+
+	snprintf(full, sizeof(full), "%s/%s", tv, oe->name);
+	json_array_foreach(now, j, el) {
+		if (in_list(json_object_get(ep->old, "addresses"), json_string_value(el)))
+			continue;
+		key_addr(key, ov->tenant, ov->name, json_string_value(el));
+		if (txb_put(&pl->tb, pl->s, key, ename) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	json_decref(ename);
+	const char *node = oe->node ? oe->node : pl->r->d->cfg.node;
+	if (ep->old)
+		edoc = json_deep_copy(ep->old);
+	else
+		edoc = json_pack("{s:I, s:b}", "owner", (json_int_t)pl->r->who->uid,
+				 "ephemeral", 0);
+	json_object_set(edoc, "spec", (json_t *)oe->spec);
+	json_object_set(edoc, "addresses", now);
+	json_object_set_new(edoc, "node", json_string(node));
+	key_endpoint(ekey, ov->tenant, ov->name, oe->name);
+	if (!ep->old)
+		plan_charge(pl, "endpoints", ekey, edoc);
+	json_object_set(after, oe->name, edoc);
+	plan_endpoint_change(pl, ep, edoc, now, full, node);
+	bool echanged = !ep->old || !json_equal(edoc, (json_t *)ep->old);
+	if ((echanged ? txb_put(&pl->tb, pl->s, ekey, edoc) : 0) < 0)
+		pl->fatal = CS_ENOMEM;
+	if ((echanged || vchanged) && is_local(pl, edoc))
+		json_object_set(pl->up_eps, full, edoc);
+	else if (echanged && ep->old && is_local(pl, ep->old))
+		json_array_append_new(pl->down_eps, json_string(full)); /* moved away */
+	json_decref(edoc);
+	json_decref(now);
+}
+
+static void plan_vnet(struct plan *pl, const struct vplan *vp)
+{
+	const struct overlay_vnet *ov = vp->ov;
+	char tv[2 * CS_NAME_MAX + 2];
+	struct eplan *ep = calloc(ov->nendpoints + 1, sizeof(*ep));
+	struct used u = { 0 };
+	json_t *vdoc = NULL, *olds = NULL, *keep = NULL, *after = NULL;
+	const char *name;
+	json_t *doc;
+	size_t i, nerrs = pl->errs.n;
+	bool vchanged = false;
+
+	snprintf(tv, sizeof(tv), "%s/%s", ov->tenant, ov->name);
+	if (!ep || !(u.owner = json_object()) || !(keep = json_object()) ||
+	    !(after = json_object())) {
+		pl->fatal = CS_ENOMEM;
+		goto out;
+	}
+	olds = json_object_get(pl->s->eps, tv);
+	bool subnet_changed = vp->old && !same_subnets(vp->old, ov);
+
+	if (!(vdoc = plan_vnet_doc(pl, vp, tv, subnet_changed, &vchanged))) {
+		pl->fatal = CS_ENOMEM;
+		goto out;
+	}
+	plan_vni_owner(pl, vp, tv);
+	plan_existing_endpoints(pl, ov, ep, olds, keep, tv, subnet_changed);
+	plan_held_addresses(pl, &u, olds, keep, tv);
+	plan_addresses(pl, ov, ep, &u, tv);
+	if (pl->errs.n > nerrs || pl->fatal)
+		goto out;
+	plan_released_addresses(pl, ov, ep);
+	for (i = 0; i < ov->nendpoints; i++)
+		plan_endpoint(pl, ov, &ep[i], tv, vchanged, after);
 	/* what the vnet holds afterwards, on every node: its policy tests
 	 * name any of them */
 	json_object_foreach(keep, name, doc)
@@ -1303,10 +1370,124 @@ out:
  * named. The plan compares the tenant's quota key and its vnets' admission
  * keys, which every concurrent creation and raise bumps (policy.h, qos.h).
  */
+/* what a tenant's running programs hold in the vnets the file declares:
+ * their ephemeral endpoints and reservations, there already */
+static void quota_kept(struct plan *pl, const char *t, json_int_t *ne, unsigned __int128 *bw)
+{
+	const struct overlay *ov = pl->ov;
+
+	for (size_t i = 0; i < ov->nvnets; i++) {
+		char tv[2 * CS_NAME_MAX + 2];
+		const char *name;
+		json_t *doc;
+		if (strcmp(ov->vnets[i].tenant, t))
+			continue;
+		snprintf(tv, sizeof(tv), "%s/%s", t, ov->vnets[i].name);
+		json_object_foreach(json_object_get(pl->s->eps, tv), name, doc) {
+			struct admission_resv rv;
+			if (!json_is_true(json_object_get(doc, "ephemeral")))
+				continue;
+			(*ne)++;
+			if (qos_spec_parse(json_object_get(json_object_get(doc, "spec"), "qos"),
+					   "qos", &rv, NULL, 0) == 0)
+				*bw += rv.rate;
+		}
+	}
+}
+
+/* a tenant's quotas as the plan checks them */
+struct quota_limits {
+	const json_t *vnets, *endpoints;  /* integers, or not set */
+	uint64_t bandwidth;
+	bool has_bandwidth;
+};
+
+/* the declared vnets and endpoints of tenant t counted against its limits,
+ * after what it keeps; the first object over each limit is named */
+static void quota_declared(struct plan *pl, const char *t, const struct quota_limits *q,
+			   json_int_t ne, unsigned __int128 bw)
+{
+	const struct overlay *ov = pl->ov;
+	const json_t *qv = q->vnets, *qe = q->endpoints;
+	json_int_t nv = 0;
+	bool over_v = false, over_e = false, over_b = false;
+	char a[32], b[32];
+
+	for (size_t i = 0; i < ov->nvnets; i++) {
+		const struct overlay_vnet *v = &ov->vnets[i];
+		if (strcmp(v->tenant, t))
+			continue;
+		if (json_is_integer(qv) && ++nv > json_integer_value(qv) && !over_v) {
+			over_v = true;
+			plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\": tenant %s: quota of %"
+				   JSON_INTEGER_FORMAT " vnets exceeded (the file declares more); "
+				   "declare fewer or raise quotas.vnets", t, v->name, t,
+				   json_integer_value(qv));
+		}
+		for (size_t k = 0; k < v->nendpoints; k++) {
+			const char *en = v->endpoints[k].name;
+			struct admission_resv rv;
+			if (json_is_integer(qe) && ++ne > json_integer_value(qe) && !over_e) {
+				over_e = true;
+				plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s: tenant %s: "
+					   "quota of %" JSON_INTEGER_FORMAT " endpoints exceeded "
+					   "(with the ephemeral endpoints it keeps); declare fewer "
+					   "or raise quotas.endpoints", t, v->name, en, t,
+					   json_integer_value(qe));
+			}
+			if (!q->has_bandwidth ||
+			    qos_spec_parse(json_object_get(v->endpoints[k].spec, "qos"), "qos", &rv,
+					   NULL, 0) < 0)
+				continue;
+			bw += rv.rate;
+			if (bw > q->bandwidth && !over_b) {
+				over_b = true;
+				plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s.qos: tenant "
+					   "%s: quotas.bandwidth of %s exceeded: the reservations "
+					   "up to this one hold %s; reserve less or raise "
+					   "quotas.bandwidth", t, v->name, en, t,
+					   cs_rate_format(q->bandwidth, a, sizeof(a)),
+					   cs_rate_format(bw > UINT64_MAX ? UINT64_MAX : (uint64_t)bw,
+							  b, sizeof(b)));
+			}
+		}
+	}
+}
+
+/* decided against concurrent creations and raises in the tenant: they
+ * compare the quota key, so it is bumped; a bandwidth quota also compares
+ * the admission key of each vnet the tenant holds or declares */
+static void quota_keys(struct plan *pl, const char *t, bool bandwidth)
+{
+	const struct overlay *ov = pl->ov;
+	char key[KEY_MAX];
+
+	snprintf(key, sizeof(key), "/alloc/quota/%s", t);
+	json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
+	if (!tok || txb_put(&pl->tb, pl->s, key, tok) < 0)
+		pl->fatal = CS_ENOMEM;
+	json_decref(tok);
+	if (!bandwidth)
+		return;
+	const char *vn;
+	json_t *vd;
+	json_object_foreach(json_object_get(pl->s->vnets, t), vn, vd) {
+		key_qos(key, t, vn);
+		if (txb_cmp(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+	for (size_t i = 0; i < ov->nvnets; i++) {
+		if (strcmp(ov->vnets[i].tenant, t))
+			continue;
+		key_qos(key, t, ov->vnets[i].name);
+		if (txb_cmp(&pl->tb, pl->s, key) < 0)
+			pl->fatal = CS_ENOMEM;
+	}
+}
+
 static void plan_quotas(struct plan *pl)
 {
 	const struct overlay *ov = pl->ov;
-	char key[KEY_MAX], a[32], b[32];
 
 	for (size_t ti = 0; ti < ov->ntenants; ti++) {
 		const char *t = ov->tenants[ti].name;
@@ -1315,95 +1496,20 @@ static void plan_quotas(struct plan *pl)
 			continue;
 		if (!spec)
 			spec = json_object_get(json_object_get(pl->s->tenants, t), "spec");
-		const json_t *q = json_object_get(spec, "quotas");
-		const json_t *qv = json_object_get(q, "vnets"), *qe = json_object_get(q, "endpoints");
-		uint64_t qb = 0;
-		bool has_b = json_object_get(q, "bandwidth") &&
-			     qos_rate_value(json_object_get(q, "bandwidth"), &qb, NULL, 0) == 0;
-		if (!json_is_integer(qv) && !json_is_integer(qe) && !has_b)
+		const json_t *qs = json_object_get(spec, "quotas");
+		struct quota_limits q = {
+			.vnets = json_object_get(qs, "vnets"),
+			.endpoints = json_object_get(qs, "endpoints"),
+		};
+		q.has_bandwidth = json_object_get(qs, "bandwidth") &&
+			qos_rate_value(json_object_get(qs, "bandwidth"), &q.bandwidth, NULL, 0) == 0;
+		if (!json_is_integer(q.vnets) && !json_is_integer(q.endpoints) && !q.has_bandwidth)
 			continue;
-		json_int_t nv = 0, ne = 0;
+		json_int_t ne = 0;
 		unsigned __int128 bw = 0;
-		bool over_v = false, over_e = false, over_b = false;
-		/* the ephemeral endpoints kept first: they are there already */
-		for (size_t i = 0; i < ov->nvnets; i++) {
-			char tv[2 * CS_NAME_MAX + 2];
-			const char *name;
-			json_t *doc;
-			if (strcmp(ov->vnets[i].tenant, t))
-				continue;
-			snprintf(tv, sizeof(tv), "%s/%s", t, ov->vnets[i].name);
-			json_object_foreach(json_object_get(pl->s->eps, tv), name, doc) {
-				struct admission_resv rv;
-				if (!json_is_true(json_object_get(doc, "ephemeral")))
-					continue;
-				ne++;
-				if (qos_spec_parse(json_object_get(json_object_get(doc, "spec"), "qos"),
-						   "qos", &rv, NULL, 0) == 0)
-					bw += rv.rate;
-			}
-		}
-		for (size_t i = 0; i < ov->nvnets; i++) {
-			const struct overlay_vnet *v = &ov->vnets[i];
-			if (strcmp(v->tenant, t))
-				continue;
-			if (json_is_integer(qv) && ++nv > json_integer_value(qv) && !over_v) {
-				over_v = true;
-				plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\": tenant %s: quota of %"
-					   JSON_INTEGER_FORMAT " vnets exceeded (the file declares more); "
-					   "declare fewer or raise quotas.vnets", t, v->name, t,
-					   json_integer_value(qv));
-			}
-			for (size_t k = 0; k < v->nendpoints; k++) {
-				const char *en = v->endpoints[k].name;
-				struct admission_resv rv;
-				if (json_is_integer(qe) && ++ne > json_integer_value(qe) && !over_e) {
-					over_e = true;
-					plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s: tenant %s: "
-						   "quota of %" JSON_INTEGER_FORMAT " endpoints exceeded "
-						   "(with the ephemeral endpoints it keeps); declare fewer "
-						   "or raise quotas.endpoints", t, v->name, en, t,
-						   json_integer_value(qe));
-				}
-				if (!has_b || qos_spec_parse(json_object_get(v->endpoints[k].spec, "qos"),
-							     "qos", &rv, NULL, 0) < 0)
-					continue;
-				bw += rv.rate;
-				if (bw > qb && !over_b) {
-					over_b = true;
-					plan_error(pl, CS_EQUOTA, "vnets.\"%s/%s\".endpoints.%s.qos: tenant "
-						   "%s: quotas.bandwidth of %s exceeded: the reservations "
-						   "up to this one hold %s; reserve less or raise "
-						   "quotas.bandwidth", t, v->name, en, t,
-						   cs_rate_format(qb, a, sizeof(a)),
-						   cs_rate_format(bw > UINT64_MAX ? UINT64_MAX : (uint64_t)bw,
-								  b, sizeof(b)));
-				}
-			}
-		}
-		/* decided against concurrent creations and raises in the tenant:
-		 * they compare the quota key, so it is bumped */
-		snprintf(key, sizeof(key), "/alloc/quota/%s", t);
-		json_t *tok = json_integer((json_int_t)snap_rev(pl->s, key) + 1);
-		if (!tok || txb_put(&pl->tb, pl->s, key, tok) < 0)
-			pl->fatal = CS_ENOMEM;
-		json_decref(tok);
-		if (has_b) {
-			const char *vn;
-			json_t *vd;
-			json_object_foreach(json_object_get(pl->s->vnets, t), vn, vd) {
-				key_qos(key, t, vn);
-				if (txb_cmp(&pl->tb, pl->s, key) < 0)
-					pl->fatal = CS_ENOMEM;
-			}
-			for (size_t i = 0; i < ov->nvnets; i++) {
-				if (strcmp(ov->vnets[i].tenant, t))
-					continue;
-				key_qos(key, t, ov->vnets[i].name);
-				if (txb_cmp(&pl->tb, pl->s, key) < 0)
-					pl->fatal = CS_ENOMEM;
-			}
-		}
+		quota_kept(pl, t, &ne, &bw);
+		quota_declared(pl, t, &q, ne, bw);
+		quota_keys(pl, t, q.has_bandwidth);
 	}
 }
 
