@@ -380,165 +380,207 @@ static int encrypt_check(struct csd_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static int load_file(struct csd_config *cfg, char *err, size_t errlen)
+/* the file as JSON, or NULL with err saying why in the usual words */
+static json_t *load_root(const struct csd_config *cfg, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_load_file(cfg->config_path, 0, &je), *v;
+	json_t *root = json_load_file(cfg->config_path, 0, &je);
+	struct stat st;
+
+	if (root)
+		return root;
+	/* jansson reports an unreadable file at line -1 with its own words;
+	 * stat(2) says why in the usual ones */
+	if (stat(cfg->config_path, &st) < 0)
+		snprintf(err, errlen, "cannot read %s: %s", cfg->config_path, strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		snprintf(err, errlen, "cannot read %s: it is a directory; give the JSON "
+			 "configuration file", cfg->config_path);
+	else if (je.line < 0)
+		snprintf(err, errlen, "cannot read %s: %s", cfg->config_path, je.text);
+	else
+		snprintf(err, errlen, "%s:%d:%d: %s", cfg->config_path, je.line, je.column,
+			 je.text);
+	return NULL;
+}
+
+/* where a key whose value is a plain string goes, or NULL */
+static char **string_slot(struct csd_config *cfg, const char *key)
+{
+	const struct {
+		const char *key;
+		char **slot;
+	} slots[] = {
+		{ "node", &cfg->node },
+		{ "underlay", &cfg->underlay },
+		{ "socket", &cfg->socket_path },
+		{ "state_dir", &cfg->state_dir },
+		{ "run_dir", &cfg->run_dir },
+		{ "prefix", &cfg->prefix },
+		{ "backend", &cfg->backend },
+		{ "metrics", &cfg->metrics },
+		{ "metrics_token_file", &cfg->metrics_token_file },
+		{ "ovsdb", &cfg->ovsdb },
+	};
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (!strcmp(key, slots[i].key))
+			return slots[i].slot;
+	return NULL;
+}
+
+/* keys holding one number or word with a range: 1 when key is one of them
+ * (and its value fits), 0 when it is not, CS_EINVAL with err */
+static int load_scalar(struct csd_config *cfg, const char *key, const json_t *v, char *err,
+		       size_t errlen)
+{
+	const char *s = json_string_value(v);
+	json_int_t i = json_integer_value(v);
+
+	if (!strcmp(key, "log_level")) {
+		if (!s || log_level_parse(s) < 0) {
+			snprintf(err, errlen, "%s: log_level: expected error, warning, notice, "
+				 "info or debug", cfg->config_path);
+			return CS_EINVAL;
+		}
+		if (cfg->log_level < 0)
+			cfg->log_level = log_level_parse(s);
+	} else if (!strcmp(key, "headroom")) {
+		double h = json_number_value(v);
+		if (!json_is_number(v) || h < 0 || h >= 1) {
+			snprintf(err, errlen, "%s: headroom: expected a number in [0, 1), the "
+				 "share of capacity never reserved", cfg->config_path);
+			return CS_EINVAL;
+		}
+		cfg->headroom = h;
+	} else if (!strcmp(key, "reconcile_interval")) {
+		if (!json_is_integer(v) || i < 1 || i > 86400) {
+			snprintf(err, errlen, "%s: reconcile_interval: expected seconds, 1-86400",
+				 cfg->config_path);
+			return CS_EINVAL;
+		}
+		cfg->reconcile_interval = (unsigned)i;
+	} else if (!strcmp(key, "message_max")) {
+		if (!json_is_integer(v) || i < 4096 || i > (json_int_t)1 << 30) {
+			snprintf(err, errlen, "%s: message_max: expected bytes, 4096-1073741824",
+				 cfg->config_path);
+			return CS_EINVAL;
+		}
+		cfg->msg_max = (size_t)i;
+	} else if (!strcmp(key, "publish_ports")) {
+		unsigned lo, hi;
+		char end;
+		if (!s || sscanf(s, "%u-%u%c", &lo, &hi, &end) != 2 || lo < 1 || hi > 65535 ||
+		    lo > hi) {
+			snprintf(err, errlen, "%s: publish_ports: expected \"LOW-HIGH\", ports "
+				 "1-65535 (e.g. \"1024-65535\")", cfg->config_path);
+			return CS_EINVAL;
+		}
+		cfg->publish_lo = lo;
+		cfg->publish_hi = hi;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static int load_admin_gids(struct csd_config *cfg, const json_t *v, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *g;
+
+	if (!json_is_array(v)) {
+		snprintf(err, errlen, "%s: admin_gids: expected an array of gids", cfg->config_path);
+		return CS_EINVAL;
+	}
+	free(cfg->admin_gids);
+	cfg->admin_gids = calloc(json_array_size(v) + 1, sizeof(gid_t));
+	cfg->n_admin_gids = 0;
+	json_array_foreach(v, i, g) {
+		if (!json_is_integer(g) || json_integer_value(g) < 0) {
+			snprintf(err, errlen, "%s: admin_gids[%zu]: expected a gid", cfg->config_path,
+				 i);
+			return CS_EINVAL;
+		}
+		cfg->admin_gids[cfg->n_admin_gids++] = (gid_t)json_integer_value(g);
+	}
+	return 0;
+}
+
+/* checked as a tenant's quotas are, so the messages match */
+static int load_default_quotas(struct csd_config *cfg, json_t *v, char *err, size_t errlen)
+{
+	struct schema_errors errs = { 0 };
+	json_t *t = json_pack("{s:O}", "quotas", v);
+	size_t bad = t ? schema_validate(SCHEMA_TENANT, t, "default_", &errs) : 1;
+
+	json_decref(t);
+	if (bad || !json_is_object(v)) {
+		char *all = schema_errors_join(&errs);
+		snprintf(err, errlen, "%s: %s", cfg->config_path, all && *all ? all :
+			 "default_quotas: expected an object such as {\"vnets\": 10, "
+			 "\"endpoints\": 100, \"bandwidth\": \"1gbit\"}");
+		free(all);
+		schema_errors_clear(&errs);
+		return CS_EINVAL;
+	}
+	json_decref(cfg->default_quotas);
+	cfg->default_quotas = json_incref(v);
+	return 0;
+}
+
+static int load_key(struct csd_config *cfg, const char *key, json_t *v, char *err,
+		    size_t errlen)
+{
+	char **slot = string_slot(cfg, key);
+	int k;
+
+	if ((k = encrypt_key(cfg, key, v, err, errlen)) != 0)
+		return k < 0 ? k : 0;
+	if (slot) {
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
+			return CS_EINVAL;
+		}
+		*slot = dup_or_keep(*slot, json_string_value(v));
+		return 0;
+	}
+	if ((k = load_scalar(cfg, key, v, err, errlen)) != 0)
+		return k < 0 ? k : 0;
+	if (!strcmp(key, "limits"))
+		return limits_parse(&cfg->limits, v, cfg->config_path, err, errlen) < 0 ? CS_EINVAL
+											 : 0;
+	if (!strcmp(key, "admin_gids"))
+		return load_admin_gids(cfg, v, err, errlen);
+	if (!strcmp(key, "default_quotas"))
+		return load_default_quotas(cfg, v, err, errlen);
+	if (!strcmp(key, "store"))
+		return load_store(cfg, v, err, errlen) < 0 ? CS_EINVAL : 0;
+	if (!strcmp(key, "resolvers"))
+		return load_resolvers(cfg, v, err, errlen) < 0 ? CS_EINVAL : 0;
+	snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
+		 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
+		 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
+		 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers, publish_ports)",
+		 cfg->config_path, key);
+	return CS_EINVAL;
+}
+
+static int load_file(struct csd_config *cfg, char *err, size_t errlen)
+{
+	json_t *root = load_root(cfg, err, errlen), *v;
 	const char *key;
 	int r = CS_EINVAL;
 
-	if (!root) {
-		struct stat st;
-
-		/* jansson reports an unreadable file at line -1 with its own words;
-		 * stat(2) says why in the usual ones */
-		if (stat(cfg->config_path, &st) < 0)
-			snprintf(err, errlen, "cannot read %s: %s", cfg->config_path,
-				 strerror(errno));
-		else if (S_ISDIR(st.st_mode))
-			snprintf(err, errlen, "cannot read %s: it is a directory; give the JSON "
-				 "configuration file", cfg->config_path);
-		else if (je.line < 0)
-			snprintf(err, errlen, "cannot read %s: %s", cfg->config_path, je.text);
-		else
-			snprintf(err, errlen, "%s:%d:%d: %s", cfg->config_path, je.line, je.column,
-				 je.text);
+	if (!root)
 		return CS_EINVAL;
-	}
 	if (!json_is_object(root)) {
 		snprintf(err, errlen, "%s: expected a JSON object", cfg->config_path);
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
-		const char *s = json_string_value(v);
-		char **slot = NULL;
-		int k = encrypt_key(cfg, key, v, err, errlen);
-		if (k < 0)
+	json_object_foreach(root, key, v)
+		if (load_key(cfg, key, v, err, errlen) < 0)
 			goto out;
-		if (k)
-			continue;
-		if (!strcmp(key, "node"))
-			slot = &cfg->node;
-		else if (!strcmp(key, "underlay"))
-			slot = &cfg->underlay;
-		else if (!strcmp(key, "socket"))
-			slot = &cfg->socket_path;
-		else if (!strcmp(key, "state_dir"))
-			slot = &cfg->state_dir;
-		else if (!strcmp(key, "run_dir"))
-			slot = &cfg->run_dir;
-		else if (!strcmp(key, "prefix"))
-			slot = &cfg->prefix;
-		else if (!strcmp(key, "backend"))
-			slot = &cfg->backend;
-		else if (!strcmp(key, "metrics"))
-			slot = &cfg->metrics;
-		else if (!strcmp(key, "metrics_token_file"))
-			slot = &cfg->metrics_token_file;
-		else if (!strcmp(key, "ovsdb"))
-			slot = &cfg->ovsdb;
-		if (slot) {
-			if (!s) {
-				snprintf(err, errlen, "%s: %s: expected a string", cfg->config_path, key);
-				goto out;
-			}
-			*slot = dup_or_keep(*slot, s);
-		} else if (!strcmp(key, "log_level")) {
-			if (!s || log_level_parse(s) < 0) {
-				snprintf(err, errlen, "%s: log_level: expected error, warning, notice, "
-					 "info or debug", cfg->config_path);
-				goto out;
-			}
-			if (cfg->log_level < 0)
-				cfg->log_level = log_level_parse(s);
-		} else if (!strcmp(key, "headroom")) {
-			double h = json_number_value(v);
-			if (!json_is_number(v) || h < 0 || h >= 1) {
-				snprintf(err, errlen, "%s: headroom: expected a number in [0, 1), the "
-					 "share of capacity never reserved", cfg->config_path);
-				goto out;
-			}
-			cfg->headroom = h;
-		} else if (!strcmp(key, "reconcile_interval")) {
-			json_int_t i = json_integer_value(v);
-			if (!json_is_integer(v) || i < 1 || i > 86400) {
-				snprintf(err, errlen, "%s: reconcile_interval: expected seconds, 1-86400",
-					 cfg->config_path);
-				goto out;
-			}
-			cfg->reconcile_interval = (unsigned)i;
-		} else if (!strcmp(key, "message_max")) {
-			json_int_t i = json_integer_value(v);
-			if (!json_is_integer(v) || i < 4096 || i > (json_int_t)1 << 30) {
-				snprintf(err, errlen, "%s: message_max: expected bytes, 4096-1073741824",
-					 cfg->config_path);
-				goto out;
-			}
-			cfg->msg_max = (size_t)i;
-		} else if (!strcmp(key, "limits")) {
-			if (limits_parse(&cfg->limits, v, cfg->config_path, err, errlen) < 0)
-				goto out;
-		} else if (!strcmp(key, "admin_gids")) {
-			size_t i;
-			json_t *g;
-			if (!json_is_array(v)) {
-				snprintf(err, errlen, "%s: admin_gids: expected an array of gids",
-					 cfg->config_path);
-				goto out;
-			}
-			free(cfg->admin_gids);
-			cfg->admin_gids = calloc(json_array_size(v) + 1, sizeof(gid_t));
-			cfg->n_admin_gids = 0;
-			json_array_foreach(v, i, g) {
-				if (!json_is_integer(g) || json_integer_value(g) < 0) {
-					snprintf(err, errlen, "%s: admin_gids[%zu]: expected a gid",
-						 cfg->config_path, i);
-					goto out;
-				}
-				cfg->admin_gids[cfg->n_admin_gids++] = (gid_t)json_integer_value(g);
-			}
-		} else if (!strcmp(key, "default_quotas")) {
-			struct schema_errors errs = { 0 };
-			json_t *t = json_pack("{s:O}", "quotas", v);
-			size_t bad = t ? schema_validate(SCHEMA_TENANT, t, "default_", &errs) : 1;
-			json_decref(t);
-			if (bad || !json_is_object(v)) {
-				char *all = schema_errors_join(&errs);
-				snprintf(err, errlen, "%s: %s", cfg->config_path, all && *all ? all :
-					 "default_quotas: expected an object such as {\"vnets\": 10, "
-					 "\"endpoints\": 100, \"bandwidth\": \"1gbit\"}");
-				free(all);
-				schema_errors_clear(&errs);
-				goto out;
-			}
-			json_decref(cfg->default_quotas);
-			cfg->default_quotas = json_incref(v);
-		} else if (!strcmp(key, "store")) {
-			if (load_store(cfg, v, err, errlen) < 0)
-				goto out;
-		} else if (!strcmp(key, "publish_ports")) {
-			unsigned lo, hi;
-			char end;
-			if (!s || sscanf(s, "%u-%u%c", &lo, &hi, &end) != 2 || lo < 1 || hi > 65535 ||
-			    lo > hi) {
-				snprintf(err, errlen, "%s: publish_ports: expected \"LOW-HIGH\", ports "
-					 "1-65535 (e.g. \"1024-65535\")", cfg->config_path);
-				goto out;
-			}
-			cfg->publish_lo = lo;
-			cfg->publish_hi = hi;
-		} else if (!strcmp(key, "resolvers")) {
-			if (load_resolvers(cfg, v, err, errlen) < 0)
-				goto out;
-		} else {
-			snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
-				 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
-				 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-				 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers, publish_ports)",
-				 cfg->config_path, key);
-			goto out;
-		}
-	}
 	r = 0;
 out:
 	json_decref(root);
@@ -560,7 +602,9 @@ static char *default_node(void)
 	return strdup(cs_name_valid(host) ? host : "local");
 }
 
-int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+/* the command line: 1 when it asked for help or the version (printed),
+ * 0 to go on, CS_EINVAL with err */
+static int parse_args(struct csd_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -580,11 +624,6 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	};
 	int c;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->log_level = -1;
-	cfg->headroom = 0.1;
-	cfg->publish_lo = 1024;
-	cfg->publish_hi = 65535;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:S:D:R:p:n:l:u:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -620,8 +659,12 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		snprintf(err, errlen, "unexpected argument \"%s\"; see csd --help", argv[optind]);
 		return CS_EINVAL;
 	}
-	if (cfg->config_path && load_file(cfg, err, errlen) < 0)
-		return CS_EINVAL;
+	return 0;
+}
+
+/* what neither the command line nor the file set */
+static void set_defaults(struct csd_config *cfg)
+{
 	cfg->socket_path = dup_or_keep(cfg->socket_path, CS_DEFAULT_SOCKET);
 	cfg->state_dir = dup_or_keep(cfg->state_dir, "/var/lib/cs");
 	cfg->run_dir = dup_or_keep(cfg->run_dir, "/run/cs");
@@ -635,6 +678,11 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 	if (!cfg->msg_max)
 		cfg->msg_max = CS_WIRE_MSG_MAX_DEFAULT;
 	limits_defaults(&cfg->limits);
+}
+
+/* the settings that hold together only once all are known */
+static int check_settings(struct csd_config *cfg, char *err, size_t errlen)
+{
 	if (encrypt_check(cfg, err, errlen) < 0)
 		return CS_EINVAL;
 	if (!prefix_valid(cfg->prefix)) {
@@ -663,6 +711,23 @@ int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, si
 		}
 	}
 	return 0;
+}
+
+int csd_config_load(struct csd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = -1;
+	cfg->headroom = 0.1;
+	cfg->publish_lo = 1024;
+	cfg->publish_hi = 65535;
+	if ((r = parse_args(cfg, argc, argv, err, errlen)) != 0)
+		return r;
+	if (cfg->config_path && load_file(cfg, err, errlen) < 0)
+		return CS_EINVAL;
+	set_defaults(cfg);
+	return check_settings(cfg, err, errlen);
 }
 
 void csd_config_free(struct csd_config *cfg)
