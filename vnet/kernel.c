@@ -1333,22 +1333,13 @@ static int eps_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, i
 	return ret;
 }
 
-static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
+/* what the kernel cannot take, refused before anything is made */
+static int vnet_spec_check(struct kernel_backend *kb, const struct vnet_spec *v,
+			   const struct cs_addr *ul, const char *what)
 {
-	struct kernel_backend *kb = kb_of(b);
-	struct kernel_backend_ul *kbu = ul_of(kb);
-	struct rtnl_link *vx = NULL;
-	struct nl_sock *sk = NULL, *usk = NULL;
-	struct ep_wire *eps = NULL;
-	char ns[NSNAME_MAX], what[96], err[256], buf[CS_ADDRSTRLEN], buf2[CS_ADDRSTRLEN];
-	bool multi = v->npeers > 0, rewire = false, snapped = false;
-	int nsfd = -1, mtu = vnet_mtu(v), r;
-	size_t i, neps = 0;
+	char buf[CS_ADDRSTRLEN], buf2[CS_ADDRSTRLEN];
+	bool multi = v->npeers > 0;
 
-	r = ns_name(kb, ns, v->tenant, v->name, NULL);
-	if (r < 0)
-		return r;
-	snprintf(what, sizeof(what), "vnet %s/%s", v->tenant, v->name);
 	if (v->id < 1 || v->id > 16777215) {
 		kerr(kb, "%s: VNI %u is out of range 1-16777215", what, v->id);
 		return CS_EINVAL;
@@ -1357,7 +1348,6 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		kerr(kb, "%s: MTU %d is out of range 68-65535", what, v->mtu);
 		return CS_EINVAL;
 	}
-	const struct cs_addr *ul = ul_addr(kbu, v);
 	if (multi && !ul) {
 		/* the other nodes accept encapsulated packets only from our
 		 * declared address: a source picked by routing could be dropped */
@@ -1365,33 +1355,97 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		     "known; give csd its \"underlay\" address", what, v->npeers);
 		return CS_ENOTSUP;
 	}
-	for (i = 0; multi && i < v->npeers; i++) {
+	for (size_t i = 0; multi && i < v->npeers; i++) {
 		if (v->peers[i].family != ul->family) {
 			kerr(kb, "%s: node address %s is not of the family of this node's "
 			     "underlay address %s", what, cs_addr_format(&v->peers[i], buf),
 			     cs_addr_format(ul, buf2));
 			return CS_EINVAL;
 		}
-		if (!cs_addr_cmp(&v->peers[i], ul) && peer_port(v, i) == ul_port(kbu, v)) {
+		if (!cs_addr_cmp(&v->peers[i], ul) && peer_port(v, i) == ul_port(ul_of(kb), v)) {
 			kerr(kb, "%s: node address %s is this node's own underlay address; list "
 			     "only the other nodes", what, cs_addr_format(&v->peers[i], buf));
 			return CS_EINVAL;
 		}
 	}
+	return 0;
+}
 
-	r = netns_add(ns, err, sizeof(err));
+/* the vnet's namespace, made when missing, and a netlink socket in it */
+static int vnet_ns_open(struct kernel_backend *kb, const char *ns, const char *what, int *nsfd,
+			struct nl_sock **sk)
+{
+	char err[256];
+	int r = netns_add(ns, err, sizeof(err));
+
 	if (r < 0 && r != CS_EEXIST) {
 		kerr(kb, "%s: %s", what, err);
-		goto out;
+		return r;
 	}
-	nsfd = netns_open(ns, err, sizeof(err));
-	if (nsfd < 0) {
-		r = nsfd;
+	*nsfd = netns_open(ns, err, sizeof(err));
+	if (*nsfd < 0) {
 		kerr(kb, "%s: %s", what, err);
-		goto out;
+		return *nsfd;
 	}
-	r = nl_open_in(kb, nsfd, ns, what, &sk);
+	return nl_open_in(kb, *nsfd, ns, what, sk);
+}
+
+/* a new vx0 in namespace ns: for a vnet across nodes made in the underlay
+ * namespace and moved in (vxlan_create_multi) */
+static int vx0_create(struct kernel_backend *kb, struct nl_sock *sk, int nsfd,
+		      const struct vnet_spec *v, const char *what, const char *ns,
+		      struct rtnl_link **vx)
+{
+	struct nl_sock *usk = NULL;
+	int r;
+
+	if (v->npeers > 0) {
+		r = nl_open_in(kb, ul_of(kb)->ul_fd, "(underlay)", what, &usk);
+		if (r < 0)
+			return r;
+		r = vxlan_create_multi(kb, usk, nsfd, v);
+		nl_socket_free(usk);
+	} else {
+		r = vxlan_create(sk, v);
+	}
+	if (r == -NLE_EXIST && v->npeers > 0) {
+		kerr(kb, "%s: VNI %u is already in use in this node's underlay namespace "
+		     "(by another vnet, or another csd on this node); a VNI can exist "
+		     "only once per underlay: give the vnet another id", what, v->id);
+		return CS_EEXIST;
+	}
+	if (r < 0) {
+		kerr(kb, "%s: cannot create " VXLAN_DEV " (VNI %u) in namespace %s: %s",
+		     what, v->id, ns, nl_geterror(r));
+		return CS_EIO;
+	}
+	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, vx);
+	if (r < 0) {
+		kerr(kb, "%s: " VXLAN_DEV " vanished from namespace %s after creation: %s",
+		     what, ns, nl_geterror(r));
+		return CS_EIO;
+	}
+	return 0;
+}
+
+static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
+{
+	struct kernel_backend *kb = kb_of(b);
+	struct rtnl_link *vx = NULL;
+	struct nl_sock *sk = NULL;
+	struct ep_wire *eps = NULL;
+	char ns[NSNAME_MAX], what[96];
+	bool multi = v->npeers > 0, rewire = false, snapped = false;
+	int nsfd = -1, mtu = vnet_mtu(v), r;
+	size_t neps = 0;
+
+	r = ns_name(kb, ns, v->tenant, v->name, NULL);
 	if (r < 0)
+		return r;
+	snprintf(what, sizeof(what), "vnet %s/%s", v->tenant, v->name);
+	if ((r = vnet_spec_check(kb, v, ul_addr(ul_of(kb), v), what)) < 0)
+		return r;
+	if ((r = vnet_ns_open(kb, ns, what, &nsfd, &sk)) < 0)
 		goto out;
 
 	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
@@ -1415,34 +1469,8 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		/* endpoints left on a vx0 that is gone (or in a vnet namespace
 		 * deleted by hand) move to the new one too */
 		rewire = true;
-		if (multi) {
-			r = nl_open_in(kb, kbu->ul_fd, "(underlay)", what, &usk);
-			if (r < 0)
-				goto out;
-			r = vxlan_create_multi(kb, usk, nsfd, v);
-		} else {
-			r = vxlan_create(sk, v);
-		}
-		if (r == -NLE_EXIST && multi) {
-			kerr(kb, "%s: VNI %u is already in use in this node's underlay namespace "
-			     "(by another vnet, or another csd on this node); a VNI can exist "
-			     "only once per underlay: give the vnet another id", what, v->id);
-			r = CS_EEXIST;
+		if ((r = vx0_create(kb, sk, nsfd, v, what, ns, &vx)) < 0)
 			goto out;
-		}
-		if (r < 0) {
-			kerr(kb, "%s: cannot create " VXLAN_DEV " (VNI %u) in namespace %s: %s",
-			     what, v->id, ns, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
-		r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
-		if (r < 0) {
-			kerr(kb, "%s: " VXLAN_DEV " vanished from namespace %s after creation: %s",
-			     what, ns, nl_geterror(r));
-			r = CS_EIO;
-			goto out;
-		}
 	} else {
 		/* the macvlans follow a lower MTU by themselves, not a higher one */
 		rewire = rtnl_link_get_mtu(vx) != (unsigned int)mtu;
@@ -1481,8 +1509,6 @@ out:
 	free(eps);
 	if (vx)
 		rtnl_link_put(vx);
-	if (usk)
-		nl_socket_free(usk);
 	if (sk)
 		nl_socket_free(sk);
 	if (nsfd >= 0)
