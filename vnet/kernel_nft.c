@@ -441,6 +441,20 @@ static void put_rules(FILE *f, const struct vnet_fw *fw)
 		"counter drop");
 }
 
+/* the nft script that loads fw, or that removes our table (fw NULL) */
+static int nft_script(const struct vnet_fw *fw, char **cmds, size_t *len)
+{
+	FILE *f = open_memstream(cmds, len);
+
+	if (!f)
+		return CS_ENOMEM;
+	if (fw)
+		put_rules(f, fw);
+	else	/* "add" then "delete" works whether or not the table is there */
+		fputs("add table " TABLE "\ndelete table " TABLE "\n", f);
+	return fclose(f) ? CS_ENOMEM : 0;
+}
+
 int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, const struct vnet_fw *fw)
 {
@@ -449,7 +463,6 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 	char ns[NSNAME_MAX], what[128], err[256];
 	char *cmds = NULL;
 	size_t len = 0;
-	FILE *f = NULL;
 	int nsfd = -1, r;
 
 	r = kernel_ns_name(kb, ns, tenant, vnet, endpoint);
@@ -482,20 +495,7 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 			goto out;
 		}
 	}
-	f = open_memstream(&cmds, &len);
-	if (!f) {
-		r = CS_ENOMEM;
-		kernel_err(kb, "%s: out of memory", what);
-		goto out;
-	}
-	if (fw)
-		put_rules(f, fw);
-	else	/* "add" then "delete" works whether or not the table is there */
-		fputs("add table " TABLE "\ndelete table " TABLE "\n", f);
-	r = fclose(f);
-	f = NULL;
-	if (r) {
-		r = CS_ENOMEM;
+	if ((r = nft_script(fw, &cmds, &len)) < 0) {
 		kernel_err(kb, "%s: out of memory", what);
 		goto out;
 	}
@@ -537,8 +537,6 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 	}
 	r = 0;
 out:
-	if (f)
-		fclose(f);
 	free(job.error);
 	free(cmds);
 	if (nsfd >= 0)

@@ -266,19 +266,97 @@ static void tc_read_free(struct rtnl_class *c1, struct rtnl_class *c2, struct nl
 		nl_cache_free(qcache);
 }
 
+/* back to the default qdisc: nothing shapes */
+static int qos_remove(struct kernel_backend *kb, struct nl_sock *sk, struct rtnl_qdisc *root,
+		      const char *what, const char *ns)
+{
+	int r;
+
+	if (!root || !rtnl_tc_get_handle(TC_CAST(root)))
+		return 0;
+	r = rtnl_qdisc_delete(sk, root);
+	if (r == -NLE_OBJ_NOTFOUND)
+		r = 0;
+	if (r < 0) {
+		kernel_err(kb, "%s: cannot remove the root qdisc of " EP_DEV
+			   " in namespace %s: %s", what, ns, nl_geterror(r));
+		r = nl_code(r);
+	}
+	return r;
+}
+
+/* the HTB tree w and top want, changing only what differs from what is
+ * there (root, NULL or the current root qdisc) */
+static int qos_install(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
+		       struct rtnl_qdisc *root, const struct qos_want *w,
+		       const struct qos_want *top, const char *what, const char *ns)
+{
+	struct nl_cache *ccache = NULL;
+	struct rtnl_class *leaf = NULL, *topcl = NULL;
+	bool fresh = !root || !qdisc_is_ours(root);
+	int r = 0;
+
+	if (!fresh) {
+		r = rtnl_class_alloc_cache(sk, ifindex, &ccache);
+		if (r < 0) {
+			kernel_err(kb, "%s: cannot read the classes of " EP_DEV
+				   " in namespace %s: %s", what, ns, nl_geterror(r));
+			r = nl_code(r);
+			goto out;
+		}
+		leaf = rtnl_class_get(ccache, ifindex, QOS_CLASS);
+		topcl = rtnl_class_get(ccache, ifindex, QOS_TOP);
+		/* a class cannot move to another parent: start again */
+		if (leaf && rtnl_tc_get_parent(TC_CAST(leaf)) != QOS_TOP)
+			fresh = true;
+	}
+	if (fresh) {
+		r = qdisc_install(sk, ifindex, root);
+		if (r < 0) {
+			kernel_err(kb, "%s: cannot add the HTB root qdisc 1: to " EP_DEV
+				   " in namespace %s: %s", what, ns, nl_geterror(r));
+			r = nl_code(r);
+			goto out;
+		}
+	}
+	if (fresh || !topcl || !class_matches(topcl, top)) {
+		r = class_set(sk, ifindex, top);
+		if (r < 0) {
+			kernel_err(kb, "%s: cannot set HTB class 1:1 (rate %llu bytes/s) on "
+				   EP_DEV " in namespace %s: %s", what,
+				   (unsigned long long)top->rate, ns, nl_geterror(r));
+			r = nl_code(r);
+			goto out;
+		}
+	}
+	if (fresh || !leaf || !class_matches(leaf, w)) {
+		r = class_set(sk, ifindex, w);
+		if (r < 0) {
+			kernel_err(kb, "%s: cannot set HTB class 1:10 (rate %llu, ceil %llu "
+				   "bytes/s) on " EP_DEV " in namespace %s: %s", what,
+				   (unsigned long long)w->rate, (unsigned long long)w->ceil, ns,
+				   nl_geterror(r));
+			r = nl_code(r);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	tc_read_free(leaf, topcl, ccache, NULL, NULL);
+	return r;
+}
+
 int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *vnet,
 			const char *endpoint, const struct vnet_qos *qos)
 {
 	struct kernel_backend *kb = (struct kernel_backend *)b;
-	struct nl_cache *qcache = NULL, *ccache = NULL;
+	struct nl_cache *qcache = NULL;
 	struct rtnl_qdisc *root = NULL;
-	struct rtnl_class *leaf = NULL, *topcl = NULL;
 	struct rtnl_link *eth0 = NULL;
 	struct nl_sock *sk = NULL;
 	struct qos_want w = { 0 }, top = { 0 };
 	char ns[NSNAME_MAX], what[128], err[256], dev[IFNAMSIZ];
 	int nsfd = -1, ifindex, r;
-	bool fresh;
 
 	r = kernel_ns_name(kb, ns, tenant, vnet, endpoint);
 	if (r < 0)
@@ -321,70 +399,10 @@ int kernel_endpoint_qos(struct vnet_backend *b, const char *tenant, const char *
 		r = nl_code(r);
 		goto out;
 	}
-
-	if (!qos) {
-		r = 0;
-		if (!root || !rtnl_tc_get_handle(TC_CAST(root)))
-			goto out;	/* the default qdisc: nothing shapes */
-		r = rtnl_qdisc_delete(sk, root);
-		if (r == -NLE_OBJ_NOTFOUND)
-			r = 0;
-		if (r < 0) {
-			kernel_err(kb, "%s: cannot remove the root qdisc of " EP_DEV
-				   " in namespace %s: %s", what, ns, nl_geterror(r));
-			r = nl_code(r);
-		}
-		goto out;
-	}
-
-	fresh = !root || !qdisc_is_ours(root);
-	if (!fresh) {
-		r = rtnl_class_alloc_cache(sk, ifindex, &ccache);
-		if (r < 0) {
-			kernel_err(kb, "%s: cannot read the classes of " EP_DEV
-				   " in namespace %s: %s", what, ns, nl_geterror(r));
-			r = nl_code(r);
-			goto out;
-		}
-		leaf = rtnl_class_get(ccache, ifindex, QOS_CLASS);
-		topcl = rtnl_class_get(ccache, ifindex, QOS_TOP);
-		/* a class cannot move to another parent: start again */
-		if (leaf && rtnl_tc_get_parent(TC_CAST(leaf)) != QOS_TOP)
-			fresh = true;
-	}
-	if (fresh) {
-		r = qdisc_install(sk, ifindex, root);
-		if (r < 0) {
-			kernel_err(kb, "%s: cannot add the HTB root qdisc 1: to " EP_DEV
-				   " in namespace %s: %s", what, ns, nl_geterror(r));
-			r = nl_code(r);
-			goto out;
-		}
-	}
-	if (fresh || !topcl || !class_matches(topcl, &top)) {
-		r = class_set(sk, ifindex, &top);
-		if (r < 0) {
-			kernel_err(kb, "%s: cannot set HTB class 1:1 (rate %llu bytes/s) on "
-				   EP_DEV " in namespace %s: %s", what,
-				   (unsigned long long)top.rate, ns, nl_geterror(r));
-			r = nl_code(r);
-			goto out;
-		}
-	}
-	if (fresh || !leaf || !class_matches(leaf, &w)) {
-		r = class_set(sk, ifindex, &w);
-		if (r < 0) {
-			kernel_err(kb, "%s: cannot set HTB class 1:10 (rate %llu, ceil %llu "
-				   "bytes/s) on " EP_DEV " in namespace %s: %s", what,
-				   (unsigned long long)w.rate, (unsigned long long)w.ceil, ns,
-				   nl_geterror(r));
-			r = nl_code(r);
-			goto out;
-		}
-	}
-	r = 0;
+	r = qos ? qos_install(kb, sk, ifindex, root, &w, &top, what, ns)
+		: qos_remove(kb, sk, root, what, ns);
 out:
-	tc_read_free(leaf, topcl, ccache, root, qcache);
+	tc_read_free(NULL, NULL, NULL, root, qcache);
 	if (eth0)
 		rtnl_link_put(eth0);
 	if (sk)
