@@ -235,6 +235,91 @@ static void check_addr(bool port, const char *s, const char *where, struct schem
 				  where, s);
 }
 
+static void check_enum(const struct schema_key *k, const json_t *v, const char *where,
+		       struct schema_errors *e)
+{
+	char list[256] = "";
+	char *t;
+
+	if (json_is_string(v))
+		for (const char *const *p = k->enumvals; *p; p++)
+			if (!strcmp(*p, json_string_value(v)))
+				return;
+	for (const char *const *p = k->enumvals; *p; p++) {
+		strncat(list, *p, sizeof(list) - strlen(list) - 1);
+		if (p[1])
+			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+	}
+	t = schema_value_text(v);
+	schema_errors_add(e, "%s: %s is not allowed; expected one of %s", where, t ? t : "?", list);
+	free(t);
+}
+
+/* a rate or a size: a positive integer or text with units; false when v is
+ * neither a number nor a string */
+static bool check_quantity(const struct schema_key *k, const json_t *v, const char *where,
+			   struct schema_errors *e)
+{
+	char err[256];
+	uint64_t x;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) <= 0)
+			schema_errors_add(e, "%s: %" JSON_INTEGER_FORMAT " must be greater than zero",
+					  where, json_integer_value(v));
+		return true;
+	}
+	if (!json_is_string(v))
+		return false;
+	int r = k->type == ST_RATE ? cs_rate_parse(json_string_value(v), &x, err, sizeof(err))
+				   : cs_size_parse(json_string_value(v), &x, err, sizeof(err));
+	if (r < 0)
+		schema_errors_add(e, "%s: %s", where, err);
+	return true;
+}
+
+/* element i (el, at w) of list v of a list-typed key */
+static void check_list_el(enum schema_object o, const struct schema_key *k, const json_t *v,
+			  size_t i, const json_t *el, const char *w, struct schema_errors *e)
+{
+	char *t;
+
+	if (k->type == ST_INT_LIST) {
+		check_int(k, el, w, e);
+	} else if (k->type == ST_PORT_LIST) {
+		/* the owner (policy/rules.c) checks numbers and ranges */
+		if (!json_is_integer(el) && !json_is_string(el)) {
+			t = schema_value_text(el);
+			schema_errors_add(e, "%s: %s is not a port or a range such as "
+					  "\"8000-8080\"", w, t ? t : "?");
+			free(t);
+		}
+	} else if (k->type == ST_OBJECT_LIST) {
+		char sub[256];
+		if (!json_is_object(el)) {
+			schema_errors_add(e, "%s: expected an object", w);
+			return;
+		}
+		snprintf(sub, sizeof(sub), "%s[]", k->path);
+		validate_object(o, el, sub, w, e);
+	} else if (!json_is_string(el)) {
+		t = schema_value_text(el);
+		schema_errors_add(e, "%s: %s is not a string", w, t ? t : "?");
+		free(t);
+	} else if (k->type == ST_NAME_LIST && !cs_name_valid(json_string_value(el))) {
+		schema_errors_add(e, "%s: \"%s\" is not a valid name; use 1-32 characters "
+				  "a-z, 0-9, '-', '_', starting with a letter or digit",
+				  w, json_string_value(el));
+	} else if (k->type == ST_NAME_LIST) {
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(v, j), (json_t *)el)) {
+				schema_errors_add(e, "%s: \"%s\" is listed twice", w,
+						  json_string_value(el));
+				break;
+			}
+	}
+}
+
 static void check_value(enum schema_object o, const struct schema_key *k, const json_t *v,
 			const char *where, struct schema_errors *e)
 {
@@ -274,40 +359,13 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 			goto wrong;
 		return;
 	case ST_ENUM:
-		if (json_is_string(v))
-			for (const char *const *p = k->enumvals; *p; p++)
-				if (!strcmp(*p, json_string_value(v)))
-					return;
-		{
-			char list[256] = "";
-			for (const char *const *p = k->enumvals; *p; p++) {
-				strncat(list, *p, sizeof(list) - strlen(list) - 1);
-				if (p[1])
-					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-			}
-			t = schema_value_text(v);
-			schema_errors_add(e, "%s: %s is not allowed; expected one of %s", where,
-					  t ? t : "?", list);
-			free(t);
-		}
+		check_enum(k, v, where, e);
 		return;
 	case ST_RATE:
-	case ST_SIZE: {
-		uint64_t x;
-		if (json_is_integer(v)) {
-			if (json_integer_value(v) <= 0)
-				schema_errors_add(e, "%s: %" JSON_INTEGER_FORMAT " must be greater than zero",
-						  where, json_integer_value(v));
-			return;
-		}
-		if (!json_is_string(v))
+	case ST_SIZE:
+		if (!check_quantity(k, v, where, e))
 			goto wrong;
-		int r = k->type == ST_RATE ? cs_rate_parse(json_string_value(v), &x, err, sizeof(err))
-					   : cs_size_parse(json_string_value(v), &x, err, sizeof(err));
-		if (r < 0)
-			schema_errors_add(e, "%s: %s", where, err);
 		return;
-	}
 	case ST_ADDR:
 	case ST_ADDR_PORT:
 		if (!json_is_string(v))
@@ -338,42 +396,7 @@ static void check_value(enum schema_object o, const struct schema_key *k, const 
 		json_array_foreach(v, i, el) {
 			char w[512];
 			snprintf(w, sizeof(w), "%s[%zu]", where, i);
-			if (k->type == ST_INT_LIST) {
-				check_int(k, el, w, e);
-			} else if (k->type == ST_PORT_LIST) {
-				/* the owner (policy/rules.c) checks numbers and ranges */
-				if (!json_is_integer(el) && !json_is_string(el)) {
-					t = schema_value_text(el);
-					schema_errors_add(e, "%s: %s is not a port or a range such as "
-							  "\"8000-8080\"", w, t ? t : "?");
-					free(t);
-					t = NULL;
-				}
-			} else if (k->type == ST_OBJECT_LIST) {
-				char sub[256];
-				if (!json_is_object(el)) {
-					schema_errors_add(e, "%s: expected an object", w);
-					continue;
-				}
-				snprintf(sub, sizeof(sub), "%s[]", k->path);
-				validate_object(o, el, sub, w, e);
-			} else if (!json_is_string(el)) {
-				t = schema_value_text(el);
-				schema_errors_add(e, "%s: %s is not a string", w, t ? t : "?");
-				free(t);
-				t = NULL;
-			} else if (k->type == ST_NAME_LIST && !cs_name_valid(json_string_value(el))) {
-				schema_errors_add(e, "%s: \"%s\" is not a valid name; use 1-32 characters "
-						  "a-z, 0-9, '-', '_', starting with a letter or digit",
-						  w, json_string_value(el));
-			} else if (k->type == ST_NAME_LIST) {
-				for (size_t j = 0; j < i; j++)
-					if (json_equal(json_array_get(v, j), el)) {
-						schema_errors_add(e, "%s: \"%s\" is listed twice", w,
-								  json_string_value(el));
-						break;
-					}
-			}
+			check_list_el(o, k, v, i, el, w, e);
 		}
 		return;
 	}
