@@ -57,14 +57,68 @@ static bool is_digit(char c)
 
 /* NUMBER UNIT where NUMBER is DIGITS[.DIGITS]; exact integer arithmetic so
  * that every uint64_t value, and only those, parses. */
+static int parse(const struct unit_kind *k, const char *s, uint64_t *out, char *err,
+		 size_t errlen);
+
+/* the number s (nl characters) came without a unit: suggest only the units
+ * that would be taken ("0mbit" or "0.5bit" would not) */
+static int no_unit(const struct unit_kind *k, const char *s, int nl, char *err, size_t errlen)
+{
+	int n = 0;
+	const char *ok[3];
+	char scratch[256], with[64];
+	uint64_t x;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(with, sizeof(with), "%.*s%s", nl, s, k->hint[i]);
+		if (nl < 48 && parse(k, with, &x, scratch, sizeof(scratch)) == 0)
+			ok[n++] = k->hint[i];
+	}
+	if (n == 3)
+		cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s",
+			s, nl, s, ok[0], nl, s, ok[1], nl, s, ok[2]);
+	else if (n == 2)
+		cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s or %.*s%s", s, nl, s,
+			ok[0], nl, s, ok[1]);
+	else if (n == 1)
+		cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s", s, nl, s, ok[0]);
+	else if (strspn(s, "0.") == (size_t)nl)
+		cs_errf(err, errlen, "\"%s\" has no unit, and the %s must be greater than "
+			"zero; write a number and a unit like 100%s", s, k->what,
+			k->hint[0]);
+	else
+		cs_errf(err, errlen, "\"%s\" has no unit, and no unit would make it a "
+			"%s that is taken; write a number and a unit like 100%s", s,
+			k->what, k->hint[0]);
+	return CS_EINVAL;
+}
+
+/* integer digits ip and fraction digits fp times mult into *v; false when
+ * that does not fit in 64 bits */
+static bool scale(const char *ip, size_t ilen, const char *fp, size_t flen, uint64_t mult,
+		  uint64_t *v)
+{
+	uint64_t ival = 0, frac = 0;
+	bool big = false;
+
+	for (size_t i = 0; i < ilen && !big; i++)
+		big = __builtin_mul_overflow(ival, 10, &ival) ||
+		      __builtin_add_overflow(ival, (uint64_t)(ip[i] - '0'), &ival);
+	/* floor(0.d1..dn * mult), one digit at a time from the right: the
+	 * nested floors give the same result as one exact division, and
+	 * every step stays below 10 * mult. */
+	for (size_t i = flen; i-- > 0;)
+		frac = ((uint64_t)(fp[i] - '0') * mult + frac) / 10;
+	return !(big || __builtin_mul_overflow(ival, mult, v) || __builtin_add_overflow(*v, frac, v));
+}
+
 static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 		 char *err, size_t errlen)
 {
 	const char *p, *ip, *fp = NULL, *unit;
 	size_t ilen, flen = 0;
 	const struct unit *u = NULL;
-	uint64_t ival = 0, frac = 0, v;
-	bool big = false;
+	uint64_t v;
 
 	if (!s || !*s) {
 		cs_errf(err, errlen, "empty %s; write a number and a unit like 100%s",
@@ -107,36 +161,8 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 		}
 	}
 	unit = p;
-	if (!*unit) {
-		int nl = (int)(unit - s), n = 0;
-		const char *ok[3];
-		char scratch[256], with[64];
-		uint64_t x;
-
-		/* suggest only what would be taken: "0mbit" or "0.5bit" would not */
-		for (int i = 0; i < 3; i++) {
-			snprintf(with, sizeof(with), "%.*s%s", nl, s, k->hint[i]);
-			if (nl < 48 && parse(k, with, &x, scratch, sizeof(scratch)) == 0)
-				ok[n++] = k->hint[i];
-		}
-		if (n == 3)
-			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s, %.*s%s or %.*s%s",
-				s, nl, s, ok[0], nl, s, ok[1], nl, s, ok[2]);
-		else if (n == 2)
-			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s or %.*s%s", s, nl, s,
-				ok[0], nl, s, ok[1]);
-		else if (n == 1)
-			cs_errf(err, errlen, "\"%s\" has no unit; write %.*s%s", s, nl, s, ok[0]);
-		else if (strspn(s, "0.") == (size_t)nl)
-			cs_errf(err, errlen, "\"%s\" has no unit, and the %s must be greater than "
-				"zero; write a number and a unit like 100%s", s, k->what,
-				k->hint[0]);
-		else
-			cs_errf(err, errlen, "\"%s\" has no unit, and no unit would make it a "
-				"%s that is taken; write a number and a unit like 100%s", s,
-				k->what, k->hint[0]);
-		return CS_EINVAL;
-	}
+	if (!*unit)
+		return no_unit(k, s, (int)(unit - s), err, errlen);
 	for (int i = 0; i < k->nunits; i++) {
 		if (!strcasecmp(unit, k->units[i].name)) {
 			u = &k->units[i];
@@ -148,17 +174,7 @@ static int parse(const struct unit_kind *k, const char *s, uint64_t *out,
 		return CS_EINVAL;
 	}
 
-	for (size_t i = 0; i < ilen && !big; i++)
-		big = __builtin_mul_overflow(ival, 10, &ival) ||
-		      __builtin_add_overflow(ival, (uint64_t)(ip[i] - '0'), &ival);
-	/* floor(0.d1..dn * mult), one digit at a time from the right: the
-	 * nested floors give the same result as one exact division, and
-	 * every step stays below 10 * mult. */
-	for (size_t i = flen; i-- > 0;)
-		frac = ((uint64_t)(fp[i] - '0') * u->mult + frac) / 10;
-	big = big || __builtin_mul_overflow(ival, u->mult, &v) ||
-	      __builtin_add_overflow(v, frac, &v);
-	if (big) {
+	if (!scale(ip, ilen, fp, flen, u->mult, &v)) {
 		cs_errf(err, errlen, "\"%s\": too large; the largest %s is %" PRIu64 "%s",
 		       s, k->what, UINT64_MAX, k->smallest);
 		return CS_EINVAL;
