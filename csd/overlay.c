@@ -570,6 +570,100 @@ static int load_vnet_nodes(struct overlay *o, struct overlay_vnet *ov, const cha
 	return 0;
 }
 
+/* what types cannot say about a vnet's policy: selectors, ranges, ports
+ * with icmp; asked unless the policy itself has errors of its types (errors
+ * from index before on; an error elsewhere in the vnet does not hide these) */
+static void check_vnet_policy(const json_t *spec, const char *path, size_t before,
+			      struct schema_errors *errs)
+{
+	char ppath[PATH_MAX_LEN], why[4096];
+	struct rules_policy *pol = NULL;
+	bool typed = true;
+
+	if (!json_object_get(spec, "policy"))
+		return;
+	schema_path_join(ppath, sizeof(ppath), path, "policy");
+	for (size_t i = before; i < errs->n; i++)
+		typed = typed && strncmp(errs->msgs[i], ppath, strlen(ppath));
+	if (typed && rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
+				 sizeof(why)) < 0)
+		schema_errors_add(errs, "%s", why);
+	rules_free(pol);
+}
+
+static void load_vnet_subnets(struct overlay_vnet *ov, const char *path,
+			      struct schema_errors *errs)
+{
+	const json_t *subnet = json_object_get(ov->spec, "subnet");
+	char spath[PATH_MAX_LEN], err[256];
+
+	schema_path_join(spath, sizeof(spath), path, "subnet");
+	if (!subnet) {
+		schema_errors_add(errs, "%s: missing; a vnet needs a subnet, e.g. \"10.0.0.0/24\", "
+				  "or [\"10.0.0.0/24\", \"fd00::/64\"] for both families", spath);
+	} else if ((ov->nsubnets = parse_subnets(subnet, ov->subnets)) > 0) {
+		for (int i = 0; i < ov->nsubnets; i++) {
+			if (ipam_subnet_usable(&ov->subnets[i], err, sizeof(err)) < 0) {
+				schema_errors_add(errs, "%s: %s", spath, err);
+				ov->nsubnets = -1;
+				break;
+			}
+		}
+	}
+	if (ov->nsubnets < 0)
+		ov->nsubnets = 0;
+}
+
+/* the vnet's id, one vnet's only in the file (ids: id text -> key) */
+static void load_vnet_id(struct overlay_vnet *ov, const char *key, const char *path, json_t *ids,
+			 struct schema_errors *errs)
+{
+	const json_t *id = json_object_get(ov->spec, "id");
+	char ik[32];
+
+	if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+	    json_integer_value(id) > 16777215)
+		return;
+	ov->id = (uint32_t)json_integer_value(id);
+	snprintf(ik, sizeof(ik), "%u", ov->id);
+	const char *other = json_string_value(json_object_get(ids, ik));
+	if (other) {
+		char ipath[PATH_MAX_LEN], opath[PATH_MAX_LEN];
+		schema_path_join(ipath, sizeof(ipath), path, "id");
+		schema_path_join(opath, sizeof(opath), "vnets", other);
+		schema_errors_add(errs, "%s: %u is also the id of %s; a VNI is used by one vnet "
+				  "only (leave id out to have one allocated)", ipath, ov->id,
+				  opath);
+	} else {
+		json_object_set_new(ids, ik, json_string(key));
+	}
+}
+
+/* what a vnet across nodes needs: an MTU the underlay carries, and without
+ * a shared store an id that every node uses */
+static void check_vnet_across(const struct overlay_vnet *ov, const json_t *body,
+			      const char *path, const struct overlay_env *env,
+			      struct schema_errors *errs)
+{
+	json_int_t mtu = json_integer_value(json_object_get(body, "mtu"));
+
+	if (ov->nnodes > 1 && env->mtu_max_across && mtu > env->mtu_max_across) {
+		char mpath[PATH_MAX_LEN];
+		schema_path_join(mpath, sizeof(mpath), path, "mtu");
+		schema_errors_add(errs, "%s: %lld is more than the encrypted underlay carries "
+				  "between nodes (%d: WireGuard takes 80 bytes and VXLAN 50 of "
+				  "1500); lower it or leave it out", mpath, (long long)mtu,
+				  env->mtu_max_across);
+	}
+	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
+		char ipath[PATH_MAX_LEN];
+		schema_path_join(ipath, sizeof(ipath), path, "id");
+		schema_errors_add(errs, "%s: required when a vnet spans nodes without a shared store "
+				  "(every node allocates on its own, so the file must give the "
+				  "VNI all of them use)", ipath);
+	}
+}
+
 static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		     const json_t *tenants, json_t *ids, const struct overlay_env *env,
 		     struct schema_errors *errs)
@@ -595,21 +689,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 	json_object_del(spec, "endpoints");
 	size_t before = errs->n;
 	schema_validate(SCHEMA_VNET, spec, path, errs);
-	if (json_object_get(spec, "policy")) {
-		/* what types cannot say: selectors, ranges, ports with icmp;
-		 * asked unless the policy itself has errors of its types (an
-		 * error elsewhere in the vnet does not hide these) */
-		char ppath[PATH_MAX_LEN], why[4096];
-		struct rules_policy *pol = NULL;
-		bool typed = true;
-		schema_path_join(ppath, sizeof(ppath), path, "policy");
-		for (size_t i = before; i < errs->n; i++)
-			typed = typed && strncmp(errs->msgs[i], ppath, strlen(ppath));
-		if (typed && rules_parse(json_object_get(spec, "policy"), ppath, &pol, why,
-					 sizeof(why)) < 0)
-			schema_errors_add(errs, "%s", why);
-		rules_free(pol);
-	}
+	check_vnet_policy(spec, path, before, errs);
 
 	if (!(ov = realloc(o->vnets, sizeof(*ov) * (o->nvnets + 1)))) {
 		json_decref(spec);
@@ -627,24 +707,7 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		schema_errors_add(errs, "%s: tenant %s is not declared in tenants and does not "
 				  "exist; declare it (\"tenants\": {\"%s\": {}})", path, p[0],
 				  p[0]);
-
-	const json_t *subnet = json_object_get(spec, "subnet");
-	char spath[PATH_MAX_LEN];
-	schema_path_join(spath, sizeof(spath), path, "subnet");
-	if (!subnet) {
-		schema_errors_add(errs, "%s: missing; a vnet needs a subnet, e.g. \"10.0.0.0/24\", "
-				  "or [\"10.0.0.0/24\", \"fd00::/64\"] for both families", spath);
-	} else if ((ov->nsubnets = parse_subnets(subnet, ov->subnets)) > 0) {
-		for (int i = 0; i < ov->nsubnets; i++) {
-			if (ipam_subnet_usable(&ov->subnets[i], err, sizeof(err)) < 0) {
-				schema_errors_add(errs, "%s: %s", spath, err);
-				ov->nsubnets = -1;
-				break;
-			}
-		}
-	}
-	if (ov->nsubnets < 0)
-		ov->nsubnets = 0;
+	load_vnet_subnets(ov, path, errs);
 
 	const char *backend = json_string_value(json_object_get(spec, "backend"));
 	if (backend && env->backend && strcmp(backend, env->backend)) {
@@ -654,51 +717,99 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 				  "(%s, its --backend); leave backend out or declare \"%s\"",
 				  bpath, backend, env->backend, env->backend);
 	}
-
-	const json_t *id = json_object_get(spec, "id");
-	if (json_is_integer(id) && json_integer_value(id) >= 1 &&
-	    json_integer_value(id) <= 16777215) {
-		char ik[32];
-		ov->id = (uint32_t)json_integer_value(id);
-		snprintf(ik, sizeof(ik), "%u", ov->id);
-		const char *other = json_string_value(json_object_get(ids, ik));
-		if (other) {
-			char ipath[PATH_MAX_LEN], opath[PATH_MAX_LEN];
-			schema_path_join(ipath, sizeof(ipath), path, "id");
-			schema_path_join(opath, sizeof(opath), "vnets", other);
-			schema_errors_add(errs, "%s: %u is also the id of %s; a VNI is used by one vnet "
-					  "only (leave id out to have one allocated)", ipath, ov->id,
-					  opath);
-		} else {
-			json_object_set_new(ids, ik, json_string(key));
-		}
-	}
+	load_vnet_id(ov, key, path, ids, errs);
 
 	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
 		return r;
 	check_pairs(o, ov, path, env, errs);
 	check_trust(o, ov, path, env, errs);
-	json_int_t mtu = json_integer_value(json_object_get(body, "mtu"));
-	if (ov->nnodes > 1 && env->mtu_max_across && mtu > env->mtu_max_across) {
-		char mpath[PATH_MAX_LEN];
-		schema_path_join(mpath, sizeof(mpath), path, "mtu");
-		schema_errors_add(errs, "%s: %lld is more than the encrypted underlay carries "
-				  "between nodes (%d: WireGuard takes 80 bytes and VXLAN 50 of "
-				  "1500); lower it or leave it out", mpath, (long long)mtu,
-				  env->mtu_max_across);
-	}
-	if (ov->nnodes > 1 && !ov->id && env->store == OV_STORE_LOCAL) {
-		char ipath[PATH_MAX_LEN];
-		schema_path_join(ipath, sizeof(ipath), path, "id");
-		schema_errors_add(errs, "%s: required when a vnet spans nodes without a shared store "
-				  "(every node allocates on its own, so the file must give the "
-				  "VNI all of them use)", ipath);
-	}
+	check_vnet_across(ov, body, path, env, errs);
 
 	const json_t *eps = json_object_get(body, "endpoints");
 	if (eps && (r = load_endpoints(ov, eps, path, env, errs)) < 0)
 		return r;
 	return 0;
+}
+
+/* a top-level section: an object, or NULL after saying what it should be */
+static const json_t *section(const json_t *file, const char *key, const char *what,
+			     struct schema_errors *errs)
+{
+	const json_t *s = json_object_get(file, key);
+
+	if (s && !json_is_object(s)) {
+		not_object(errs, key, s, what);
+		return NULL;
+	}
+	return s;
+}
+
+static int load_tenants(struct overlay *o, const json_t *tenants, struct schema_errors *errs)
+{
+	const char *key;
+	json_t *v;
+	int r;
+
+	json_object_foreach((json_t *)tenants, key, v) {
+		char path[PATH_MAX_LEN];
+		schema_path_join(path, sizeof(path), "tenants", key);
+		o->nobjects++;
+		if (!cs_name_valid(key)) {
+			schema_errors_add(errs, "%s: \"%s\" is not a valid tenant name; %s", path, key,
+					  name_rule);
+			continue;
+		}
+		schema_validate(SCHEMA_TENANT, v, path, errs);
+		if ((r = add_tenant(o, key, v)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_nodes(struct overlay *o, const json_t *nodes, struct schema_errors *errs)
+{
+	const char *key;
+	json_t *v;
+	int r;
+
+	json_object_foreach((json_t *)nodes, key, v) {
+		char path[PATH_MAX_LEN];
+		schema_path_join(path, sizeof(path), "nodes", key);
+		o->nobjects++;
+		if (!cs_name_valid(key)) {
+			schema_errors_add(errs, "%s: \"%s\" is not a valid node name; %s", path, key,
+					  name_rule);
+			continue;
+		}
+		if (schema_validate(SCHEMA_NODE, v, path, errs) && !json_is_object(v))
+			continue;
+		if ((r = add_node(o, key, v, path, errs)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* a node the file does not declare keeps its underlay */
+static void check_underlays(const struct overlay *o, const struct overlay_env *env,
+			    struct schema_errors *errs)
+{
+	for (size_t i = 0; i < o->nnodes && (env->stored_nodes || env->node_underlay); i++) {
+		const struct overlay_node *on = &o->nodes[i];
+		char path[PATH_MAX_LEN], buf[CS_ADDRSTRLEN];
+		const char *h;
+		if (!on->has_underlay)
+			continue;
+		h = overlay_underlay_holder(env->stored_nodes, env->node, env->node_underlay,
+					    &on->underlay, on->port, on->name);
+		if (h && !overlay_node_find(o, h)) {
+			char npath[PATH_MAX_LEN];
+			schema_path_join(npath, sizeof(npath), "nodes", on->name);
+			schema_path_join(path, sizeof(path), npath, "underlay");
+			schema_errors_add(errs, "%s: %s is also the underlay address of node %s; each "
+					  "node has its own (choose another, or change node %s "
+					  "first)", path, cs_addr_format(&on->underlay, buf), h, h);
+		}
+	}
 }
 
 int overlay_load(const json_t *file, const struct overlay_env *env, struct overlay **out,
@@ -729,69 +840,14 @@ int overlay_load(const json_t *file, const struct overlay_env *env, struct overl
 					  "and vnets", path);
 		}
 	}
-
-	const json_t *tenants = json_object_get(file, "tenants");
-	if (tenants && !json_is_object(tenants)) {
-		not_object(errs, "tenants", tenants, "an object keyed by tenant name");
-		tenants = NULL;
-	}
-	json_object_foreach((json_t *)tenants, key, v) {
-		char path[PATH_MAX_LEN];
-		schema_path_join(path, sizeof(path), "tenants", key);
-		o->nobjects++;
-		if (!cs_name_valid(key)) {
-			schema_errors_add(errs, "%s: \"%s\" is not a valid tenant name; %s", path, key,
-					  name_rule);
-			continue;
-		}
-		schema_validate(SCHEMA_TENANT, v, path, errs);
-		if ((r = add_tenant(o, key, v)) < 0)
-			goto out;
-	}
-
-	const json_t *nodes = json_object_get(file, "nodes");
-	if (nodes && !json_is_object(nodes)) {
-		not_object(errs, "nodes", nodes, "an object keyed by node name");
-		nodes = NULL;
-	}
-	json_object_foreach((json_t *)nodes, key, v) {
-		char path[PATH_MAX_LEN];
-		schema_path_join(path, sizeof(path), "nodes", key);
-		o->nobjects++;
-		if (!cs_name_valid(key)) {
-			schema_errors_add(errs, "%s: \"%s\" is not a valid node name; %s", path, key,
-					  name_rule);
-			continue;
-		}
-		if (schema_validate(SCHEMA_NODE, v, path, errs) && !json_is_object(v))
-			continue;
-		if ((r = add_node(o, key, v, path, errs)) < 0)
-			goto out;
-	}
-	/* a node the file does not declare keeps its underlay */
-	for (size_t i = 0; i < o->nnodes && (env->stored_nodes || env->node_underlay); i++) {
-		const struct overlay_node *on = &o->nodes[i];
-		char path[PATH_MAX_LEN], buf[CS_ADDRSTRLEN];
-		const char *h;
-		if (!on->has_underlay)
-			continue;
-		h = overlay_underlay_holder(env->stored_nodes, env->node, env->node_underlay,
-					    &on->underlay, on->port, on->name);
-		if (h && !overlay_node_find(o, h)) {
-			char npath[PATH_MAX_LEN];
-			schema_path_join(npath, sizeof(npath), "nodes", on->name);
-			schema_path_join(path, sizeof(path), npath, "underlay");
-			schema_errors_add(errs, "%s: %s is also the underlay address of node %s; each "
-					  "node has its own (choose another, or change node %s "
-					  "first)", path, cs_addr_format(&on->underlay, buf), h, h);
-		}
-	}
-
-	const json_t *vnets = json_object_get(file, "vnets");
-	if (vnets && !json_is_object(vnets)) {
-		not_object(errs, "vnets", vnets, "an object keyed by TENANT/VNET");
-		vnets = NULL;
-	}
+	const json_t *tenants = section(file, "tenants", "an object keyed by tenant name", errs);
+	if ((r = load_tenants(o, tenants, errs)) < 0)
+		goto out;
+	const json_t *nodes = section(file, "nodes", "an object keyed by node name", errs);
+	if ((r = load_nodes(o, nodes, errs)) < 0)
+		goto out;
+	check_underlays(o, env, errs);
+	const json_t *vnets = section(file, "vnets", "an object keyed by TENANT/VNET", errs);
 	json_object_foreach((json_t *)vnets, key, v) {
 		if ((r = load_vnet(o, key, v, tenants, ids, env, errs)) < 0)
 			goto out;
