@@ -171,58 +171,48 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	return ret;
 }
 
-int reconcile_all(struct csd *d)
+/* an ephemeral endpoint whose program is gone and that no connection
+ * holds is deleted, and taken out of eps (the reading of this pass) */
+static bool reap_ephemeral(struct csd *d, json_t *eps, const char *key, const json_t *doc,
+			   name_t p[3])
 {
-	json_t *vnets = NULL, *eps = NULL, *doc;
-	struct vnet_inventory inv = { 0 };
+	char full[KEY_MAX], err[512];
+
+	snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], p[2]);
+	if (!json_is_true(json_object_get(doc, "ephemeral")) || csd_ephemeral_held(d, full) ||
+	    !endpoint_owner_gone(doc))
+		return false;
+	const char *const prefixes[] = { key };
+	d->gen++;
+	if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0) {
+		log_info("ephemeral endpoint %s/%s/%s deleted: its owner is gone", p[0], p[1], p[2]);
+		/* out of this pass's reading too: the stale pass removes its
+		 * namespace now, and QoS and rules no longer count it (not at
+		 * a later reconcile, nor as "not realized") */
+		json_object_del(eps, key);
+	} else {
+		log_warn("reconcile: ephemeral endpoint %s/%s/%s: its owner is gone "
+			 "but it cannot be deleted: %s", p[0], p[1], p[2], err);
+	}
+	return true;
+}
+
+/* every local endpoint of the reading realized; returns how many failed */
+static int reconcile_endpoints(struct csd *d, const json_t *vnets, json_t *eps)
+{
 	const char *key;
+	json_t *doc;
 	char err[512];
-	int r, failed = 0, removed = 0;
-
-	int64_t vrev = 0;
-	uint64_t t0 = metrics_clock();
-
-	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
-	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
-		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
-		goto out;
-	}
-	json_object_foreach(vnets, key, doc) {
-		name_t p[2];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0 || !model_vnet_here(d, doc))
-			continue;
-		if (realize_vnet(d, p[0], p[1], doc, err, sizeof(err)) < 0) {
-			log_warn("reconcile: %s", err);
-			failed++;
-		}
-	}
+	int failed = 0;
 	void *tmp;
+
 	json_object_foreach_safe(eps, tmp, key, doc) {
 		name_t p[3];
 		char vkey[KEY_MAX];
 		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) < 0 || !model_endpoint_local(d, doc))
 			continue;
-		char full[KEY_MAX];
-		snprintf(full, sizeof(full), "%s/%s/%s", p[0], p[1], p[2]);
-		if (json_is_true(json_object_get(doc, "ephemeral")) && !csd_ephemeral_held(d, full) &&
-		    endpoint_owner_gone(doc)) {
-			/* its program is gone and no connection holds it */
-			const char *const prefixes[] = { key };
-			d->gen++;
-			if (model_delete_tree(d, prefixes, 1, err, sizeof(err)) == 0) {
-				log_info("ephemeral endpoint %s/%s/%s deleted: its owner is gone",
-					 p[0], p[1], p[2]);
-				/* out of this pass's reading too: the stale pass below
-				 * removes its namespace now, and QoS and rules no longer
-				 * count it (not at a later reconcile, nor as "not
-				 * realized") */
-				json_object_del(eps, key);
-			} else {
-				log_warn("reconcile: ephemeral endpoint %s/%s/%s: its owner is gone "
-					 "but it cannot be deleted: %s", p[0], p[1], p[2], err);
-			}
+		if (reap_ephemeral(d, eps, key, doc, p))
 			continue;
-		}
 		key_vnet(vkey, p[0], p[1]);
 		json_t *vdoc = json_object_get(vnets, vkey);
 		if (!vdoc)
@@ -232,8 +222,39 @@ int reconcile_all(struct csd *d)
 			failed++;
 		}
 	}
-	/* reservations and shares, from the same reading */
-	json_object_foreach(vnets, key, doc) {
+	return failed;
+}
+
+/* the vnets this node holds; returns how many failed */
+static int reconcile_vnets_here(struct csd *d, const json_t *vnets)
+{
+	const char *key;
+	json_t *doc;
+	char err[512];
+	int failed = 0;
+
+	json_object_foreach((json_t *)vnets, key, doc) {
+		name_t p[2];
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0 || !model_vnet_here(d, doc))
+			continue;
+		if (realize_vnet(d, p[0], p[1], doc, err, sizeof(err)) < 0) {
+			log_warn("reconcile: %s", err);
+			failed++;
+		}
+	}
+	return failed;
+}
+
+/* reservations, shares and rules, from the same reading; returns how many
+ * failed */
+static int reconcile_qos_rules(struct csd *d, const json_t *vnets, const json_t *eps)
+{
+	const char *key;
+	json_t *doc;
+	char err[512];
+	int failed = 0;
+
+	json_object_foreach((json_t *)vnets, key, doc) {
 		name_t p[2];
 		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
 			continue;
@@ -248,6 +269,48 @@ int reconcile_all(struct csd *d)
 			failed++;
 		}
 	}
+	return failed;
+}
+
+/* realized vnets the store does not hold here; returns how many went */
+static int remove_stale_vnets(struct csd *d, const json_t *vnets,
+			      const struct vnet_inventory *inv)
+{
+	char err[512];
+	int removed = 0;
+
+	for (size_t i = 0; i < inv->nvnets; i++) {
+		char vkey[KEY_MAX];
+		name_t p[2];
+		if (cs_path_split(inv->vnets[i], 2, p, err, sizeof(err)) < 0)
+			continue;
+		key_vnet(vkey, p[0], p[1]);
+		json_t *doc = json_object_get(vnets, vkey);
+		if (!doc || !model_vnet_here(d, doc)) {
+			unrealize_vnet(d, p[0], p[1]);
+			removed++;
+		}
+	}
+	return removed;
+}
+
+int reconcile_all(struct csd *d)
+{
+	json_t *vnets = NULL, *eps = NULL;
+	struct vnet_inventory inv = { 0 };
+	int r, failed = 0, removed = 0;
+
+	int64_t vrev = 0;
+	uint64_t t0 = metrics_clock();
+
+	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
+	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
+		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
+		goto out;
+	}
+	failed += reconcile_vnets_here(d, vnets);
+	failed += reconcile_endpoints(d, vnets, eps);
+	failed += reconcile_qos_rules(d, vnets, eps);
 	if ((r = vb_inventory(d->backend, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;
@@ -264,18 +327,7 @@ int reconcile_all(struct csd *d)
 	if (vrev > d->rev_seen)
 		d->rev_seen = vrev;
 	removed += remove_stale_endpoints(d, "", eps, &inv);
-	for (size_t i = 0; i < inv.nvnets; i++) {
-		char vkey[KEY_MAX];
-		name_t p[2];
-		if (cs_path_split(inv.vnets[i], 2, p, err, sizeof(err)) < 0)
-			continue;
-		key_vnet(vkey, p[0], p[1]);
-		doc = json_object_get(vnets, vkey);
-		if (!doc || !model_vnet_here(d, doc)) {
-			unrealize_vnet(d, p[0], p[1]);
-			removed++;
-		}
-	}
+	removed += remove_stale_vnets(d, vnets, &inv);
 	if (model_underlay_sync(d) < 0)
 		failed++;
 	log_debug("reconcile: %zu vnets, %zu endpoints in the store; %d failed, %d removed",
