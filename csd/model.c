@@ -742,6 +742,66 @@ static void teardown_deleted(struct csd *d, const struct store_kvs *all, bool *v
 	}
 }
 
+/* a prefix ending in '/' lists a subtree; another names one key, which
+ * may be missing */
+static int read_prefix(struct csd *d, const char *prefix, struct store_kvs *kvs)
+{
+	struct store_kv kv = { 0 };
+	size_t l = strlen(prefix);
+	int r;
+
+	if (prefix[l - 1] == '/')
+		return store_list(d->store, prefix, kvs, NULL);
+	r = store_get(d->store, prefix, &kv);
+	if (r == CS_ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (!(kvs->v = malloc(sizeof(kv)))) {
+		store_kv_clear(&kv);
+		return CS_ENOMEM;
+	}
+	kvs->v[0] = kv;
+	kvs->n = 1;
+	return 0;
+}
+
+/* what a deleted endpoint held (its reservation, its share) goes to the
+ * endpoints left in its vnet, once per vnet of the deleted documents */
+static void realize_after_delete(struct csd *d, const struct store_kvs *all)
+{
+	for (size_t i = 0; i < all->n; i++) {
+		char p[3][CS_NAME_MAX + 1], e2[256];
+		if (split_key(all->v[i].key, "/endpoints/", p, 3) < 0)
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			char q[3][CS_NAME_MAX + 1];
+			seen = split_key(all->v[j].key, "/endpoints/", q, 3) == 0 &&
+			       !strcmp(p[0], q[0]) && !strcmp(p[1], q[1]);
+		}
+		if (seen)
+			continue;
+		/* only a shaped vnet has shares, and only one with rules has
+		 * rules to change: the rest cost nothing however many
+		 * endpoints they hold */
+		char vkey[KEY_MAX];
+		json_t *vdoc = NULL;
+		key_vnet(vkey, p[0], p[1]);
+		if (model_get(d, vkey, &vdoc, NULL) < 0)
+			continue; /* the vnet went too */
+		const json_t *vspec = json_object_get(vdoc, "spec");
+		if (json_object_get(vspec, "capacity") &&
+		    realize_vnet_qos(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
+			log_warn("%s (the reconciler retries)", e2);
+		/* rules that named it or its groups no longer match its address */
+		if (json_object_get(vspec, "policy") &&
+		    realize_vnet_policy(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
+			log_warn("%s (the reconciler retries)", e2);
+		json_decref(vdoc);
+	}
+}
+
 int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefixes, char *err,
 		      size_t errlen)
 {
@@ -754,25 +814,7 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 		store_kvs_clear(&all);
 		for (size_t i = 0; i < nprefixes && r == 0; i++) {
 			struct store_kvs kvs = { 0 };
-			size_t l = strlen(prefixes[i]);
-			if (prefixes[i][l - 1] == '/') {
-				r = store_list(d->store, prefixes[i], &kvs, NULL);
-			} else {
-				struct store_kv kv = { 0 };
-				r = store_get(d->store, prefixes[i], &kv);
-				if (r == 0) {
-					kvs.v = malloc(sizeof(kv));
-					if (kvs.v) {
-						kvs.v[0] = kv;
-						kvs.n = 1;
-					} else {
-						store_kv_clear(&kv);
-						r = CS_ENOMEM;
-					}
-				} else if (r == CS_ENOENT) {
-					r = 0;
-				}
-			}
+			r = read_prefix(d, prefixes[i], &kvs);
 			for (size_t j = 0; r == 0 && j < kvs.n; j++)
 				r = tb_delete_object(&tb, kvs.v[j].key, kvs.v[j].value,
 						     kvs.v[j].mod_rev);
@@ -808,38 +850,7 @@ int model_delete_tree(struct csd *d, const char *const *prefixes, size_t nprefix
 	/* their VNIs close on the underlay */
 	if (vnets_gone)
 		model_underlay_sync(d);
-	/* what a deleted endpoint held (its reservation, its share) goes to
-	 * the endpoints left in its vnet */
-	for (size_t i = 0; i < all.n; i++) {
-		char p[3][CS_NAME_MAX + 1], e2[256];
-		if (split_key(all.v[i].key, "/endpoints/", p, 3) < 0)
-			continue;
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++) {
-			char q[3][CS_NAME_MAX + 1];
-			seen = split_key(all.v[j].key, "/endpoints/", q, 3) == 0 &&
-			       !strcmp(p[0], q[0]) && !strcmp(p[1], q[1]);
-		}
-		if (seen)
-			continue;
-		/* only a shaped vnet has shares, and only one with rules has
-		 * rules to change: the rest cost nothing however many
-		 * endpoints they hold */
-		char vkey[KEY_MAX];
-		json_t *vdoc = NULL;
-		key_vnet(vkey, p[0], p[1]);
-		if (model_get(d, vkey, &vdoc, NULL) < 0)
-			continue; /* the vnet went too */
-		const json_t *vspec = json_object_get(vdoc, "spec");
-		if (json_object_get(vspec, "capacity") &&
-		    realize_vnet_qos(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
-			log_warn("%s (the reconciler retries)", e2);
-		/* rules that named it or its groups no longer match its address */
-		if (json_object_get(vspec, "policy") &&
-		    realize_vnet_policy(d, p[0], p[1], vdoc, NULL, e2, sizeof(e2)) < 0)
-			log_warn("%s (the reconciler retries)", e2);
-		json_decref(vdoc);
-	}
+	realize_after_delete(d, &all);
 out:
 	tb_free(&tb);
 	store_kvs_clear(&all);

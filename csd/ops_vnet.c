@@ -31,6 +31,54 @@ static int vnet_create_check(struct csd_req *r, name_t p[2], const char *what, c
 	return 0;
 }
 
+/* the vnet's document and its VNI's owner key, created together, with the
+ * tenant's quota key and the caller's charge when they apply */
+static int vnet_commit(struct csd *d, const char *key, const char *text, const char *vkey,
+		       const char *value, const struct quota_txn *qt, const struct charge_txn *ch)
+{
+	struct store_cmp cmps[4] = { { key, 0 }, { vkey, 0 } };
+	struct store_op ops[5] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value } };
+	size_t nc = 2, no = 2;
+
+	if (qt->active) {
+		cmps[nc++] = qt->cmp;
+		ops[no++] = qt->op;
+	}
+	if (ch->active) {
+		cmps[nc++] = ch->cmp;
+		ops[no++] = ch->ops[0];
+		ops[no++] = ch->ops[1];
+	}
+	struct store_txn txn = { cmps, nc, ops, no };
+	return store_txn(d->store, &txn, NULL);
+}
+
+/* a committed vnet realized here (deleted again when that fails) and
+ * shown to the caller */
+static int vnet_created(struct csd_req *r, name_t p[2], const char *what, const char *key,
+			const json_t *doc)
+{
+	char err[1024];
+	int ret;
+
+	vni_note(r->d, (uint32_t)json_integer_value(json_object_get(doc, "id")), true);
+	if ((ret = realize_vnet(r->d, p[0], p[1], doc, err, sizeof(err))) < 0) {
+		const char *const prefixes[] = { key };
+		char e2[256];
+		model_delete_tree(r->d, prefixes, 1, e2, sizeof(e2));
+		return req_fail(r, ret, "%s", err);
+	}
+	if (model_vnet_nnodes(doc) > 1)
+		model_underlay_sync(r->d);
+	log_info("%s created (id %" JSON_INTEGER_FORMAT ") by uid %u", what,
+		 json_integer_value(json_object_get(doc, "id")), (unsigned)r->who->uid);
+	struct vnet_inventory inv = { 0 };
+	csd_inventory(r->d, &inv);
+	r->result = view_vnet(r->d, p[0], p[1], doc, &inv, NULL);
+	vnet_inventory_clear(&inv);
+	return 0;
+}
+
 static int vnet_create(struct csd_req *r)
 {
 	name_t p[2];
@@ -77,20 +125,7 @@ static int vnet_create(struct csd_req *r)
 			free(text);
 			text = json_dumps(doc, JSON_COMPACT);
 		}
-		struct store_cmp cmps[4] = { { key, 0 }, { vkey, 0 } };
-		struct store_op ops[5] = { { STORE_PUT, key, text }, { STORE_PUT, vkey, value } };
-		size_t nc = 2, no = 2;
-		if (qt.active) {
-			cmps[nc++] = qt.cmp;
-			ops[no++] = qt.op;
-		}
-		if (ch.active) {
-			cmps[nc++] = ch.cmp;
-			ops[no++] = ch.ops[0];
-			ops[no++] = ch.ops[1];
-		}
-		struct store_txn txn = { cmps, nc, ops, no };
-		ret = store_txn(r->d->store, &txn, NULL);
+		ret = vnet_commit(r->d, key, text, vkey, value, &qt, &ch);
 		if (ret != CS_ECONFLICT)
 			break;
 		struct store_kv kv = { 0 };
@@ -111,22 +146,7 @@ static int vnet_create(struct csd_req *r)
 		ret = req_store_fail(r, ret, what);
 		goto out;
 	}
-	vni_note(r->d, (uint32_t)json_integer_value(json_object_get(doc, "id")), true);
-	if ((ret = realize_vnet(r->d, p[0], p[1], doc, err, sizeof(err))) < 0) {
-		const char *const prefixes[] = { key };
-		char e2[256];
-		model_delete_tree(r->d, prefixes, 1, e2, sizeof(e2));
-		ret = req_fail(r, ret, "%s", err);
-		goto out;
-	}
-	if (model_vnet_nnodes(doc) > 1)
-		model_underlay_sync(r->d);
-	log_info("%s created (id %" JSON_INTEGER_FORMAT ") by uid %u", what,
-		 json_integer_value(json_object_get(doc, "id")), (unsigned)r->who->uid);
-	struct vnet_inventory inv = { 0 };
-	csd_inventory(r->d, &inv);
-	r->result = view_vnet(r->d, p[0], p[1], doc, &inv, NULL);
-	vnet_inventory_clear(&inv);
+	ret = vnet_created(r, p, what, key, doc);
 out:
 	free(text);
 	json_decref(doc);
