@@ -489,6 +489,73 @@ out:
 	return r;
 }
 
+/* the vnets of vnets (raw) that span node and others: their keys into vk,
+ * their documents into vdocs (the caller frees them); returns how many */
+static size_t vnets_leaving(const struct store_kvs *vnets, const char *node, const char **vk,
+			    json_t **vdocs)
+{
+	size_t nv = 0;
+
+	for (size_t i = 0; i < vnets->n; i++) {
+		json_t *vd = json_loads(vnets->v[i].value, 0, NULL);
+		const json_t *ns = json_object_get(json_object_get(vd, "spec"), "nodes");
+		bool spans = false;
+		size_t j;
+		json_t *el;
+		json_array_foreach(ns, j, el)
+			spans |= json_is_string(el) && !strcmp(json_string_value(el), node);
+		if (vd && spans && model_vnet_nnodes(vd) > 1) {
+			vk[nv] = vnets->v[i].key;
+			vdocs[nv++] = vd;
+		} else {
+			json_decref(vd);
+		}
+	}
+	return nv;
+}
+
+/* the reservations an uplink holds, and whether the caller may see each */
+struct uplink_held {
+	struct admission_resv *cur;
+	bool *vis;
+	char (*ids)[KEY_MAX];
+	size_t n;
+};
+
+/* endpoint document kv, when it reserves on node in one of the nv vnets
+ * leaving it (and is not full, the request's own), into h */
+static void uplink_note(struct uplink_held *h, const struct store_kv *kv, const char *node,
+			const char *full, const struct principal *who, const json_t *tdocs,
+			const char *const *vk, json_t *const *vdocs, size_t nv)
+{
+	const char *ek = kv->key + 11, *slash = strchr(ek, '/');
+	size_t vi, n = h->n;
+
+	slash = slash ? strchr(slash + 1, '/') : NULL;
+	if (!slash || !strcmp(ek, full) || !strstr(kv->value, "\"qos\""))
+		return;
+	for (vi = 0; vi < nv; vi++)
+		if (strlen(vk[vi] + 7) == (size_t)(slash - ek) &&
+		    !strncmp(vk[vi] + 7, ek, (size_t)(slash - ek)))
+			break;
+	if (vi == nv)
+		return;
+	json_t *doc = json_loads(kv->value, 0, NULL);
+	const char *en = json_string_value(json_object_get(doc, "node"));
+	snprintf(h->ids[n], KEY_MAX, "%s", ek);
+	if (en && !strcmp(en, node) && resv_of(doc, h->ids[n], &h->cur[n])) {
+		char tk[KEY_MAX];
+		snprintf(tk, sizeof(tk), "/tenants/%.*s", (int)(strchr(ek, '/') - ek), ek);
+		/* without a caller: only the request's own vnet */
+		size_t tvlen = (size_t)(strrchr(full, '/') - full) + 1;
+		h->vis[n] = who ? authz_vnet(who, json_object_get(json_object_get(tdocs, tk), "spec"),
+					     json_object_get(vdocs[vi], "spec"), AZ_SEE)
+				: !strncmp(ek, full, tvlen);
+		h->n++;
+	}
+	json_decref(doc);
+}
+
 /*
  * The uplink of node @node, when it declares one: the reserved endpoints
  * on it in vnets spanning more than one node (their traffic leaves the
@@ -540,49 +607,11 @@ static int check_uplink(struct csd *d, const struct principal *who, const char *
 		r = CS_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < vnets.n; i++) {
-		json_t *vd = json_loads(vnets.v[i].value, 0, NULL);
-		const json_t *ns = json_object_get(json_object_get(vd, "spec"), "nodes");
-		bool spans = false;
-		size_t j;
-		json_t *el;
-		json_array_foreach(ns, j, el)
-			spans |= json_is_string(el) && !strcmp(json_string_value(el), node);
-		if (vd && spans && model_vnet_nnodes(vd) > 1) {
-			vk[nv] = vnets.v[i].key;
-			vdocs[nv++] = vd;
-		} else {
-			json_decref(vd);
-		}
-	}
-	for (size_t i = 0; i < eps.n && nv; i++) {
-		const char *ek = eps.v[i].key + 11, *slash = strchr(ek, '/');
-		slash = slash ? strchr(slash + 1, '/') : NULL;
-		if (!slash || !strcmp(ek, full) || !strstr(eps.v[i].value, "\"qos\""))
-			continue;
-		size_t vi;
-		for (vi = 0; vi < nv; vi++)
-			if (strlen(vk[vi] + 7) == (size_t)(slash - ek) &&
-			    !strncmp(vk[vi] + 7, ek, (size_t)(slash - ek)))
-				break;
-		if (vi == nv)
-			continue;
-		json_t *doc = json_loads(eps.v[i].value, 0, NULL);
-		const char *en = json_string_value(json_object_get(doc, "node"));
-		snprintf(ids[n], KEY_MAX, "%s", ek);
-		if (en && !strcmp(en, node) && resv_of(doc, ids[n], &cur[n])) {
-			char tk[KEY_MAX];
-			snprintf(tk, sizeof(tk), "/tenants/%.*s", (int)(strchr(ek, '/') - ek), ek);
-			/* without a caller: only the request's own vnet */
-			size_t tvlen = (size_t)(strrchr(full, '/') - full) + 1;
-			vis[n] = who ? authz_vnet(who, json_object_get(json_object_get(tdocs, tk),
-								       "spec"),
-						  json_object_get(vdocs[vi], "spec"), AZ_SEE)
-				     : !strncmp(ek, full, tvlen);
-			n++;
-		}
-		json_decref(doc);
-	}
+	nv = vnets_leaving(&vnets, node, vk, vdocs);
+	struct uplink_held h = { cur, vis, ids, 0 };
+	for (size_t i = 0; i < eps.n && nv; i++)
+		uplink_note(&h, &eps.v[i], node, full, who, tdocs, vk, vdocs, nv);
+	n = h.n;
 	for (size_t i = 0; i < nv; i++)
 		json_decref(vdocs[i]);
 	free(vdocs);
@@ -613,6 +642,85 @@ out:
 	return r;
 }
 
+/* the vnet's endpoints as read into qt (E's document compared, E noted as
+ * qt->self); their reservations into cur, returning how many */
+static size_t note_eps(struct csd *d, struct qos_txn *qt, const char *t, const char *v,
+		       const char *e, const char *prefix, struct admission_resv *cur)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < qt->eps.n; i++) {
+		const char *name = ep_name(qt->eps.v[i].key, prefix);
+		struct qos_ep *ep = &qt->ep[qt->nep];
+		json_t *doc;
+
+		if (!name)
+			continue;
+		/* E itself, so that the change is made on what was read; the
+		 * others need no compare: whatever raises a reservation bumps
+		 * the admission key, and what lowers one erred on the safe side */
+		if (!strcmp(name, e))
+			qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->eps.v[i].key,
+								    qt->eps.v[i].mod_rev };
+		/* shared with the cache: read only */
+		if (!(doc = parse_kv(d, &qt->eps.v[i])))
+			continue;
+		ep->name = name;
+		ep->doc = doc;
+		snprintf(ep->id, sizeof(ep->id), "%s/%s/%s", t, v, name);
+		ep->has = resv_of(doc, ep->id, &ep->resv);
+		if (ep->has)
+			cur[n++] = ep->resv;
+		if (!strcmp(name, e))
+			qt->self = json_incref(doc);
+		qt->nep++;
+	}
+	return n;
+}
+
+/* a raise of req (E's, at ekey) counts toward the tenant's bandwidth quota
+ * and, in a vnet across nodes, toward the uplink of E's node */
+static int admit_raise(struct csd *d, const struct principal *who, const json_t *tdoc,
+		       const char *t, const char *node, const char *ekey,
+		       const struct admission_resv *req, struct qos_txn *qt, char *err,
+		       size_t errlen)
+{
+	json_t *own_t = NULL;
+	int r;
+
+	if (!tdoc) {
+		char tk[KEY_MAX];
+		key_tenant(tk, t);
+		if ((r = get_parsed(d, tk, &own_t, NULL)) < 0) {
+			snprintf(err, errlen, "endpoint %s: store: %s", req->id, cs_strerror(r));
+			return r;
+		}
+		tdoc = own_t;
+	}
+	if ((r = check_tenant_quota(d, tdoc, t, ekey, req, qt, err, errlen)) < 0)
+		goto out;
+	if (model_vnet_nnodes(qt->vdoc) > 1) {
+		const char *n2 = node ? node : json_string_value(json_object_get(qt->self, "node"));
+		r = check_uplink(d, who, n2 ? n2 : d->cfg.node, req->id, req, qt, err, errlen);
+	}
+out:
+	json_decref(own_t);
+	return r;
+}
+
+/* keeping, lowering or releasing needs no serialising (qos.h): only E's
+ * own document (at ekey) is compared, and the admission key is not bumped */
+static void only_self(struct qos_txn *qt, const char *ekey)
+{
+	for (size_t i = 0; i < qt->ncmps; i++)
+		if (!strcmp(qt->cmps[i].key, ekey)) {
+			qt->cmps[0] = qt->cmps[i];
+			qt->ncmps = 1;
+			return;
+		}
+	qt->ncmps = 0;
+}
+
 int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc, const char *t,
 		 const char *v, const char *e, const char *node, const json_t *qos,
 		 struct qos_txn *qt, char *err, size_t errlen)
@@ -620,7 +728,6 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	struct admission_resv *cur = NULL, req;
 	struct admission_pool pool;
 	struct store_kv tok = { 0 };
-	json_t *own_t = NULL;
 	char prefix[KEY_MAX], pname[KEY_MAX + 8], full[KEY_MAX], ekey[KEY_MAX], why[512];
 	char holders[1024];
 	int64_t vrev = 0;
@@ -659,32 +766,7 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	}
 	qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->vkey, vrev };
 	qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->tkey, tok.key ? tok.mod_rev : 0 };
-	for (size_t i = 0; i < qt->eps.n; i++) {
-		const char *name = ep_name(qt->eps.v[i].key, prefix);
-		struct qos_ep *ep = &qt->ep[qt->nep];
-		json_t *doc;
-
-		if (!name)
-			continue;
-		/* E itself, so that the change is made on what was read; the
-		 * others need no compare: whatever raises a reservation bumps
-		 * the admission key, and what lowers one erred on the safe side */
-		if (!strcmp(name, e))
-			qt->cmps[qt->ncmps++] = (struct store_cmp){ qt->eps.v[i].key,
-								    qt->eps.v[i].mod_rev };
-		/* shared with the cache: read only */
-		if (!(doc = parse_kv(d, &qt->eps.v[i])))
-			continue;
-		ep->name = name;
-		ep->doc = doc;
-		snprintf(ep->id, sizeof(ep->id), "%s/%s/%s", t, v, name);
-		ep->has = resv_of(doc, ep->id, &ep->resv);
-		if (ep->has)
-			cur[n++] = ep->resv;
-		if (!strcmp(name, e))
-			qt->self = json_incref(doc);
-		qt->nep++;
-	}
+	n = note_eps(d, qt, t, v, e, prefix, cur);
 	qt->op = (struct store_op){ STORE_PUT, qt->tkey, qt->tval };
 	if (!qos)
 		goto lowers;
@@ -720,36 +802,15 @@ int qos_admit_as(struct csd *d, const struct principal *who, const json_t *tdoc,
 	if (req.rate <= held)
 		goto lowers;
 	qt->raise = true;
-	if (!tdoc) {
-		char tk[KEY_MAX];
-		key_tenant(tk, t);
-		if ((r = get_parsed(d, tk, &own_t, NULL)) < 0)
-			goto store_fail;
-		tdoc = own_t;
-	}
-	if ((r = check_tenant_quota(d, tdoc, t, ekey, &req, qt, err, errlen)) < 0)
-		goto out;
-	if (model_vnet_nnodes(qt->vdoc) > 1) {
-		const char *n2 = node ? node : json_string_value(json_object_get(qt->self, "node"));
-		r = check_uplink(d, who, n2 ? n2 : d->cfg.node, full, &req, qt, err, errlen);
-	}
+	r = admit_raise(d, who, tdoc, t, node, ekey, &req, qt, err, errlen);
 	goto out;
 lowers:
-	/* keeping, lowering or releasing needs no serialising (qos.h): only
-	 * E's own document is compared, and the admission key is not bumped */
-	for (size_t i = 0; i < qt->ncmps; i++)
-		if (!strcmp(qt->cmps[i].key, ekey)) {
-			qt->cmps[0] = qt->cmps[i];
-			qt->ncmps = 1;
-			goto out;
-		}
-	qt->ncmps = 0;
+	only_self(qt, ekey);
 	goto out;
 store_fail:
 	snprintf(err, errlen, "endpoint %s: store: %s", full, cs_strerror(r));
 out:
 	store_kv_clear(&tok);
-	json_decref(own_t);
 	free(cur);
 	return r;
 }
