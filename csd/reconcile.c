@@ -171,6 +171,15 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	return ret;
 }
 
+/* 1 (logged) when a realization failed, else 0 */
+static int failed_logged(int r, const char *err)
+{
+	if (r >= 0)
+		return 0;
+	log_warn("reconcile: %s", err);
+	return 1;
+}
+
 /* an ephemeral endpoint whose program is gone and that no connection
  * holds is deleted, and taken out of eps (the reading of this pass) */
 static bool reap_ephemeral(struct csd *d, json_t *eps, const char *key, const json_t *doc,
@@ -217,10 +226,8 @@ static int reconcile_endpoints(struct csd *d, const json_t *vnets, json_t *eps)
 		json_t *vdoc = json_object_get(vnets, vkey);
 		if (!vdoc)
 			continue;
-		if (realize_endpoint(d, p[0], p[1], p[2], vdoc, doc, err, sizeof(err)) < 0) {
-			log_warn("reconcile: %s", err);
-			failed++;
-		}
+		failed += failed_logged(realize_endpoint(d, p[0], p[1], p[2], vdoc, doc, err,
+							 sizeof(err)), err);
 	}
 	return failed;
 }
@@ -235,12 +242,9 @@ static int reconcile_vnets_here(struct csd *d, const json_t *vnets)
 
 	json_object_foreach((json_t *)vnets, key, doc) {
 		name_t p[2];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0 || !model_vnet_here(d, doc))
-			continue;
-		if (realize_vnet(d, p[0], p[1], doc, err, sizeof(err)) < 0) {
-			log_warn("reconcile: %s", err);
-			failed++;
-		}
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) == 0 && model_vnet_here(d, doc))
+			failed += failed_logged(realize_vnet(d, p[0], p[1], doc, err, sizeof(err)),
+						err);
 	}
 	return failed;
 }
@@ -258,16 +262,12 @@ static int reconcile_qos_rules(struct csd *d, const json_t *vnets, const json_t 
 		name_t p[2];
 		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
 			continue;
-		if (realize_vnet_qos(d, p[0], p[1], doc, eps, err, sizeof(err)) < 0) {
-			log_warn("reconcile: %s", err);
-			failed++;
-		}
+		failed += failed_logged(realize_vnet_qos(d, p[0], p[1], doc, eps, err, sizeof(err)),
+					err);
 		/* rules: drift repair of every local endpoint's ingress */
-		if (model_vnet_here(d, doc) &&
-		    realize_vnet_policy(d, p[0], p[1], doc, eps, err, sizeof(err)) < 0) {
-			log_warn("reconcile: %s", err);
-			failed++;
-		}
+		if (model_vnet_here(d, doc))
+			failed += failed_logged(realize_vnet_policy(d, p[0], p[1], doc, eps, err,
+								    sizeof(err)), err);
 	}
 	return failed;
 }
