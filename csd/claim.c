@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "csd.h"
+#include "ops.h"
 #include "safedir.h"
 
 /* Which store: the SQLite file's directory, or etcd and its key prefix. */
@@ -112,7 +113,11 @@ int claim_take(struct csd *d)
 	int dirfd, r;
 
 	d->claim_fd = -1;
-	if (!vb_has(d->backend, VNET_CAP_HOST_OBJECTS))
+	struct vnet_backend **bs;
+	bool host = false;
+	for (size_t i = 0, n = csd_backends(d, &bs); i < n; i++)
+		host |= vb_has(bs[i], VNET_CAP_HOST_OBJECTS);
+	if (!host)
 		return 0;
 	if ((dirfd = safedir_open(d->cfg.run_dir, 0755, "run_dir", err, sizeof(err))) < 0) {
 		log_err("%s", err);
@@ -130,7 +135,7 @@ int claim_take(struct csd *d)
 	if (old && onode && ostore && (strcmp(onode, d->cfg.node) || strcmp(ostore, sid))) {
 		struct vnet_inventory inv = { 0 };
 		size_t n = 0;
-		if (vb_inventory(d->backend, &inv) == 0)
+		if (csd_inventory(d, &inv) == 0)
 			n = inv.nvnets + inv.nendpoints;
 		vnet_inventory_clear(&inv);
 		if (n) {

@@ -529,6 +529,37 @@ static int load_default_quotas(struct csd_config *cfg, json_t *v, char *err, siz
 	return 0;
 }
 
+/* "backends": the backends vnets may name besides --backend */
+static int load_backends(struct csd_config *cfg, const json_t *v, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *el;
+
+	if (!json_is_array(v) || json_array_size(v) > CSD_BACKENDS_MAX - 1) {
+		snprintf(err, errlen, "%s: backends: expected an array of at most %d backend "
+			 "names, e.g. [\"ovs\"]", cfg->config_path, CSD_BACKENDS_MAX - 1);
+		return CS_EINVAL;
+	}
+	json_array_foreach(v, i, el) {
+		const char *name = json_string_value(el);
+		if (!name || !vnet_ops_find(name)) {
+			snprintf(err, errlen, "%s: backends[%zu]: expected kernel, ovs or recording "
+				 "(for tests)", cfg->config_path, i);
+			return CS_EINVAL;
+		}
+	}
+	for (i = 0; i < cfg->nbackends; i++)
+		free(cfg->backends[i]);
+	free(cfg->backends);
+	cfg->nbackends = 0;
+	if (!(cfg->backends = calloc(json_array_size(v) + 1, sizeof(char *))))
+		return CS_ENOMEM;
+	json_array_foreach(v, i, el)
+		if ((cfg->backends[cfg->nbackends] = strdup(json_string_value(el))))
+			cfg->nbackends++;
+	return 0;
+}
+
 static int load_key(struct csd_config *cfg, const char *key, json_t *v, char *err,
 		    size_t errlen)
 {
@@ -558,10 +589,13 @@ static int load_key(struct csd_config *cfg, const char *key, json_t *v, char *er
 		return load_store(cfg, v, err, errlen) < 0 ? CS_EINVAL : 0;
 	if (!strcmp(key, "resolvers"))
 		return load_resolvers(cfg, v, err, errlen) < 0 ? CS_EINVAL : 0;
+	if (!strcmp(key, "backends"))
+		return load_backends(cfg, v, err, errlen);
 	snprintf(err, errlen, "%s: %s: unknown key (known: node, underlay, store, "
 		 "admin_gids, headroom, socket, state_dir, run_dir, prefix, log_level, "
 		 "reconcile_interval, message_max, backend, default_quotas, limits, metrics, "
-		 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers, publish_ports)",
+		 "metrics_token_file, encrypt, wg_port, wg_driver, ovsdb, resolvers, publish_ports, "
+		 "backends)",
 		 cfg->config_path, key);
 	return CS_EINVAL;
 }
@@ -740,6 +774,9 @@ void csd_config_free(struct csd_config *cfg)
 	free(cfg->node);
 	free(cfg->underlay);
 	free(cfg->backend);
+	for (size_t i = 0; i < cfg->nbackends; i++)
+		free(cfg->backends[i]);
+	free(cfg->backends);
 	free(cfg->metrics);
 	free(cfg->metrics_token_file);
 	free(cfg->encrypt);

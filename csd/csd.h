@@ -42,6 +42,8 @@ struct csd_config {
 	char *node;
 	char *underlay;
 	char *backend;          /* "kernel" (default) or "recording" (tests) */
+	char **backends;        /* "backends": more that vnets may name */
+	size_t nbackends;
 	char *encrypt;          /* "none" (default) or "wireguard" */
 	unsigned wg_port;       /* WireGuard's UDP port (default 51820) */
 	char *wg_driver;        /* "auto" (default), "kernel" or "wireguard-go" */
@@ -116,10 +118,17 @@ struct teardown;
 struct metrics;
 struct monitors;
 
+#define CSD_BACKENDS_MAX 4
+
 struct csd {
 	struct csd_config cfg;
 	struct store *store;
+	/* the --backend: vnets that name none, and what is the node's */
 	struct vnet_backend *backend;
+	/* the backends open, the --backend first (backends.c); only appended
+	 * to while csd runs */
+	struct vnet_backend *backends[CSD_BACKENDS_MAX];
+	size_t nbackends;
 	int epfd;
 	int listen_fd;
 	int signal_fd;
@@ -284,5 +293,25 @@ void client_note_use(const struct csd *d, struct client *c, const char *name);
 /* Does a live connection hold the ephemeral endpoint "t/v/e"? */
 bool csd_ephemeral_held(const struct csd *d, const char *name);
 void client_set_hello(struct client *c);
+
+
+/* ---- backends (backends.c) ---- */
+
+/* Open the --backend (an error when it fails) and those "backends" lists
+ * (a warning when one fails: it is tried again when a vnet asks). */
+int csd_backends_open(struct csd *d);
+void csd_backends_close(struct csd *d);
+/* The backend a vnet naming @name (NULL: none) uses, opened when it must
+ * be, or NULL with @why saying what to do; @across: the vnet spans nodes. */
+struct vnet_backend *csd_backend_get(struct csd *d, const char *name, bool across, char *why,
+				     size_t whylen);
+/* The backend of the vnet @vdoc, or of vnet @t/@v as stored: the --backend
+ * when it names none, or one that is not open. */
+struct vnet_backend *csd_backend_of(struct csd *d, const json_t *vdoc);
+struct vnet_backend *csd_backend_for(struct csd *d, const char *t, const char *v);
+/* All that are open; returns how many. */
+size_t csd_backends(struct csd *d, struct vnet_backend ***list);
+/* overlay_env.backend_usable, with @arg the csd */
+bool csd_backend_usable(void *arg, const char *name, bool across, char *why, size_t whylen);
 
 #endif

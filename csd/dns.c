@@ -493,7 +493,7 @@ static int gw_socket(struct csd *d, const char *t, const char *v, const struct c
 	struct cs_addr gw;
 	socklen_t len;
 	int one = 1, fam = p->addr.family;
-	int fd = vb_gateway_socket(d->backend, t, v, fam, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = vb_gateway_socket(csd_backend_for(d, t, v), t, v, fam, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return fd;
@@ -549,7 +549,7 @@ static int gw_sockets(struct csd *d, const char *t, const char *v, const struct 
 static unsigned long gw_netns_ino(struct csd *d, const char *t, const char *v)
 {
 	struct stat st;
-	int fd = vb_gateway_socket(d->backend, t, v, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = vb_gateway_socket(csd_backend_for(d, t, v), t, v, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int ns = fd >= 0 ? ioctl(fd, SIOCGSKNS) : -1;
 	unsigned long ino = ns >= 0 && fstat(ns, &st) == 0 ? (unsigned long)st.st_ino : 0;
 

@@ -532,10 +532,11 @@ static void read_denied(struct csd *d, json_t *vnets, struct ep_row *row)
 	char vkey[KEY_MAX];
 
 	key_vnet(vkey, row->t, row->v);
-	if (!json_object_get(json_object_get(json_object_get(vnets, vkey), "spec"), "policy"))
+	const json_t *vdoc = json_object_get(vnets, vkey);
+	if (!json_object_get(json_object_get(vdoc, "spec"), "policy"))
 		return;
 	/* CS_ENOTSUP from a backend that does not count them */
-	row->has_denied = vb_endpoint_denied(d->backend, row->t, row->v, row->e,
+	row->has_denied = vb_endpoint_denied(csd_backend_of(d, vdoc), row->t, row->v, row->e,
 					     &row->denied) == 0;
 }
 
@@ -584,7 +585,7 @@ static bool build_step(struct csd *d, struct build *b, size_t chunk)
 	for (size_t k = 0; k < chunk && b->next < b->nrows; k++, b->next++) {
 		struct ep_row *row = &b->rows[b->next];
 		/* not realized (yet, or any more): no counters to report */
-		row->up = vb_endpoint_stats(d->backend, row->t, row->v, row->e, &row->st) == 0;
+		row->up = vb_endpoint_stats(csd_backend_for(d, row->t, row->v), row->t, row->v, row->e, &row->st) == 0;
 		if (row->up)
 			read_denied(d, b->vnets, row);
 	}

@@ -408,9 +408,25 @@ static int vnet_spec_here(struct csd *d, const char *t, const char *v, const jso
 	return 0;
 }
 
+/* the backend vnet t/v (vdoc) names, or NULL with err saying why */
+static struct vnet_backend *vnet_backend(struct csd *d, const char *t, const char *v,
+					 const json_t *vdoc, char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(vdoc, "spec"),
+							     "backend"));
+	char why[512];
+	struct vnet_backend *b = csd_backend_get(d, name, model_vnet_nnodes(vdoc) > 1, why,
+						 sizeof(why));
+
+	if (!b)
+		snprintf(err, errlen, "vnet %s/%s: %s", t, v, why);
+	return b;
+}
+
 int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc, char *err,
 		 size_t errlen)
 {
+	struct vnet_backend *b;
 	struct vnet_spec vs;
 	struct vnet_where w;
 	int r;
@@ -419,16 +435,19 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 	if (!model_vnet_here(d, vdoc)) {
 		if ((r = unrealize_vnet(d, t, v)) < 0)
 			snprintf(err, errlen, "vnet %s/%s: no longer spans node %s; teardown failed: "
-				 "%s", t, v, d->cfg.node, vnet_backend_error(d->backend));
+				 "%s", t, v, d->cfg.node,
+				 vnet_backend_error(csd_backend_of(d, vdoc)));
 		return r;
 	}
+	if (!(b = vnet_backend(d, t, v, vdoc, err, errlen)))
+		return CS_ENOTSUP;
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = vb_vnet_ensure(d->backend, &vs);
+	r = vb_vnet_ensure(b, &vs);
 	if (r < 0) {
 		char what[2 * CS_NAME_MAX + 8];
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
-		backend_why(d, what, err, errlen);
+		backend_why_of(b, what, err, errlen);
 	}
 	vnet_where_clear(&w);
 	return r;
@@ -465,7 +484,12 @@ int model_vnet_docs(struct csd *d, const char *t, const char *v, const json_t **
 
 void backend_why(struct csd *d, const char *what, char *err, size_t errlen)
 {
-	const char *why = vnet_backend_error(d->backend);
+	backend_why_of(d->backend, what, err, errlen);
+}
+
+void backend_why_of(struct vnet_backend *b, const char *what, char *err, size_t errlen)
+{
+	const char *why = vnet_backend_error(b);
 	size_t n = strlen(what);
 
 	/* the kernel backend names the object already: do not say it twice */
@@ -479,6 +503,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen)
 {
 	char what[3 * CS_NAME_MAX + 16];
+	struct vnet_backend *b;
 	struct vnet_spec vs;
 	struct vnet_where w;
 	struct endpoint_spec es;
@@ -492,20 +517,22 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 			 "not span it", t, v, e, d->cfg.node, t, v);
 		return CS_EINVAL;
 	}
+	if (!(b = vnet_backend(d, t, v, vdoc, err, errlen)))
+		return CS_ENOTSUP;
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = vb_vnet_ensure(d->backend, &vs);
+	r = vb_vnet_ensure(b, &vs);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
-		backend_why(d, what, err, errlen);
+		backend_why_of(b, what, err, errlen);
 		goto out;
 	}
 	model_endpoint_spec(e, edoc, &es);
 	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
-	r = vb_endpoint_ensure(d->backend, &vs, &es);
+	r = vb_endpoint_ensure(b, &vs, &es);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, e);
-		backend_why(d, what, err, errlen);
+		backend_why_of(b, what, err, errlen);
 	}
 out:
 	vnet_where_clear(&w);
@@ -571,19 +598,35 @@ int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *
 		return 0;
 	if (d->teardown_defer && teardown_queue(d, t, v, e) == 0)
 		return 0;
-	int r = vb_endpoint_destroy(d->backend, t, v, e);
-	if (r < 0)
-		log_warn("endpoint %s/%s/%s: teardown failed: %s (the reconciler retries)", t, v,
-			 e, vnet_backend_error(d->backend));
+	/* its vnet's document may be gone: each backend removes what it holds */
+	struct vnet_backend **bs;
+	size_t n = csd_backends(d, &bs);
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		int ri = vb_endpoint_destroy(bs[i], t, v, e);
+		if (ri < 0) {
+			log_warn("endpoint %s/%s/%s: teardown failed: %s (the reconciler retries)",
+				 t, v, e, vnet_backend_error(bs[i]));
+			r = ri;
+		}
+	}
 	return r;
 }
 
 int unrealize_vnet(struct csd *d, const char *t, const char *v)
 {
-	int r = vb_vnet_destroy(d->backend, t, v);
-	if (r < 0)
-		log_warn("vnet %s/%s: teardown failed: %s (the reconciler retries)", t, v,
-			 vnet_backend_error(d->backend));
+	struct vnet_backend **bs;
+	size_t n = csd_backends(d, &bs);
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int ri = vb_vnet_destroy(bs[i], t, v);
+		if (ri < 0) {
+			log_warn("vnet %s/%s: teardown failed: %s (the reconciler retries)", t, v,
+				 vnet_backend_error(bs[i]));
+			r = ri;
+		}
+	}
 	return r;
 }
 

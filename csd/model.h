@@ -63,6 +63,8 @@ int model_vnet_docs(struct csd *d, const char *t, const char *v, const json_t **
 /* "@what: why" from the backend's last error, @what not repeated when the
  * error names it already. */
 void backend_why(struct csd *d, const char *what, char *err, size_t errlen);
+/* the same with the last error of backend @b */
+void backend_why_of(struct vnet_backend *b, const char *what, char *err, size_t errlen);
 int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 		     const json_t *vdoc, const json_t *edoc, char *err, size_t errlen);
 int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *e);

@@ -278,15 +278,60 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* the names of @from appended to @to (moved); @from is left empty */
+static int names_move(char ***to, size_t *nto, char ***from, size_t *nfrom)
+{
+	char **v;
+
+	if (!*nfrom)
+		return 0;
+	if (!(v = realloc(*to, sizeof(char *) * (*nto + *nfrom))))
+		return CS_ENOMEM;
+	memcpy(v + *nto, *from, sizeof(char *) * *nfrom);
+	*to = v;
+	*nto += *nfrom;
+	free(*from);
+	*from = NULL;
+	*nfrom = 0;
+	return 0;
+}
+
+/* sorted, each name once (two backends may hold the same namespaces) */
+static void names_sort(char **v, size_t *n)
+{
+	size_t k = 0;
+
+	if (!*n)
+		return;
+	qsort(v, *n, sizeof(char *), cmp_str);
+	for (size_t i = 1; i < *n; i++) {
+		if (!strcmp(v[i], v[k]))
+			free(v[i]);
+		else
+			v[++k] = v[i];
+	}
+	*n = k + 1;
+}
+
 int csd_inventory(struct csd *d, struct vnet_inventory *inv)
 {
-	int r = vb_inventory(d->backend, inv);
+	struct vnet_backend **bs;
+	size_t n = csd_backends(d, &bs);
+	int r = vb_inventory(bs[0], inv);
 
-	if (r == 0 && inv->nvnets)
-		qsort(inv->vnets, inv->nvnets, sizeof(char *), cmp_str);
-	if (r == 0 && inv->nendpoints)
-		qsort(inv->endpoints, inv->nendpoints, sizeof(char *), cmp_str);
-	return r;
+	for (size_t i = 1; r == 0 && i < n; i++) {
+		struct vnet_inventory more = { 0 };
+		if ((r = vb_inventory(bs[i], &more)) == 0 &&
+		    (r = names_move(&inv->vnets, &inv->nvnets, &more.vnets, &more.nvnets)) == 0)
+			r = names_move(&inv->endpoints, &inv->nendpoints, &more.endpoints,
+				       &more.nendpoints);
+		vnet_inventory_clear(&more);
+	}
+	if (r < 0)
+		return r;
+	names_sort(inv->vnets, &inv->nvnets);
+	names_sort(inv->endpoints, &inv->nendpoints);
+	return 0;
 }
 
 bool inventory_has(const struct vnet_inventory *inv, bool endpoint, const char *path)
@@ -430,13 +475,14 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 		json_object_set(o, "attached", (json_t *)given);
 	json_object_set_new(o, "netns", json_string(ns));
 	char etc[256];
-	if (vb_endpoint_etc(d->backend, t, v, e, etc, sizeof(etc)) == 0)
+	struct vnet_backend *b = csd_backend_for(d, t, v);
+	if (vb_endpoint_etc(b, t, v, e, etc, sizeof(etc)) == 0)
 		json_object_set_new(o, "etc", json_string(etc));
 	/* without an inventory (one endpoint shown), the counters say whether
 	 * it is realized: endpoint_stats fails for an endpoint that is not */
 	bool up = !inv || inventory_has(inv, true, name);
 	struct endpoint_stats st;
-	if (up && vb_endpoint_stats(d->backend, t, v, e, &st) == 0) {
+	if (up && vb_endpoint_stats(b, t, v, e, &st) == 0) {
 		json_object_set_new(o, "counters",
 				    json_pack("{s:I, s:I, s:I, s:I}", "rx_bytes",
 					      (json_int_t)st.rx_bytes, "tx_bytes",

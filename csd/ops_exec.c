@@ -390,15 +390,16 @@ static int exec_run(struct csd_req *r, char *name, size_t namelen, char *detail,
 			       nfds);
 		goto out;
 	}
-	nsfd = vb_endpoint_netns(r->d->backend, p[0], p[1], p[2]);
+	struct vnet_backend *b = csd_backend_for(r->d, p[0], p[1]);
+	nsfd = vb_endpoint_netns(b, p[0], p[1], p[2]);
 	if (nsfd < 0) {
 		char what[3 * CS_NAME_MAX + 16];
 		snprintf(what, sizeof(what), "endpoint %s", name);
-		backend_why(r->d, what, r->error, sizeof(r->error));
+		backend_why_of(b, what, r->error, sizeof(r->error));
 		ret = nsfd;
 		goto out;
 	}
-	if (vb_endpoint_etc(r->d->backend, p[0], p[1], p[2], x.etc, sizeof(x.etc)) < 0)
+	if (vb_endpoint_etc(b, p[0], p[1], p[2], x.etc, sizeof(x.etc)) < 0)
 		x.etc[0] = '\0';
 	x.uid = r->who->uid;
 	x.gid = r->who->gid;

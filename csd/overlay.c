@@ -664,6 +664,21 @@ static void check_vnet_across(const struct overlay_vnet *ov, const json_t *body,
 	}
 }
 
+/* the backend a vnet names is one this csd runs (and, across nodes, the
+ * one that owns the node's VXLAN port) */
+static void check_vnet_backend(const struct overlay_vnet *ov, const char *path,
+			       const struct overlay_env *env, struct schema_errors *errs)
+{
+	const char *backend = json_string_value(json_object_get(ov->spec, "backend"));
+	char bpath[PATH_MAX_LEN], why[512];
+
+	if (!backend || !env->backend_usable ||
+	    env->backend_usable(env->backend_arg, backend, ov->nnodes > 1, why, sizeof(why)))
+		return;
+	schema_path_join(bpath, sizeof(bpath), path, "backend");
+	schema_errors_add(errs, "%s: %s", bpath, why);
+}
+
 static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 		     const json_t *tenants, json_t *ids, const struct overlay_env *env,
 		     struct schema_errors *errs)
@@ -709,18 +724,11 @@ static int load_vnet(struct overlay *o, const char *key, const json_t *body,
 				  p[0]);
 	load_vnet_subnets(ov, path, errs);
 
-	const char *backend = json_string_value(json_object_get(spec, "backend"));
-	if (backend && env->backend && strcmp(backend, env->backend)) {
-		char bpath[PATH_MAX_LEN];
-		schema_path_join(bpath, sizeof(bpath), path, "backend");
-		schema_errors_add(errs, "%s: \"%s\" is not the backend this csd realizes vnets with "
-				  "(%s, its --backend); leave backend out or declare \"%s\"",
-				  bpath, backend, env->backend, env->backend);
-	}
 	load_vnet_id(ov, key, path, ids, errs);
 
 	if ((r = load_vnet_nodes(o, ov, path, env, errs)) < 0)
 		return r;
+	check_vnet_backend(ov, path, env, errs);
 	check_pairs(o, ov, path, env, errs);
 	check_trust(o, ov, path, env, errs);
 	check_vnet_across(ov, body, path, env, errs);

@@ -104,9 +104,11 @@ struct overlay_env {
 	 * node of a vnet across nodes must agree (a public_key declared, or
 	 * none). OV_ENCRYPT_UNKNOWN: not checked (cs-ctl) */
 	enum { OV_ENCRYPT_UNKNOWN = 0, OV_ENCRYPT_NONE, OV_ENCRYPT_WIREGUARD } encrypt;
-	/* The backend this csd realizes vnets with: a vnet declaring another
-	 * is refused. NULL: any (cs-ctl; a backend that stands in for all). */
-	const char *backend;
+	/* Whether a vnet may name backend @name here (@across: it spans
+	 * nodes); false with @why saying what to do. NULL: any (cs-ctl). */
+	bool (*backend_usable)(void *arg, const char *name, bool across, char *why,
+			       size_t whylen);
+	void *backend_arg;
 	/* On CS_EINVAL, still give *out what could be read, so that a caller
 	 * can find the errors only a plan finds (all errors in one answer). */
 	bool partial;

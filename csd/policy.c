@@ -115,6 +115,7 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 		snprintf(err, errlen, "vnet %s/%s: out of memory", t, v);
 		goto out;
 	}
+	struct vnet_backend *b = csd_backend_of(d, vdoc);
 	const char *key;
 	json_t *doc;
 	json_object_foreach((json_t *)eps, key, doc) {
@@ -125,13 +126,13 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 		if (!name || !model_endpoint_local(d, doc))
 			continue;
 		if ((rr = rules_compile(pol, pe.v, pe.n, name, &fw)) == 0) {
-			rr = vb_endpoint_policy(d->backend, t, v, name, pol ? &fw : NULL);
+			rr = vb_endpoint_policy(b, t, v, name, pol ? &fw : NULL);
 			rules_fw_free(&fw);
 			if (rr < 0 && !first) {
 				first = rr;
 				char what[3 * CS_NAME_MAX + 16];
 				snprintf(what, sizeof(what), "endpoint %s/%s/%s", t, v, name);
-				backend_why(d, what, err, errlen);
+				backend_why_of(b, what, err, errlen);
 			}
 		} else if (!first) {
 			first = rr;
@@ -145,7 +146,7 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 		struct vnet_fw efw;
 		int rr = pol ? rules_compile_egress(pol, pe.v, pe.n, &efw) : 0;
 		if (rr == 0) {
-			rr = vb_egress_policy(d->backend, t, v, pol ? &efw : NULL);
+			rr = vb_egress_policy(b, t, v, pol ? &efw : NULL);
 			if (pol)
 				rules_fw_free(&efw);
 		}
@@ -153,7 +154,7 @@ int realize_vnet_policy(struct csd *d, const char *t, const char *v, const json_
 			first = rr;
 			char what[2 * CS_NAME_MAX + 16];
 			snprintf(what, sizeof(what), "vnet %s/%s", t, v);
-			backend_why(d, what, err, errlen);
+			backend_why_of(b, what, err, errlen);
 		}
 	}
 	r = first;

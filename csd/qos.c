@@ -934,6 +934,7 @@ static int apply_caps(struct csd *d, const char *t, const char *v, const json_t 
 		return CS_ENOMEM;
 	}
 	pool_of(d, t, v, vdoc, pname, sizeof(pname), &pool);
+	struct vnet_backend *b = csd_backend_of(d, vdoc);
 	bool shaped = pool.capacity && admission_caps(&pool, resv, n, caps, why, sizeof(why)) == 0;
 	if (pool.capacity && !shaped)
 		log_warn("vnet %s/%s: %s; its endpoints are left unshaped", t, v, why);
@@ -951,7 +952,7 @@ static int apply_caps(struct csd *d, const char *t, const char *v, const json_t 
 				*enforced = true;
 			continue;
 		}
-		int rr = vb_endpoint_qos(d->backend, t, v, names[i], shaped ? &q : NULL);
+		int rr = vb_endpoint_qos(b, t, v, names[i], shaped ? &q : NULL);
 		applied_set(d, full, shaped ? &q : NULL, rr == 0);
 		if (mine && enforced)
 			*enforced = rr == 0;
@@ -959,7 +960,7 @@ static int apply_caps(struct csd *d, const char *t, const char *v, const json_t 
 			first = rr;
 			char what[3 * CS_NAME_MAX + 16];
 			snprintf(what, sizeof(what), "endpoint %s", full);
-			backend_why(d, what, err, errlen);
+			backend_why_of(b, what, err, errlen);
 		}
 	}
 	free(caps);

@@ -150,7 +150,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 	uint64_t t0 = metrics_clock();
 
 	/* what is realized here: to find endpoints the store no longer holds */
-	if ((r = vb_inventory(d->backend, &inv)) < 0) {
+	if ((r = csd_inventory(d, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		return r;
 	}
@@ -311,7 +311,7 @@ int reconcile_all(struct csd *d)
 	failed += reconcile_vnets_here(d, vnets);
 	failed += reconcile_endpoints(d, vnets, eps);
 	failed += reconcile_qos_rules(d, vnets, eps);
-	if ((r = vb_inventory(d->backend, &inv)) < 0) {
+	if ((r = csd_inventory(d, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;
 	}

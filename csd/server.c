@@ -1140,12 +1140,6 @@ int csd_init(struct csd *d)
 		.user = d->cfg.etcd_user, .password = d->cfg.etcd_password,
 		.password_file = d->cfg.etcd_password_file,
 	};
-	struct vnet_backend_config bc = {
-		.prefix = d->cfg.prefix, .underlay = d->cfg.underlay, .run_dir = d->cfg.run_dir,
-		.ovsdb = d->cfg.ovsdb,
-		.store_urls = (const char *const *)d->cfg.etcd_endpoints,
-	};
-	const struct vnet_ops *ops;
 	int r;
 
 	d->epfd = d->listen_fd = d->signal_fd = d->timer_fd = d->claim_fd = -1;
@@ -1167,15 +1161,8 @@ int csd_init(struct csd *d)
 	}
 	if ((r = store_check(d)) < 0)
 		return r;
-	if (!(ops = vnet_ops_find(d->cfg.backend))) {
-		log_err("unknown backend \"%s\"", d->cfg.backend);
-		return CS_EINVAL;
-	}
-	if ((r = ops->open(&bc, &d->backend)) < 0) {
-		log_err("backend %s: %s", ops->name, d->backend ? vnet_backend_error(d->backend) :
-			cs_strerror(r));
+	if ((r = csd_backends_open(d)) < 0)
 		return r;
-	}
 	if ((r = claim_take(d)) < 0)
 		return r;
 	if ((r = encrypt_init(d)) < 0)
@@ -1360,8 +1347,7 @@ void csd_fini(struct csd *d)
 		close(d->reserve_fd);
 	d->sweep_fd = d->reserve_fd = -1;
 	limits_free(d);
-	if (d->backend)
-		vb_close(d->backend);
+	csd_backends_close(d);
 	store_close(d->store);
 	free(d->store_why);
 	d->store_why = NULL;

@@ -35,7 +35,7 @@ struct teardown {
 	char busy[NAME_LEN];     /* the one being torn down now */
 	bool stop;
 	unsigned long done, failed;
-	struct vnet_backend *backend;
+	struct csd *d;
 };
 
 static void *worker(void *arg)
@@ -54,8 +54,14 @@ static void *worker(void *arg)
 		td->n--;
 		pthread_mutex_unlock(&td->mu);
 		int r = cs_path_split(td->busy, 3, p, err, sizeof(err));
-		if (r == 0)
-			r = vb_endpoint_destroy(td->backend, p[0], p[1], p[2]);
+		/* its vnet may be gone: each backend removes what it holds (the
+		 * list is only appended to, so it may be read here) */
+		struct vnet_backend **bs;
+		for (size_t i = 0, n = r == 0 ? csd_backends(td->d, &bs) : 0; i < n; i++) {
+			int ri = vb_endpoint_destroy(bs[i], p[0], p[1], p[2]);
+			if (ri < 0)
+				r = ri;
+		}
 		pthread_mutex_lock(&td->mu);
 		td->busy[0] = '\0';
 		td->done++;
@@ -77,7 +83,7 @@ static struct teardown *get(struct csd *d)
 	pthread_mutex_init(&td->mu, NULL);
 	pthread_cond_init(&td->work, NULL);
 	pthread_cond_init(&td->idle, NULL);
-	td->backend = d->backend;
+	td->d = d;
 	if (pthread_create(&td->thread, NULL, worker, td) != 0) {
 		free(td);
 		return NULL;
