@@ -423,6 +423,27 @@ static struct vnet_backend *vnet_backend(struct csd *d, const char *t, const cha
 	return b;
 }
 
+/* vnet t/v realized by its backend (*b), as spec *vs (w holds its peers,
+ * cleared by the caller) */
+static int vnet_ensure_here(struct csd *d, const char *t, const char *v, const json_t *vdoc,
+			    struct vnet_backend **b, struct vnet_spec *vs, struct vnet_where *w,
+			    char *err, size_t errlen)
+{
+	char what[2 * CS_NAME_MAX + 8];
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	if (!(*b = vnet_backend(d, t, v, vdoc, err, errlen)))
+		return CS_ENOTSUP;
+	if ((r = vnet_spec_here(d, t, v, vdoc, vs, w, err, errlen)) < 0)
+		return r;
+	if ((r = vb_vnet_ensure(*b, vs)) < 0) {
+		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
+		backend_why_of(*b, what, err, errlen);
+	}
+	return r;
+}
+
 int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc, char *err,
 		 size_t errlen)
 {
@@ -439,16 +460,7 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 				 vnet_backend_error(csd_backend_of(d, vdoc)));
 		return r;
 	}
-	if (!(b = vnet_backend(d, t, v, vdoc, err, errlen)))
-		return CS_ENOTSUP;
-	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
-		return r;
-	r = vb_vnet_ensure(b, &vs);
-	if (r < 0) {
-		char what[2 * CS_NAME_MAX + 8];
-		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
-		backend_why_of(b, what, err, errlen);
-	}
+	r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, err, errlen);
 	vnet_where_clear(&w);
 	return r;
 }
@@ -517,16 +529,8 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 			 "not span it", t, v, e, d->cfg.node, t, v);
 		return CS_EINVAL;
 	}
-	if (!(b = vnet_backend(d, t, v, vdoc, err, errlen)))
-		return CS_ENOTSUP;
-	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
-		return r;
-	r = vb_vnet_ensure(b, &vs);
-	if (r < 0) {
-		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
-		backend_why_of(b, what, err, errlen);
+	if ((r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, err, errlen)) < 0)
 		goto out;
-	}
 	model_endpoint_spec(e, edoc, &es);
 	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
 	r = vb_endpoint_ensure(b, &vs, &es);

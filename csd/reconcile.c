@@ -232,26 +232,36 @@ static int reconcile_endpoints(struct csd *d, const json_t *vnets, json_t *eps)
 	return failed;
 }
 
-/* the vnets this node holds; returns how many failed */
-static int reconcile_vnets_here(struct csd *d, const json_t *vnets)
-{
-	const char *key;
-	json_t *doc;
-	char err[512];
-	int failed = 0;
+/* one vnet of a pass of reconcile_all: how many failed (logged) */
+typedef int vnet_pass_fn(struct csd *d, name_t p[2], const json_t *vdoc, const json_t *eps);
 
-	json_object_foreach((json_t *)vnets, key, doc) {
-		name_t p[2];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) == 0 && model_vnet_here(d, doc))
-			failed += failed_logged(realize_vnet(d, p[0], p[1], doc, err, sizeof(err)),
-						err);
-	}
+/* the vnet itself, where this node holds it */
+static int pass_vnet(struct csd *d, name_t p[2], const json_t *vdoc, const json_t *eps)
+{
+	char err[512];
+
+	(void)eps;
+	if (!model_vnet_here(d, vdoc))
+		return 0;
+	return failed_logged(realize_vnet(d, p[0], p[1], vdoc, err, sizeof(err)), err);
+}
+
+/* its reservations and shares, and its rules (drift repair of every local
+ * endpoint's ingress), from the same reading */
+static int pass_qos_rules(struct csd *d, name_t p[2], const json_t *vdoc, const json_t *eps)
+{
+	char err[512];
+	int failed = failed_logged(realize_vnet_qos(d, p[0], p[1], vdoc, eps, err, sizeof(err)),
+				   err);
+
+	if (model_vnet_here(d, vdoc))
+		failed += failed_logged(realize_vnet_policy(d, p[0], p[1], vdoc, eps, err,
+							    sizeof(err)), err);
 	return failed;
 }
 
-/* reservations, shares and rules, from the same reading; returns how many
- * failed */
-static int reconcile_qos_rules(struct csd *d, const json_t *vnets, const json_t *eps)
+static int reconcile_pass(struct csd *d, const json_t *vnets, const json_t *eps,
+			  vnet_pass_fn *one)
 {
 	const char *key;
 	json_t *doc;
@@ -260,14 +270,8 @@ static int reconcile_qos_rules(struct csd *d, const json_t *vnets, const json_t 
 
 	json_object_foreach((json_t *)vnets, key, doc) {
 		name_t p[2];
-		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) < 0)
-			continue;
-		failed += failed_logged(realize_vnet_qos(d, p[0], p[1], doc, eps, err, sizeof(err)),
-					err);
-		/* rules: drift repair of every local endpoint's ingress */
-		if (model_vnet_here(d, doc))
-			failed += failed_logged(realize_vnet_policy(d, p[0], p[1], doc, eps, err,
-								    sizeof(err)), err);
+		if (cs_path_split(key + 7, 2, p, err, sizeof(err)) == 0)
+			failed += one(d, p, doc, eps);
 	}
 	return failed;
 }
@@ -308,9 +312,9 @@ int reconcile_all(struct csd *d)
 		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
 		goto out;
 	}
-	failed += reconcile_vnets_here(d, vnets);
+	failed += reconcile_pass(d, vnets, eps, pass_vnet);
 	failed += reconcile_endpoints(d, vnets, eps);
-	failed += reconcile_qos_rules(d, vnets, eps);
+	failed += reconcile_pass(d, vnets, eps, pass_qos_rules);
 	if ((r = csd_inventory(d, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;

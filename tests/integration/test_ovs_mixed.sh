@@ -8,55 +8,15 @@
 # refused (the node's VXLAN port is the kernel backend's), paired with one
 # on this node; deleting both leaves nothing.
 . "$(dirname "$0")/lib.sh"
-
-for p in ovsdb-server ovs-vswitchd ovsdb-tool ovs-vsctl; do
-	if ! command -v $p >/dev/null && ! [ -x /usr/sbin/$p ]; then
-		echo "SKIP: Open vSwitch is not installed ($p missing; apt-get install openvswitch-switch)"
-		exit 77
-	fi
-done
-PATH=$PATH:/usr/sbin
-OVS=$TMP/ovs
-OVS_PIDS=()
-mkdir -p "$OVS"
-ovs_stop() {
-	local p
-	for p in "${OVS_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${OVS_PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	OVS_PIDS=()
-}
+. "$(dirname "$0")/ovs_lib.sh"
+ovs_need
 trap 'ovs_stop; cleanup' EXIT
 
 host_add a
-HNS=/run/netns/${PFX}ha
+OVS=$TMP/ovs
 DB=unix:$OVS/db.sock
-export OVS_RUNDIR=$OVS OVS_LOGDIR=$OVS OVS_DBDIR=$OVS
 vsctl() { ovs-vsctl --db="$DB" --timeout=10 "$@"; }
-
-ovsdb_start() {
-	nsenter --net="$HNS" ovsdb-server "$OVS/conf.db" --remote=punix:"$OVS/db.sock" \
-		--pidfile="$OVS/ovsdb-server.pid" --unixctl="$OVS/ovsdb-server.ctl" \
-		--log-file="$OVS/ovsdb-server.log" 2>>"$OVS/ovsdb-server.err" &
-	OVS_PIDS+=($!)
-	for _ in $(seq 100); do [ -S "$OVS/db.sock" ] && return 0; sleep 0.05; done
-	echo "ovsdb-server did not start"; cat "$OVS/ovsdb-server.log"; return 1
-}
-ovsdb-tool create "$OVS/conf.db" /usr/share/openvswitch/vswitch.ovsschema || exit 1
-ovsdb_start || exit 1
-vsctl --no-wait init
-vswitchd_start() {
-	rm -f "$OVS/ovs-vswitchd.ctl"
-	nsenter --net="$HNS" ovs-vswitchd "$DB" --pidfile="$OVS/ovs-vswitchd.pid" \
-		--unixctl="$OVS/ovs-vswitchd.ctl" --log-file="$OVS/ovs-vswitchd.log" \
-		2>>"$OVS/ovs-vswitchd.err" &
-	OVS_PIDS+=($!)
-	for _ in $(seq 100); do [ -S "$OVS/ovs-vswitchd.ctl" ] && return 0; sleep 0.05; done
-	echo "ovs-vswitchd did not start"; cat "$OVS/ovs-vswitchd.log"; return 1
-}
-vswitchd_start || exit 1
+ovs_start_in "$OVS" "/run/netns/${PFX}ha" || exit 1
 
 echo "{\"ovsdb\": \"$DB\", \"backends\": [\"ovs\"]}" >"$TMP/csd.json"
 csd_start a --backend kernel -c "$TMP/csd.json" || exit 1

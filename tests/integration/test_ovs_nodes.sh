@@ -26,23 +26,7 @@ cleanup_nodes() {
 trap cleanup_nodes EXIT
 
 # ovs_start NODE: ovsdb-server and ovs-vswitchd in the node's namespace
-ovs_start() {
-	local d=$TMP/ovs-$1 ns=/run/netns/${PFX}h$1
-	mkdir -p "$d"
-	ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema || return 1
-	OVS_RUNDIR=$d nsenter --net="$ns" ovsdb-server "$d/conf.db" --remote=punix:"$d/db.sock" \
-		--pidfile="$d/ovsdb-server.pid" --unixctl="$d/ovsdb-server.ctl" \
-		--log-file="$d/ovsdb-server.log" 2>>"$d/ovsdb-server.err" &
-	OVS_PIDS+=($!)
-	for _ in $(seq 100); do [ -S "$d/db.sock" ] && break; sleep 0.05; done
-	vsctl "$1" --no-wait init || return 1
-	OVS_RUNDIR=$d nsenter --net="$ns" ovs-vswitchd "unix:$d/db.sock" \
-		--pidfile="$d/ovs-vswitchd.pid" --unixctl="$d/ovs-vswitchd.ctl" \
-		--log-file="$d/ovs-vswitchd.log" 2>>"$d/ovs-vswitchd.err" &
-	OVS_PIDS+=($!)
-	for _ in $(seq 100); do [ -S "$d/ovs-vswitchd.ctl" ] && return 0; sleep 0.05; done
-	echo "ovs-vswitchd on $1 did not start"; cat "$d/ovs-vswitchd.log"; return 1
-}
+ovs_start() { ovs_start_in "$TMP/ovs-$1" "/run/netns/${PFX}h$1"; }
 vsctl() { local n=$1; shift; ovs-vsctl --db="unix:$TMP/ovs-$n/db.sock" --timeout=10 "$@"; }
 appctl() { local n=$1; shift; ovs-appctl -t "$TMP/ovs-$n/ovs-vswitchd.ctl" "$@"; }
 # underlay_bridge NODE ADDR: the node's NIC (eth0) on an OVS bridge brphy,

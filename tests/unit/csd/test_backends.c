@@ -47,9 +47,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	cs_close(g);
-	csd_child_stop(&child);
-	ut_rmdir(tmpdir);
+	csd_child_end(&child, &g, tmpdir);
 	return 0;
 }
 

@@ -164,6 +164,14 @@ void csd_child_stop(struct csd_child *c)
 	c->pid = -1;
 }
 
+void csd_child_end(struct csd_child *c, cs_t **cs, const char *dir)
+{
+	cs_close(*cs);
+	*cs = NULL;
+	csd_child_stop(c);
+	ut_rmdir(dir);
+}
+
 json_t *ut_parse(const char *text)
 {
 	json_error_t e;

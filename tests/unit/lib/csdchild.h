@@ -36,6 +36,8 @@ int csd_child_start(struct csd_child *c, const char *dir, const char *sockname,
 		    const char *const *extra, const char *log, cs_t **cs);
 /* SIGTERM, up to 5 s, then SIGKILL; nothing when it is not running. */
 void csd_child_stop(struct csd_child *c);
+/* The end of a group: *cs closed, the child stopped, @dir removed. */
+void csd_child_end(struct csd_child *c, cs_t **cs, const char *dir);
 
 void ut_sleep_ms(int ms);
 /* @text as JSON, or the test fails. */
