@@ -165,6 +165,20 @@ static void txb_clear(struct txb *tb)
 	memset(tb, 0, sizeof(*tb));
 }
 
+/* room for one more of size size after n in *v (capacity *cap), doubling */
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? 2 * *cap : 64;
+	void *nv = realloc(*v, size * c);
+	if (!nv)
+		return CS_ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 static struct txe *txb_entry(struct txb *tb, const struct snap *s, const char *key)
 {
 	json_t *at;
@@ -173,14 +187,8 @@ static struct txe *txb_entry(struct txb *tb, const struct snap *s, const char *k
 		return NULL;
 	if ((at = json_object_get(tb->index, key)))
 		return &tb->v[json_integer_value(at)];
-	if (tb->n == tb->cap) {
-		size_t cap = tb->cap ? 2 * tb->cap : 64;
-		struct txe *v = realloc(tb->v, sizeof(*v) * cap);
-		if (!v)
-			return NULL;
-		tb->v = v;
-		tb->cap = cap;
-	}
+	if (grow((void **)&tb->v, &tb->cap, tb->n, sizeof(*tb->v)) < 0)
+		return NULL;
 	struct txe *e = &tb->v[tb->n];
 	memset(e, 0, sizeof(*e));
 	if (!(e->key = strdup(key)))
@@ -840,14 +848,8 @@ static int used_add(struct used *u, const struct cs_addr *a)
 {
 	char buf[CS_ADDRSTRLEN];
 
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? 2 * u->cap : 64;
-		struct cs_addr *v = realloc(u->v, sizeof(*v) * cap);
-		if (!v)
-			return CS_ENOMEM;
-		u->v = v;
-		u->cap = cap;
-	}
+	if (grow((void **)&u->v, &u->cap, u->n, sizeof(*u->v)) < 0)
+		return CS_ENOMEM;
 	if ((!u->index && !(u->index = json_object())) ||
 	    json_object_set_new(u->index, cs_addr_format(a, buf), json_true()) < 0)
 		return CS_ENOMEM;

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,51 @@ static int sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /*
+ * Binds the parameters of @st in order, one character of @types each: 't'
+ * text, 'n' text or NULL, 'I' an int64_t, 'i' an int.
+ */
+static int sq_bindv(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int ret = 0;
+
+	for (int i = 0; !ret && types[i]; i++) {
+		const char *t;
+		switch (types[i]) {
+		case 't':
+			ret = sq_bind_text(st, i + 1, va_arg(ap, const char *));
+			break;
+		case 'n':
+			t = va_arg(ap, const char *);
+			ret = t ? sq_bind_text(st, i + 1, t) : sq_err(sqlite3_bind_null(st, i + 1));
+			break;
+		case 'I':
+			ret = sq_err(sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)));
+			break;
+		default:
+			ret = sq_err(sqlite3_bind_int(st, i + 1, va_arg(ap, int)));
+			break;
+		}
+	}
+	return ret;
+}
+
+/* Binds @types (sq_bindv) and steps @st once, a statement that returns no
+ * rows; it is reset afterwards. */
+static int sq_run(sqlite3_stmt *st, const char *types, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, types);
+	ret = sq_bindv(st, types, ap);
+	va_end(ap);
+	if (!ret)
+		ret = sq_err(sqlite3_step(st));
+	sq_reset(st);
+	return ret;
+}
+
+/*
  * Binds the exclusive upper bound of the keys starting with @prefix: the
  * prefix with its last byte incremented (after dropping trailing 0xff).
  * With no such string every key qualifies; an empty BLOB serves as the
@@ -232,57 +278,39 @@ static int sq_bind_prefix_end(sqlite3_stmt *st, int i, const char *prefix, char 
 	return sq_err(sqlite3_bind_text(st, i, end, (int)n, SQLITE_STATIC));
 }
 
-static int sq_meta_get(struct sq_store *s, const char *k, int64_t *v)
+/* The int64 column of the row of @key that @st selects; without one,
+ * @none (with *v 0 when that is 0). */
+static int sq_key_int64(sqlite3_stmt *st, const char *key, int64_t *v, int none)
 {
-	sqlite3_stmt *st = s->stmt[SQ_META_GET];
-	int rc, ret;
+	int rc, ret = sq_bind_text(st, 1, key);
 
-	ret = sq_bind_text(st, 1, k);
-	if (ret)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	else
-		ret = rc == SQLITE_DONE ? CS_EIO : sq_err(rc);
-out:
+	if (!ret) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*v = sqlite3_column_int64(st, 0);
+		else if (rc == SQLITE_DONE && !(ret = none))
+			*v = 0;
+		else if (rc != SQLITE_DONE)
+			ret = sq_err(rc);
+	}
 	sq_reset(st);
 	return ret;
 }
 
+static int sq_meta_get(struct sq_store *s, const char *k, int64_t *v)
+{
+	return sq_key_int64(s->stmt[SQ_META_GET], k, v, CS_EIO);
+}
+
 static int sq_meta_set(struct sq_store *s, const char *k, int64_t v)
 {
-	sqlite3_stmt *st = s->stmt[SQ_META_SET];
-	int ret;
-
-	ret = sq_bind_text(st, 1, k);
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 2, v));
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
-	return ret;
+	return sq_run(s->stmt[SQ_META_SET], "tI", k, v);
 }
 
 /* mod_rev of @key, 0 if absent. */
 static int sq_mod_rev(struct sq_store *s, const char *key, int64_t *mod_rev)
 {
-	sqlite3_stmt *st = s->stmt[SQ_KV_MODREV];
-	int rc, ret;
-
-	ret = sq_bind_text(st, 1, key);
-	if (ret)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*mod_rev = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		*mod_rev = 0;
-	else
-		ret = sq_err(rc);
-out:
-	sq_reset(st);
-	return ret;
+	return sq_key_int64(s->stmt[SQ_KV_MODREV], key, mod_rev, 0);
 }
 
 static char *sq_column_strdup(sqlite3_stmt *st, int col)
@@ -448,22 +476,7 @@ static int sq_revision(struct store *store, int64_t *rev)
 static int sq_event_insert(struct sq_store *s, int64_t rev, int idx,
 			   enum store_op_type type, const char *key, const char *value)
 {
-	sqlite3_stmt *st = s->stmt[SQ_EV_INSERT];
-	int ret;
-
-	ret = sq_err(sqlite3_bind_int64(st, 1, rev));
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int(st, 2, idx));
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int(st, 3, type));
-	if (!ret)
-		ret = sq_bind_text(st, 4, key);
-	if (!ret)
-		ret = value ? sq_bind_text(st, 5, value) : sq_err(sqlite3_bind_null(st, 5));
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
-	return ret;
+	return sq_run(s->stmt[SQ_EV_INSERT], "Iiitn", rev, idx, (int)type, key, value);
 }
 
 /* CS_ENOENT unless lease @id exists and has not expired. */
@@ -502,51 +515,31 @@ static int sq_lease_live(struct sq_store *s, int64_t id, int64_t *ttl)
 static int sq_apply_put(struct sq_store *s, const char *key, const char *value, int64_t rev,
 			int64_t lease)
 {
-	sqlite3_stmt *st = s->stmt[SQ_KV_PUT];
 	int ret;
 
 	/* as etcd: a put naming a lease that is gone fails the whole write */
 	if (lease && (ret = sq_lease_live(s, lease, NULL)))
 		return ret;
-	ret = sq_bind_text(st, 1, key);
-	if (!ret)
-		ret = sq_bind_text(st, 2, value);
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 3, rev));
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 4, lease));
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
-	return ret;
+	return sq_run(s->stmt[SQ_KV_PUT], "ttII", key, value, rev, lease);
 }
 
 static int sq_apply_del(struct sq_store *s, const char *key, int *deleted)
 {
-	sqlite3_stmt *st = s->stmt[SQ_KV_DEL];
-	int ret;
+	int ret = sq_run(s->stmt[SQ_KV_DEL], "t", key);
 
-	ret = sq_bind_text(st, 1, key);
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
 	*deleted = !ret && sqlite3_changes(s->db) > 0;
 	return ret;
 }
 
 static int sq_compact(struct sq_store *s, int64_t rev)
 {
-	sqlite3_stmt *st = s->stmt[SQ_EV_COMPACT];
 	int64_t floor = rev - SQ_HISTORY + 1, cur;
 	int ret;
 
 	ret = sq_meta_get(s, "compact", &cur);
 	if (ret || floor <= cur)
 		return ret;
-	ret = sq_err(sqlite3_bind_int64(st, 1, floor));
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
+	ret = sq_run(s->stmt[SQ_EV_COMPACT], "I", floor);
 	if (!ret)
 		ret = sq_meta_set(s, "compact", floor);
 	return ret;
@@ -609,11 +602,7 @@ static int sq_lease_drop(struct sq_store *s, int64_t id, int64_t next, int *chan
 			ret = sq_event_insert(s, next, (*changed)++, STORE_DELETE, keys[i], NULL);
 	}
 	if (!ret) {
-		st = s->stmt[SQ_LEASE_DEL];
-		ret = sq_err(sqlite3_bind_int64(st, 1, id));
-		if (!ret)
-			ret = sq_err(sqlite3_step(st));
-		sq_reset(st);
+		ret = sq_run(s->stmt[SQ_LEASE_DEL], "I", id);
 	}
 	for (i = 0; i < n; i++)
 		free(keys[i]);
@@ -705,14 +694,7 @@ static int sq_lease_grant(struct store *store, int64_t ttl, int64_t *id, int64_t
 	/* ids are never reused, as a counter in meta keeps them */
 	ret = sq_meta_get(s, "lease", &last);
 	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 1, last + 1));
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 2, ttl));
-	if (!ret)
-		ret = sq_err(sqlite3_bind_int64(st, 3, sq_now_ms() + ttl * 1000));
-	if (!ret)
-		ret = sq_err(sqlite3_step(st));
-	sq_reset(st);
+		ret = sq_run(st, "III", last + 1, ttl, sq_now_ms() + ttl * 1000);
 	if (!ret)
 		ret = sq_meta_set(s, "lease", last + 1);
 	/* no revision: a lease alone changes no key */

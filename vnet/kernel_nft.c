@@ -55,12 +55,6 @@
  * it loads); csd may call this from several threads at once. */
 static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct nft_job {
-	const char *cmds;
-	char *error;		/* nft's own text, malloc'd */
-	int rc;
-};
-
 /*
  * A bare netfilter socket of the namespace we are in, bound, and in @buf the
  * header of a request of @type about @family: the caller adds attributes
@@ -223,9 +217,9 @@ static int table_exists_fn(void *arg)
 	return 1;
 }
 
-/* Runs inside the endpoint's namespace, so the netlink socket libnftables
- * opens is bound there. */
-static int nft_fn(void *arg)
+/* Runs inside the endpoint's (or the underlay's) namespace, so the netlink
+ * socket libnftables opens is bound there. */
+int kernel_nft_job(void *arg)
 {
 	struct nft_job *job = arg;
 	struct nft_ctx *ctx;
@@ -254,7 +248,7 @@ int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const 
 	int r;
 
 	pthread_mutex_lock(&nft_lock);
-	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	r = netns_run(nsfd, kernel_nft_job, &job, err, sizeof(err));
 	pthread_mutex_unlock(&nft_lock);
 	if (r < 0) {
 		kernel_err(kb, "%s: namespace %s: %s", what, ns, r == CS_ENOMEM ? "out of memory"
@@ -512,7 +506,7 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 		r = 0;
 		goto out;
 	}
-	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	r = netns_run(nsfd, kernel_nft_job, &job, err, sizeof(err));
 	if (r == 0 && job.rc == 0 && fw && netns_run(nsfd, gen_fn, &gen, err, sizeof(err)) == 0)
 		loaded_note(ns, hash, gen);
 	else

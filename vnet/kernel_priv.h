@@ -72,6 +72,16 @@ struct want_addr {
  * aside): strays removed, missing ones added (IPv6 without DAD). */
 int kernel_addrs_fix(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
 		     struct want_addr *w, const char *what);
+/* One batch of nft text run by kernel_nft_job() through netns_run(): rc is
+ * nft's, error its text (malloc'd) when it refused. */
+struct nft_job {
+	const char *cmds;
+	char *error;		/* nft's own text, malloc'd */
+	int rc;
+};
+/* Runs the job in the namespace the thread is in (libnftables opens its
+ * netlink socket in nft_ctx_new()); 0, or CS_ENOMEM. */
+int kernel_nft_job(void *arg);
 /* Load nft text @cmds (one batch: atomic) in namespace @nsfd; reasons to
  * kb with @what and @ns. */
 int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,

@@ -28,34 +28,6 @@
 /* distinct VXLAN ports in one filter (nodes sharing hosts, "ADDR:PORT") */
 #define PORTS_MAX 1024
 
-struct nft_job {
-	const char *cmds;
-	char *error;		/* nft's own text, malloc'd */
-	int rc;
-};
-
-/* Runs inside the underlay namespace: libnftables opens its netlink
- * socket in nft_ctx_new(), where the thread is at that moment. */
-static int nft_fn(void *arg)
-{
-	struct nft_job *job = arg;
-	struct nft_ctx *ctx;
-	const char *e;
-
-	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ctx)
-		return CS_ENOMEM;
-	nft_ctx_buffer_output(ctx);
-	nft_ctx_buffer_error(ctx);
-	job->rc = nft_run_cmd_from_buffer(ctx, job->cmds);
-	if (job->rc) {
-		e = nft_ctx_get_error_buffer(ctx);
-		job->error = strdup(e && *e ? e : "no reason given");
-	}
-	nft_ctx_free(ctx);
-	return 0;
-}
-
 static bool from_port(const struct vnet_underlay_rule *r, size_t i)
 {
 	return r->from_port && r->from_port[i];
@@ -273,7 +245,7 @@ int kernel_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_ru
 	f = NULL;
 
 	job.cmds = cmds;
-	r = netns_run(kernel_underlay_ns(kb), nft_fn, &job, err, sizeof(err));
+	r = netns_run(kernel_underlay_ns(kb), kernel_nft_job, &job, err, sizeof(err));
 	if (r < 0) {
 		if (r == CS_ENOMEM)
 			kernel_err(kb, "underlay filter: out of memory");
