@@ -176,13 +176,8 @@ int ctl_export(struct ctl *c, int argc, char **argv)
 	json_t *res = NULL;
 	int r;
 
-	if (c->help) {
-		ctl_usage_line(c, stdout, "");
-		return CTL_OK;
-	}
-	ctl_drop_dashdash(&argc, argv);
-	if (argc > 1)
-		return ctl_usage_error(c, "unexpected \"%s\"; export takes no arguments", argv[1]);
+	if ((r = ctl_no_args(c, argc, argv, "export")) >= 0)
+		return r;
 	r = ctl_request(c, "export", NULL, "export", &res);
 	/* an overlay file whatever -j says: `apply -f` takes it back */
 	if (!r)

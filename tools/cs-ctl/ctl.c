@@ -105,6 +105,19 @@ void ctl_drop_dashdash(int *argc, char **argv)
 	}
 }
 
+int ctl_no_args(struct ctl *c, int argc, char **argv, const char *what)
+{
+	if (c->help) {
+		ctl_usage_line(c, stdout, "");
+		return CTL_OK;
+	}
+	ctl_drop_dashdash(&argc, argv);
+	if (argc > 1)
+		return ctl_usage_error(c, "unexpected \"%s\"; %s takes no arguments", argv[1],
+				       what);
+	return -1;
+}
+
 /* Long options of cs-ctl itself; anything else is left to the subcommand. */
 static int long_option(struct ctl *c, int *in, int n, char **argv, bool *taken)
 {

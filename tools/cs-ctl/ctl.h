@@ -122,6 +122,9 @@ int ctl_request(struct ctl *c, const char *op, json_t *args, const char *what,
 int ctl_no_option(struct ctl *c, const char *word);
 /* Remove the first "--" from argv[1..]: after it nothing is an option. */
 void ctl_drop_dashdash(int *argc, char **argv);
+/* For a command @what that takes no arguments: CTL_OK after printing its
+ * usage (--help), CTL_USAGE for a word after it, -1 to go on. */
+int ctl_no_args(struct ctl *c, int argc, char **argv, const char *what);
 
 /* Output. */
 struct ctl_column {

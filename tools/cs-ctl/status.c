@@ -23,13 +23,8 @@ int ctl_status(struct ctl *c, int argc, char **argv)
 	json_t *res = NULL;
 	int r;
 
-	if (c->help) {
-		ctl_usage_line(c, stdout, "");
-		return CTL_OK;
-	}
-	ctl_drop_dashdash(&argc, argv);
-	if (argc > 1)
-		return ctl_usage_error(c, "unexpected \"%s\"; status takes no arguments", argv[1]);
+	if ((r = ctl_no_args(c, argc, argv, "status")) >= 0)
+		return r;
 	r = ctl_request(c, "status", NULL, "status", &res);
 	if (!r) {
 		if (c->json) {
