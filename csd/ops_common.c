@@ -317,7 +317,7 @@ int csd_inventory(struct csd *d, struct vnet_inventory *inv)
 {
 	struct vnet_backend **bs;
 	size_t n = csd_backends(d, &bs);
-	int r = vb_inventory(bs[0], inv);
+	int r = n ? vb_inventory(bs[0], inv) : 0;
 
 	for (size_t i = 1; r == 0 && i < n; i++) {
 		struct vnet_inventory more = { 0 };
