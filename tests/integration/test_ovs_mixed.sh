@@ -48,6 +48,13 @@ check "ovs web pings its db" in_ep a acme/o/web sh -c "ping -q -c 2 -W 2 -i 0.2 
 check_not "ovs web cannot reach the kernel vnet's 10.7.0.9" \
 	in_ep a acme/o/web "$PROBE" tcp 10.7.0.9 7000 500
 check "kernel web reaches its 10.7.0.9" in_ep a acme/k/web "$PROBE" tcp 10.7.0.9 7000
+# a program's own socket (cs_connect through libcs) in each vnet
+HOLD=$CS_BUILD/tests/integration/holdsock
+for v in k o; do
+	timeout 2 "$HOLD" acme/$v web 10.7.0.3 7000 "$TMP/hold.$v"
+	check "cs_connect from acme/$v/web reaches its db ($(grep -c '^ok' "$TMP/hold.$v") echoes)" \
+		grep -q '^ok' "$TMP/hold.$v"
+done
 tx=$(ctl a -j endpoint show acme/o/web | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["tx_bytes"])')
 check "endpoint show counts what the ovs web sent ($tx bytes)" test "$tx" -gt 0
 
