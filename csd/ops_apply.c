@@ -1760,6 +1760,7 @@ static void apply_env(struct csd_req *r, const json_t *tdocs, const json_t *ndoc
 		.stored_nodes = ndocs, .node_underlay = r->d->cfg.underlay,
 		.mtu_max_across = csd_encrypted(r->d) ? VNET_MTU_ENCRYPTED : 0,
 		.encrypt = csd_encrypted(r->d) ? OV_ENCRYPT_WIREGUARD : OV_ENCRYPT_NONE,
+		.backend = vb_has(r->d->backend, VNET_CAP_ANY_KIND) ? NULL : vb_name(r->d->backend),
 		.backend_usable = csd_backend_usable, .backend_arg = r->d,
 	};
 }

@@ -104,6 +104,9 @@ struct overlay_env {
 	 * node of a vnet across nodes must agree (a public_key declared, or
 	 * none). OV_ENCRYPT_UNKNOWN: not checked (cs-ctl) */
 	enum { OV_ENCRYPT_UNKNOWN = 0, OV_ENCRYPT_NONE, OV_ENCRYPT_WIREGUARD } encrypt;
+	/* This csd's --backend (what peers it trusts depends on it); NULL:
+	 * unknown (cs-ctl; a backend that stands in for all). */
+	const char *backend;
 	/* Whether a vnet may name backend @name here (@across: it spans
 	 * nodes); false with @why saying what to do. NULL: any (cs-ctl). */
 	bool (*backend_usable)(void *arg, const char *name, bool across, char *why,
