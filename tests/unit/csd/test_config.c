@@ -224,9 +224,54 @@ static void test_password_file(void **state)
 		       "No such file or directory");
 }
 
+/* Loads the whole file @text as csd -c would. */
+static int load_text(const char *text, struct csd_config *cfg, char *err, size_t len)
+{
+	char *argv[] = { "csd", "-c", conf_path, NULL };
+
+	write_file(conf_path, text, 0644);
+	err[0] = '\0';
+	return csd_config_load(cfg, 3, argv, err, len);
+}
+
+/* "backends": the backends vnets may name besides --backend */
+static void test_backends_setting(void **state)
+{
+	static const struct {
+		const char *value, *msg;
+	} bad[] = {
+		{ "\"ovs\"", "backends: expected an array of at most 3 backend names" },
+		{ "[\"ovs\", \"kernel\", \"recording\", \"ovs\"]", "at most 3" },
+		{ "[\"vpp\"]", "backends[0]: expected kernel, ovs or recording" },
+		{ "[\"ovs\", 1]", "backends[1]: expected kernel, ovs or recording" },
+	};
+	struct csd_config cfg;
+	char text[256], err[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{ \"node\": \"n1\", \"backends\": %s }",
+			 bad[i].value);
+		if (load_text(text, &cfg, err, sizeof(err)) != CS_EINVAL ||
+		    !strstr(err, bad[i].msg))
+			fail_msg("%s: expected an error with \"%s\", got \"%s\"", text,
+				 bad[i].msg, err);
+		csd_config_free(&cfg);
+	}
+	/* paired: a list of known names is taken as it is */
+	if (load_text("{ \"node\": \"n1\", \"backends\": [\"ovs\", \"kernel\"] }", &cfg, err,
+		      sizeof(err)) != 0)
+		fail_msg("backends [ovs, kernel]: %s", err);
+	assert_int_equal(cfg.nbackends, 2);
+	assert_string_equal(cfg.backends[0], "ovs");
+	assert_string_equal(cfg.backends[1], "kernel");
+	csd_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backends_setting),
 		cmocka_unit_test(test_secure_store),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_tls_files),
