@@ -495,7 +495,7 @@ json_t *view_endpoint(struct csd *d, const char *t, const char *v, const char *e
 	/* attached to a namespace that is gone (csd's hold on it lost: a
 	 * reboot): nothing here makes it again; delete the endpoint */
 	if (!up && json_object_get(json_object_get(doc, "spec"), "netns")) {
-		int fd = vb_endpoint_netns(d->backend, t, v, e);
+		int fd = vb_endpoint_netns(b, t, v, e);
 		if (fd >= 0)
 			close(fd);
 		else if (fd == CS_ENOENT)
