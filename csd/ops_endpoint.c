@@ -240,12 +240,14 @@ static int ep_realize(struct csd_req *r, struct ep_new *c)
 
 	if (strcmp(c->node, d->cfg.node))
 		return 0;
+	struct vnet_backend *b = csd_backend_of(d, c->vdoc);
+
 	if (c->nsfd >= 0) {
-		ret = vb_endpoint_attach(d->backend, c->t, c->v, c->e, c->nsfd,
+		ret = vb_endpoint_attach(b, c->t, c->v, c->e, c->nsfd,
 					 json_string_value(json_object_get(c->spec, "ifname")));
 		if (ret == CS_ENOTSUP)
 			snprintf(err, sizeof(err), "%s: netns: the %s backend cannot attach "
-				 "namespaces", c->what, vb_name(d->backend));
+				 "namespaces", c->what, vb_name(b));
 		else if (ret < 0)
 			backend_why(d, c->what, err, sizeof(err));
 	}
@@ -258,7 +260,7 @@ static int ep_realize(struct csd_req *r, struct ep_new *c)
 		/* an attached namespace is left as found: destroy removes only
 		 * what cs added there, and its hold on it */
 		if (attached)
-			vb_endpoint_destroy(d->backend, c->t, c->v, c->e);
+			vb_endpoint_destroy(b, c->t, c->v, c->e);
 		model_delete_tree(d, prefixes, 1, e2, sizeof(e2));
 		return req_fail(r, ret, "%s", err);
 	}
@@ -787,8 +789,9 @@ static int ep_socket(struct csd_req *r)
 	if (!authz_socket(r->who, (int)domain, (int)type))
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: raw and packet sockets need "
 				"administrator rights", p[0], p[1], p[2]);
-	int fd = vb_endpoint_socket(r->d->backend, p[0], p[1], p[2], (int)domain,
-				    (int)type | SOCK_CLOEXEC, (int)protocol);
+	struct vnet_backend *b = csd_backend_for(r->d, p[0], p[1]);
+	int fd = vb_endpoint_socket(b, p[0], p[1], p[2], (int)domain, (int)type | SOCK_CLOEXEC,
+				    (int)protocol);
 	if (fd < 0)
 		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;
@@ -815,7 +818,7 @@ static int ep_netns_get(struct csd_req *r)
 	if (!r->who->admin)
 		return req_fail(r, CS_EPERM, "endpoint %s/%s/%s: only administrators may enter "
 				"the namespace", p[0], p[1], p[2]);
-	int fd = vb_endpoint_netns(r->d->backend, p[0], p[1], p[2]);
+	int fd = vb_endpoint_netns(csd_backend_for(r->d, p[0], p[1]), p[0], p[1], p[2]);
 	if (fd < 0)
 		return backend_fail(r, fd, p);
 	r->fds[r->nfds++] = fd;
