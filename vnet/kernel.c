@@ -597,6 +597,7 @@ static int ns_destroy(struct kernel_backend *kb, const char *ns, const char *dev
 	int nsfd, r;
 
 	cache_drop(kb, ns);
+	kernel_nft_forget(ns);
 	nsfd = netns_open(ns, err, sizeof(err));
 	if (nsfd >= 0) {
 		r = nl_open_in(kb, nsfd, ns, what, &sk);

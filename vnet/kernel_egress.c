@@ -223,7 +223,7 @@ static int eg_vnet_rules(struct kernel_backend *kb, int vfd, const char *what, c
 		"\tchain postrouting {\n\t\ttype nat hook postrouting priority 100;\n"
 		"\t\toifname \"" EG_DEV "\" masquerade\n\t}\n}\n";
 
-	return kernel_nft_run(kb, vfd, cmds, what, ns);
+	return kernel_nft_load(kb, vfd, ns, "egress", 0, cmds, what);
 }
 
 /* Default routes of the vnet namespace through eg0 to the host side
@@ -299,7 +299,7 @@ static int eg_host_rules(struct kernel_backend *kb, int hostfd, const char *what
 		free(cmds);
 		return CS_ENOMEM;
 	}
-	r = kernel_nft_run(kb, hostfd, cmds, what, "(host)");
+	r = kernel_nft_load(kb, hostfd, "(host)", "egress", 0, cmds, what);
 	free(cmds);
 	return r;
 }
@@ -598,7 +598,7 @@ int kernel_egress_policy(struct vnet_backend *b, const char *tenant, const char 
 		if (fw->dflt == VNET_FW_DENY)
 			fputs("add rule " EGR_TABLE " forward drop\n", f);
 	}
-	r = fclose(f) ? CS_ENOMEM : kernel_nft_run(kb, vfd, cmds, what, ns);
+	r = fclose(f) ? CS_ENOMEM : kernel_nft_load(kb, vfd, ns, "egress_rules", 0, cmds, what);
 	free(cmds);
 	close(vfd);
 	return r;

@@ -51,6 +51,10 @@
 
 #define TABLE "inet cs"
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
 /* libnftables keeps some process-wide state (its init, the symbol tables
  * it loads); csd may call this from several threads at once. */
 static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,16 +122,39 @@ out:
 	return r;
 }
 
-/* What was loaded where (under nft_lock): "P.T.V.E" -> text hash and the
- * namespace's generation after the load. */
-#define LOADED_BUCKETS 1024
+/*
+ * What was loaded where (under nft_lock), so that the same text is not
+ * loaded twice: a load is a commit, and the close of the socket that made
+ * it waits for the kernel to free what the commit replaced, one RCU grace
+ * period (10-20 ms on this RT kernel): once per vnet and endpoint ensure,
+ * that was most of an endpoint's creation. Per namespace name: the
+ * namespace's cookie (never reused, unlike names and inode numbers: a
+ * namespace made anew under the same name is another one), its nftables
+ * generation right after our last load there, and per tag (what one
+ * caller owns there: a table, or a few replaced together) the hash of the
+ * text last loaded. A generation that moved means something else changed
+ * the rule set there: every tag of it is loaded again.
+ */
+#define LOADED_BUCKETS 4096
+struct tagged {
+	struct tagged *next;
+	uint64_t hash;
+	char tag[];
+};
 struct loaded {
 	struct loaded *next;
-	uint64_t hash;
+	uint64_t cookie;
 	uint32_t gen;
+	struct tagged *tags;
 	char ns[];
 };
 static struct loaded *loaded[LOADED_BUCKETS];
+
+/* A namespace's identity and nftables generation (ns_gen_fn). */
+struct ns_gen {
+	uint64_t cookie;
+	uint32_t gen;
+};
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -147,28 +174,80 @@ static struct loaded **loaded_slot(const char *ns)
 	return p;
 }
 
+static void tags_clear(struct loaded *l)
+{
+	while (l->tags) {
+		struct tagged *t = l->tags;
+		l->tags = t->next;
+		free(t);
+	}
+}
+
+static struct tagged **tag_slot(struct loaded *l, const char *tag)
+{
+	struct tagged **p = &l->tags;
+
+	while (*p && strcmp((*p)->tag, tag))
+		p = &(*p)->next;
+	return p;
+}
+
 static void loaded_forget(const char *ns)
 {
 	struct loaded **p = loaded_slot(ns), *l = *p;
 
 	if (l) {
 		*p = l->next;
+		tags_clear(l);
 		free(l);
 	}
 }
 
-static void loaded_note(const char *ns, uint64_t hash, uint32_t gen)
+/* After a load in @ns (now at @now): @tag holds text @hash; without a tag
+ * what the load replaced is not known, so no tag there is trusted. */
+static void loaded_note(const char *ns, const struct ns_gen *now, const char *tag, uint64_t hash)
 {
-	struct loaded **p = loaded_slot(ns);
+	struct loaded **p = loaded_slot(ns), *l = *p;
+	struct tagged **t;
 
-	if (!*p) {
+	if (!l) {
 		size_t n = strlen(ns) + 1;
-		if (!(*p = calloc(1, sizeof(**p) + n)))
+		if (!(l = *p = calloc(1, sizeof(*l) + n)))
 			return;
-		memcpy((*p)->ns, ns, n);
+		memcpy(l->ns, ns, n);
 	}
-	(*p)->hash = hash;
-	(*p)->gen = gen;
+	l->cookie = now->cookie;
+	l->gen = now->gen;
+	if (!tag) {
+		tags_clear(l);
+		return;
+	}
+	t = tag_slot(l, tag);
+	if (!*t) {
+		size_t n = strlen(tag) + 1;
+		if (!(*t = calloc(1, sizeof(**t) + n))) {
+			tags_clear(l);
+			return;
+		}
+		memcpy((*t)->tag, tag, n);
+	}
+	(*t)->hash = hash;
+}
+
+/* Is @hash what @tag holds in @ns, with nothing changed there since? */
+static bool loaded_is(const char *ns, const struct ns_gen *now, const char *tag, uint64_t hash)
+{
+	struct loaded *l = *loaded_slot(ns);
+	struct tagged *t;
+
+	if (!l)
+		return false;
+	if (l->cookie != now->cookie || l->gen != now->gen) {
+		tags_clear(l);
+		return false;
+	}
+	t = tag ? *tag_slot(l, tag) : NULL;
+	return t && t->hash == hash;
 }
 
 void kernel_nft_forget(const char *ns)
@@ -185,20 +264,36 @@ static int gen_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-/* The nftables generation of the namespace we are in (NFT_MSG_GETGEN), in
- * *(uint32_t *)arg with the top bit set as "read"; 0 or a negative code. */
-static int gen_fn(void *arg)
+/*
+ * In the namespace we are in: its cookie and nftables generation
+ * (NFT_MSG_GETGEN), the latter with the top bit set as "read", into
+ * *(struct ns_gen *)arg; 0 or a negative code.
+ */
+static int ns_gen_fn(void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	const struct nlmsghdr *m;
-	uint32_t *gen = arg;
+	struct ns_gen *g = arg;
+	struct nlmsghdr *nlh;
+	struct mnl_socket *nl = nft_request(NFT_MSG_GETGEN, 0, AF_UNSPEC, buf, &nlh);
+	socklen_t len = sizeof(g->cookie);
+	int r = CS_EIO;
 
-	*gen = 0;
-	if (nft_ask(NFT_MSG_GETGEN, AF_UNSPEC, NULL, buf, sizeof(buf), &m) < 0 ||
-	    m->nlmsg_type == NLMSG_ERROR)
+	g->gen = 0;
+	g->cookie = 0;
+	if (!nl)
 		return CS_EIO;
-	mnl_attr_parse(m, sizeof(struct nfgenmsg), gen_attr_cb, gen);
-	return *gen ? 0 : CS_EIO;
+	if (getsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_NETNS_COOKIE, &g->cookie, &len) < 0 ||
+	    mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto out;
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	nlh = (struct nlmsghdr *)buf;
+	if (n < 0 || !mnl_nlmsg_ok(nlh, (int)n) || nlh->nlmsg_type == NLMSG_ERROR)
+		goto out;
+	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, &g->gen);
+	r = g->gen ? 0 : CS_EIO;
+out:
+	mnl_socket_close(nl);
+	return r;
 }
 
 /*
@@ -246,20 +341,33 @@ static int nft_fn(void *arg)
 	return job->rc && !job->error ? CS_ENOMEM : 0;
 }
 
-int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
-		   const char *ns)
+int kernel_nft_load(struct kernel_backend *kb, int nsfd, const char *ns, const char *tag,
+		    uint64_t salt, const char *cmds, const char *what)
 {
 	struct nft_job job = { .cmds = cmds };
+	struct ns_gen now;
 	char err[256];
+	uint64_t hash = fnv1a(cmds, strlen(cmds)) ^ salt;
 	int r;
 
 	pthread_mutex_lock(&nft_lock);
+	bool known = netns_run(nsfd, ns_gen_fn, &now, err, sizeof(err)) == 0;
+	if (known && loaded_is(ns, &now, tag, hash)) {
+		/* this text, and nothing changed there since */
+		pthread_mutex_unlock(&nft_lock);
+		return 0;
+	}
 	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
+	if (r == 0 && job.rc == 0 && netns_run(nsfd, ns_gen_fn, &now, err, sizeof(err)) == 0)
+		loaded_note(ns, &now, tag, hash);
+	else
+		loaded_forget(ns);
 	pthread_mutex_unlock(&nft_lock);
 	if (r < 0) {
 		kernel_err(kb, "%s: namespace %s: %s", what, ns, r == CS_ENOMEM ? "out of memory"
 										 : err);
 	} else if (job.rc) {
+		/* nft's text ends in a newline and quotes the failing line */
 		size_t len = strlen(job.error);
 		while (len && job.error[len - 1] == '\n')
 			job.error[--len] = '\0';
@@ -269,6 +377,12 @@ int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const 
 	}
 	free(job.error);
 	return r;
+}
+
+int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
+		   const char *ns)
+{
+	return kernel_nft_load(kb, nsfd, ns, NULL, 0, cmds, what);
 }
 
 static int prefix_width(int family)
@@ -445,7 +559,6 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 			   const char *endpoint, const struct vnet_fw *fw)
 {
 	struct kernel_backend *kb = (struct kernel_backend *)b;
-	struct nft_job job = { 0 };
 	char ns[NSNAME_MAX], what[128], err[256];
 	char *cmds = NULL;
 	size_t len = 0;
@@ -500,46 +613,10 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 		goto out;
 	}
 
-	job.cmds = cmds;
-	uint64_t hash = fnv1a(cmds, len);
-	uint32_t gen = 0;
-	pthread_mutex_lock(&nft_lock);
-	struct loaded *was = fw ? *loaded_slot(ns) : NULL;
-	if (was && was->hash == hash && netns_run(nsfd, gen_fn, &gen, err, sizeof(err)) == 0 &&
-	    gen == was->gen) {
-		/* these rules, and nothing changed there since */
-		pthread_mutex_unlock(&nft_lock);
-		r = 0;
-		goto out;
-	}
-	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
-	if (r == 0 && job.rc == 0 && fw && netns_run(nsfd, gen_fn, &gen, err, sizeof(err)) == 0)
-		loaded_note(ns, hash, gen);
-	else
-		loaded_forget(ns);
-	pthread_mutex_unlock(&nft_lock);
-	if (r < 0) {
-		if (r == CS_ENOMEM)
-			kernel_err(kb, "%s: out of memory", what);
-		else
-			kernel_err(kb, "%s: namespace %s: %s", what, ns, err);
-		goto out;
-	}
-	if (job.rc) {
-		/* nft's text ends in a newline and quotes the failing line */
-		len = strlen(job.error);
-		while (len && job.error[len - 1] == '\n')
-			job.error[--len] = '\0';
-		kernel_err(kb, "%s: nftables refused %s in namespace %s: %s", what,
-			   fw ? "the rules" : "to delete table " TABLE, ns, job.error);
-		r = CS_EIO;
-		goto out;
-	}
-	r = 0;
+	r = kernel_nft_load(kb, nsfd, ns, "cs", 0, cmds, what);
 out:
 	if (f)
 		fclose(f);
-	free(job.error);
 	free(cmds);
 	if (nsfd >= 0)
 		close(nsfd);

@@ -8,6 +8,7 @@
 #define VNET_KERNEL_PRIV_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "vnet.h"
 
@@ -76,6 +77,12 @@ int kernel_addrs_fix(struct kernel_backend *kb, struct nl_sock *sk, int ifindex,
  * kb with @what and @ns. */
 int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
 		   const char *ns);
+/* The same, skipped when @cmds (with @salt: what else it depends on, such
+ * as the ifindex a netdev chain is bound to) is what @tag (the caller's
+ * table or tables there) last loaded into namespace @ns and nothing
+ * changed nftables there since: a load costs an RCU grace period. */
+int kernel_nft_load(struct kernel_backend *kb, int nsfd, const char *ns, const char *tag,
+		    uint64_t salt, const char *cmds, const char *what);
 /* Write the reason of a failure for vnet_backend_error(). */
 void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
