@@ -184,6 +184,11 @@ struct csd {
 	uint64_t wg_keys_at;
 	bool wg_stopped;	/* no tunnel here: nothing to stop again */
 	struct monitors *monitors; /* monitor.c; NULL until the first monitor */
+	/* within one request or reconcile pass (model_span), the vnets
+	 * ensured already, "T/V" -> their document as ensured: the next of
+	 * their endpoints does not ensure them again (model.c) */
+	json_t *ensured;
+	int span_depth;
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */

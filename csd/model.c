@@ -408,6 +408,40 @@ static int vnet_spec_here(struct csd *d, const char *t, const char *v, const jso
 	return 0;
 }
 
+void model_span(struct csd *d, bool on)
+{
+	if (on) {
+		if (d->span_depth++ == 0)
+			d->ensured = json_object();
+	} else if (d->span_depth > 0 && --d->span_depth == 0) {
+		json_decref(d->ensured);
+		d->ensured = NULL;
+	}
+}
+
+/* Ensure vnet T/V (spec @vs from @vdoc) unless this span did already
+ * (@again: whatever it did). */
+static int vnet_ensure_once(struct csd *d, const char *t, const char *v, const json_t *vdoc,
+			    const struct vnet_spec *vs, bool again)
+{
+	char tv[2 * CS_NAME_MAX + 2];
+	json_t *had;
+	int r;
+
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	had = d->ensured ? json_object_get(d->ensured, tv) : NULL;
+	if (!again && had && json_equal(had, (json_t *)vdoc))
+		return 0;
+	r = vb_vnet_ensure(d->backend, vs);
+	if (d->ensured) {
+		if (r == 0)
+			json_object_set_new(d->ensured, tv, json_deep_copy(vdoc));
+		else
+			json_object_del(d->ensured, tv);
+	}
+	return r;
+}
+
 int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc, char *err,
 		 size_t errlen)
 {
@@ -424,7 +458,8 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 	}
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = vb_vnet_ensure(d->backend, &vs);
+	/* asked for directly: ensured whatever the span did */
+	r = vnet_ensure_once(d, t, v, vdoc, &vs, true);
 	if (r < 0) {
 		char what[2 * CS_NAME_MAX + 8];
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
@@ -494,7 +529,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 	}
 	if ((r = vnet_spec_here(d, t, v, vdoc, &vs, &w, err, errlen)) < 0)
 		return r;
-	r = vb_vnet_ensure(d->backend, &vs);
+	r = vnet_ensure_once(d, t, v, vdoc, &vs, false);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
 		backend_why(d, what, err, errlen);
@@ -580,6 +615,11 @@ int unrealize_endpoint(struct csd *d, const char *t, const char *v, const char *
 
 int unrealize_vnet(struct csd *d, const char *t, const char *v)
 {
+	char tv[2 * CS_NAME_MAX + 2];
+
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	if (d->ensured)
+		json_object_del(d->ensured, tv);
 	int r = vb_vnet_destroy(d->backend, t, v);
 	if (r < 0)
 		log_warn("vnet %s/%s: teardown failed: %s (the reconciler retries)", t, v,

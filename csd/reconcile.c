@@ -154,6 +154,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		return r;
 	}
+	model_span(d, true);
 	json_object_foreach((json_t *)vnets, tv, what) {
 		name_t p[2];
 		if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0)
@@ -163,6 +164,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		if (r < 0)
 			ret = r;
 	}
+	model_span(d, false);
 	if (underlay && model_underlay_sync(d) < 0)
 		ret = CS_EIO;
 	log_debug("reconcile: %zu vnets touched by changes", json_object_size(vnets));
@@ -182,6 +184,7 @@ int reconcile_all(struct csd *d)
 	int64_t vrev = 0;
 	uint64_t t0 = metrics_clock();
 
+	model_span(d, true);
 	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
 	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
 		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
@@ -282,6 +285,7 @@ int reconcile_all(struct csd *d)
 		  json_object_size(vnets), json_object_size(eps), failed, removed);
 	r = failed ? CS_EIO : 0;
 out:
+	model_span(d, false);
 	vnet_inventory_clear(&inv);
 	json_decref(vnets);
 	json_decref(eps);

@@ -507,7 +507,9 @@ static void client_read(struct csd *d, struct client *c)
 		 * them (client_take_fds) */
 		/* a request's repeated reads of one key ask the store once */
 		store_memo(d->store, true);
+		model_span(d, true);
 		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
+		model_span(d, false);
 		store_memo(d->store, false);
 		cs_wire_rx_reset(&c->rx);
 		client_queue(d, c, reply, fds, nfds);

@@ -444,6 +444,7 @@ static void kernel_close(struct vnet_backend *b)
 	}
 	kernel_egress_free(kb);
 	free(kb->run_dir);
+	kernel_nft_close(kb);
 	pthread_rwlock_destroy(&kb->lock);
 	free(kb);
 }
@@ -466,6 +467,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return CS_ENOMEM;
 	kbu->ul_fd = -1;
 	kb = &kbu->kb;
+	kb->nft_log = -1;
 	kb->base.ops = &vnet_kernel_ops;
 	if (pthread_rwlock_init(&kb->lock, NULL)) {
 		free(kbu);
@@ -510,6 +512,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return r;
 	}
 	kernel_guard_urls(kb, cfg->store_urls);
+	kernel_nft_memory(kb, cfg->run_dir);
 	return 0;
 }
 
@@ -597,7 +600,7 @@ static int ns_destroy(struct kernel_backend *kb, const char *ns, const char *dev
 	int nsfd, r;
 
 	cache_drop(kb, ns);
-	kernel_nft_forget(ns);
+	kernel_nft_forget(kb, ns);
 	nsfd = netns_open(ns, err, sizeof(err));
 	if (nsfd >= 0) {
 		r = nl_open_in(kb, nsfd, ns, what, &sk);
@@ -1507,7 +1510,7 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 	int r;
 
 	if (fresh) {
-		kernel_nft_forget(ens);
+		kernel_nft_forget(kb, ens);
 		/* not in a namespace that is not cs's: its owner's settings */
 		if (!e->attached && (r = kernel_ep_sysctls(kb, efd, what, ens)) < 0)
 			return r;

@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -149,6 +150,7 @@ struct loaded {
 	char ns[];
 };
 static struct loaded *loaded[LOADED_BUCKETS];
+static size_t ntagged;	/* records of tags, for when to compact the file */
 
 /* A namespace's identity and nftables generation (ns_gen_fn). */
 struct ns_gen {
@@ -180,6 +182,7 @@ static void tags_clear(struct loaded *l)
 		struct tagged *t = l->tags;
 		l->tags = t->next;
 		free(t);
+		ntagged--;
 	}
 }
 
@@ -205,7 +208,8 @@ static void loaded_forget(const char *ns)
 
 /* After a load in @ns (now at @now): @tag holds text @hash; without a tag
  * what the load replaced is not known, so no tag there is trusted. */
-static void loaded_note(const char *ns, const struct ns_gen *now, const char *tag, uint64_t hash)
+static void loaded_record(const char *ns, const struct ns_gen *now, const char *tag,
+			  uint64_t hash)
 {
 	struct loaded **p = loaded_slot(ns), *l = *p;
 	struct tagged **t;
@@ -230,6 +234,7 @@ static void loaded_note(const char *ns, const struct ns_gen *now, const char *ta
 			return;
 		}
 		memcpy((*t)->tag, tag, n);
+		ntagged++;
 	}
 	(*t)->hash = hash;
 }
@@ -250,10 +255,135 @@ static bool loaded_is(const char *ns, const struct ns_gen *now, const char *tag,
 	return t && t->hash == hash;
 }
 
-void kernel_nft_forget(const char *ns)
+/*
+ * What was loaded where is also appended to RUN_DIR/PREFIX.nft, a line
+ * "NS COOKIE GEN HASH TAG" per load (TAG "-": untagged; COOKIE 0: the
+ * namespace forgotten), and read back when the backend opens: after a
+ * restart, a namespace whose cookie and generation are still those written
+ * holds what was loaded there, and reconciling it loads nothing (with 1,000
+ * vnets, 1,000 loads of 15 ms before csd answered). Rewritten whole at
+ * open, and when it has grown to four times what it describes. Losing a
+ * line (a crash between a load and its line) only costs a load again.
+ */
+static bool ours(struct kernel_backend *kb, const char *ns)
+{
+	size_t n = strlen(kb->prefix);
+
+	return !strcmp(ns, "(host)") || (!strncmp(ns, kb->prefix, n) && ns[n] == '.');
+}
+
+static void log_compact(struct kernel_backend *kb)
+{
+	FILE *f;
+	int fd;
+
+	if (ftruncate(kb->nft_log, 0) < 0 || (fd = dup(kb->nft_log)) < 0 ||
+	    !(f = fdopen(fd, "a"))) {
+		close(kb->nft_log);
+		kb->nft_log = -1;
+		return;
+	}
+	kb->nft_lines = 0;
+	for (size_t i = 0; i < LOADED_BUCKETS; i++) {
+		for (struct loaded *l = loaded[i]; l; l = l->next) {
+			if (!ours(kb, l->ns))
+				continue;
+			for (struct tagged *t = l->tags; t; t = t->next, kb->nft_lines++)
+				fprintf(f, "%s %llu %u %llu %s\n", l->ns,
+					(unsigned long long)l->cookie, l->gen,
+					(unsigned long long)t->hash, t->tag);
+		}
+	}
+	fclose(f);
+}
+
+static void log_line(struct kernel_backend *kb, const char *ns, const struct ns_gen *g,
+		     const char *tag, uint64_t hash)
+{
+	char line[NSNAME_MAX + 160];
+	int n;
+
+	if (kb->nft_log < 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s %llu %u %llu %s\n", ns,
+		     (unsigned long long)(g ? g->cookie : 0), g ? g->gen : 0,
+		     (unsigned long long)hash, tag ? tag : "-");
+	if (n > 0 && (size_t)n < sizeof(line) && write(kb->nft_log, line, (size_t)n) == n)
+		kb->nft_lines++;
+	if (kb->nft_lines > 4 * ntagged + 1024)
+		log_compact(kb);
+}
+
+static void loaded_note(struct kernel_backend *kb, const char *ns, const struct ns_gen *now,
+			const char *tag, uint64_t hash)
+{
+	loaded_record(ns, now, tag, hash);
+	log_line(kb, ns, now, tag, hash);
+}
+
+static void loaded_drop(struct kernel_backend *kb, const char *ns)
+{
+	if (*loaded_slot(ns)) {
+		loaded_forget(ns);
+		log_line(kb, ns, NULL, NULL, 0);
+	}
+}
+
+/* One line of the file back into memory; malformed ones are skipped. */
+static void log_replay(char *line)
+{
+	char *ns = strtok(line, " \n"), *c = strtok(NULL, " \n"), *g = strtok(NULL, " \n");
+	char *h = strtok(NULL, " \n"), *tag = strtok(NULL, "\n");
+
+	if (!ns || !c || !g || !h || !tag || strlen(ns) >= NSNAME_MAX)
+		return;
+	struct ns_gen now = { strtoull(c, NULL, 10), (uint32_t)strtoul(g, NULL, 10) };
+	if (!now.cookie)
+		loaded_forget(ns);
+	else
+		loaded_record(ns, &now, strcmp(tag, "-") ? tag : NULL, strtoull(h, NULL, 10));
+}
+
+void kernel_nft_memory(struct kernel_backend *kb, const char *run_dir)
+{
+	char path[4096], line[NSNAME_MAX + 160];
+	int dfd, fd;
+	FILE *f;
+
+	kb->nft_log = -1;
+	if (!run_dir || (dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				    O_CLOEXEC)) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s.nft", kb->prefix);
+	fd = openat(dfd, path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	close(dfd);
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&nft_lock);
+	int rfd = dup(fd);
+	if (rfd >= 0 && (f = fdopen(rfd, "r"))) {
+		while (fgets(line, sizeof(line), f))
+			log_replay(line);
+		fclose(f);
+	} else if (rfd >= 0) {
+		close(rfd);
+	}
+	kb->nft_log = fd;
+	log_compact(kb);
+	pthread_mutex_unlock(&nft_lock);
+}
+
+void kernel_nft_close(struct kernel_backend *kb)
+{
+	if (kb->nft_log >= 0)
+		close(kb->nft_log);
+	kb->nft_log = -1;
+}
+
+void kernel_nft_forget(struct kernel_backend *kb, const char *ns)
 {
 	pthread_mutex_lock(&nft_lock);
-	loaded_forget(ns);
+	loaded_drop(kb, ns);
 	pthread_mutex_unlock(&nft_lock);
 }
 
@@ -359,9 +489,9 @@ int kernel_nft_load(struct kernel_backend *kb, int nsfd, const char *ns, const c
 	}
 	r = netns_run(nsfd, nft_fn, &job, err, sizeof(err));
 	if (r == 0 && job.rc == 0 && netns_run(nsfd, ns_gen_fn, &now, err, sizeof(err)) == 0)
-		loaded_note(ns, &now, tag, hash);
+		loaded_note(kb, ns, &now, tag, hash);
 	else
-		loaded_forget(ns);
+		loaded_drop(kb, ns);
 	pthread_mutex_unlock(&nft_lock);
 	if (r < 0) {
 		kernel_err(kb, "%s: namespace %s: %s", what, ns, r == CS_ENOMEM ? "out of memory"
