@@ -189,6 +189,8 @@ struct csd {
 	 * their endpoints does not ensure them again (model.c) */
 	json_t *ensured;
 	int span_depth;
+	/* the full reconcile under way, in slices (reconcile.c); NULL: none */
+	struct reconcile_pass *pass;
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */

@@ -132,6 +132,12 @@ void model_alive_forget(struct csd *d);
 
 /* Full reconcile of this node (reconcile.c): never deletes on a failed read. */
 int reconcile_all(struct csd *d);
+/* The same in slices, between which csd serves its clients: begun (unless
+ * one runs), then a slice at a time while reconcile_pass_step() returns
+ * true; reconcile_pass_stop() drops what is left. */
+int reconcile_pass_start(struct csd *d);
+bool reconcile_pass_step(struct csd *d);
+void reconcile_pass_stop(struct csd *d);
 /* Reconcile only the vnets named in @vnets, an object "T/V" ->
  * {"vnet": whether the vnet's own key changed, "endpoints": {"E": true} the
  * endpoints whose keys changed}: the vnet and all its endpoints here when

@@ -1231,7 +1231,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 {
 	struct epoll_event ev[64];
 	/* with work left in slices, look at the clients and come back to it */
-	int n = epoll_wait(d->epfd, ev, 64, d->ngone ? 0 : timeout_ms);
+	int n = epoll_wait(d->epfd, ev, 64, d->ngone || d->pass ? 0 : timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : CS_EIO;
@@ -1259,7 +1259,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 		} else if (p == &d->timer_fd) {
 			uint64_t x;
 			if (read(d->timer_fd, &x, sizeof(x)) == sizeof(x))
-				reconcile_all(d);
+				reconcile_pass_start(d);
 		} else if (p == &d->watch) {
 			if (d->watch)
 				watch_events(d);
@@ -1297,6 +1297,8 @@ int csd_poll(struct csd *d, int timeout_ms)
 	}
 	if (d->ngone && !d->stopping)
 		ephemeral_gone_slice(d);
+	if (d->pass && !d->stopping)
+		reconcile_pass_step(d);
 	dns_sync(d);
 	return 0;
 }
@@ -1328,6 +1330,7 @@ void csd_fini(struct csd *d)
 	free(d->gone);
 	d->gone = NULL;
 	d->ngone = 0;
+	reconcile_pass_stop(d);
 	teardown_stop(d);
 	vni_free(d);
 	dns_stop(d);

@@ -1337,6 +1337,24 @@ static int eps_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, i
 	return ret;
 }
 
+/*
+ * netns_add() of a vnet's namespace; *@is_new when it was made now and this
+ * csd had not ensured one of that name before: it holds no endpoints' links
+ * to move, as its endpoints come after it (one made again by hand, or while
+ * csd was away, gets them back from their own ensure).
+ */
+static int vnet_ns_add(struct kernel_backend *kb, const char *ns, char *err, size_t errlen,
+		       bool *is_new)
+{
+	pthread_rwlock_rdlock(&kb->lock);
+	bool known = cache_find(kb, ns) != NULL;
+	pthread_rwlock_unlock(&kb->lock);
+	int r = netns_add(ns, err, errlen);
+
+	*is_new = r == 0 && !known;
+	return r;
+}
+
 static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 {
 	struct kernel_backend *kb = kb_of(b);
@@ -1383,7 +1401,8 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		}
 	}
 
-	r = netns_add(ns, err, sizeof(err));
+	bool is_new;
+	r = vnet_ns_add(kb, ns, err, sizeof(err), &is_new);
 	if (r < 0 && r != CS_EEXIST) {
 		kerr(kb, "%s: %s", what, err);
 		goto out;
@@ -1417,8 +1436,9 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	}
 	if (!vx) {
 		/* endpoints left on a vx0 that is gone (or in a vnet namespace
-		 * deleted by hand) move to the new one too */
-		rewire = true;
+		 * deleted by hand) move to the new one too; looking for them
+		 * lists every namespace here, so not for a vnet just made */
+		rewire = !is_new;
 		if (multi) {
 			r = nl_open_in(kb, kbu->ul_fd, "(underlay)", what, &usk);
 			if (r < 0)

@@ -105,11 +105,12 @@ static int link_up(struct nl_sock *sk, const char *name)
 /* Runs in a namespace: forwarding on there. */
 static int forward_fn(void *arg)
 {
+	static const char *const kv[][2] = {
+		{ "net/ipv4/ip_forward", "1\n" }, { "net/ipv6/conf/all/forwarding", "1\n" },
+	};
+
 	(void)arg;
-	if (netns_sysctl_write("net/ipv4/ip_forward", "1\n") < 0 ||
-	    netns_sysctl_write("net/ipv6/conf/all/forwarding", "1\n") < 0)
-		return CS_EIO;
-	return 0;
+	return netns_sysctls_write(kv, 2, NULL) < 0 ? CS_EIO : 0;
 }
 
 /* Runs in a namespace: the link named @arg without duplicate address

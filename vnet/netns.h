@@ -77,4 +77,8 @@ int netns_socket(int nsfd, int domain, int type, int protocol);
  */
 int netns_sysctl_write(const char *path, const char *value);
 
+/* Several at once (@kv: path, value), through one procfs instance; on
+ * failure *@failed (when not NULL) is the index of the one that failed. */
+int netns_sysctls_write(const char *const kv[][2], size_t n, size_t *failed);
+
 #endif
