@@ -37,6 +37,7 @@
 #include "vni.h"
 #include "dns.h"
 #include "model.h"
+#include "vnet/netns.h"
 #include "policy/authz.h"
 
 #define READS_PER_TURN 16
@@ -632,7 +633,9 @@ fail:
 static void accept_clients(struct csd *d)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* high: many clients must not take every fd below 1024 (netns.h) */
+		int fd = netns_fd_high(accept4(d->listen_fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC));
 		if (fd < 0) {
 			int err = errno;
 			if (err == EMFILE || err == ENFILE)

@@ -197,7 +197,7 @@ static int cache_insert_locked(struct kernel_backend *kb, const char *name, int 
 		return CS_ENOMEM;
 	}
 	strcpy(e->name, name);
-	e->fd = fd;
+	e->fd = fd = netns_fd_high(fd);
 	h = name_hash(name);
 	e->next = kb->cache[h];
 	kb->cache[h] = e;
@@ -232,7 +232,7 @@ static void cache_refresh(struct kernel_backend *kb, const char *name, int fd)
 	pthread_rwlock_wrlock(&kb->lock);
 	e = cache_find(kb, name);
 	if (e && netns_same(e->fd, name) != 1) {
-		dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		dfd = netns_fd_high(fcntl(fd, F_DUPFD_CLOEXEC, 0));
 		if (dfd >= 0) {
 			close(e->fd);
 			e->fd = dfd;

@@ -241,5 +241,6 @@ int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char
 	if (fd < 0)
 		kernel_err(kb, "vnet %s/%s: cannot create a socket in namespace %s: %s", tenant,
 			   vnet, ns, strerror(e));
-	return fd;
+	/* the gateway's DNS keeps them: out of the way of select() users */
+	return netns_fd_high(fd);
 }

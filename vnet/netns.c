@@ -513,3 +513,16 @@ int netns_sysctl_write(const char *path, const char *value)
 
 	return netns_sysctls_write(kv, 1, NULL);
 }
+
+int netns_fd_high(int fd)
+{
+	int high;
+
+	if (fd < 0 || fd >= NETNS_FD_HIGH)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, NETNS_FD_HIGH);
+	if (high < 0)
+		return fd;	/* RLIMIT_NOFILE allows no more: it stays low */
+	close(fd);
+	return high;
+}
