@@ -189,8 +189,11 @@ struct csd {
 	 * their endpoints does not ensure them again (model.c) */
 	json_t *ensured;
 	int span_depth;
-	/* the full reconcile under way, in slices (reconcile.c); NULL: none */
+	/* the full reconcile under way, in slices (reconcile.c); NULL: none;
+	 * when a request was last answered and a slice last ran (monotonic
+	 * ms: slices yield to requests, server.c) */
 	struct reconcile_pass *pass;
+	uint64_t busy_at, pass_at;
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */

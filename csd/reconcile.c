@@ -313,10 +313,10 @@ out:
  * reconcile_pass_step between its turns): the store's vnets and those the
  * kernel holds, one after another as the watch's changes reconcile one
  * (reconcile_vnet), until RECONCILE_SLICE_MS have gone; then the clients
- * are served again. Done in one go (reconcile_all) csd answered nobody for
+ * are served again (server.c decides when the next slice runs). Done in one go (reconcile_all) csd answered nobody for
  * seconds at 10,000 endpoints: after a start, and every 30 s.
  */
-#define RECONCILE_SLICE_MS 20
+#define RECONCILE_SLICE_MS 10
 
 struct reconcile_pass {
 	json_t *todo;			/* "T/V" strings */

@@ -517,6 +517,7 @@ static void client_read(struct csd *d, struct client *c)
 		json_decref(reply);
 		/* answer before reading on: the reply does not wait for EAGAIN */
 		client_flush(d, c);
+		d->busy_at = now_ms();
 	}
 }
 
@@ -1230,11 +1231,30 @@ int csd_init(struct csd *d)
 	return 0;
 }
 
+/*
+ * A reconciliation pass yields to clients: each slice delays a request that
+ * comes meanwhile by its length, and a command is several round trips. A
+ * slice runs once no request came for PASS_QUIET_MS, or, under a steady
+ * stream of them, once the pass waited PASS_WAIT_MS, so it still gets about
+ * a tenth of the time. Milliseconds until the next slice is due; 0: now.
+ */
+#define PASS_QUIET_MS 20
+#define PASS_WAIT_MS 100
+
+static int pass_wait(struct csd *d)
+{
+	uint64_t now = now_ms();
+	uint64_t quiet = d->busy_at + PASS_QUIET_MS, waited = d->pass_at + PASS_WAIT_MS;
+	uint64_t due = quiet < waited ? quiet : waited;
+
+	return now >= due ? 0 : (int)(due - now);
+}
+
 int csd_poll(struct csd *d, int timeout_ms)
 {
 	struct epoll_event ev[64];
 	/* with work left in slices, look at the clients and come back to it */
-	int n = epoll_wait(d->epfd, ev, 64, d->ngone || d->pass ? 0 : timeout_ms);
+	int n = epoll_wait(d->epfd, ev, 64, d->ngone ? 0 : d->pass ? pass_wait(d) : timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : CS_EIO;
@@ -1300,8 +1320,10 @@ int csd_poll(struct csd *d, int timeout_ms)
 	}
 	if (d->ngone && !d->stopping)
 		ephemeral_gone_slice(d);
-	if (d->pass && !d->stopping)
+	if (d->pass && !d->stopping && pass_wait(d) == 0) {
 		reconcile_pass_step(d);
+		d->pass_at = now_ms();
+	}
 	dns_sync(d);
 	return 0;
 }
