@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -344,6 +345,15 @@ static void log_replay(char *line)
 		loaded_record(ns, &now, strcmp(tag, "-") ? tag : NULL, strtoull(h, NULL, 10));
 }
 
+/* Is @fd a directory (@dir) or regular file that only we may write? */
+static bool ours_alone(int fd, bool dir)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & 022) &&
+	       (dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode) && !(st.st_mode & 077));
+}
+
 void kernel_nft_memory(struct kernel_backend *kb, const char *run_dir)
 {
 	char path[4096], line[NSNAME_MAX + 160];
@@ -354,11 +364,22 @@ void kernel_nft_memory(struct kernel_backend *kb, const char *run_dir)
 	if (!run_dir || (dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 				    O_CLOEXEC)) < 0)
 		return;
+	/* what it says decides what is not loaded: only a directory and a
+	 * file nobody else may write (csd refuses such a run directory
+	 * anyway, after the backend opened) */
+	if (!ours_alone(dfd, true)) {
+		close(dfd);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s.nft", kb->prefix);
 	fd = openat(dfd, path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	close(dfd);
 	if (fd < 0)
 		return;
+	if (!ours_alone(fd, false)) {
+		close(fd);
+		return;
+	}
 	pthread_mutex_lock(&nft_lock);
 	int rfd = dup(fd);
 	if (rfd >= 0 && (f = fdopen(rfd, "r"))) {
