@@ -1337,6 +1337,20 @@ static int eps_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, i
 	return ret;
 }
 
+/* Namespace @ns opened (*@fd) and a netlink socket there (*@sk); reasons
+ * to kb with @what. */
+static int ns_open_nl(struct kernel_backend *kb, const char *ns, const char *what, int *fd,
+		      struct nl_sock **sk)
+{
+	char err[256];
+
+	if ((*fd = netns_open(ns, err, sizeof(err))) < 0) {
+		kerr(kb, "%s: %s", what, err);
+		return *fd;
+	}
+	return nl_open_in(kb, *fd, ns, what, sk);
+}
+
 /*
  * netns_add() of a vnet's namespace; *@is_new when it was made now and this
  * csd had not ensured one of that name before: it holds no endpoints' links
@@ -1407,14 +1421,7 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 		kerr(kb, "%s: %s", what, err);
 		goto out;
 	}
-	nsfd = netns_open(ns, err, sizeof(err));
-	if (nsfd < 0) {
-		r = nsfd;
-		kerr(kb, "%s: %s", what, err);
-		goto out;
-	}
-	r = nl_open_in(kb, nsfd, ns, what, &sk);
-	if (r < 0)
+	if ((r = ns_open_nl(kb, ns, what, &nsfd, &sk)) < 0)
 		goto out;
 
 	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
