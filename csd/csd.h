@@ -193,6 +193,16 @@ struct csd {
 	uint64_t wg_keys_at;
 	bool wg_stopped;	/* no tunnel here: nothing to stop again */
 	struct monitors *monitors; /* monitor.c; NULL until the first monitor */
+	/* within one request or reconcile pass (model_span), the vnets
+	 * ensured already, "T/V" -> their document as ensured: the next of
+	 * their endpoints does not ensure them again (model.c) */
+	json_t *ensured;
+	int span_depth;
+	/* the full reconcile under way, in slices (reconcile.c); NULL: none;
+	 * when a request was last answered and a slice last ran (monotonic
+	 * ms: slices yield to requests, server.c) */
+	struct reconcile_pass *pass;
+	uint64_t busy_at, pass_at;
 };
 
 /* ---- the encrypted underlay (encrypt.c) ---- */

@@ -38,6 +38,7 @@
 
 #include "dns.h"
 #include "ops.h"
+#include "vnet/netns.h"
 
 #define DNS_PORT 53
 #define DNS_TCP_MAX 32
@@ -259,7 +260,8 @@ static void serve_udp(struct dns *dn, struct dns_vnet *vn, int fd)
 
 static void accept_conn(struct dns *dn, struct dns_vnet *vn, int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* high: up to DNS_TCP_MAX per vnet, out of the way of select() users */
+	int fd = netns_fd_high(accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
 	struct dns_conn *c;
 
 	if (fd < 0)

@@ -38,7 +38,9 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = metrics_start(&d);
 	if (r == 0) {
-		reconcile_all(&d);
+		/* in slices, answering meanwhile: with 10,000 endpoints a
+		 * pass takes seconds */
+		reconcile_pass_start(&d);
 		r = csd_run(&d);
 	}
 	metrics_stop(&d);

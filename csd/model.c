@@ -423,11 +423,45 @@ static struct vnet_backend *vnet_backend(struct csd *d, const char *t, const cha
 	return b;
 }
 
+void model_span(struct csd *d, bool on)
+{
+	if (on) {
+		if (d->span_depth++ == 0)
+			d->ensured = json_object();
+	} else if (d->span_depth > 0 && --d->span_depth == 0) {
+		json_decref(d->ensured);
+		d->ensured = NULL;
+	}
+}
+
+/* Ensure vnet T/V (spec @vs from @vdoc) with backend @b unless this span
+ * did already (@again: whatever it did). */
+static int vnet_ensure_once(struct csd *d, struct vnet_backend *b, const char *t, const char *v,
+			    const json_t *vdoc, const struct vnet_spec *vs, bool again)
+{
+	char tv[2 * CS_NAME_MAX + 2];
+	json_t *had;
+	int r;
+
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	had = d->ensured ? json_object_get(d->ensured, tv) : NULL;
+	if (!again && had && json_equal(had, (json_t *)vdoc))
+		return 0;
+	r = vb_vnet_ensure(b, vs);
+	if (d->ensured) {
+		if (r == 0)
+			json_object_set_new(d->ensured, tv, json_deep_copy(vdoc));
+		else
+			json_object_del(d->ensured, tv);
+	}
+	return r;
+}
+
 /* vnet t/v realized by its backend (*b), as spec *vs (w holds its peers,
- * cleared by the caller) */
+ * cleared by the caller); @again as vnet_ensure_once's */
 static int vnet_ensure_here(struct csd *d, const char *t, const char *v, const json_t *vdoc,
 			    struct vnet_backend **b, struct vnet_spec *vs, struct vnet_where *w,
-			    char *err, size_t errlen)
+			    bool again, char *err, size_t errlen)
 {
 	char what[2 * CS_NAME_MAX + 8];
 	int r;
@@ -437,7 +471,7 @@ static int vnet_ensure_here(struct csd *d, const char *t, const char *v, const j
 		return CS_ENOTSUP;
 	if ((r = vnet_spec_here(d, t, v, vdoc, vs, w, err, errlen)) < 0)
 		return r;
-	if ((r = vb_vnet_ensure(*b, vs)) < 0) {
+	if ((r = vnet_ensure_once(d, *b, t, v, vdoc, vs, again)) < 0) {
 		snprintf(what, sizeof(what), "vnet %s/%s", t, v);
 		backend_why_of(*b, what, err, errlen);
 	}
@@ -460,7 +494,8 @@ int realize_vnet(struct csd *d, const char *t, const char *v, const json_t *vdoc
 				 vnet_backend_error(csd_backend_of(d, vdoc)));
 		return r;
 	}
-	r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, err, errlen);
+	/* asked for directly: ensured whatever the span did */
+	r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, true, err, errlen);
 	vnet_where_clear(&w);
 	return r;
 }
@@ -529,7 +564,7 @@ int realize_endpoint(struct csd *d, const char *t, const char *v, const char *e,
 			 "not span it", t, v, e, d->cfg.node, t, v);
 		return CS_EINVAL;
 	}
-	if ((r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, err, errlen)) < 0)
+	if ((r = vnet_ensure_here(d, t, v, vdoc, &b, &vs, &w, false, err, errlen)) < 0)
 		goto out;
 	model_endpoint_spec(e, edoc, &es);
 	es.guarded = json_object_get(json_object_get(vdoc, "spec"), "policy") != NULL;
@@ -621,8 +656,12 @@ int unrealize_vnet(struct csd *d, const char *t, const char *v)
 {
 	struct vnet_backend **bs;
 	size_t n = csd_backends(d, &bs);
+	char tv[2 * CS_NAME_MAX + 2];
 	int r = 0;
 
+	snprintf(tv, sizeof(tv), "%s/%s", t, v);
+	if (d->ensured)
+		json_object_del(d->ensured, tv);
 	for (size_t i = 0; i < n; i++) {
 		int ri = vb_vnet_destroy(bs[i], t, v);
 		if (ri < 0) {
@@ -685,7 +724,7 @@ static void tb_free(struct txn_build *tb)
 static int tb_delete_object(struct txn_build *tb, const char *key, const char *value,
 			    int64_t mod_rev)
 {
-	char k[KEY_MAX];
+	char k[KEY_MAX + 64];
 	int r = tb_delete(tb, key, mod_rev);
 	json_t *doc;
 

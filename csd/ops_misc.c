@@ -61,6 +61,8 @@ static int status(struct csd_req *r)
 		json_object_set_new(r->result, "vnets", json_integer(count(d, "/vnets/")));
 		json_object_set_new(r->result, "endpoints", json_integer(count(d, "/endpoints/")));
 	}
+	/* a full reconcile under way (in slices: after a start, every 30 s) */
+	json_object_set_new(r->result, "reconciling", json_boolean(d->pass != NULL));
 	/* the latest changes: all of them to administrators, their own to others */
 	json_object_set_new(r->result, "audit", audit_view(r->who));
 	return 0;

@@ -16,6 +16,7 @@
  * realized from is not taken to mean "delete everything".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -154,6 +155,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		return r;
 	}
+	model_span(d, true);
 	json_object_foreach((json_t *)vnets, tv, what) {
 		name_t p[2];
 		if (cs_path_split(tv, 2, p, err, sizeof(err)) < 0)
@@ -163,6 +165,7 @@ int reconcile_vnets(struct csd *d, const json_t *vnets)
 		if (r < 0)
 			ret = r;
 	}
+	model_span(d, false);
 	if (underlay && model_underlay_sync(d) < 0)
 		ret = CS_EIO;
 	log_debug("reconcile: %zu vnets touched by changes", json_object_size(vnets));
@@ -204,6 +207,23 @@ static bool reap_ephemeral(struct csd *d, json_t *eps, const char *key, const js
 			 "but it cannot be deleted: %s", p[0], p[1], p[2], err);
 	}
 	return true;
+}
+
+/* Delete the ephemeral endpoints here of @eps whose program is gone and
+ * that no connection holds, from the store and from @eps. */
+static void ephemerals_gone(struct csd *d, json_t *eps)
+{
+	const char *key;
+	json_t *doc;
+	char err[64];
+	void *tmp;
+
+	json_object_foreach_safe(eps, tmp, key, doc) {
+		name_t p[3];
+		if (cs_path_split(key + 11, 3, p, err, sizeof(err)) == 0 &&
+		    model_endpoint_local(d, doc))
+			reap_ephemeral(d, eps, key, doc, p);
+	}
 }
 
 /* every local endpoint of the reading realized; returns how many failed */
@@ -260,8 +280,8 @@ static int pass_qos_rules(struct csd *d, name_t p[2], const json_t *vdoc, const 
 	return failed;
 }
 
-static int reconcile_pass(struct csd *d, const json_t *vnets, const json_t *eps,
-			  vnet_pass_fn *one)
+static int pass_each(struct csd *d, const json_t *vnets, const json_t *eps,
+		     vnet_pass_fn *one)
 {
 	const char *key;
 	json_t *doc;
@@ -307,14 +327,15 @@ int reconcile_all(struct csd *d)
 	int64_t vrev = 0;
 	uint64_t t0 = metrics_clock();
 
+	model_span(d, true);
 	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
 	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0) {
 		log_warn("reconcile: cannot read the store (%s); nothing changed", cs_strerror(r));
 		goto out;
 	}
-	failed += reconcile_pass(d, vnets, eps, pass_vnet);
+	failed += pass_each(d, vnets, eps, pass_vnet);
 	failed += reconcile_endpoints(d, vnets, eps);
-	failed += reconcile_pass(d, vnets, eps, pass_qos_rules);
+	failed += pass_each(d, vnets, eps, pass_qos_rules);
 	if ((r = csd_inventory(d, &inv)) < 0) {
 		log_warn("reconcile: cannot list kernel objects: %s", vnet_backend_error(d->backend));
 		goto out;
@@ -338,9 +359,148 @@ int reconcile_all(struct csd *d)
 		  json_object_size(vnets), json_object_size(eps), failed, removed);
 	r = failed ? CS_EIO : 0;
 out:
+	model_span(d, false);
 	vnet_inventory_clear(&inv);
 	json_decref(vnets);
 	json_decref(eps);
 	metrics_reconcile(d, "full", r, t0);
 	return r;
+}
+
+/*
+ * The full pass at start and on the timer, in slices (csd_poll calls
+ * reconcile_pass_step between its turns): the store's vnets and those the
+ * kernel holds, one after another as the watch's changes reconcile one
+ * (reconcile_vnet), until RECONCILE_SLICE_MS have gone; then the clients
+ * are served again (server.c decides when the next slice runs). Done in one go (reconcile_all) csd answered nobody for
+ * seconds at 10,000 endpoints: after a start, and every 30 s.
+ */
+#define RECONCILE_SLICE_MS 10
+
+struct reconcile_pass {
+	json_t *todo;			/* "T/V" strings */
+	size_t next;
+	struct vnet_inventory inv;	/* read when the pass began */
+	bool underlay;
+	int failed;
+	uint64_t t0;
+};
+
+static void pass_free(struct reconcile_pass *ps)
+{
+	vnet_inventory_clear(&ps->inv);
+	json_decref(ps->todo);
+	free(ps);
+}
+
+static void todo_add(json_t *todo, json_t *seen, const char *tv)
+{
+	if (!json_object_get(seen, tv)) {
+		json_object_set_new(seen, tv, json_true());
+		json_array_append_new(todo, json_string(tv));
+	}
+}
+
+/* The vnets of the pass: the store's, and what the kernel holds (vnets, and
+ * the vnets of its endpoints) unless the store may not be believed (see
+ * the top of this file). */
+static int pass_plan(struct csd *d, struct reconcile_pass *ps)
+{
+	json_t *vnets = NULL, *eps = NULL, *seen = json_object(), *doc;
+	const char *key;
+	int64_t vrev = 0;
+	int r;
+
+	if ((r = model_list(d, "/vnets/", &vnets, &vrev)) < 0 ||
+	    (r = model_list(d, "/endpoints/", &eps, NULL)) < 0 ||
+	    (r = csd_inventory(d, &ps->inv)) < 0) {
+		log_warn("reconcile: cannot read the store or the kernel (%s); nothing changed",
+			 r == CS_EIO ? vnet_backend_error(d->backend) : cs_strerror(r));
+		goto out;
+	}
+	ephemerals_gone(d, eps);
+	json_object_foreach(vnets, key, doc)
+		todo_add(ps->todo, seen, key + 7);
+	if (json_object_size(vnets) == 0 && ps->inv.nvnets > 0 &&
+	    (vrev <= 1 || vrev < d->rev_seen)) {
+		log_warn("reconcile: the store holds no vnet but %zu are realized with prefix %s, "
+			 "and its revision (%lld) says it %s; leaving them; delete them through a "
+			 "csd whose store declares them, or by hand", ps->inv.nvnets, d->cfg.prefix,
+			 (long long)vrev, vrev <= 1 ? "was never written"
+			 : "is older than what was read before");
+		goto out;
+	}
+	if (vrev > d->rev_seen)
+		d->rev_seen = vrev;
+	for (size_t i = 0; i < ps->inv.nvnets; i++)
+		todo_add(ps->todo, seen, ps->inv.vnets[i]);
+	for (size_t i = 0; i < ps->inv.nendpoints; i++) {
+		char tv[KEY_MAX], *slash;
+		snprintf(tv, sizeof(tv), "%s", ps->inv.endpoints[i]);
+		if ((slash = strrchr(tv, '/')))
+			*slash = '\0';
+		todo_add(ps->todo, seen, tv);
+	}
+out:
+	json_decref(seen);
+	json_decref(vnets);
+	json_decref(eps);
+	return r;
+}
+
+int reconcile_pass_start(struct csd *d)
+{
+	struct reconcile_pass *ps;
+	int r;
+
+	if (d->pass)
+		return 0;
+	if (!(ps = calloc(1, sizeof(*ps))) || !(ps->todo = json_array())) {
+		free(ps);
+		return CS_ENOMEM;
+	}
+	ps->t0 = metrics_clock();
+	if ((r = pass_plan(d, ps)) < 0) {
+		metrics_reconcile(d, "full", r, ps->t0);
+		pass_free(ps);
+		return r;
+	}
+	d->pass = ps;
+	return 0;
+}
+
+bool reconcile_pass_step(struct csd *d)
+{
+	struct reconcile_pass *ps = d->pass;
+	uint64_t until = metrics_clock() + RECONCILE_SLICE_MS * 1000000ull;
+	char err[256];
+
+	if (!ps)
+		return false;
+	model_span(d, true);
+	do {
+		name_t p[2];
+		const char *tv = json_string_value(json_array_get(ps->todo, ps->next++));
+		if (tv && cs_path_split(tv, 2, p, err, sizeof(err)) == 0 &&
+		    reconcile_vnet(d, p[0], p[1], true, NULL, &ps->inv, &ps->underlay) < 0)
+			ps->failed++;
+	} while (ps->next < json_array_size(ps->todo) && metrics_clock() < until);
+	model_span(d, false);
+	if (ps->next < json_array_size(ps->todo))
+		return true;
+	if (model_underlay_sync(d) < 0)
+		ps->failed++;
+	log_debug("reconcile: a pass over %zu vnets; %d failed", json_array_size(ps->todo),
+		  ps->failed);
+	metrics_reconcile(d, "full", ps->failed ? CS_EIO : 0, ps->t0);
+	d->pass = NULL;
+	pass_free(ps);
+	return false;
+}
+
+void reconcile_pass_stop(struct csd *d)
+{
+	if (d->pass)
+		pass_free(d->pass);
+	d->pass = NULL;
 }

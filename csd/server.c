@@ -37,6 +37,7 @@
 #include "vni.h"
 #include "dns.h"
 #include "model.h"
+#include "vnet/netns.h"
 #include "policy/authz.h"
 
 #define READS_PER_TURN 16
@@ -507,13 +508,16 @@ static void client_read(struct csd *d, struct client *c)
 		 * them (client_take_fds) */
 		/* a request's repeated reads of one key ask the store once */
 		store_memo(d->store, true);
+		model_span(d, true);
 		json_t *reply = csd_handle(d, c, &c->who, c->rx.buf, c->rx.len, fds, &nfds);
+		model_span(d, false);
 		store_memo(d->store, false);
 		cs_wire_rx_reset(&c->rx);
 		client_queue(d, c, reply, fds, nfds);
 		json_decref(reply);
 		/* answer before reading on: the reply does not wait for EAGAIN */
 		client_flush(d, c);
+		d->busy_at = now_ms();
 	}
 }
 
@@ -630,7 +634,9 @@ fail:
 static void accept_clients(struct csd *d)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* high: many clients must not take every fd below 1024 (netns.h) */
+		int fd = netns_fd_high(accept4(d->listen_fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC));
 		if (fd < 0) {
 			int err = errno;
 			if (err == EMFILE || err == ENFILE)
@@ -1212,11 +1218,30 @@ int csd_init(struct csd *d)
 	return 0;
 }
 
+/*
+ * A reconciliation pass yields to clients: each slice delays a request that
+ * comes meanwhile by its length, and a command is several round trips. A
+ * slice runs once no request came for PASS_QUIET_MS, or, under a steady
+ * stream of them, once the pass waited PASS_WAIT_MS, so it still gets about
+ * a tenth of the time. Milliseconds until the next slice is due; 0: now.
+ */
+#define PASS_QUIET_MS 20
+#define PASS_WAIT_MS 100
+
+static int pass_wait(struct csd *d)
+{
+	uint64_t now = now_ms();
+	uint64_t quiet = d->busy_at + PASS_QUIET_MS, waited = d->pass_at + PASS_WAIT_MS;
+	uint64_t due = quiet < waited ? quiet : waited;
+
+	return now >= due ? 0 : (int)(due - now);
+}
+
 int csd_poll(struct csd *d, int timeout_ms)
 {
 	struct epoll_event ev[64];
 	/* with work left in slices, look at the clients and come back to it */
-	int n = epoll_wait(d->epfd, ev, 64, d->ngone ? 0 : timeout_ms);
+	int n = epoll_wait(d->epfd, ev, 64, d->ngone ? 0 : d->pass ? pass_wait(d) : timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : CS_EIO;
@@ -1244,7 +1269,7 @@ int csd_poll(struct csd *d, int timeout_ms)
 		} else if (p == &d->timer_fd) {
 			uint64_t x;
 			if (read(d->timer_fd, &x, sizeof(x)) == sizeof(x))
-				reconcile_all(d);
+				reconcile_pass_start(d);
 		} else if (p == &d->watch) {
 			if (d->watch)
 				watch_events(d);
@@ -1282,6 +1307,10 @@ int csd_poll(struct csd *d, int timeout_ms)
 	}
 	if (d->ngone && !d->stopping)
 		ephemeral_gone_slice(d);
+	if (d->pass && !d->stopping && pass_wait(d) == 0) {
+		reconcile_pass_step(d);
+		d->pass_at = now_ms();
+	}
 	dns_sync(d);
 	return 0;
 }
@@ -1313,6 +1342,7 @@ void csd_fini(struct csd *d)
 	free(d->gone);
 	d->gone = NULL;
 	d->ngone = 0;
+	reconcile_pass_stop(d);
 	teardown_stop(d);
 	vni_free(d);
 	dns_stop(d);

@@ -197,7 +197,7 @@ static int cache_insert_locked(struct kernel_backend *kb, const char *name, int 
 		return CS_ENOMEM;
 	}
 	strcpy(e->name, name);
-	e->fd = fd;
+	e->fd = fd = netns_fd_high(fd);
 	h = name_hash(name);
 	e->next = kb->cache[h];
 	kb->cache[h] = e;
@@ -232,7 +232,7 @@ static void cache_refresh(struct kernel_backend *kb, const char *name, int fd)
 	pthread_rwlock_wrlock(&kb->lock);
 	e = cache_find(kb, name);
 	if (e && netns_same(e->fd, name) != 1) {
-		dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		dfd = netns_fd_high(fcntl(fd, F_DUPFD_CLOEXEC, 0));
 		if (dfd >= 0) {
 			close(e->fd);
 			e->fd = dfd;
@@ -444,6 +444,7 @@ static void kernel_close(struct vnet_backend *b)
 	}
 	kernel_egress_free(kb);
 	free(kb->run_dir);
+	kernel_nft_close(kb);
 	pthread_rwlock_destroy(&kb->lock);
 	free(kb);
 }
@@ -466,6 +467,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return CS_ENOMEM;
 	kbu->ul_fd = -1;
 	kb = &kbu->kb;
+	kb->nft_log = -1;
 	kb->base.ops = &vnet_kernel_ops;
 	if (pthread_rwlock_init(&kb->lock, NULL)) {
 		free(kbu);
@@ -510,6 +512,7 @@ static int kernel_open(const struct vnet_backend_config *cfg, struct vnet_backen
 		return r;
 	}
 	kernel_guard_urls(kb, cfg->store_urls);
+	kernel_nft_memory(kb, cfg->run_dir);
 	return 0;
 }
 
@@ -597,6 +600,7 @@ static int ns_destroy(struct kernel_backend *kb, const char *ns, const char *dev
 	int nsfd, r;
 
 	cache_drop(kb, ns);
+	kernel_nft_forget(kb, ns);
 	nsfd = netns_open(ns, err, sizeof(err));
 	if (nsfd >= 0) {
 		r = nl_open_in(kb, nsfd, ns, what, &sk);
@@ -1333,6 +1337,24 @@ static int eps_rewire(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, i
 	return ret;
 }
 
+/*
+ * netns_add() of a vnet's namespace; *@is_new when it was made now and this
+ * csd had not ensured one of that name before: it holds no endpoints' links
+ * to move, as its endpoints come after it (one made again by hand, or while
+ * csd was away, gets them back from their own ensure).
+ */
+static int vnet_ns_add(struct kernel_backend *kb, const char *ns, char *err, size_t errlen,
+		       bool *is_new)
+{
+	pthread_rwlock_rdlock(&kb->lock);
+	bool known = cache_find(kb, ns) != NULL;
+	pthread_rwlock_unlock(&kb->lock);
+	int r = netns_add(ns, err, errlen);
+
+	*is_new = r == 0 && !known;
+	return r;
+}
+
 /* what the kernel cannot take, refused before anything is made */
 static int vnet_spec_check(struct kernel_backend *kb, const struct vnet_spec *v,
 			   const struct cs_addr *ul, const char *what)
@@ -1371,12 +1393,13 @@ static int vnet_spec_check(struct kernel_backend *kb, const struct vnet_spec *v,
 	return 0;
 }
 
-/* the vnet's namespace, made when missing, and a netlink socket in it */
+/* the vnet's namespace, made when missing (*is_new: see vnet_ns_add), and
+ * a netlink socket in it */
 static int vnet_ns_open(struct kernel_backend *kb, const char *ns, const char *what, int *nsfd,
-			struct nl_sock **sk)
+			struct nl_sock **sk, bool *is_new)
 {
 	char err[256];
-	int r = netns_add(ns, err, sizeof(err));
+	int r = vnet_ns_add(kb, ns, err, sizeof(err), is_new);
 
 	if (r < 0 && r != CS_EEXIST) {
 		kerr(kb, "%s: %s", what, err);
@@ -1435,7 +1458,7 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	struct nl_sock *sk = NULL;
 	struct ep_wire *eps = NULL;
 	char ns[NSNAME_MAX], what[96];
-	bool multi = v->npeers > 0, rewire = false, snapped = false;
+	bool multi = v->npeers > 0, rewire = false, snapped = false, is_new = false;
 	int nsfd = -1, mtu = vnet_mtu(v), r;
 	size_t neps = 0;
 
@@ -1445,7 +1468,7 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	snprintf(what, sizeof(what), "vnet %s/%s", v->tenant, v->name);
 	if ((r = vnet_spec_check(kb, v, ul_addr(ul_of(kb), v), what)) < 0)
 		return r;
-	if ((r = vnet_ns_open(kb, ns, what, &nsfd, &sk)) < 0)
+	if ((r = vnet_ns_open(kb, ns, what, &nsfd, &sk, &is_new)) < 0)
 		goto out;
 
 	r = rtnl_link_get_kernel(sk, 0, VXLAN_DEV, &vx);
@@ -1467,8 +1490,9 @@ static int kernel_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	}
 	if (!vx) {
 		/* endpoints left on a vx0 that is gone (or in a vnet namespace
-		 * deleted by hand) move to the new one too */
-		rewire = true;
+		 * deleted by hand) move to the new one too; looking for them
+		 * lists every namespace here, so not for a vnet just made */
+		rewire = !is_new;
 		if ((r = vx0_create(kb, sk, nsfd, v, what, ns, &vx)) < 0)
 			goto out;
 	} else {
@@ -1532,7 +1556,7 @@ int kernel_ep_finish(struct kernel_backend *kb, const struct vnet_spec *v,
 	int r;
 
 	if (fresh) {
-		kernel_nft_forget(ens);
+		kernel_nft_forget(kb, ens);
 		/* not in a namespace that is not cs's: its owner's settings */
 		if (!e->attached && (r = kernel_ep_sysctls(kb, efd, what, ens)) < 0)
 			return r;

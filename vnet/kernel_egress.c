@@ -105,11 +105,12 @@ static int link_up(struct nl_sock *sk, const char *name)
 /* Runs in a namespace: forwarding on there. */
 static int forward_fn(void *arg)
 {
+	static const char *const kv[][2] = {
+		{ "net/ipv4/ip_forward", "1\n" }, { "net/ipv6/conf/all/forwarding", "1\n" },
+	};
+
 	(void)arg;
-	if (netns_sysctl_write("net/ipv4/ip_forward", "1\n") < 0 ||
-	    netns_sysctl_write("net/ipv6/conf/all/forwarding", "1\n") < 0)
-		return CS_EIO;
-	return 0;
+	return netns_sysctls_write(kv, 2, NULL) < 0 ? CS_EIO : 0;
 }
 
 /* Runs in a namespace: the link named @arg without duplicate address
@@ -223,7 +224,7 @@ static int eg_vnet_rules(struct kernel_backend *kb, int vfd, const char *what, c
 		"\tchain postrouting {\n\t\ttype nat hook postrouting priority 100;\n"
 		"\t\toifname \"" EG_DEV "\" masquerade\n\t}\n}\n";
 
-	return kernel_nft_run(kb, vfd, cmds, what, ns);
+	return kernel_nft_load(kb, vfd, ns, "egress", 0, cmds, what);
 }
 
 /* Default routes of the vnet namespace through eg0 to the host side
@@ -299,7 +300,7 @@ static int eg_host_rules(struct kernel_backend *kb, int hostfd, const char *what
 		free(cmds);
 		return CS_ENOMEM;
 	}
-	r = kernel_nft_run(kb, hostfd, cmds, what, "(host)");
+	r = kernel_nft_load(kb, hostfd, "(host)", "egress", 0, cmds, what);
 	free(cmds);
 	return r;
 }
@@ -598,7 +599,7 @@ int kernel_egress_policy(struct vnet_backend *b, const char *tenant, const char 
 		if (fw->dflt == VNET_FW_DENY)
 			fputs("add rule " EGR_TABLE " forward drop\n", f);
 	}
-	r = fclose(f) ? CS_ENOMEM : kernel_nft_run(kb, vfd, cmds, what, ns);
+	r = fclose(f) ? CS_ENOMEM : kernel_nft_load(kb, vfd, ns, "egress_rules", 0, cmds, what);
 	free(cmds);
 	close(vfd);
 	return r;

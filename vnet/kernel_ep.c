@@ -45,12 +45,11 @@ static const char *const ep_sysctls[][2] = {
 static int sysctls_fn(void *arg)
 {
 	const char **failed = arg;
+	size_t at = 0;
 
-	for (size_t i = 0; i < sizeof(ep_sysctls) / sizeof(ep_sysctls[0]); i++) {
-		if (netns_sysctl_write(ep_sysctls[i][0], ep_sysctls[i][1]) < 0) {
-			*failed = ep_sysctls[i][0];
-			return CS_EIO;
-		}
+	if (netns_sysctls_write(ep_sysctls, sizeof(ep_sysctls) / sizeof(ep_sysctls[0]), &at) < 0) {
+		*failed = ep_sysctls[at][0];
+		return CS_EIO;
 	}
 	return 0;
 }

@@ -22,9 +22,9 @@
  * frames between siblings through vx0's receive path (so its ingress hook
  * sees the gateway's local traffic and must not filter it), while what
  * vx0 transmits is the copy of a broadcast or multicast, or unicast to a
- * MAC not held here. The table is replaced whole in one batch on every
- * ensure: a netdev chain is bound to the device it was made for, and vx0
- * may have been made anew.
+ * MAC not held here. The table is replaced whole in one batch when it
+ * may differ (kernel_nft_load): a netdev chain is bound to the device it
+ * was made for, and vx0 may have been made anew.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -165,7 +165,7 @@ static void put_chain(FILE *f, const char *mac, const struct cs_addr *gw4,
 	fputs("\t}\n", f);
 }
 
-static int gw_filter(struct kernel_backend *kb, int vfd, const uint8_t m[6],
+static int gw_filter(struct kernel_backend *kb, int vfd, int vx0_index, const uint8_t m[6],
 		     const struct cs_addr *gw4, const struct cs_addr *gw6, const char *what,
 		     const char *ns)
 {
@@ -190,7 +190,9 @@ static int gw_filter(struct kernel_backend *kb, int vfd, const uint8_t m[6],
 		kernel_err(kb, "%s: out of memory", what);
 		return CS_ENOMEM;
 	}
-	r = kernel_nft_run(kb, vfd, cmds, what, ns);
+	/* skipped when loaded already for this vx0 (a new one has a new
+	 * ifindex, and its chain went with the old one) */
+	r = kernel_nft_load(kb, vfd, ns, "gw", (uint64_t)vx0_index, cmds, what);
 	free(cmds);
 	return r;
 }
@@ -208,7 +210,7 @@ int kernel_gw_ensure(struct kernel_backend *kb, struct nl_sock *vsk, int vfd, in
 		ipam_gateway(&v->subnet6, &gw6);
 	gw_mac(v->id, mac);
 	/* the filter first: the gateway never speaks on vx0, not even once */
-	r = gw_filter(kb, vfd, mac, v->has4 ? &gw4 : NULL, v->has6 ? &gw6 : NULL, what, ns);
+	r = gw_filter(kb, vfd, vx0_index, mac, v->has4 ? &gw4 : NULL, v->has6 ? &gw6 : NULL, what, ns);
 	if (r < 0)
 		return r;
 	if ((ifindex = gw_link(kb, vsk, vx0_index, mac, mtu, what, ns)) < 0)
@@ -239,5 +241,6 @@ int kernel_gateway_socket(struct vnet_backend *b, const char *tenant, const char
 	if (fd < 0)
 		kernel_err(kb, "vnet %s/%s: cannot create a socket in namespace %s: %s", tenant,
 			   vnet, ns, strerror(e));
-	return fd;
+	/* the gateway's DNS keeps them: out of the way of select() users */
+	return netns_fd_high(fd);
 }

@@ -8,6 +8,7 @@
 #define VNET_KERNEL_PRIV_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "vnet.h"
 
@@ -48,6 +49,10 @@ struct kernel_backend {
 	size_t nguard;
 	char **egress;
 	size_t negress;
+	/* what was loaded into nftables where, kept across restarts
+	 * (kernel_nft.c): the file, and the lines written to it */
+	int nft_log;
+	size_t nft_lines;
 	/* endpoints here with published ports ("T/V/E") */
 	char **published;
 	size_t npublished;
@@ -86,6 +91,12 @@ int kernel_nft_job(void *arg);
  * kb with @what and @ns. */
 int kernel_nft_run(struct kernel_backend *kb, int nsfd, const char *cmds, const char *what,
 		   const char *ns);
+/* The same, skipped when @cmds (with @salt: what else it depends on, such
+ * as the ifindex a netdev chain is bound to) is what @tag (the caller's
+ * table or tables there) last loaded into namespace @ns and nothing
+ * changed nftables there since: a load costs an RCU grace period. */
+int kernel_nft_load(struct kernel_backend *kb, int nsfd, const char *ns, const char *tag,
+		    uint64_t salt, const char *cmds, const char *what);
 /* Write the reason of a failure for vnet_backend_error(). */
 void kernel_err(struct kernel_backend *kb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -105,9 +116,13 @@ int kernel_endpoint_policy(struct vnet_backend *b, const char *tenant, const cha
 			   const char *endpoint, const struct vnet_fw *fw);
 int kernel_endpoint_denied(struct vnet_backend *b, const char *tenant, const char *vnet,
 			   const char *endpoint, uint64_t *packets);
-/* A namespace was (re)created: what was loaded into one of that name
- * before says nothing about it. */
-void kernel_nft_forget(const char *ns);
+/* A namespace was (re)created or deleted: what was loaded into one of
+ * that name before says nothing about it. */
+void kernel_nft_forget(struct kernel_backend *kb, const char *ns);
+/* What was loaded where, read back from (and kept in) RUN_DIR/PREFIX.nft;
+ * and that file closed. */
+void kernel_nft_memory(struct kernel_backend *kb, const char *run_dir);
+void kernel_nft_close(struct kernel_backend *kb);
 int kernel_underlay_encrypt(struct vnet_backend *b, const struct vnet_encrypt *e);
 int kernel_underlay_ns(struct kernel_backend *kb);
 /* The UDP port of the configured underlay (4789 unless "ADDR:PORT"). */

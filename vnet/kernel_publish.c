@@ -17,8 +17,8 @@
  * The endpoint thus sees connections from its gateway. Endpoints of other
  * vnets reach a published port through their own egress (hairpin: the
  * host's egress table lets translated traffic between links pass). Both
- * tables are replaced whole on every ensure (one batch each) and deleted
- * with the endpoint, or with its vnet.
+ * tables are replaced whole on an ensure that may change them (one batch
+ * each, kernel_nft_load) and deleted with the endpoint, or with its vnet.
  */
 #include <netinet/in.h>
 #include <net/if.h>
@@ -212,7 +212,7 @@ static int load(struct kernel_backend *kb, int nsfd, const char *table, const ch
 		free(out);
 		return CS_ENOMEM;
 	}
-	r = kernel_nft_run(kb, nsfd, out, what, ns);
+	r = kernel_nft_load(kb, nsfd, ns, table, 0, out, what);
 	free(out);
 	return r;
 }

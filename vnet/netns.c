@@ -473,21 +473,56 @@ static int proc_instance(void)
 	return mnt;
 }
 
-int netns_sysctl_write(const char *path, const char *value)
+/* @value to sys/@path of procfs instance @mnt, or /proc/sys/@path (@mnt -1). */
+static int sysctl_put(int mnt, const char *path, const char *value)
 {
 	char rel[PATH_MAX];
-	int mnt = proc_instance(), fd, r = 0;
 	size_t len = strlen(value);
+	int fd, r = 0;
 
 	snprintf(rel, sizeof(rel), "%s%s", mnt >= 0 ? "sys/" : "/proc/sys/", path);
 	fd = mnt >= 0 ? openat(mnt, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
 		      : open(rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (mnt >= 0)
-		close(mnt);
 	if (fd < 0)
 		return CS_EIO;
 	if (write(fd, value, len) != (ssize_t)len)
 		r = CS_EIO;
 	close(fd);
 	return r;
+}
+
+int netns_sysctls_write(const char *const kv[][2], size_t n, size_t *failed)
+{
+	/* one instance for all: each costs a mount and, when it goes, an
+	 * RCU grace period */
+	int mnt = proc_instance(), r = 0;
+	size_t i;
+
+	for (i = 0; i < n && r == 0; i++)
+		r = sysctl_put(mnt, kv[i][0], kv[i][1]);
+	if (r < 0 && failed)
+		*failed = i - 1;
+	if (mnt >= 0)
+		close(mnt);
+	return r;
+}
+
+int netns_sysctl_write(const char *path, const char *value)
+{
+	const char *const kv[1][2] = { { path, value } };
+
+	return netns_sysctls_write(kv, 1, NULL);
+}
+
+int netns_fd_high(int fd)
+{
+	int high;
+
+	if (fd < 0 || fd >= NETNS_FD_HIGH)
+		return fd;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, NETNS_FD_HIGH);
+	if (high < 0)
+		return fd;	/* RLIMIT_NOFILE allows no more: it stays low */
+	close(fd);
+	return high;
 }

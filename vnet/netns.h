@@ -77,4 +77,20 @@ int netns_socket(int nsfd, int domain, int type, int protocol);
  */
 int netns_sysctl_write(const char *path, const char *value);
 
+/* Several at once (@kv: path, value), through one procfs instance; on
+ * failure *@failed (when not NULL) is the index of the one that failed. */
+int netns_sysctls_write(const char *const kv[][2], size_t n, size_t *failed);
+
+/*
+ * @fd moved to NETNS_FD_HIGH or above (closed; the new one returned, or
+ * @fd itself when the limit allows no more). For fds kept for long, one or
+ * more per vnet or endpoint (the gateways' DNS sockets, cached namespace
+ * fds): libnftables waits on its socket with select(), which aborts the
+ * process (fortified FD_SET) when that socket's fd is 1024 or more, and a
+ * new socket takes the lowest free fd. With 500 vnets there were no low
+ * ones left.
+ */
+#define NETNS_FD_HIGH 1024
+int netns_fd_high(int fd);
+
 #endif
