@@ -97,7 +97,7 @@ struct principal {
 	pid_t pid;
 	gid_t *gids;   /* supplementary groups (SO_PEERGROUPS), includes gid */
 	int ngids;
-	bool admin;    /* root or a member of admin_gids */
+	bool admin;    /* root, csd's own user, or a member of admin_gids */
 	/* whom its use of csd is charged to (bounds.c, charges.c): uid, or,
 	 * for a process in a user namespace a user made (its subordinate
 	 * uids), that user; 0: uid */

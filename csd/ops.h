@@ -51,6 +51,10 @@ bool list_visible(const struct principal *who, const json_t *tdocs, const json_t
 bool req_may(struct csd_req *r, const json_t *tenant, const json_t *vnet);
 /* args["spec"] validated against the schema (all errors at once). */
 int req_spec(struct csd_req *r, enum schema_object o, const char *what, json_t **spec);
+/* Refuse arguments @op does not take (@known, NULL-terminated) and @bools
+ * that are not true/false (ops_endpoint.c). */
+int args_check(struct csd_req *r, const char *op, const char *const *known,
+	       const char *const *bools);
 /* Copy a store failure into the request. */
 int req_store_fail(struct csd_req *r, int code, const char *what);
 

@@ -631,7 +631,7 @@ static int ep_list(struct csd_req *r)
  * Refuse arguments @op does not take, and @bools that are not true/false, so
  * that a client's typo or wrong type is not silently read as "absent".
  */
-static int args_check(struct csd_req *r, const char *op, const char *const *known,
+int args_check(struct csd_req *r, const char *op, const char *const *known,
 		      const char *const *bools)
 {
 	const char *key;

@@ -552,7 +552,9 @@ static int peer_identity(int fd, struct principal *p)
 
 static void principal_set_admin(const struct csd *d, struct principal *p)
 {
-	p->admin = p->uid == 0;
+	/* the user who runs csd administers it (root's csd: root; an
+	 * unprivileged csd, the user backend: its user) */
+	p->admin = p->uid == 0 || p->uid == geteuid();
 	for (int i = 0; i < p->ngids && !p->admin; i++)
 		for (size_t j = 0; j < d->cfg.n_admin_gids; j++)
 			if (p->gids[i] == d->cfg.admin_gids[j])
@@ -1097,11 +1099,13 @@ static void tick(struct csd *d)
 		watch_start(d);
 }
 
-/* The state directory holds the store's file and keys: csd's own. */
-static int state_dir_check(struct csd *d)
+/* The state directory holds the store's file and keys: csd's own. The run
+ * directory holds the sockets of the stack processes (user backend) and
+ * the prefix's claim: no other user may plant links there either. */
+static int dir_check(const char *dir, mode_t mode, const char *what)
 {
 	char err[PATH_MAX + 512];
-	int fd = safedir_open(d->cfg.state_dir, 0700, "state directory", err, sizeof(err));
+	int fd = safedir_open(dir, mode, what, err, sizeof(err));
 
 	if (fd < 0) {
 		log_err("%s", err);
@@ -1109,6 +1113,21 @@ static int state_dir_check(struct csd *d)
 	}
 	close(fd);
 	return 0;
+}
+
+/* The run directory, when a backend csd runs keeps what it starts there
+ * (VNET_CAP_RUN_DIR: the user backend's stack sockets). */
+static int run_dir_check(struct csd *d)
+{
+	bool need = false;
+
+	for (size_t i = 0; i <= d->cfg.nbackends; i++) {
+		const struct vnet_ops *ops = vnet_ops_find(i ? d->cfg.backends[i - 1]
+							     : d->cfg.backend);
+		if (ops && (ops->caps & VNET_CAP_RUN_DIR))
+			need = true;
+	}
+	return need ? dir_check(d->cfg.run_dir, 0755, "run_dir") : 0;
 }
 
 /*
@@ -1152,7 +1171,7 @@ int csd_init(struct csd *d)
 	d->debounce_fd = d->tick_fd = d->reserve_fd = d->sweep_fd = -1;
 	d->store_up = true;
 	d->started = now_ms();
-	if ((r = state_dir_check(d)) < 0)
+	if ((r = dir_check(d->cfg.state_dir, 0700, "state directory")) < 0)
 		return r;
 	if ((r = store_open(&sc, &d->store)) < 0) {
 		log_err("cannot open the %s store in %s: %s", sc.type ? sc.type : "sqlite",
@@ -1167,7 +1186,7 @@ int csd_init(struct csd *d)
 	}
 	if ((r = store_check(d)) < 0)
 		return r;
-	if ((r = csd_backends_open(d)) < 0)
+	if ((r = run_dir_check(d)) < 0 || (r = csd_backends_open(d)) < 0)
 		return r;
 	if ((r = claim_take(d)) < 0)
 		return r;

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cs/cs.h>
+#include "chan.h"
 #include "proto.h"
 
 #define CS_EXPORT __attribute__((visibility("default")))
@@ -34,6 +36,9 @@ struct cs_endpoint {
 	char *name;   /* tenant/vnet/endpoint */
 	char *vnet;   /* tenant/vnet */
 	bool ephemeral;
+	/* the backend hands out channels to a user-level stack, not sockets
+	 * (learnt from the first endpoint.socket refused with CS_ENOTSUP) */
+	bool channels;
 	bool has4, has6;
 	struct sockaddr_in a4;
 	struct sockaddr_in6 a6;
@@ -483,6 +488,102 @@ CS_EXPORT int cs_endpoint_netns(cs_t *cs, const char *name)
 	return fd;
 }
 
+/* Wait for the stack's first record on channel @fd; 0 or its code. */
+static int chan_status(cs_t *cs, int fd, const char *what, struct cs_chan_status *st, int *passed)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { st, sizeof(*st) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = passed ? sizeof(cbuf) : 0 };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (passed)
+		*passed = -1;
+	/* the stack gives up a connection after 15 s: this is only a guard */
+	while (poll(&p, 1, 60000) < 0 && errno == EINTR)
+		;
+	do
+		n = recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC | (p.revents ? 0 : MSG_DONTWAIT));
+	while (n < 0 && errno == EINTR);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); passed && n > 0 && cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(passed, CMSG_DATA(cm), sizeof(int));
+	if (n != (ssize_t)sizeof(*st)) {
+		if (cs)
+			set_error(cs, "%s: the endpoint's stack %s", what,
+				  n == 0 ? "closed the channel (it stopped, or the endpoint was "
+					   "deleted)" : "did not answer");
+		return n == 0 ? CS_ECONN : CS_EIO;
+	}
+	st->why[sizeof(st->why) - 1] = '\0';
+	if (st->code < 0 && cs)
+		set_error(cs, "%s: %s", what, st->why);
+	return st->code < 0 ? st->code : 0;
+}
+
+/* Connections on a listening channel (cs_accept). */
+static int chan_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len)
+{
+	struct cs_chan_status st;
+	int fd, r = chan_status(NULL, lfd, "accept", &st, &fd);
+
+	if (r < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r < 0 ? r : CS_EPROTO;
+	}
+	if (peer) {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)peer;
+		memset(peer, 0, sizeof(*peer));
+		a4->sin_family = AF_INET;
+		a4->sin_port = st.port;
+		memcpy(&a4->sin_addr, st.addr, 4);
+		if (len)
+			*len = sizeof(*a4);
+	}
+	return fd;
+}
+
+/* The endpoint's backend gives channels: remember it, so the next call
+ * asks for one at once. False when it was not that. */
+static bool ep_learn_channels(cs_endpoint_t *ep)
+{
+	ep->channels = true;
+	return true;
+}
+
+/* A channel of @kind to the endpoint's stack; fd or a code. */
+static int chan_open(cs_endpoint_t *ep, const char *kind, const struct sockaddr_storage *ss,
+		     uint16_t port, int backlog)
+{
+	char text[64] = "", what[400];
+	struct cs_chan_status st;
+	int fd, r;
+	json_t *args = json_pack("{s:s, s:s, s:i, s:i}", "name", ep->name, "kind", kind, "port",
+				 port, "backlog", backlog);
+
+	if (ss && ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, text, sizeof(text));
+	else if (ss)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, text,
+			  sizeof(text));
+	if (args && ss)
+		json_object_set_new(args, "address", json_string(text));
+	if ((r = request(ep->cs, "endpoint.channel", args, NULL, &fd)) < 0)
+		return r;
+	if (fd < 0) {
+		set_error(ep->cs, "endpoint %s: csd sent no channel", ep->name);
+		return CS_EPROTO;
+	}
+	snprintf(what, sizeof(what), "endpoint %s: %s %s port %u", ep->name, kind, text, port);
+	if ((r = chan_status(ep->cs, fd, what, &st, NULL)) < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* Fill a sockaddr from a textual address; 0 or CS_EINVAL. */
 static int parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -719,7 +820,9 @@ CS_EXPORT int cs_connect(cs_endpoint_t *ep, int type, const char *peer, uint16_t
 		if (r < 0)
 			return r;
 	}
-	fd = cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = ep->channels ? CS_ENOTSUP : cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd == CS_ENOTSUP && ep_learn_channels(ep))
+		return chan_open(ep, type == SOCK_STREAM ? "connect" : "datagram", &ss, port, 0);
 	if (fd < 0)
 		return fd;
 	do
@@ -757,7 +860,15 @@ CS_EXPORT int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog)
 		a4->sin_addr.s_addr = htonl(INADDR_ANY);
 		len = sizeof(*a4);
 	}
-	fd = cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = ep->channels ? CS_ENOTSUP : cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd == CS_ENOTSUP && ep_learn_channels(ep)) {
+		if (type != SOCK_STREAM) {
+			set_error(ep->cs, "endpoint %s: listening for datagrams needs a socket; this "
+				  "backend gives channels (cs_connect with SOCK_DGRAM works)", ep->name);
+			return CS_ENOTSUP;
+		}
+		return chan_open(ep, "listen", NULL, port, backlog);
+	}
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -776,7 +887,12 @@ CS_EXPORT int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog)
 CS_EXPORT int cs_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *len)
 {
 	socklen_t l = sizeof(struct sockaddr_storage);
-	int fd;
+	int fd, dom = 0;
+	socklen_t dl = sizeof(dom);
+
+	/* a listening channel: connections come as fds with their peer */
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) == 0 && dom == AF_UNIX)
+		return chan_accept(listen_fd, peer, len);
 
 	do
 		fd = accept4(listen_fd, (struct sockaddr *)peer, peer ? &l : NULL, SOCK_CLOEXEC);

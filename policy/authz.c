@@ -152,6 +152,7 @@ static const struct authz_op table[] = {
 	{ "endpoint.set", AZ_SCOPE_VNET, AZ_MANAGE, false, false },
 	{ "endpoint.open", AZ_SCOPE_VNET, AZ_USE, false, true },
 	{ "endpoint.socket", AZ_SCOPE_VNET, AZ_USE, false, false },
+	{ "endpoint.channel", AZ_SCOPE_VNET, AZ_USE, false, false },
 	{ "endpoint.netns", AZ_SCOPE_VNET, AZ_USE, false, false },
 	{ "endpoint.exec", AZ_SCOPE_VNET, AZ_USE, false, false },
 	{ "resolve", AZ_SCOPE_VNET, AZ_SEE, false, false },

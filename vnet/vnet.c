@@ -7,6 +7,7 @@
 static const struct vnet_ops *const backends[] = {
 	&vnet_kernel_ops,
 	&vnet_ovs_ops,
+	&vnet_user_ops,
 	&vnet_recording_ops,
 };
 

@@ -172,6 +172,20 @@ enum vnet_caps {
 	/* stands in for a vnet of any backend (the recording one, for tests):
 	 * a vnet's "backend" key is not held against it */
 	VNET_CAP_ANY_KIND = 1 << 1,
+	/* keeps what it runs (stack processes and their sockets) under
+	 * csd's run directory, which must then be safe (csd/safedir.c) */
+	VNET_CAP_RUN_DIR = 1 << 2,
+};
+
+/* A channel to an endpoint's user-level stack (the user backend): what the
+ * program asked for; the stack writes the outcome into the channel
+ * (api/chan.h). */
+enum vnet_chan_kind { VNET_CHAN_CONNECT = 1, VNET_CHAN_LISTEN, VNET_CHAN_DGRAM };
+struct vnet_channel {
+	enum vnet_chan_kind kind;
+	struct cs_addr peer;    /* connect, dgram */
+	uint16_t port;          /* the peer's (connect, dgram) or the one to listen on */
+	int backlog;
 };
 
 struct vnet_ops {
@@ -245,6 +259,11 @@ struct vnet_ops {
 	 * (vb_endpoint_attach). */
 	int (*endpoint_attach)(struct vnet_backend *b, const char *tenant, const char *vnet,
 			       const char *endpoint, int nsfd, const char *ifname);
+	/* a channel to the endpoint's stack: the program's end of a
+	 * socketpair, fd or code. Optional (vb_endpoint_channel): backends
+	 * whose endpoint_socket gives real sockets leave it out. */
+	int (*endpoint_channel)(struct vnet_backend *b, const char *tenant, const char *vnet,
+				const char *endpoint, const struct vnet_channel *ch);
 };
 
 /* Every backend starts with this. */
@@ -399,7 +418,22 @@ static inline int vb_endpoint_attach(struct vnet_backend *b, const char *tenant,
 				       : CS_ENOTSUP;
 }
 
+/* Does the backend give channels (endpoint_channel) rather than sockets? */
+static inline bool vb_gives_channels(const struct vnet_backend *b)
+{
+	return b->ops->endpoint_channel != NULL;
+}
+
+static inline int vb_endpoint_channel(struct vnet_backend *b, const char *tenant,
+				      const char *vnet, const char *endpoint,
+				      const struct vnet_channel *ch)
+{
+	return b->ops->endpoint_channel ? b->ops->endpoint_channel(b, tenant, vnet, endpoint, ch)
+					: CS_ENOTSUP;
+}
+
 extern const struct vnet_ops vnet_kernel_ops;
+extern const struct vnet_ops vnet_user_ops;
 extern const struct vnet_ops vnet_recording_ops;
 extern const struct vnet_ops vnet_ovs_ops;
 

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * uprobe: a libcs program for the user backend's tests and bench (it runs
+ * unchanged on the kernel backend too). Every mode opens endpoint EP of
+ * VNET through csd ($CS_SOCKET).
+ *   uprobe serve VNET EP PORT hello|echo|sink   (a process per connection)
+ *   uprobe ask VNET EP PEER PORT       connect, read the server's hello
+ *   uprobe send VNET EP PEER PORT SECS   bulk to a sink; prints bit/s it took
+ *   uprobe rtt VNET EP PEER PORT N     64-byte request/response; prints µs
+ *   uprobe hold VNET EP PEER PORT      connect, say "held", wait for EOF
+ * Exit 0 on success, 1 on failure (the reason on stderr).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cs/cs.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int full(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static void serve_one(int c, const char *mode)
+{
+	static char buf[65536];
+	ssize_t n;
+	unsigned long long total = 0;
+
+	if (!strcmp(mode, "hello")) {
+		dprintf(c, "hello\n");
+		return;
+	}
+	while ((n = read(c, buf, sizeof(buf))) > 0) {
+		total += (unsigned long long)n;
+		if (!strcmp(mode, "echo") && write(c, buf, (size_t)n) != n)
+			return;
+	}
+	if (!strcmp(mode, "sink"))
+		dprintf(c, "%llu\n", total);
+}
+
+static int serve(cs_endpoint_t *ep, int port, const char *mode)
+{
+	int l = cs_listen(ep, SOCK_STREAM, (uint16_t)port, 64);
+
+	if (l < 0)
+		return l;
+	signal(SIGCHLD, SIG_IGN);
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		int c = cs_accept(l, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (fork() == 0) {
+			close(l);
+			serve_one(c, mode);
+			_exit(0);
+		}
+		close(c);
+	}
+}
+
+static int send_bulk(int fd, double secs)
+{
+	static char buf[65536];
+	double t0 = now();
+	char ans[64] = "";
+
+	while (now() - t0 < secs)
+		if (write(fd, buf, sizeof(buf)) < 0)
+			return -1;
+	shutdown(fd, SHUT_WR);
+	ssize_t n = read(fd, ans, sizeof(ans) - 1);
+	double dt = now() - t0;
+	if (n <= 0)
+		return -1;
+	printf("%.0f\n", strtod(ans, NULL) * 8 / dt);
+	return 0;
+}
+
+static int rtt(int fd, int n)
+{
+	char buf[64] = "ping";
+	double t0 = now();
+
+	for (int i = 0; i < n; i++)
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf) || full(fd, buf, sizeof(buf)) < 0)
+			return -1;
+	printf("%.1f\n", (now() - t0) / n * 1e6);
+	return 0;
+}
+
+static int client(cs_endpoint_t *ep, int argc, char **argv)
+{
+	const char *mode = argv[1];
+	int fd = cs_connect(ep, SOCK_STREAM, argv[4], (uint16_t)atoi(argv[5]));
+	char buf[64] = "";
+
+	if (fd < 0)
+		return fd;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(mode, "ask")) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return n > 0 && !strncmp(buf, "hello", 5) ? 0 : -1;
+	}
+	if (!strcmp(mode, "send") && argc > 6)
+		return send_bulk(fd, atof(argv[6]));
+	if (!strcmp(mode, "rtt") && argc > 6)
+		return rtt(fd, atoi(argv[6]));
+	if (!strcmp(mode, "hold")) {
+		printf("held\n");
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		printf("eof\n");
+		return 0;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	cs_t *cs;
+	cs_endpoint_t *ep;
+	int r;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: see the comment atop uprobe.c\n");
+		return 2;
+	}
+	if (cs_open(NULL, &cs) < 0 || cs_endpoint_open(cs, argv[2], argv[3], CS_EP_ATTACH, &ep) < 0) {
+		fprintf(stderr, "uprobe: %s\n", cs ? cs_last_error(cs) : "no csd");
+		return 1;
+	}
+	r = !strcmp(argv[1], "serve") ? serve(ep, atoi(argv[4]), argc > 5 ? argv[5] : "hello")
+				       : argc > 5 ? client(ep, argc, argv) : -1;
+	if (r < 0)
+		fprintf(stderr, "uprobe %s: %s\n", argv[1], r < -1 || cs_last_error(cs)[0] ?
+			cs_last_error(cs) : "the connection failed");
+	return r < 0;
+}
