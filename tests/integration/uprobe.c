@@ -72,6 +72,8 @@ static int serve(cs_endpoint_t *ep, int port, const char *mode)
 	fflush(stdout);
 	for (;;) {
 		int c = cs_accept(l, NULL, NULL);
+		if (c == CS_ECONN || c == CS_EINVAL)
+			return c; /* the listening channel closed (endpoint deleted) */
 		if (c < 0)
 			continue;
 		if (fork() == 0) {

@@ -157,6 +157,10 @@ static void forward(struct sport *from, struct pbuf *p)
 
 static void queue_drain(void *arg);
 
+static void nothing(void *arg)
+{
+}
+
 static void queue_arm(struct sport *s, uint64_t wait_ns)
 {
 	uint32_t ms = (uint32_t)(wait_ns / 1000000ULL);
@@ -165,6 +169,10 @@ static void queue_arm(struct sport *s, uint64_t wait_ns)
 		return;
 	s->qtimer = true;
 	sys_timeout(ms ? ms : 1, queue_drain, s);
+	/* the tcpip thread sleeps until the timeout it knew of (up to the
+	 * TCP timer's 250 ms): a message makes it look again */
+	if (g_main_holds)
+		tcpip_try_callback(nothing, NULL);
 }
 
 static void queue_drain(void *arg)

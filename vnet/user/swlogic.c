@@ -138,8 +138,11 @@ bool usw_flow_known(const struct usw_flows *f, const struct usw_pkt *pk, uint64_
 void usw_tb_set(struct usw_tb *tb, uint64_t rate, uint64_t burst, uint64_t now_ns)
 {
 	tb->rate = rate;
-	/* at least two full frames, so a small burst never stalls a flow */
-	tb->burst = burst > 3028 ? burst : 3028;
+	/* at least 20 ms of the rate (and 16 KB): the pacing timer ticks in
+	 * milliseconds, and a bucket smaller than a tick's worth caps the rate
+	 * below the reservation */
+	uint64_t floor = rate / 50 > 16384 ? rate / 50 : 16384;
+	tb->burst = burst > floor ? burst : floor;
 	tb->tokens = (double)tb->burst;
 	tb->last_ns = now_ns;
 }
