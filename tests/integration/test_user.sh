@@ -60,6 +60,7 @@ cat >"$W/world.json" <<JSON
   "vnets": {
     "acme/blue": { "subnet": "10.9.0.0/24", "capacity": "1gbit",
       "endpoints": { "a": {}, "b": {}, "q": { "qos": { "rate": "40mbit" } } } },
+    "acme/red": { "subnet": "10.8.0.0/24", "endpoints": { "db": {} } },
     "zeta/red": { "subnet": "10.9.0.0/24",
       "endpoints": { "x": {}, "y": {} } },
     "acme/green": { "subnet": "10.7.0.0/24",
@@ -68,8 +69,8 @@ cat >"$W/world.json" <<JSON
         { "from": "any", "to": "any", "proto": "tcp", "ports": [7301], "action": "allow" } ] } } } }
 JSON
 chown "$U" "$W/world.json"
-check "apply as the user (tenants, three vnets, seven endpoints)" ctl apply -f "$W/world.json"
-check "every endpoint is up" test "$(ctl -j endpoint list | grep -c '"state": *"up"')" = 7
+check "apply as the user (tenants, four vnets, eight endpoints)" ctl apply -f "$W/world.json"
+check "every endpoint is up" test "$(ctl -j endpoint list | grep -c '"state": *"up"')" = 8
 check "a stack process per vnet, run by the user" test -n "$(stack_pid acme.blue)" -a \
 	-n "$(stack_pid zeta.red)" -a -n "$(stack_pid acme.green)"
 
@@ -78,6 +79,13 @@ bg greet_a "$GREET" serve acme/blue a 7000
 sleep 0.3
 out=$(as timeout 20 "$GREET" ask acme/blue b a 7000 2>&1)
 check "greet: b asks a by name and hears back ($out)" grep -q "acme/blue/a says hello back to acme/blue/b" <<<"$out"
+bg hello_db "$UPROBE" serve acme/red db 7600 hello
+wait_for "$W/hello_db" listening
+bg relay "$CS_BUILD/examples/relay" acme/blue acme/red db 7600
+for _ in $(seq 100); do ctl endpoint show acme/blue/relay >/dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3
+check "relay: b reaches db of acme/red through the relay's two endpoints" \
+	as timeout 10 "$UPROBE" ask acme/blue b relay 7600
 
 # ---- 2. overlapping subnets: y (zeta/red, 10.9.0.3) serves, b (acme/blue,
 # 10.9.0.3) does not; a asks 10.9.0.3 and must not reach y
@@ -122,7 +130,7 @@ kill -TERM "$CSD_PID"; wait "$CSD_PID" 2>/dev/null
 check "csd stopped; the stack of acme/blue runs on" kill -0 "$SP"
 csd_up || fail "csd did not start again"
 check "the stack was adopted, not started again" test "$(stack_pid acme.blue)" = "$SP"
-check "endpoints are up after the restart" test "$(ctl -j endpoint list | grep -c '"state": *"up"')" = 7
+check "endpoints are up after the restart" test "$(ctl -j endpoint list | grep -c '"state": *"up"')" -ge 8
 check "the connection held across the restart is open" kill -0 "$PID_hold"
 check_not "... and has seen no end" grep -q eof "$W/hold"
 check "a new connection works after the restart" as timeout 10 "$UPROBE" ask acme/blue b a 7100

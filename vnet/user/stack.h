@@ -24,6 +24,8 @@
 #include "ustack.h"
 
 #define SPORT_QUEUE 512
+/* channels an endpoint holds at most: a program cannot take every fd */
+#define CHANS_MAX 4096
 
 struct chan;
 
@@ -39,6 +41,7 @@ struct sport {
 	struct pbuf *q[SPORT_QUEUE];    /* frames waiting for tokens */
 	size_t qhead, qlen;
 	bool qtimer;
+	unsigned nchans;                /* channels open on it (CHANS_MAX) */
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, rx_dropped, tx_dropped, denied;
 	struct sport *next;
 };

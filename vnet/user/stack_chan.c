@@ -86,6 +86,7 @@ static void connect_timeout(void *arg);
 
 static void chan_free(struct chan *c)
 {
+	c->port->nchans--;
 	for (struct chan **pp = &chans; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -324,6 +325,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 	if (!l || err != ERR_OK || !pcb)
 		return ERR_VAL;
+	if (l->port->nchans >= CHANS_MAX)
+		goto refuse;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto refuse;
 	status_fill(&st, 0, &pcb->remote_ip, pcb->remote_port, NULL);
@@ -349,6 +352,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	c->fd = sv[0];
 	c->kind = US_CHAN_CONNECT;
 	c->port = l->port;
+	c->port->nchans++;
 	c->next = chans;
 	chans = c;
 	chan_arm(c, EPOLLIN);
@@ -441,10 +445,14 @@ int chan_open(struct sport *s, const struct us_req *q, int fd)
 	c->fd = fd;
 	c->kind = q->kind;
 	c->port = s;
+	s->nchans++;
 	c->next = chans;
 	chans = c;
 	/* the connect and the first bytes wait for lwIP, not for epoll */
-	if (q->kind == US_CHAN_CONNECT)
+	if (s->nchans > CHANS_MAX) {
+		r = CS_EQUOTA;
+		why = "the endpoint holds as many channels as it may (4096)";
+	} else if (q->kind == US_CHAN_CONNECT)
 		r = open_connect(c, q, &why);
 	else if (q->kind == US_CHAN_LISTEN)
 		r = open_listen(c, q, &why);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -156,6 +157,36 @@ static bool control_event(int cfd)
 	return true;
 }
 
+/* csd, as the user it runs as (root's csd also holds root): the socket's
+ * mode says so already; a peer of another uid is refused all the same. */
+static void control_accept(int lfd)
+{
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (c < 0)
+		return;
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != geteuid() && cr.uid != 0)) {
+		close(c);
+		return;
+	}
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t)c << 2 };
+	epoll_ctl(g_epfd, EPOLL_CTL_ADD, c, &e);
+}
+
+/* Every channel is a descriptor: as many as the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -183,12 +214,9 @@ static void loop(int lfd)
 		int n = epoll_wait(g_epfd, ev, 64, -1);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
-			if (tag == EV_LISTEN) {
-				int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-				struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t)c << 2 };
-				if (c >= 0)
-					epoll_ctl(g_epfd, EPOLL_CTL_ADD, c, &e);
-			} else if (tag & 1) {
+			if (tag == EV_LISTEN)
+				control_accept(lfd);
+			else if (tag & 1) {
 				core_lock();
 				chan_event((struct chan *)(uintptr_t)(tag & ~1ULL), ev[i].events);
 				core_unlock();
@@ -210,6 +238,7 @@ int main(int argc, char **argv)
 	}
 	vnet_name = argv[2];
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if ((g_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (lfd = listen_on(argv[1])) < 0) {
 		fprintf(stderr, "cs-stack %s: cannot listen on %s: %s\n", vnet_name, argv[1],
 			strerror(errno));
