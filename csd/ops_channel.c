@@ -45,10 +45,13 @@ static int chan_args(struct csd_req *r, struct vnet_channel *ch)
 			&backlog) < 0 || port < 0 || port > 65535 || backlog < 0 || backlog > INT_MAX)
 		return req_fail(r, CS_EINVAL, "endpoint.channel: needs an integer \"port\" "
 				"(0-65535), a string \"address\" and an integer \"backlog\"");
-	if (ch->kind != VNET_CHAN_LISTEN && (!peer || cs_addr_parse(peer, &ch->peer) < 0 || !port))
+	/* a datagram channel without a peer is bound to @port (0: any) and
+	 * names the peer in each message */
+	if ((ch->kind == VNET_CHAN_CONNECT || peer) &&
+	    (!peer || cs_addr_parse(peer, &ch->peer) < 0 || !port))
 		return req_fail(r, CS_EINVAL, "endpoint.channel: a %s channel needs the peer's "
 				"\"address\" (an IP address) and a \"port\" other than 0",
-				ch->kind == VNET_CHAN_CONNECT ? "connect" : "datagram");
+				ch->kind == VNET_CHAN_CONNECT ? "connect" : "connected datagram");
 	ch->port = (uint16_t)port;
 	ch->backlog = (int)backlog;
 	return 0;

@@ -2,6 +2,7 @@
 /* libcs: the client half of the control protocol, and the socket calls. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -584,6 +585,23 @@ static int chan_open(cs_endpoint_t *ep, const char *kind, const struct sockaddr_
 	return fd;
 }
 
+/* cs_socket on a backend of channels: an unconnected datagram channel. */
+static int chan_socket(cs_endpoint_t *ep, int domain, int type)
+{
+	int base = type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK), fd;
+
+	if (domain != AF_INET || base != SOCK_DGRAM) {
+		set_error(ep->cs, "endpoint %s: this backend gives channels, not sockets: "
+			  "cs_socket makes only AF_INET SOCK_DGRAM ones (struct cs_dgram); use "
+			  "cs_connect, cs_listen and cs_accept", ep->name);
+		return CS_ENOTSUP;
+	}
+	fd = chan_open(ep, "datagram", NULL, 0, 0);
+	if (fd >= 0 && (type & SOCK_NONBLOCK))
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
 /* Fill a sockaddr from a textual address; 0 or CS_EINVAL. */
 static int parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -724,14 +742,12 @@ CS_EXPORT int cs_endpoint_address(const cs_endpoint_t *ep, int family,
 									   : CS_EINVAL;
 }
 
-CS_EXPORT int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol)
+/* endpoint.socket: a socket of the endpoint's, or CS_ENOTSUP from a
+ * backend of channels. */
+static int socket_req(cs_endpoint_t *ep, int domain, int type, int protocol)
 {
 	int fd, r;
 
-	if (!ep)
-		return CS_EINVAL;
-	if (!ep->cs)
-		return CS_ECONN;
 	/*
 	 * The hot call: the request is formatted, not built as a JSON tree,
 	 * when the name needs no escaping (a valid one never does).
@@ -763,6 +779,20 @@ CS_EXPORT int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol)
 		set_error(ep->cs, "endpoint %s: csd sent no socket", ep->name);
 		return CS_EPROTO;
 	}
+	return fd;
+}
+
+CS_EXPORT int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol)
+{
+	int fd;
+
+	if (!ep)
+		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
+	fd = ep->channels ? CS_ENOTSUP : socket_req(ep, domain, type, protocol);
+	if (fd == CS_ENOTSUP && ep_learn_channels(ep))
+		return chan_socket(ep, domain, type);
 	return fd;
 }
 
@@ -820,7 +850,7 @@ CS_EXPORT int cs_connect(cs_endpoint_t *ep, int type, const char *peer, uint16_t
 		if (r < 0)
 			return r;
 	}
-	fd = ep->channels ? CS_ENOTSUP : cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = ep->channels ? CS_ENOTSUP : socket_req(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd == CS_ENOTSUP && ep_learn_channels(ep))
 		return chan_open(ep, type == SOCK_STREAM ? "connect" : "datagram", &ss, port, 0);
 	if (fd < 0)
@@ -845,6 +875,8 @@ CS_EXPORT int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog)
 
 	if (!ep || (type != SOCK_STREAM && type != SOCK_DGRAM))
 		return CS_EINVAL;
+	if (!ep->cs)
+		return CS_ECONN;
 	memset(&ss, 0, sizeof(ss));
 	if (ep->has6) {
 		/* one dual-stack socket takes both families */
@@ -860,14 +892,11 @@ CS_EXPORT int cs_listen(cs_endpoint_t *ep, int type, uint16_t port, int backlog)
 		a4->sin_addr.s_addr = htonl(INADDR_ANY);
 		len = sizeof(*a4);
 	}
-	fd = ep->channels ? CS_ENOTSUP : cs_socket(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = ep->channels ? CS_ENOTSUP : socket_req(ep, ss.ss_family, type | SOCK_CLOEXEC, 0);
 	if (fd == CS_ENOTSUP && ep_learn_channels(ep)) {
-		if (type != SOCK_STREAM) {
-			set_error(ep->cs, "endpoint %s: listening for datagrams needs a socket; this "
-				  "backend gives channels (cs_connect with SOCK_DGRAM works)", ep->name);
-			return CS_ENOTSUP;
-		}
-		return chan_open(ep, "listen", NULL, port, backlog);
+		/* datagrams: a channel bound to the port (struct cs_dgram) */
+		return chan_open(ep, type == SOCK_STREAM ? "listen" : "datagram", NULL, port,
+				 backlog);
 	}
 	if (fd < 0)
 		return fd;

@@ -229,9 +229,23 @@ int cs_endpoint_address(const cs_endpoint_t *ep, int family, struct sockaddr_sto
 /**
  * Create a kernel socket inside the endpoint's network namespace, like
  * socket(2). The result is an ordinary fd owned by the caller (close(2) it).
- * @return the fd (>= 0) or a negative CS_E* code.
+ * On a backend of channels (csd(8), USER BACKEND) only AF_INET SOCK_DGRAM:
+ * a datagram channel whose every message starts with a struct cs_dgram.
+ * @return the fd (>= 0) or a negative CS_E* code (CS_ENOTSUP: the backend
+ *         gives channels, and not of that kind).
  */
 int cs_socket(cs_endpoint_t *ep, int domain, int type, int protocol);
+
+/**
+ * The head of every message on a datagram channel from cs_socket() or
+ * cs_listen(SOCK_DGRAM) (user backend): written, it names where the
+ * datagram goes; read, where it came from. The payload follows.
+ */
+struct cs_dgram {
+	uint32_t addr;          /**< IPv4 address, network byte order */
+	uint16_t port;          /**< port, network byte order */
+	uint16_t reserved;      /**< 0 */
+};
 
 /**
  * Resolve @p name ("db", or "tenant/vnet/db") in vnet @p vnet.

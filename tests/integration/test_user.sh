@@ -87,6 +87,15 @@ sleep 0.3
 check "relay: b reaches db of acme/red through the relay's two endpoints" \
 	as timeout 10 "$UPROBE" ask acme/blue b relay 7600
 
+# datagrams: a connected channel (cs_connect) and cs_socket's, which names
+# the peer in each message (struct cs_dgram)
+bg udp_a "$UPROBE" udpecho acme/blue a 7700
+wait_for "$W/udp_a" listening
+ADDR_A=$(ctl -j endpoint show acme/blue/a | sed -n 's/.*"address": *"\([0-9.]*\)".*/\1/p')
+check "datagrams: cs_connect(SOCK_DGRAM) from b, echoed by a" as timeout 10 "$UPROBE" udpask acme/blue b a 7700
+check "datagrams: cs_socket(SOCK_DGRAM) from b to $ADDR_A, echoed" as timeout 10 "$UPROBE" udpto acme/blue b "$ADDR_A" 7700
+check_not "datagrams: nothing echoes on port 7701 (paired)" as timeout 10 "$UPROBE" udpask acme/blue b a 7701
+
 # ---- 2. overlapping subnets: y (zeta/red, 10.9.0.3) serves, b (acme/blue,
 # 10.9.0.3) does not; a asks 10.9.0.3 and must not reach y
 bg hello_y "$UPROBE" serve zeta/red y 7100 hello

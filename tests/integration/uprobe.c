@@ -8,8 +8,13 @@
  *   uprobe send VNET EP PEER PORT SECS   bulk to a sink; prints bit/s it took
  *   uprobe rtt VNET EP PEER PORT N     64-byte request/response; prints µs
  *   uprobe hold VNET EP PEER PORT      connect, say "held", wait for EOF
+ *   uprobe udpecho VNET EP PORT         datagrams back to their sender
+ *   uprobe udpask VNET EP PEER PORT     cs_connect(SOCK_DGRAM): one echoed
+ *   uprobe udpto VNET EP ADDR PORT      cs_socket(SOCK_DGRAM): one echoed
  * Exit 0 on success, 1 on failure (the reason on stderr).
  */
+#include <arpa/inet.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +120,78 @@ static int rtt(int fd, int n)
 	return 0;
 }
 
+/* Datagrams on a channel from cs_listen(SOCK_DGRAM) carry struct cs_dgram:
+ * sent back as they came, they go back to their sender. On the kernel
+ * backend the same program uses recvfrom/sendto. */
+static int udp_echo(cs_endpoint_t *ep, int port)
+{
+	int fd = cs_listen(ep, SOCK_DGRAM, (uint16_t)port, 0);
+	char buf[2048];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	int dom = 0;
+	socklen_t dl = sizeof(dom);
+
+	if (fd < 0)
+		return fd;
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl);
+	printf("listening\n");
+	fflush(stdout);
+	for (;;) {
+		fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		if (dom == AF_UNIX)
+			send(fd, buf, (size_t)n, 0);
+		else
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+/* One datagram out on @fd (with @head first, if any) and its echo back. */
+static int udp_once(int fd, const struct cs_dgram *head)
+{
+	char buf[2048], msg[64];
+	size_t hl = head ? sizeof(*head) : 0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	memcpy(msg, head, hl);
+	memcpy(msg + hl, "ping", 4);
+	for (int i = 0; i < 5; i++) {
+		if (send(fd, msg, hl + 4, 0) < 0)
+			return -1;
+		if (poll(&p, 1, 1000) == 1) {
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			return n == (ssize_t)(hl + 4) && !memcmp(buf + hl, "ping", 4) ? 0 : -1;
+		}
+	}
+	return -1;
+}
+
+static int udp_client(cs_endpoint_t *ep, const char *mode, const char *peer, int port)
+{
+	struct cs_dgram h = { .port = htons((uint16_t)port) };
+	int fd, r;
+
+	if (!strcmp(mode, "udpask")) {
+		fd = cs_connect(ep, SOCK_DGRAM, peer, (uint16_t)port);
+		r = fd < 0 ? fd : udp_once(fd, NULL);
+	} else {
+		inet_pton(AF_INET, peer, &h.addr);
+		fd = cs_socket(ep, AF_INET, SOCK_DGRAM, 0);
+		r = fd < 0 ? fd : udp_once(fd, &h);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 static int client(cs_endpoint_t *ep, int argc, char **argv)
 {
 	const char *mode = argv[1];
+	if (!strncmp(mode, "udp", 3))
+		return udp_client(ep, mode, argv[4], atoi(argv[5]));
 	int fd = cs_connect(ep, SOCK_STREAM, argv[4], (uint16_t)atoi(argv[5]));
 	char buf[64] = "";
 
@@ -156,10 +230,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uprobe: %s\n", cs ? cs_last_error(cs) : "no csd");
 		return 1;
 	}
-	r = !strcmp(argv[1], "serve") ? serve(ep, atoi(argv[4]), argc > 5 ? argv[5] : "hello")
-				       : argc > 5 ? client(ep, argc, argv) : -1;
+	if (!strcmp(argv[1], "serve"))
+		r = serve(ep, atoi(argv[4]), argc > 5 ? argv[5] : "hello");
+	else if (!strcmp(argv[1], "udpecho"))
+		r = udp_echo(ep, atoi(argv[4]));
+	else
+		r = argc > 5 ? client(ep, argc, argv) : -1;
 	if (r < 0)
 		fprintf(stderr, "uprobe %s: %s\n", argv[1], r < -1 || cs_last_error(cs)[0] ?
 			cs_last_error(cs) : "the connection failed");
+	cs_endpoint_close(ep);
+	cs_close(cs);
 	return r < 0;
 }

@@ -25,7 +25,7 @@
 #include "stack.h"
 
 #define CONNECT_TIMEOUT_MS 15000
-#define CHAN_BUF 65536
+#define CHAN_BUF (65536 + 64)
 
 struct chan {
 	int fd;
@@ -36,6 +36,7 @@ struct chan {
 	struct pbuf *pend;      /* received, not yet in the channel */
 	uint32_t ev;            /* epoll events asked for */
 	bool connecting, fin_in, eof_out, timer;
+	bool unconnected;       /* datagrams carry struct cs_dgram */
 	struct chan *next;
 };
 
@@ -266,7 +267,9 @@ static void stream_in(struct chan *c)
 
 static void dgram_in(struct chan *c)
 {
-	ssize_t n = recv(c->fd, iobuf, 65507, MSG_DONTWAIT);
+	size_t head = c->unconnected ? sizeof(struct cs_dgram) : 0;
+	ssize_t n = recv(c->fd, iobuf, 65507 + head, MSG_DONTWAIT);
+	struct cs_dgram h;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -274,11 +277,20 @@ static void dgram_in(struct chan *c)
 		chan_free(c);
 		return;
 	}
-	struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)n, PBUF_RAM);
+	/* a message too short for its head is dropped, as a bad datagram is */
+	if ((size_t)n < head)
+		return;
+	struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)((size_t)n - head), PBUF_RAM);
 	if (!p)
 		return;
-	memcpy(p->payload, iobuf, (size_t)n);
-	udp_send(c->upcb, p);
+	memcpy(p->payload, iobuf + head, (size_t)n - head);
+	if (head) {
+		memcpy(&h, iobuf, sizeof(h));
+		ip_addr_t to = IPADDR4_INIT(h.addr);
+		udp_sendto(c->upcb, p, &to, lwip_ntohs(h.port));
+	} else {
+		udp_send(c->upcb, p);
+	}
 	pbuf_free(p);
 }
 
@@ -286,10 +298,13 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
 		   u16_t port)
 {
 	struct chan *c = arg;
-	size_t n = pbuf_copy_partial(p, iobuf, 65535, 0);
+	struct cs_dgram h = { .addr = ip_2_ip4(addr)->addr, .port = lwip_htons(port) };
+	size_t head = c->unconnected ? sizeof(h) : 0;
+	size_t n = pbuf_copy_partial(p, iobuf + head, 65535, 0);
 
+	memcpy(iobuf, &h, head);
 	/* a datagram that does not fit now is lost, as UDP is */
-	send(c->fd, iobuf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	send(c->fd, iobuf, n + head, MSG_DONTWAIT | MSG_NOSIGNAL);
 	pbuf_free(p);
 }
 
@@ -420,9 +435,14 @@ static int open_dgram(struct chan *c, const struct us_req *q, const char **why)
 
 	if (!(c->upcb = udp_new_ip_type(IPADDR_TYPE_V4)))
 		return CS_ENOMEM;
+	c->unconnected = !q->addr4;
 	udp_bind_netif(c->upcb, &c->port->netif);
-	if (udp_bind(c->upcb, &local, 0) != ERR_OK || udp_connect(c->upcb, &peer, q->port) != ERR_OK) {
-		*why = "no local port free";
+	if (udp_bind(c->upcb, &local, c->unconnected ? q->port : 0) != ERR_OK) {
+		*why = c->unconnected && q->port ? "port in use" : "no local port free";
+		return CS_EBUSY;
+	}
+	if (!c->unconnected && udp_connect(c->upcb, &peer, q->port) != ERR_OK) {
+		*why = "cannot connect";
 		return CS_EIO;
 	}
 	udp_recv(c->upcb, on_udp, c);

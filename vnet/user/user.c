@@ -339,6 +339,14 @@ static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *
 	snprintf(tv, sizeof(tv), "%s/%s", t, v);
 	pthread_mutex_lock(&ub->lock);
 	struct ustack *st = stack_find(ub, tv, false);
+	/* a stack this csd started is its child: reaped, not left a zombie
+	 * (it exits right after its reply) */
+	for (int i = 0; st && st->pid > 0 && i < 200; i++) {
+		if (waitpid(st->pid, NULL, WNOHANG) != 0)
+			st->pid = 0;
+		else
+			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+	}
 	if (st)
 		stack_drop(ub, st);
 	sock_path(ub, tv, "sock", path, sizeof(path));
@@ -556,7 +564,7 @@ static int user_endpoint_channel(struct vnet_backend *b, const char *t, const ch
 	struct us_rep rep;
 	int sv[2], r;
 
-	if (ch->kind != VNET_CHAN_LISTEN && ch->peer.family != AF_INET)
+	if ((ch->kind == VNET_CHAN_CONNECT || ch->peer.family) && ch->peer.family != AF_INET)
 		return uerr(ub_of(b), CS_ENOTSUP, "endpoint %s/%s/%s: the user backend carries "
 			    "IPv4 only", t, v, e);
 	q.kind = ch->kind == VNET_CHAN_CONNECT ? US_CHAN_CONNECT

@@ -25,7 +25,9 @@ enum us_op {
 	US_EP_QOS,      /* .ep, .rate (bytes/s; 0 none), .burst (bytes) */
 	US_EP_STATS,    /* .ep: counters in the reply */
 	US_LIST,        /* reply .text: endpoint names, one a line */
-	US_CHAN,        /* .ep, .kind, .addr4, .port, .arg (backlog), fd */
+	US_CHAN,        /* .ep, .kind, .addr4, .port, .arg (backlog), fd; a
+			   datagram channel without .addr4 is bound to .port
+			   and its messages carry struct cs_dgram */
 	US_QUIT,        /* the stack exits after replying */
 };
 
