@@ -75,6 +75,8 @@ extern bool g_main_holds;
 int chan_open(struct sport *s, const struct us_req *q, int fd);
 void chan_event(struct chan *c, uint32_t events);
 void chan_close_port(struct sport *s);
+/* write what lwIP received during a drain into the channels */
+void chan_flush_dirty(void);
 extern int g_epfd;
 /* epoll data tags: the low bit marks a channel */
 #define EV_CHAN(c) ((uint64_t)(uintptr_t)(c) | 1)

@@ -37,11 +37,16 @@ struct chan {
 	uint32_t ev;            /* epoll events asked for */
 	bool connecting, fin_in, eof_out, timer;
 	bool unconnected;       /* datagrams carry struct cs_dgram */
-	struct chan *next;
+	bool dirty;             /* on the dirty list: received, to be written */
+	struct chan *next, *dirty_next;
 };
 
 int g_epfd = -1;
 static struct chan *chans;
+/* channels lwIP gave bytes to during one drain of the switch: written once
+ * the drain is done, one write (and one wake-up of the program) for all
+ * the segments that came together */
+static struct chan *dirty;
 static uint8_t iobuf[CHAN_BUF];
 
 /*
@@ -88,6 +93,11 @@ static void connect_timeout(void *arg);
 static void chan_free(struct chan *c)
 {
 	c->port->nchans--;
+	for (struct chan **pp = &dirty; c->dirty && *pp; pp = &(*pp)->dirty_next)
+		if (*pp == c) {
+			*pp = c->dirty_next;
+			break;
+		}
 	for (struct chan **pp = &chans; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -137,9 +147,9 @@ static void chan_maybe_done(struct chan *c)
 static void chan_flush_out(struct chan *c)
 {
 	while (c->pend) {
-		struct iovec iov[16];
+		struct iovec iov[64];
 		int n = 0;
-		for (struct pbuf *q = c->pend; q && n < 16; q = q->next, n++)
+		for (struct pbuf *q = c->pend; q && n < 64; q = q->next, n++)
 			iov[n] = (struct iovec){ q->payload, q->len };
 		ssize_t w = writev(c->fd, iov, n);
 		if (w < 0 && errno == EINTR)
@@ -177,8 +187,22 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_cat(c->pend, p);
 	else
 		c->pend = p;
-	chan_flush_out(c);
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = dirty;
+		dirty = c;
+	}
 	return ERR_OK;
+}
+
+void chan_flush_dirty(void)
+{
+	while (dirty) {
+		struct chan *c = dirty;
+		dirty = c->dirty_next;
+		c->dirty = false;
+		chan_flush_out(c);
+	}
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)

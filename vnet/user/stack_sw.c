@@ -68,16 +68,20 @@ void sw_drain(void)
 	if (draining)
 		return;
 	draining = true;
-	while (rxn) {
-		struct pbuf *p = rxq[rxh];
-		rxh = (rxh + 1) % RXQ;
-		rxn--;
-		struct netif *nif = netif_get_by_index(p->if_idx);
-		if (nif)
-			ethernet_input(p, nif);
-		else
-			pbuf_free(p);
-	}
+	/* writing into channels opens windows, which sends frames again */
+	do {
+		while (rxn) {
+			struct pbuf *p = rxq[rxh];
+			rxh = (rxh + 1) % RXQ;
+			rxn--;
+			struct netif *nif = netif_get_by_index(p->if_idx);
+			if (nif)
+				ethernet_input(p, nif);
+			else
+				pbuf_free(p);
+		}
+		chan_flush_dirty();
+	} while (rxn);
 	draining = false;
 }
 
