@@ -11,6 +11,9 @@
  *   uprobe udpecho VNET EP PORT         datagrams back to their sender
  *   uprobe udpask VNET EP PEER PORT     cs_connect(SOCK_DGRAM): one echoed
  *   uprobe udpto VNET EP ADDR PORT      cs_socket(SOCK_DGRAM): one echoed
+ *   uprobe create VNET EP N PREFIX      N endpoints VNET/PREFIXi created one
+ *                                       by one; prints the median ms (EP:
+ *                                       any endpoint of VNET, to start)
  * Exit 0 on success, 1 on failure (the reason on stderr).
  */
 #include <arpa/inet.h>
@@ -216,6 +219,35 @@ static int client(cs_endpoint_t *ep, int argc, char **argv)
 	return -1;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int create(cs_t *cs, const char *vnet, int n, const char *prefix)
+{
+	double *ms = calloc((size_t)n, sizeof(*ms));
+	char name[256];
+
+	for (int i = 0; ms && i < n; i++) {
+		snprintf(name, sizeof(name), "%s/%s%d", vnet, prefix, i);
+		double t0 = now();
+		if (cs_endpoint_create(cs, name, "{}") < 0) {
+			free(ms);
+			return -2;
+		}
+		ms[i] = (now() - t0) * 1e3;
+	}
+	if (!ms)
+		return -1;
+	qsort(ms, (size_t)n, sizeof(*ms), cmp_d);
+	printf("%.3f\n", ms[n / 2]);
+	free(ms);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	cs_t *cs;
@@ -232,6 +264,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		r = serve(ep, atoi(argv[4]), argc > 5 ? argv[5] : "hello");
+	else if (!strcmp(argv[1], "create") && argc > 5)
+		r = create(cs, argv[2], atoi(argv[4]), argv[5]);
 	else if (!strcmp(argv[1], "udpecho"))
 		r = udp_echo(ep, atoi(argv[4]));
 	else
