@@ -12,6 +12,8 @@
 #  5 csd restarts: the stacks live on, a held connection too, new ones work
 #  6 a crashed stack is started again; a deleted endpoint closes its
 #    channels; a deleted vnet stops its stack
+#  7 an unmodified program (curl) reaches a server in the vnet through
+#    cs-socks, a SOCKS5 proxy into an endpoint
 . "$(dirname "$0")/lib.sh"
 UPROBE=$CS_BUILD/tests/integration/uprobe
 GREET=$CS_BUILD/examples/greet
@@ -95,6 +97,18 @@ ADDR_A=$(ctl -j endpoint show acme/blue/a | sed -n 's/.*"address": *"\([0-9.]*\)
 check "datagrams: cs_connect(SOCK_DGRAM) from b, echoed by a" as timeout 10 "$UPROBE" udpask acme/blue b a 7700
 check "datagrams: cs_socket(SOCK_DGRAM) from b to $ADDR_A, echoed" as timeout 10 "$UPROBE" udpto acme/blue b "$ADDR_A" 7700
 check_not "datagrams: nothing echoes on port 7701 (paired)" as timeout 10 "$UPROBE" udpask acme/blue b a 7701
+
+# ---- 7. curl through cs-socks into b
+bg http_a "$UPROBE" serve acme/blue a 7800 http
+bg socks "$CS_BUILD/tools/cs-socks/cs-socks" acme/blue/b "$W/socks.sock"
+wait_for "$W/http_a" listening && wait_for "$W/socks" serving
+PROXY=socks5h://localhost$W/socks.sock
+out=$(as curl -sS --max-time 10 --proxy "$PROXY" http://a:7800/ 2>&1)
+check "cs-socks: curl reaches a's HTTP server by name through b ($out)" test "$out" = hello
+check_not "cs-socks: ... and not a port where nothing listens" \
+	as curl -s --max-time 10 --proxy "$PROXY" http://a:7801/
+check_not "cs-socks: ... nor another tenant's endpoint (zeta/red/y is not in acme/blue)" \
+	as curl -s --max-time 10 --proxy "$PROXY" http://y:7100/
 
 # ---- 2. overlapping subnets: y (zeta/red, 10.9.0.3) serves, b (acme/blue,
 # 10.9.0.3) does not; a asks 10.9.0.3 and must not reach y

@@ -3,7 +3,7 @@
  * uprobe: a libcs program for the user backend's tests and bench (it runs
  * unchanged on the kernel backend too). Every mode opens endpoint EP of
  * VNET through csd ($CS_SOCKET).
- *   uprobe serve VNET EP PORT hello|echo|sink   (a process per connection)
+ *   uprobe serve VNET EP PORT hello|echo|sink|http   (a process per connection)
  *   uprobe ask VNET EP PEER PORT       connect, read the server's hello
  *   uprobe send VNET EP PEER PORT SECS   bulk to a sink; prints bit/s it took
  *   uprobe rtt VNET EP PEER PORT N     64-byte request/response; prints µs
@@ -58,6 +58,12 @@ static void serve_one(int c, const char *mode)
 
 	if (!strcmp(mode, "hello")) {
 		dprintf(c, "hello\n");
+		return;
+	}
+	if (!strcmp(mode, "http")) {
+		/* one request, one answer (curl sends it in one piece) */
+		if (read(c, buf, sizeof(buf)) > 0)
+			dprintf(c, "HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n");
 		return;
 	}
 	while ((n = read(c, buf, sizeof(buf))) > 0) {

@@ -33,7 +33,7 @@ if ! command -v mandoc >/dev/null 2>&1; then
 	exit 77
 fi
 
-pages="csd.8 cs-ctl.8 cs-cni.8 libcs.3 cs-overlay.json.5"
+pages="csd.8 cs-ctl.8 cs-cni.8 libcs.3 cs-overlay.json.5 cs-socks.1"
 
 # (a) lint: any message at all is a failure
 for p in $pages; do

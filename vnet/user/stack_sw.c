@@ -252,9 +252,16 @@ static void addr_of(const struct us_req *q, ip4_addr_t *ip, ip4_addr_t *mask)
 
 int sw_port_add(const struct us_req *q, char *why, size_t whylen)
 {
-	struct sport *s = sw_port_find(q->ep), *m = port_by_mac(q->mac);
+	struct sport *s = sw_port_find(q->ep), *m;
 	ip4_addr_t ip, mask, gw = { 0 };
 
+	/* a new address is a new MAC: the interface is made again (its
+	 * channels close, as a socket's do when its address goes) */
+	if (s && memcmp(s->mac, q->mac, 6)) {
+		sw_port_del(s);
+		s = NULL;
+	}
+	m = port_by_mac(q->mac);
 	addr_of(q, &ip, &mask);
 	if (m && m != s) {
 		snprintf(why, whylen, "MAC of endpoint %s is taken by %s", q->ep, m->name);
