@@ -725,7 +725,7 @@ static int check_settings(struct csd_config *cfg, char *err, size_t errlen)
 		return CS_EINVAL;
 	}
 	if (!vnet_ops_find(cfg->backend)) {
-		snprintf(err, errlen, "backend \"%s\": unknown; use kernel, ovs or recording (for tests)",
+		snprintf(err, errlen, "backend \"%s\": unknown; use kernel, ovs, user or recording (for tests)",
 			 cfg->backend);
 		return CS_EINVAL;
 	}
