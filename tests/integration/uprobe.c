@@ -165,7 +165,8 @@ static int udp_once(int fd, const struct cs_dgram *head)
 	size_t hl = head ? sizeof(*head) : 0;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	memcpy(msg, head, hl);
+	if (head)
+		memcpy(msg, head, hl);
 	memcpy(msg + hl, "ping", 4);
 	for (int i = 0; i < 5; i++) {
 		if (send(fd, msg, hl + 4, 0) < 0)
