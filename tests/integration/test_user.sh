@@ -33,7 +33,7 @@ as_exec() { exec setpriv --reuid "$U" --regid "$(id -g "$U")" --clear-groups "$@
 W=$TMP/u
 mkdir -p "$W" && chown "$U" "$W" && chmod 700 "$W"
 export CS_SOCKET=$W/csd.sock
-echo '{ "reconcile_interval": 2 }' >"$W/csd.json" && chown "$U" "$W/csd.json"
+echo '{ "reconcile_interval": 60 }' >"$W/csd.json" && chown "$U" "$W/csd.json"
 ctl() { as "$CTL" "$@"; }
 csd_up() {
 	(as_exec "$CSD" --backend user -c "$W/csd.json" -S "$CS_SOCKET" -D "$W/state" \
@@ -161,12 +161,13 @@ check "a new connection works after the restart" as timeout 10 "$UPROBE" ask acm
 # ---- 6. crash, delete
 SZ=$(stack_pid zeta.red)
 kill -9 "$SZ"
-for _ in $(seq 100); do [ -n "$(stack_pid zeta.red)" ] && break; sleep 0.1; done
-for _ in $(seq 100); do as timeout 5 "$UPROBE" serve zeta/red y 7101 hello >/dev/null 2>&1 &
-	p=$!; sleep 0.2; kill -0 $p 2>/dev/null && break; done
-BG_PIDS+=($p)
-check "a crashed stack is started again, its endpoints back (x reaches y)" \
+for _ in $(seq 100); do [ "$(stack_pid zeta.red)" != "$SZ" ] && break; sleep 0.05; done
+# reconciliation runs every 60 s here: the stack comes back at its next use
+bg hello_y2 "$UPROBE" serve zeta/red y 7101 hello
+wait_for "$W/hello_y2" listening
+check "a crashed stack is started again at its next use, with its endpoints (x reaches y)" \
 	as timeout 10 "$UPROBE" ask zeta/red x "$ADDR_Y" 7101
+check "... as a new process" test -n "$(stack_pid zeta.red)" -a "$(stack_pid zeta.red)" != "$SZ"
 ctl endpoint delete acme/blue/b
 check "deleting b closes its channel: the held connection sees its end" wait_for "$W/hold" eof
 SG=$(stack_pid acme.green)

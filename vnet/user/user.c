@@ -30,10 +30,22 @@
 #define CALL_TIMEOUT_S 5
 #define SPAWN_WAIT_MS 3000
 
+/* What this csd told a stack about one endpoint, to tell a stack started
+ * again at once (not at the next reconciliation). op 0: not told. */
+struct ep_memo {
+	struct us_req add, qos, fw;
+	struct us_rule *rules;
+	struct ep_memo *next;
+};
+
+/* when to start a stack that is not running */
+enum start { START_NO, START_YES, START_KNOWN /* if this csd told it of endpoints */ };
+
 struct ustack {
 	char tv[2 * US_NAME_MAX + 2];   /* "tenant/vnet" */
 	int fd;
 	pid_t pid;                      /* when this csd started it */
+	struct ep_memo *memos;
 	struct ustack *next;
 };
 
@@ -109,7 +121,7 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-/* Start the stack of @st; 0 once it answers, or a code. */
+/* Start the stack of @st; 1 once it answers, or a code. */
 static int spawn(struct user_backend *ub, struct ustack *st)
 {
 	char path[PATH_MAX], log[PATH_MAX], prog[PATH_MAX];
@@ -140,7 +152,7 @@ static int spawn(struct user_backend *ub, struct ustack *st)
 	st->pid = pid;
 	for (int waited = 0; waited < SPAWN_WAIT_MS; waited += 5) {
 		if ((st->fd = ctl_connect(path)) >= 0)
-			return 0;
+			return 1;
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			st->pid = 0;
 			break;
@@ -166,8 +178,20 @@ static struct ustack *stack_find(struct user_backend *ub, const char *tv, bool a
 	return st;
 }
 
+static void memo_free(struct ep_memo *m)
+{
+	if (m)
+		free(m->rules);
+	free(m);
+}
+
 static void stack_drop(struct user_backend *ub, struct ustack *st)
 {
+	while (st->memos) {
+		struct ep_memo *m = st->memos;
+		st->memos = m->next;
+		memo_free(m);
+	}
 	for (struct ustack **pp = &ub->stacks; *pp; pp = &(*pp)->next)
 		if (*pp == st) {
 			*pp = st->next;
@@ -181,7 +205,7 @@ static void stack_drop(struct user_backend *ub, struct ustack *st)
 }
 
 /* Reach the stack: the connection held, a running one (adopted), or, when
- * @start, a new one. */
+ * @start, a new one (1). */
 static int stack_reach(struct user_backend *ub, struct ustack *st, bool start)
 {
 	char path[PATH_MAX];
@@ -216,12 +240,79 @@ static int send_req(int fd, const struct us_req *q, const void *extra, size_t el
 	return sendmsg(fd, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* One request on the connection and its reply; 0, or -1 when the
+ * connection broke. */
+static int exchange(struct ustack *st, const struct us_req *q, const void *extra, size_t elen,
+		    int chfd, struct us_rep *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	if (send_req(st->fd, q, extra, elen, chfd) < 0 ||
+	    recv(st->fd, rep, sizeof(*rep), 0) < (ssize_t)offsetof(struct us_rep, text))
+		return -1;
+	rep->text[sizeof(rep->text) - 1] = '\0';
+	return 0;
+}
+
+static struct ep_memo **memo_at(struct ustack *st, const char *ep)
+{
+	struct ep_memo **pp = &st->memos;
+
+	while (*pp && strcmp((*pp)->add.ep, ep))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Note what the stack took, so that a new stack is told the same. */
+static void memo_note(struct ustack *st, const struct us_req *q, const void *extra, size_t elen)
+{
+	struct ep_memo **pp = memo_at(st, q->ep), *m = *pp;
+
+	if (q->op == US_EP_DEL && m) {
+		*pp = m->next;
+		memo_free(m);
+		return;
+	}
+	if ((q->op != US_EP_ADD && !m) || (q->op != US_EP_ADD && q->op != US_EP_QOS &&
+					   q->op != US_EP_FW))
+		return;
+	if (!m && !(m = *pp = calloc(1, sizeof(*m))))
+		return;
+	if (q->op == US_EP_ADD)
+		m->add = *q;
+	else if (q->op == US_EP_QOS)
+		m->qos = *q;
+	else {
+		struct us_rule *copy = elen ? malloc(elen) : NULL;
+		if (elen && !copy)
+			return;
+		if (elen)
+			memcpy(copy, extra, elen);
+		free(m->rules);
+		m->rules = copy;
+		m->fw = *q;
+	}
+}
+
+/* A stack started again: its endpoints, rules and reservations first. */
+static int replay(struct ustack *st)
+{
+	struct us_rep rep;
+
+	for (struct ep_memo *m = st->memos; m; m = m->next)
+		if (exchange(st, &m->add, NULL, 0, -1, &rep) < 0 ||
+		    (m->qos.op && exchange(st, &m->qos, NULL, 0, -1, &rep) < 0) ||
+		    (m->fw.op && exchange(st, &m->fw, m->rules, m->fw.nrules * sizeof(*m->rules),
+					  -1, &rep) < 0))
+			return -1;
+	return 0;
+}
+
 /*
  * One request to the stack of @tv and its reply. A connection that broke
  * (the stack was restarted, or csd was) is made again once; @start starts
  * a stack that is not running. CS_ENOENT: no stack and not @start.
  */
-static int call(struct user_backend *ub, const char *tv, bool start, const struct us_req *q,
+static int call(struct user_backend *ub, const char *tv, enum start start, const struct us_req *q,
 		const void *extra, size_t elen, int chfd, struct us_rep *rep)
 {
 	struct ustack *st = stack_find(ub, tv, true);
@@ -230,27 +321,30 @@ static int call(struct user_backend *ub, const char *tv, bool start, const struc
 	if (!st)
 		return uerr(ub, r, "vnet %s: out of memory", tv);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((r = stack_reach(ub, st, start)) < 0)
+		bool s = start == START_YES || (start == START_KNOWN && st->memos);
+		if ((r = stack_reach(ub, st, s)) < 0)
 			break;
-		memset(rep, 0, sizeof(*rep));
-		if (send_req(st->fd, q, extra, elen, chfd) == 0 &&
-		    recv(st->fd, rep, sizeof(*rep), 0) >= (ssize_t)offsetof(struct us_rep, text)) {
-			rep->text[sizeof(rep->text) - 1] = '\0';
+		if ((r == 0 || replay(st) == 0) && exchange(st, q, extra, elen, chfd, rep) == 0) {
 			if (rep->code < 0)
-				uerr(ub, rep->code, "vnet %s: %s", tv, rep->text[0] ? rep->text
-									  : cs_strerror(rep->code));
-			return rep->code;
+				return uerr(ub, rep->code, "vnet %s: %s", tv, rep->text[0] ? rep->text
+						: cs_strerror(rep->code));
+			memo_note(st, q, extra, elen);
+			return 0;
 		}
 		close(st->fd);
 		st->fd = -1;
 		r = uerr(ub, CS_EIO, "vnet %s: its stack does not answer", tv);
 	}
-	if (r == CS_ENOENT)
+	/* a stack not running forgets a deleted endpoint all the same; one
+	 * this csd told nothing is not kept */
+	if (r == CS_ENOENT && q->op == US_EP_DEL)
+		memo_note(st, q, NULL, 0);
+	if (r == CS_ENOENT && !st->memos)
 		stack_drop(ub, st);
 	return r;
 }
 
-static int locked_call(struct vnet_backend *b, const char *t, const char *v, bool start,
+static int locked_call(struct vnet_backend *b, const char *t, const char *v, enum start start,
 		       const struct us_req *q, const void *extra, size_t elen, int chfd,
 		       struct us_rep *rep)
 {
@@ -323,7 +417,7 @@ static int user_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	if (!v->has4)
 		return uerr(ub_of(b), CS_ENOTSUP, "vnet %s/%s: the user backend needs an IPv4 "
 			    "subnet (its stacks carry IPv4 only)", v->tenant, v->name);
-	return locked_call(b, v->tenant, v->name, true, &q, NULL, 0, -1, &rep);
+	return locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep);
 }
 
 static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *v)
@@ -332,7 +426,7 @@ static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *
 	struct us_req q = req_for(US_QUIT, NULL);
 	struct us_rep rep;
 	char tv[2 * US_NAME_MAX + 2], path[PATH_MAX];
-	int r = locked_call(b, t, v, false, &q, NULL, 0, -1, &rep);
+	int r = locked_call(b, t, v, START_NO, &q, NULL, 0, -1, &rep);
 
 	if (r < 0 && r != CS_ENOENT)
 		return r;
@@ -373,7 +467,7 @@ static int user_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *
 	q.mac[1] = 0x63;
 	memcpy(q.mac + 2, e->addr4.a, 4);
 	q.dflt = e->guarded ? US_FW_DENY : US_FW_NONE;
-	return locked_call(b, v->tenant, v->name, true, &q, NULL, 0, -1, &rep);
+	return locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep);
 }
 
 static int user_endpoint_destroy(struct vnet_backend *b, const char *t, const char *v,
@@ -381,7 +475,7 @@ static int user_endpoint_destroy(struct vnet_backend *b, const char *t, const ch
 {
 	struct us_req q = req_for(US_EP_DEL, e);
 	struct us_rep rep;
-	int r = locked_call(b, t, v, false, &q, NULL, 0, -1, &rep);
+	int r = locked_call(b, t, v, START_NO, &q, NULL, 0, -1, &rep);
 
 	return r == CS_ENOENT ? 0 : r;
 }
@@ -405,7 +499,7 @@ static int user_endpoint_stats(struct vnet_backend *b, const char *t, const char
 {
 	struct us_req q = req_for(US_EP_STATS, e);
 	struct us_rep rep;
-	int r = locked_call(b, t, v, false, &q, NULL, 0, -1, &rep);
+	int r = locked_call(b, t, v, START_KNOWN, &q, NULL, 0, -1, &rep);
 
 	if (r < 0)
 		return r;
@@ -419,7 +513,7 @@ static int user_endpoint_denied(struct vnet_backend *b, const char *t, const cha
 {
 	struct us_req q = req_for(US_EP_STATS, e);
 	struct us_rep rep;
-	int r = locked_call(b, t, v, false, &q, NULL, 0, -1, &rep);
+	int r = locked_call(b, t, v, START_KNOWN, &q, NULL, 0, -1, &rep);
 
 	if (r < 0)
 		return r;
@@ -451,7 +545,7 @@ static int inv_endpoints(struct vnet_backend *b, const char *tv, struct vnet_inv
 	const char *v = strchr(tv, '/') + 1;
 
 	snprintf(t, sizeof(t), "%.*s", (int)(v - tv - 1), tv);
-	if (locked_call(b, t, v, false, &q, NULL, 0, -1, &rep) < 0)
+	if (locked_call(b, t, v, START_NO, &q, NULL, 0, -1, &rep) < 0)
 		return 0;
 	for (char *save = NULL, *s = strtok_r(rep.text, "\n", &save); s;
 	     s = strtok_r(NULL, "\n", &save)) {
@@ -500,7 +594,7 @@ static int user_endpoint_qos(struct vnet_backend *b, const char *t, const char *
 		q.rate = (qos->ceil > qos->rate ? qos->ceil : qos->rate) / 8;
 		q.burst = qos->burst;
 	}
-	return locked_call(b, t, v, false, &q, NULL, 0, -1, &rep);
+	return locked_call(b, t, v, START_KNOWN, &q, NULL, 0, -1, &rep);
 }
 
 /* @fw as the stack's rules: one per IPv4 source, in order (the stack
@@ -545,7 +639,7 @@ static int user_endpoint_policy(struct vnet_backend *b, const char *t, const cha
 		q.dflt = fw->dflt == VNET_FW_ALLOW ? US_FW_ALLOW : US_FW_DENY;
 		q.nrules = (uint32_t)fw_rules(fw, rules, US_RULES_MAX);
 	}
-	r = locked_call(b, t, v, false, &q, rules, q.nrules * sizeof(*rules), -1, &rep);
+	r = locked_call(b, t, v, START_KNOWN, &q, rules, q.nrules * sizeof(*rules), -1, &rep);
 	free(rules);
 	return r;
 }
@@ -576,7 +670,7 @@ static int user_endpoint_channel(struct vnet_backend *b, const char *t, const ch
 		       SOCK_CLOEXEC, 0, sv) < 0)
 		return uerr(ub_of(b), CS_EIO, "endpoint %s/%s/%s: socketpair: %s", t, v, e,
 			    strerror(errno));
-	r = locked_call(b, t, v, false, &q, NULL, 0, sv[1], &rep);
+	r = locked_call(b, t, v, START_KNOWN, &q, NULL, 0, sv[1], &rep);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);
