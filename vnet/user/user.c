@@ -28,7 +28,7 @@
 #include "vnet/vnet.h"
 
 #define CALL_TIMEOUT_S 5
-#define SPAWN_WAIT_MS 3000
+#define SPAWN_WAIT_MS 10000
 
 /* What this csd told a stack about one endpoint, to tell a stack started
  * again at once (not at the next reconciliation). op 0: not told. */
@@ -467,7 +467,14 @@ static int user_endpoint_ensure(struct vnet_backend *b, const struct vnet_spec *
 	q.mac[1] = 0x63;
 	memcpy(q.mac + 2, e->addr4.a, 4);
 	q.dflt = e->guarded ? US_FW_DENY : US_FW_NONE;
-	return locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep);
+	/* the vnet is realized first (vnet_ensure starts its stack); a stack
+	 * that died since comes back with what it had */
+	int r = locked_call(b, v->tenant, v->name, START_KNOWN, &q, NULL, 0, -1, &rep);
+	if (r == CS_ENOENT)
+		return uerr(ub_of(b), r, "endpoint %s/%s/%s: vnet %s/%s is not realized on this "
+			    "node (its stack is not running)", v->tenant, v->name, e->name,
+			    v->tenant, v->name);
+	return r;
 }
 
 static int user_endpoint_destroy(struct vnet_backend *b, const char *t, const char *v,
@@ -594,7 +601,10 @@ static int user_endpoint_qos(struct vnet_backend *b, const char *t, const char *
 		q.rate = (qos->ceil > qos->rate ? qos->ceil : qos->rate) / 8;
 		q.burst = qos->burst;
 	}
-	return locked_call(b, t, v, START_KNOWN, &q, NULL, 0, -1, &rep);
+	int r = locked_call(b, t, v, START_KNOWN, &q, NULL, 0, -1, &rep);
+
+	/* removing the shaping of what is not there is done */
+	return r == CS_ENOENT && !qos ? 0 : r;
 }
 
 /* @fw as the stack's rules: one per IPv4 source, in order (the stack
@@ -641,7 +651,7 @@ static int user_endpoint_policy(struct vnet_backend *b, const char *t, const cha
 	}
 	r = locked_call(b, t, v, START_KNOWN, &q, rules, q.nrules * sizeof(*rules), -1, &rep);
 	free(rules);
-	return r;
+	return r == CS_ENOENT && !fw ? 0 : r;
 }
 
 static int user_underlay_filter(struct vnet_backend *b, const struct vnet_underlay_rule *rules,
