@@ -32,7 +32,7 @@ cleanup() {
 		[ -e "$ns" ] && ip netns del "$(basename "$ns")" 2>/dev/null
 	done
 	for ns in "${HOSTS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	rm -f /run/cs/"$PFX"*.lock /run/cs/"$PFX"*.claim
+	rm -f /run/cs/"$PFX"*.lock /run/cs/"$PFX"*.claim /run/cs/"$PFX"*.nft
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
