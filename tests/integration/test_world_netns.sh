@@ -183,6 +183,25 @@ answers "the container reaches the vnet" "$ADDR" "$C3" tcp 10.1.0.2 7000
 # the name cs-cni(8) promises: c, 12 of the id, -, 16 hex of its SHA-256
 NAME=c${CID:0:12}-$(printf %s "$CID" | sha256sum | cut -c1-16)
 check "the endpoint is named from the container id ($NAME)" ctl a endpoint show "acme/blue/$NAME"
+# a network naming its endpoint: a second container's ADD fails (the name
+# exists), and the DEL its runtime sends after that failure must not
+# delete the first container's endpoint
+C5=${PFX}c5
+C6=${PFX}c6
+ip netns add "$C5"
+ip netns add "$C6"
+SOLO='{"cniVersion":"1.0.0","name":"solo","type":"cs-cni","vnet":"acme/blue","endpoint":"solo","socket":"'$TMP/a/csd.sock'"}'
+cni_in() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$3 CNI_IFNAME=eth0 \
+	CNI_PATH=$(dirname "$CNI") "$CNI" <<<"$SOLO" >/dev/null; }
+check "ADD of the one container of a network naming its endpoint" cni_in ADD id5 "$C5"
+check_not "a second container's ADD fails" cni_in ADD id6 "$C6"
+cni_in DEL id6 "$C6"
+check "the second container's DEL leaves the first's endpoint" ctl a endpoint show acme/blue/solo
+check "and its interface" ip -n "$C5" link show eth0
+check "the first container's DEL deletes it" cni_in DEL id5 "$C5"
+check_not "its interface is gone" ip -n "$C5" link show eth0
+ip netns del "$C5"
+ip netns del "$C6"
 out=$(cni CHECK); rc=$?
 check "CHECK passes ($rc: $out)" test "$rc:$out" = "0:"
 check "DEL succeeds" cni DEL
