@@ -128,6 +128,33 @@ check "its namespace reaches the vnet through cs0 ($out)" test "$out" = 10.1.0.1
 state=$(ctl a -j endpoint show acme/blue/u1 | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p')
 check "it is up, its counters read from cs0 ($state)" test "$state" = up
 
+# ---- apply keeps netns and ifname as they are: it attaches nothing
+ctl a export >"$TMP/attached.json" && chmod 644 "$TMP/attached.json"
+check "the owner applies the export with its attached endpoints unchanged" \
+	AS "$CTL" -S "$TMP/a/csd.sock" apply -f "$TMP/attached.json"
+# edit F WHAT: apply F's export with endpoints edited by Python WHAT (eps: the vnet's)
+edit_apply() {
+	/usr/bin/python3 -c 'import json, sys
+f = json.load(open(sys.argv[1])); eps = f["vnets"]["acme/blue"]["endpoints"]
+exec(sys.argv[2]); json.dump(f, open(sys.argv[1], "w"))' "$1" "$2" && chmod 644 "$1"
+	AS "$CTL" -S "$TMP/a/csd.sock" apply -f "$1" 2>&1
+}
+cp "$TMP/attached.json" "$TMP/e1.json"; cp "$TMP/attached.json" "$TMP/e2.json"
+cp "$TMP/attached.json" "$TMP/e3.json"
+out=$(edit_apply "$TMP/e1.json" 'eps["peer"].update(netns="/proc/1/ns/net", ifname="lo")')
+check "apply giving an endpoint of cs's own a netns and ifname is refused ($out)" \
+	grep -q 'endpoints.peer.netns: cannot change' <<<"$out"
+check_not "and peer is stored as it was (not attached)" \
+	grep -q '"attached"' <<<"$(ctl a -j endpoint show acme/blue/peer)"
+out=$(edit_apply "$TMP/e2.json" 'eps["n1"] = {"netns": "/proc/1/ns/net"}')
+check "apply declaring an endpoint with a netns is refused ($out)" \
+	grep -q 'endpoints.n1.netns: an endpoint a file declares cannot attach' <<<"$out"
+check_not "and there is no n1" ctl a endpoint show acme/blue/n1
+out=$(edit_apply "$TMP/e3.json" 'del eps["u1"]["netns"]')
+check "apply dropping an attached endpoint's netns is refused ($out)" \
+	grep -q 'endpoints.u1.netns: cannot change' <<<"$out"
+check "and u1 is still attached" grep -q '"attached"' <<<"$(ctl a -j endpoint show acme/blue/u1)"
+
 # ---- a reservation shapes the attached interface (HTB)
 ctl a vnet set acme/blue capacity 1gbit >/dev/null || fail "vnet capacity"
 check "a reservation on the attached endpoint" ctl a endpoint set acme/blue/c1 qos.rate 10mbit
