@@ -116,6 +116,14 @@ asan=$(ldd "$CS_BUILD/libcs/libcs.so.0" 2>/dev/null | awk '/libasan/ {print $3}'
 out=$(AS env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3 \
 	"$TMP/bypath.py" "/proc/$UNS/ns/net")
 check "a non-administrator naming a path is refused ($out)" grep -q "only administrators" <<<"$out"
+# an administrator's path that is a FIFO (or a symlink to one: a path in a
+# directory others write) must not hold csd in open(2) waiting for a writer
+mkfifo "$TMP/fifo"
+out=$(timeout 20 env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3 \
+	"$TMP/bypath.py" "$TMP/fifo")
+check "an administrator's path to a FIFO is refused, not waited on ($out)" \
+	grep -q "not a namespace" <<<"$out"
+check "and csd answers the next request" ctl a endpoint show acme/blue/peer
 out=$(AS "$CTL" -S "$TMP/a/csd.sock" endpoint create acme/blue/u1 netns "/run/netns/$C1" 2>&1)
 check "a non-administrator passing a namespace not its own is refused ($out)" \
 	grep -q "not yours\|cannot open" <<<"$out"
