@@ -186,8 +186,17 @@ check "with its own interface" ip -n "$C1" link show keep
 check_not "without cs's interface" ip -n "$C1" link show eth0
 check_not "and without cs's rules" sh -c "ip netns exec $C1 nft list tables | grep -q cs"
 check_not "csd's hold is gone" test -e "$EPNS.c1"
+# its owner holds CAP_NET_ADMIN there: it renames cs0 (name and alias no
+# longer cs's) and stacks a macvlan on it (whose lower is vx0 too)
+OWN() { AS nsenter --preserve-credentials -U -n -t "$UNS" "$@"; }
+check "the namespace's owner renames cs0, changes its alias, stacks a macvlan on it" \
+	OWN sh -c 'ip link set cs0 down && ip link set cs0 name mine alias x && ip link set mine up &&
+		ip link add stack link mine type macvlan mode bridge && ip link set stack up'
 check "the user's endpoint is deleted too" AS "$CTL" -S "$TMP/a/csd.sock" endpoint delete acme/blue/u1
 check_not "its cs0 is gone" nsenter --net="/proc/$UNS/ns/net" ip link show cs0
+check_not "so is the interface cs made, renamed" nsenter --net="/proc/$UNS/ns/net" ip link show mine
+check_not "and the one stacked on it: the namespace left the vnet" \
+	nsenter --net="/proc/$UNS/ns/net" ip link show stack
 
 # ---- cs-cni, driven as a runtime drives a CNI plugin
 CNI=$CS_BUILD/tools/cs-cni/cs-cni
