@@ -1301,6 +1301,29 @@ static void plan_endpoint(struct plan *pl, const struct overlay_vnet *ov, const 
 	json_decref(now);
 }
 
+/* An endpoint's netns and ifname are fixed as for set (ops_set.c): only
+ * endpoint create attaches a namespace, checked and opened as its caller;
+ * a file that adds, changes or drops them would make csd treat a namespace
+ * of its own as someone else's, or a container's as its own. */
+static void plan_attach_fixed(struct plan *pl, const struct eplan *ep, size_t n, const char *tv)
+{
+	static const char *const keys[] = { "netns", "ifname" };
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < 2; k++) {
+			const json_t *was = json_object_get(json_object_get(ep[i].old, "spec"),
+							    keys[k]);
+			const json_t *is = json_object_get(ep[i].oe->spec, keys[k]);
+			if ((was || is) && !(was && is && json_equal(was, is)))
+				plan_error(pl, CS_EINVAL, "vnets.\"%s\".endpoints.%s.%s: %s; keep it "
+					   "as it is (attach a namespace with cs-ctl endpoint create "
+					   "T/V/E netns PATH, and delete the endpoint to detach it)",
+					   tv, ep[i].oe->name, keys[k], ep[i].old ? "cannot change "
+					   "on an endpoint that exists" : "an endpoint a file declares "
+					   "cannot attach a namespace");
+		}
+}
+
 static void plan_vnet(struct plan *pl, const struct vplan *vp)
 {
 	const struct overlay_vnet *ov = vp->ov;
@@ -1329,6 +1352,7 @@ static void plan_vnet(struct plan *pl, const struct vplan *vp)
 	plan_vni_owner(pl, vp, tv);
 	plan_existing_endpoints(pl, ov, ep, olds, keep, tv, subnet_changed);
 	plan_held_addresses(pl, &u, olds, keep, tv);
+	plan_attach_fixed(pl, ep, ov->nendpoints, tv);
 	plan_addresses(pl, ov, ep, &u, tv);
 	if (pl->errs.n > nerrs || pl->fatal)
 		goto out;

@@ -214,7 +214,10 @@ static int ep_attach_fd(struct csd_req *r, struct ep_new *c, int fd)
 				"namespace by its path (csd would open it as root); pass it opened "
 				"instead (cs-ctl endpoint create opens PATH as you and passes it)",
 				c->what, path);
-	c->nsfd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO there (or a link to one) must not hold csd in
+	 * open(2); what is not nsfs is refused below */
+	c->nsfd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
+			  : open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (c->nsfd < 0)
 		return req_fail(r, CS_EINVAL, "%s: netns %s: cannot open it: %s", c->what, path,
 				strerror(errno));

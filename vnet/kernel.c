@@ -371,7 +371,7 @@ static int nsid_ack(struct nl_msg *msg, void *arg)
 }
 
 /* The id under which @sk's namespace knows namespace @fd (-1: none). */
-static int nsid_of(struct nl_sock *sk, int fd, int32_t *id)
+int nsid_of(struct nl_sock *sk, int fd, int32_t *id)
 {
 	struct rtgenmsg g = { .rtgen_family = AF_UNSPEC };
 	struct nsid_ctx ctx = { .id = NETNSA_NSID_NOT_ASSIGNED };

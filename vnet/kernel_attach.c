@@ -28,6 +28,7 @@
 
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
+#include <linux/net_namespace.h>
 
 #include "cs/cs.h"
 #include "kernel_priv.h"
@@ -226,6 +227,64 @@ static int ours_delete(struct kernel_backend *kb, struct nl_sock *sk, const char
 	return 0;
 }
 
+/*
+ * Every link of attached namespace @sk whose lower is the vnet's vx0: cs's
+ * interface by whatever name and alias the namespace's owner has given it
+ * since, and what the owner stacked on it (a macvlan on a macvlan is one
+ * on vx0). A link's lower is the kernel's, which no owner can forge; the
+ * namespace leaves the vnet with its endpoint.
+ */
+static int vnet_links_delete(struct kernel_backend *kb, struct nl_sock *sk, const char *t,
+			     const char *v, const char *ens, const char *what)
+{
+	char vns[NSNAME_MAX], err[256];
+	struct nl_sock *vsk = NULL;
+	struct rtnl_link *vx = NULL;
+	struct nl_cache *cache = NULL;
+	struct nl_object *o;
+	int32_t nsid, lns;
+	int vfd, vx0, r = 0;
+
+	if (kernel_ns_name(kb, vns, t, v, NULL) < 0 || (vfd = netns_open(vns, err,
+								     sizeof(err))) < 0)
+		return 0;	/* no vnet namespace: no vx0 to be linked to */
+	if (kernel_nl_open_in(kb, vfd, vns, what, &vsk) < 0 ||
+	    rtnl_link_get_kernel(vsk, 0, VXLAN_DEV, &vx) < 0 ||
+	    nsid_of(sk, vfd, &nsid) < 0 || nsid == NETNSA_NSID_NOT_ASSIGNED)
+		goto out;
+	vx0 = rtnl_link_get_ifindex(vx);
+	if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0) {
+		kernel_err(kb, "%s: cannot list the links of namespace %s: %s", what, ens,
+			   nl_geterror(r));
+		r = CS_EIO;
+		goto out;
+	}
+	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		if (rtnl_link_get_link(l) != vx0 || rtnl_link_get_link_netnsid(l, &lns) < 0 ||
+		    lns != nsid)
+			continue;
+		r = rtnl_link_delete(sk, l);
+		if (r < 0 && r != -NLE_OBJ_NOTFOUND && r != -NLE_NODEV) {
+			kernel_err(kb, "%s: cannot delete %s, on the vnet's " VXLAN_DEV ", in "
+				   "namespace %s: %s", what, rtnl_link_get_name(l), ens,
+				   nl_geterror(r));
+			r = CS_EIO;
+			break;
+		}
+		r = 0;
+	}
+out:
+	if (cache)
+		nl_cache_free(cache);
+	if (vx)
+		rtnl_link_put(vx);
+	if (vsk)
+		nl_socket_free(vsk);
+	close(vfd);
+	return r;
+}
+
 int kernel_attach_destroy(struct kernel_backend *kb, const char *t, const char *v,
 			  const char *e, const char *ens, const char *ifname, const char *what)
 {
@@ -238,6 +297,8 @@ int kernel_attach_destroy(struct kernel_backend *kb, const char *t, const char *
 		r = kernel_nl_open_in(kb, nsfd, ens, what, &sk);
 		if (r == 0)
 			r = ours_delete(kb, sk, ens, ifname, what);
+		if (r == 0)
+			r = vnet_links_delete(kb, sk, t, v, ens, what);
 		if (r == 0)
 			r = kernel_endpoint_policy(&kb->base, t, v, e, NULL);
 		if (sk)

@@ -67,6 +67,9 @@ int kernel_ns_name(struct kernel_backend *kb, char *buf, const char *t, const ch
 /* A netlink route socket bound to namespace @nsfd; reasons go to kb. */
 int kernel_nl_open_in(struct kernel_backend *kb, int nsfd, const char *nsname, const char *what,
 		      struct nl_sock **out);
+/* The id under which @sk's namespace knows namespace @fd
+ * (NETNSA_NSID_NOT_ASSIGNED: none), or a negative libnl code. */
+int nsid_of(struct nl_sock *sk, int fd, int32_t *id);
 /* An address a link should hold (kernel_addrs_fix). */
 struct want_addr {
 	bool want, have;

@@ -116,6 +116,14 @@ asan=$(ldd "$CS_BUILD/libcs/libcs.so.0" 2>/dev/null | awk '/libasan/ {print $3}'
 out=$(AS env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3 \
 	"$TMP/bypath.py" "/proc/$UNS/ns/net")
 check "a non-administrator naming a path is refused ($out)" grep -q "only administrators" <<<"$out"
+# an administrator's path that is a FIFO (or a symlink to one: a path in a
+# directory others write) must not hold csd in open(2) waiting for a writer
+mkfifo "$TMP/fifo"
+out=$(timeout 20 env ${asan:+LD_PRELOAD=$asan ASAN_OPTIONS=detect_leaks=0} /usr/bin/python3 \
+	"$TMP/bypath.py" "$TMP/fifo")
+check "an administrator's path to a FIFO is refused, not waited on ($out)" \
+	grep -q "not a namespace" <<<"$out"
+check "and csd answers the next request" ctl a endpoint show acme/blue/peer
 out=$(AS "$CTL" -S "$TMP/a/csd.sock" endpoint create acme/blue/u1 netns "/run/netns/$C1" 2>&1)
 check "a non-administrator passing a namespace not its own is refused ($out)" \
 	grep -q "not yours\|cannot open" <<<"$out"
@@ -127,6 +135,33 @@ check "its namespace reaches the vnet through cs0 ($out)" test "$out" = 10.1.0.1
 
 state=$(ctl a -j endpoint show acme/blue/u1 | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p')
 check "it is up, its counters read from cs0 ($state)" test "$state" = up
+
+# ---- apply keeps netns and ifname as they are: it attaches nothing
+ctl a export >"$TMP/attached.json" && chmod 644 "$TMP/attached.json"
+check "the owner applies the export with its attached endpoints unchanged" \
+	AS "$CTL" -S "$TMP/a/csd.sock" apply -f "$TMP/attached.json"
+# edit F WHAT: apply F's export with endpoints edited by Python WHAT (eps: the vnet's)
+edit_apply() {
+	/usr/bin/python3 -c 'import json, sys
+f = json.load(open(sys.argv[1])); eps = f["vnets"]["acme/blue"]["endpoints"]
+exec(sys.argv[2]); json.dump(f, open(sys.argv[1], "w"))' "$1" "$2" && chmod 644 "$1"
+	AS "$CTL" -S "$TMP/a/csd.sock" apply -f "$1" 2>&1
+}
+cp "$TMP/attached.json" "$TMP/e1.json"; cp "$TMP/attached.json" "$TMP/e2.json"
+cp "$TMP/attached.json" "$TMP/e3.json"
+out=$(edit_apply "$TMP/e1.json" 'eps["peer"].update(netns="/proc/1/ns/net", ifname="lo")')
+check "apply giving an endpoint of cs's own a netns and ifname is refused ($out)" \
+	grep -q 'endpoints.peer.netns: cannot change' <<<"$out"
+check_not "and peer is stored as it was (not attached)" \
+	grep -q '"attached"' <<<"$(ctl a -j endpoint show acme/blue/peer)"
+out=$(edit_apply "$TMP/e2.json" 'eps["n1"] = {"netns": "/proc/1/ns/net"}')
+check "apply declaring an endpoint with a netns is refused ($out)" \
+	grep -q 'endpoints.n1.netns: an endpoint a file declares cannot attach' <<<"$out"
+check_not "and there is no n1" ctl a endpoint show acme/blue/n1
+out=$(edit_apply "$TMP/e3.json" 'del eps["u1"]["netns"]')
+check "apply dropping an attached endpoint's netns is refused ($out)" \
+	grep -q 'endpoints.u1.netns: cannot change' <<<"$out"
+check "and u1 is still attached" grep -q '"attached"' <<<"$(ctl a -j endpoint show acme/blue/u1)"
 
 # ---- a reservation shapes the attached interface (HTB)
 ctl a vnet set acme/blue capacity 1gbit >/dev/null || fail "vnet capacity"
@@ -151,8 +186,17 @@ check "with its own interface" ip -n "$C1" link show keep
 check_not "without cs's interface" ip -n "$C1" link show eth0
 check_not "and without cs's rules" sh -c "ip netns exec $C1 nft list tables | grep -q cs"
 check_not "csd's hold is gone" test -e "$EPNS.c1"
+# its owner holds CAP_NET_ADMIN there: it renames cs0 (name and alias no
+# longer cs's) and stacks a macvlan on it (whose lower is vx0 too)
+OWN() { AS nsenter --preserve-credentials -U -n -t "$UNS" "$@"; }
+check "the namespace's owner renames cs0, changes its alias, stacks a macvlan on it" \
+	OWN sh -c 'ip link set cs0 down && ip link set cs0 name mine alias x && ip link set mine up &&
+		ip link add stack link mine type macvlan mode bridge && ip link set stack up'
 check "the user's endpoint is deleted too" AS "$CTL" -S "$TMP/a/csd.sock" endpoint delete acme/blue/u1
 check_not "its cs0 is gone" nsenter --net="/proc/$UNS/ns/net" ip link show cs0
+check_not "so is the interface cs made, renamed" nsenter --net="/proc/$UNS/ns/net" ip link show mine
+check_not "and the one stacked on it: the namespace left the vnet" \
+	nsenter --net="/proc/$UNS/ns/net" ip link show stack
 
 # ---- cs-cni, driven as a runtime drives a CNI plugin
 CNI=$CS_BUILD/tools/cs-cni/cs-cni
@@ -183,6 +227,25 @@ answers "the container reaches the vnet" "$ADDR" "$C3" tcp 10.1.0.2 7000
 # the name cs-cni(8) promises: c, 12 of the id, -, 16 hex of its SHA-256
 NAME=c${CID:0:12}-$(printf %s "$CID" | sha256sum | cut -c1-16)
 check "the endpoint is named from the container id ($NAME)" ctl a endpoint show "acme/blue/$NAME"
+# a network naming its endpoint: a second container's ADD fails (the name
+# exists), and the DEL its runtime sends after that failure must not
+# delete the first container's endpoint
+C5=${PFX}c5
+C6=${PFX}c6
+ip netns add "$C5"
+ip netns add "$C6"
+SOLO='{"cniVersion":"1.0.0","name":"solo","type":"cs-cni","vnet":"acme/blue","endpoint":"solo","socket":"'$TMP/a/csd.sock'"}'
+cni_in() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 CNI_NETNS=/run/netns/$3 CNI_IFNAME=eth0 \
+	CNI_PATH=$(dirname "$CNI") "$CNI" <<<"$SOLO" >/dev/null; }
+check "ADD of the one container of a network naming its endpoint" cni_in ADD id5 "$C5"
+check_not "a second container's ADD fails" cni_in ADD id6 "$C6"
+cni_in DEL id6 "$C6"
+check "the second container's DEL leaves the first's endpoint" ctl a endpoint show acme/blue/solo
+check "and its interface" ip -n "$C5" link show eth0
+check "the first container's DEL deletes it" cni_in DEL id5 "$C5"
+check_not "its interface is gone" ip -n "$C5" link show eth0
+ip netns del "$C5"
+ip netns del "$C6"
 out=$(cni CHECK); rc=$?
 check "CHECK passes ($rc: $out)" test "$rc:$out" = "0:"
 check "DEL succeeds" cni DEL

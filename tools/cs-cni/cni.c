@@ -71,6 +71,7 @@ struct cni {
 	const char *cmd, *id, *netns, *ifname;
 	json_t *conf;
 	const char *vnet, *socket;
+	bool named;                  /* the configuration names the endpoint */
 	char name[NAME_LEN + 1];     /* the endpoint's */
 	char full[3 * (NAME_LEN + 1)];
 };
@@ -125,6 +126,7 @@ static int cni_load(struct cni *c)
 	if (named && strlen(named) > NAME_LEN)
 		return cni_fail(CNI_E_CONFIG, "\"endpoint\": \"%s\" is longer than %d characters",
 				named, NAME_LEN);
+	c->named = named != NULL;
 	if (named)
 		snprintf(c->name, sizeof(c->name), "%s", named);
 	else
@@ -270,10 +272,24 @@ static int cni_add(struct cni *c, cs_t *cs)
 	return 0;
 }
 
-/* DEL: gone already (endpoint, namespace or both) is done. */
+/* DEL: gone already (endpoint, namespace or both) is done. An endpoint the
+ * configuration names is shared by every container of the network: the
+ * DEL a runtime sends after a second container's failed ADD must leave
+ * the first's, so it is deleted only when attached to CNI_NETNS. */
 static int cni_del(struct cni *c, cs_t *cs)
 {
-	int r = cs_endpoint_delete(cs, c->full);
+	int r;
+
+	if (c->named && c->netns && *c->netns) {
+		json_t *ep = shown(cs, false, c->full, &r);
+		const char *at = json_string_value(json_object_get(ep, "attached"));
+		bool other = ep && (!at || strcmp(at, c->netns));
+
+		json_decref(ep);
+		if (other)
+			return 0;
+	}
+	r = cs_endpoint_delete(cs, c->full);
 
 	return r < 0 && r != CS_ENOENT ? cs_fail(cs, r, c->full) : 0;
 }
