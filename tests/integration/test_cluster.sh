@@ -192,6 +192,16 @@ for i in $(seq 50); do
 done
 check "acme/blue/cli on n3 greets acme/blue/srv on n2 by name: $out" \
 	grep -q "^acme/blue/srv says hello back to acme/blue/cli" <<<"$out"
+# a name created through n1 answered by n3's gateway (DNS, through the watch)
+dns_on_n3() { ip netns exec "$(pfx n3).acme.blue.cli" getent hosts "$1" >/dev/null; }
+check_not "before: n3's gateway does not know acme/blue/dn" dns_on_n3 dn
+s=$(now_ms)
+ctl n1 endpoint create acme/blue/dn node n2 >/dev/null || fail "create acme/blue/dn"
+for i in $(seq 150); do dns_on_n3 dn && break; sleep 0.02; done
+dt=$(( $(now_ms) - s ))
+echo "# endpoint create on n1 -> name answered at n3's gateway: $dt ms"
+check "n3's gateway answers acme/blue/dn within 2 s of its create on n1 ($dt ms)" dns_on_n3 dn
+check "and within 2 s ($dt ms)" test "$dt" -le 2000
 webaddr=$(ctl n1 -j endpoint show acme/blue/web | sed -n 's/.*"address": "\([0-9.]*\)".*/\1/p' | head -1)
 check "acme/blue/db on n2 pings acme/blue/web on n1 ($webaddr)" \
 	ip netns exec "$(pfx n2).acme.blue.db" ping -c1 -W2 "$webaddr"
