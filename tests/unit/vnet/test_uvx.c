@@ -201,7 +201,7 @@ static void test_drops(void **state)
 	struct uvx *u = open_any();
 	int p = plain(), other = plain();
 	struct uvx_peer pe = peer_of(p);
-	uint8_t f[1600], rb[200];
+	uint8_t f[1600] = { 0 }, rb[200];
 	struct uvx_frame in[4] = { { .buf = rb, .cap = sizeof(rb) } };
 	struct uvx_stats st;
 	union uvx_sa to;
