@@ -71,6 +71,13 @@ void sw_uplink_input(const uint8_t *frame, size_t len);
 void sw_drain(void);
 extern bool g_main_holds;
 
+/* the underlay (stack_up.c); tag of the uplink in epoll: (fd << 2) | 2 */
+struct uvx_peer;
+int up_underlay(int fd, uint32_t vni, const struct uvx_peer *peers, size_t n);
+int up_uplink(int fd);
+bool up_input(int fd);
+void up_close(int fd);
+
 /* channels */
 int chan_open(struct sport *s, const struct us_req *q, int fd);
 void chan_event(struct chan *c, uint32_t events);

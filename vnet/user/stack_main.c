@@ -19,6 +19,7 @@
 #include "cs/cs.h"
 #include "lwip/tcpip.h"
 #include "stack.h"
+#include "uvx.h"
 
 #define REQ_MAX (sizeof(struct us_req) + US_RULES_MAX * sizeof(struct us_rule))
 #define EV_LISTEN 2
@@ -75,10 +76,10 @@ static void rep_list(struct us_rep *rep)
 /* One request, under the core lock; takes @fd. */
 static void handle(const struct us_req *q, size_t len, int fd, struct us_rep *rep)
 {
-	struct sport *s = q->op == US_HELLO || q->op == US_LIST || q->op == US_QUIT ? NULL
-			  : sw_port_find(q->ep);
-	bool needs_port = q->op != US_HELLO && q->op != US_LIST && q->op != US_QUIT &&
-			  q->op != US_EP_ADD && q->op != US_EP_DEL;
+	bool portless = q->op == US_HELLO || q->op == US_LIST || q->op == US_QUIT ||
+			q->op == US_UNDERLAY || q->op == US_UPLINK;
+	struct sport *s = portless ? NULL : sw_port_find(q->ep);
+	bool needs_port = !portless && q->op != US_EP_ADD && q->op != US_EP_DEL;
 
 	if (needs_port && !s) {
 		rep->code = CS_ENOENT;
@@ -101,6 +102,20 @@ static void handle(const struct us_req *q, size_t len, int fd, struct us_rep *re
 			break;
 		}
 		sw_port_fw(s, q->dflt, (const struct us_rule *)(q + 1), q->nrules);
+		break;
+	case US_UNDERLAY:
+		if (q->nrules > US_PEERS_MAX ||
+		    len != sizeof(*q) + q->nrules * sizeof(struct uvx_peer)) {
+			rep->code = CS_EPROTO;
+			break;
+		}
+		rep->code = up_underlay(fd, (uint32_t)q->arg, (const struct uvx_peer *)(q + 1),
+					q->nrules);
+		fd = -1;
+		break;
+	case US_UPLINK:
+		rep->code = fd < 0 ? CS_EPROTO : up_uplink(fd);
+		fd = -1;
 		break;
 	case US_CHAN:
 		if (fd < 0) {
@@ -216,6 +231,13 @@ static void loop(int lfd)
 			uint64_t tag = ev[i].data.u64;
 			if (tag == EV_LISTEN)
 				control_accept(lfd);
+			else if ((tag & 3) == 2) {
+				core_lock();
+				bool open = up_input((int)(tag >> 2));
+				core_unlock();
+				if (!open)
+					up_close((int)(tag >> 2));
+			}
 			else if (tag & 1) {
 				core_lock();
 				chan_event((struct chan *)(uintptr_t)(tag & ~1ULL), ev[i].events);

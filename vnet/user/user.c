@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "user_up.h"
 #include "ustack.h"
 #include "vnet/vnet.h"
 
@@ -46,6 +47,7 @@ struct ustack {
 	int fd;
 	pid_t pid;                      /* when this csd started it */
 	struct ep_memo *memos;
+	uint32_t vni;                   /* across nodes: its uplink's (0: none) */
 	struct ustack *next;
 };
 
@@ -54,6 +56,7 @@ struct user_backend {
 	pthread_mutex_t lock;
 	char dir[PATH_MAX - 80];
 	struct ustack *stacks;
+	struct uup *up;                 /* the VXLAN socket (user_up.h) */
 };
 
 static struct user_backend *ub_of(struct vnet_backend *b)
@@ -377,9 +380,14 @@ static int user_open(const struct vnet_backend_config *cfg, struct vnet_backend 
 	if (!ub)
 		return CS_ENOMEM;
 	ub->base.ops = &vnet_user_ops;
+	if (uup_new(&ub->up) < 0) {
+		free(ub);
+		return CS_ENOMEM;
+	}
 	pthread_mutex_init(&ub->lock, NULL);
 	if (snprintf(ub->dir, sizeof(ub->dir), "%s/user", cfg->run_dir ? cfg->run_dir : "/run/cs")
 	    >= (int)sizeof(ub->dir) - 80) {
+		uup_free(ub->up);
 		free(ub);
 		return CS_EINVAL;
 	}
@@ -389,6 +397,7 @@ static int user_open(const struct vnet_backend_config *cfg, struct vnet_backend 
 	mkdir(ub->dir, 0700);
 	if (lstat(ub->dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077)) {
+		uup_free(ub->up);
 		free(ub);
 		return CS_EPERM;
 	}
@@ -405,19 +414,100 @@ static void user_close(struct vnet_backend *b)
 	/* the stacks live on: a restarted csd adopts them */
 	while (ub->stacks)
 		stack_drop(ub, ub->stacks);
+	/* the stacks keep sending through their dups; what comes in waits in
+	 * the socket's buffer until the next csd takes the port over */
+	uup_free(ub->up);
 	pthread_mutex_destroy(&ub->lock);
 	free(ub);
+}
+
+static int each_stack(struct vnet_backend *b, int (*fn)(struct vnet_backend *b, const char *tv,
+							void *ctx), void *ctx);
+
+/* A stack lets go of its dup of the VXLAN socket (that of a csd before). */
+static int unplug_one(struct vnet_backend *b, const char *tv, void *ctx)
+{
+	struct us_req q = req_for(US_UNDERLAY, NULL);
+	struct us_rep rep;
+	char t[US_NAME_MAX];
+	const char *v = strchr(tv, '/') + 1;
+
+	snprintf(t, sizeof(t), "%.*s", (int)(v - tv - 1), tv);
+	locked_call(b, t, v, START_NO, &q, NULL, 0, -1, &rep);
+	return 0;
+}
+
+/* This node's VXLAN socket: opened, or taken over from the stacks that
+ * hold it still (they sent through it for the csd before this one). */
+static int underlay_bind(struct vnet_backend *b, const struct vnet_spec *v)
+{
+	int r = uup_bind(ub_of(b)->up, v);
+
+	if (r == CS_EIO && errno == EADDRINUSE) {
+		each_stack(b, unplug_one, NULL);
+		r = uup_bind(ub_of(b)->up, v);
+	}
+	if (r < 0)
+		return uerr(ub_of(b), r, "vnet %s/%s: cannot open this node's VXLAN port %u: %s "
+			    "(another program holds it? see csd(8) BACKENDS)", v->tenant, v->name,
+			    v->local_port ? v->local_port : CS_VXLAN_PORT,
+			    r == CS_EIO ? strerror(errno) : cs_strerror(r));
+	return 0;
+}
+
+/* The vnet spans nodes: its stack's uplink and its dup of the socket. */
+static int underlay_ensure(struct vnet_backend *b, const struct vnet_spec *v)
+{
+	struct us_req q = req_for(US_UPLINK, NULL);
+	struct us_rep rep;
+	struct uvx_peer *peers;
+	size_t n;
+	int r, end = -1, sock = -1;
+
+	if ((r = uup_peers(v, &peers, &n)) < 0)
+		return uerr(ub_of(b), r, "vnet %s/%s: a node's underlay address is not of this "
+			    "node's family", v->tenant, v->name);
+	if (uup_current(ub_of(b)->up, v->id, peers, n) || (r = underlay_bind(b, v)) < 0 ||
+	    (r = uup_attach(ub_of(b)->up, v->id, peers, n, &end, &sock)) < 0)
+		goto out;
+	if ((r = locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, end, &rep)) == 0) {
+		q = req_for(US_UNDERLAY, NULL);
+		q.arg = (int32_t)v->id;
+		q.nrules = (uint32_t)n;
+		r = locked_call(b, v->tenant, v->name, START_YES, &q, peers, n * sizeof(*peers),
+				sock, &rep);
+	}
+	if (r < 0)
+		uup_detach(ub_of(b)->up, v->id);
+out:
+	if (end >= 0)
+		close(end);
+	if (sock >= 0)
+		close(sock);
+	free(peers);
+	return r;
 }
 
 static int user_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 {
 	struct us_req q = req_for(US_HELLO, NULL);
 	struct us_rep rep;
+	char tv[2 * US_NAME_MAX + 2];
+	int r;
 
 	if (!v->has4)
 		return uerr(ub_of(b), CS_ENOTSUP, "vnet %s/%s: the user backend needs an IPv4 "
 			    "subnet (its stacks carry IPv4 only)", v->tenant, v->name);
-	return locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep);
+	if ((r = locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep)) < 0 ||
+	    !v->npeers)
+		return r;
+	snprintf(tv, sizeof(tv), "%s/%s", v->tenant, v->name);
+	pthread_mutex_lock(&ub_of(b)->lock);
+	struct ustack *st = stack_find(ub_of(b), tv, false);
+	if (st)
+		st->vni = v->id;
+	pthread_mutex_unlock(&ub_of(b)->lock);
+	return underlay_ensure(b, v);
 }
 
 static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *v)
@@ -441,6 +531,8 @@ static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *
 		else
 			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 	}
+	if (st && st->vni)
+		uup_detach(ub->up, st->vni);
 	if (st)
 		stack_drop(ub, st);
 	sock_path(ub, tv, "sock", path, sizeof(path));
@@ -563,13 +655,15 @@ static int inv_endpoints(struct vnet_backend *b, const char *tv, struct vnet_inv
 	return 0;
 }
 
-static int user_inventory(struct vnet_backend *b, struct vnet_inventory *out)
+/* @fn on every stack whose socket is in the run directory ("tenant/vnet"),
+ * until it returns an error. */
+static int each_stack(struct vnet_backend *b, int (*fn)(struct vnet_backend *b, const char *tv,
+							void *ctx), void *ctx)
 {
 	DIR *d = opendir(ub_of(b)->dir);
 	struct dirent *de;
 	int r = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (!d)
 		return uerr(ub_of(b), CS_EIO, "%s: %s", ub_of(b)->dir, strerror(errno));
 	while (r == 0 && (de = readdir(d))) {
@@ -581,11 +675,26 @@ static int user_inventory(struct vnet_backend *b, struct vnet_inventory *out)
 		if (!(dot = strchr(tv, '.')) || strchr(dot + 1, '.'))
 			continue;
 		*dot = '/';
-		if ((r = inv_add(&out->vnets, &out->nvnets, tv)) == 0)
-			r = inv_endpoints(b, tv, out);
+		r = fn(b, tv, ctx);
 	}
 	closedir(d);
-	if (r < 0)
+	return r;
+}
+
+static int inv_one(struct vnet_backend *b, const char *tv, void *ctx)
+{
+	struct vnet_inventory *out = ctx;
+	int r = inv_add(&out->vnets, &out->nvnets, tv);
+
+	return r < 0 ? r : inv_endpoints(b, tv, out);
+}
+
+static int user_inventory(struct vnet_backend *b, struct vnet_inventory *out)
+{
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = each_stack(b, inv_one, out)) < 0)
 		vnet_inventory_clear(out);
 	return r;
 }

@@ -15,6 +15,7 @@
 #define US_VERSION 1
 #define US_NAME_MAX 33          /* CS_NAME_MAX + 1 */
 #define US_RULES_MAX 4096
+#define US_PEERS_MAX 1024       /* UVX_PEERS_MAX */
 
 enum us_op {
 	US_HELLO = 1,   /* reply: code 0, version in .arg */
@@ -29,6 +30,11 @@ enum us_op {
 			   datagram channel without .addr4 is bound to .port
 			   and its messages carry struct cs_dgram */
 	US_QUIT,        /* the stack exits after replying */
+	US_UNDERLAY,    /* .arg VNI, fd: a dup of csd's VXLAN socket to send
+			   through, .nrules struct uvx_peer follow (the
+			   vnet's other nodes); no fd: forget it */
+	US_UPLINK,      /* fd: a SOCK_SEQPACKET end; csd writes the frames
+			   of the vnet's VNI into it, one frame a message */
 };
 
 enum us_chan_kind { US_CHAN_CONNECT = 1, US_CHAN_LISTEN, US_CHAN_DGRAM };
