@@ -10,6 +10,8 @@
 #    n3's port is delivered
 #  3 a second tenant's vnet across the same nodes, same subnet and
 #    addresses: acme's endpoint does not reach zeta's, zeta's own does
+#  4 n1's csd restarts: its stacks held the port meanwhile; the new csd
+#    takes it over and b reaches a again
 . "$(dirname "$0")/lib.sh"
 UPROBE=$CS_BUILD/tests/integration/uprobe
 GREET=$CS_BUILD/examples/greet
@@ -52,6 +54,7 @@ bg() {
 wait_for() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 csd_up n1 4790 && csd_up n2 4791 || { echo "csd --backend user did not start"; exit 1; }
+check "the csds run as uid $(id -u "$U") (not root)" test "$(stat -c %u /proc/${CSD_PIDS[0]})" = "$(id -u "$U")"
 cat >"$W/world.json" <<JSON
 { "tenants": { "acme": {}, "zeta": {} },
   "nodes": {
@@ -104,5 +107,15 @@ wait_for "$W/hello_x" listening
 check "zeta: y (n2) reaches x (n1) at 10.9.0.10:7200" on n2 timeout 20 "$UPROBE" ask zeta/blue y 10.9.0.10 7200
 check_not "acme: b (n2) does not reach 10.9.0.10:7200 (zeta's x; acme's a does not listen there)" \
 	on n2 timeout 20 "$UPROBE" ask acme/blue b 10.9.0.10 7200
+
+# ---- 4. n1's csd restarts
+kill -TERM "${CSD_PIDS[0]}"; wait "${CSD_PIDS[0]}" 2>/dev/null
+csd_up n1 4790 || fail "csd on n1 did not start again"
+ok=1
+for _ in $(seq 40); do
+	on n2 timeout 5 "$UPROBE" ask acme/blue b 10.9.0.10 7100 >/dev/null 2>&1 && { ok=0; break; }
+	sleep 0.25
+done
+check "after n1's csd restarted, b (n2) reaches a (n1) again" test $ok = 0
 [ "$FAILS" = 0 ] || tail -20 "$W/n1.log" "$W/n2.log" "$W"/n*.run/user/*.log
 finish
