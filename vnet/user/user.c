@@ -498,16 +498,22 @@ static int user_vnet_ensure(struct vnet_backend *b, const struct vnet_spec *v)
 	if (!v->has4)
 		return uerr(ub_of(b), CS_ENOTSUP, "vnet %s/%s: the user backend needs an IPv4 "
 			    "subnet (its stacks carry IPv4 only)", v->tenant, v->name);
-	if ((r = locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep)) < 0 ||
-	    !v->npeers)
+	if ((r = locked_call(b, v->tenant, v->name, START_YES, &q, NULL, 0, -1, &rep)) < 0)
 		return r;
 	snprintf(tv, sizeof(tv), "%s/%s", v->tenant, v->name);
 	pthread_mutex_lock(&ub_of(b)->lock);
 	struct ustack *st = stack_find(ub_of(b), tv, false);
+	uint32_t was = st ? st->vni : 0;
 	if (st)
-		st->vni = v->id;
+		st->vni = v->npeers ? v->id : 0;
 	pthread_mutex_unlock(&ub_of(b)->lock);
-	return underlay_ensure(b, v);
+	if (was && (!v->npeers || was != v->id))
+		uup_detach(ub_of(b)->up, was);
+	if (v->npeers)
+		return underlay_ensure(b, v);
+	if (was)	/* the vnet left the other nodes: it stays on this one */
+		unplug_one(b, tv, NULL);
+	return 0;
 }
 
 static int user_vnet_destroy(struct vnet_backend *b, const char *t, const char *v)
