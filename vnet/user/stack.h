@@ -75,6 +75,8 @@ extern bool g_main_holds;
 struct uvx_peer;
 int up_underlay(int fd, uint32_t vni, const struct uvx_peer *peers, size_t n);
 int up_uplink(int fd);
+/* sends the frames up_tx held back; under the core lock, before it goes */
+void up_flush(void);
 bool up_input(int fd);
 void up_close(int fd);
 

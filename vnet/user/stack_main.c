@@ -43,6 +43,7 @@ static void core_lock(void)
 static void core_unlock(void)
 {
 	sw_drain();
+	up_flush();
 	g_main_holds = false;
 	UNLOCK_TCPIP_CORE();
 }

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,11 +23,39 @@ static struct uvx *ux;
 static uint32_t ux_vni;
 static int up_fd = -1;
 
+/* Frames the main thread's work sends wait here until it lets go of the
+ * core lock (up_flush), so that a burst of TCP segments costs one
+ * sendmmsg(2) rather than one sendto(2) each; larger frames go alone. */
+#define SLOT 2048
+static uint8_t pend_buf[UVX_BATCH][SLOT];
+static struct uvx_frame pend[UVX_BATCH];
+static size_t npend;
+
+void up_flush(void)
+{
+	if (ux && npend)
+		uvx_send(ux, pend, npend);
+	npend = 0;
+}
+
 static int up_tx(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct uvx_frame f = { .vni = ux_vni, .buf = (void *)frame, .len = len };
 
-	return ux ? uvx_send(ux, &f, 1) : 0;
+	if (!ux)
+		return 0;
+	if (len < UVX_ETH_MIN) /* refused alone, as uvx_send would */
+		return CS_EINVAL;
+	/* the tcpip thread's frames (timers, retransmits) go at once, in order */
+	if (!g_main_holds || len > SLOT) {
+		up_flush();
+		return uvx_send(ux, &f, 1);
+	}
+	memcpy(pend_buf[npend], frame, len);
+	pend[npend] = (struct uvx_frame){ .vni = ux_vni, .buf = pend_buf[npend], .len = len };
+	if (++npend == UVX_BATCH)
+		up_flush();
+	return 0;
 }
 
 /* Under the core lock; takes @fd (the vnet's socket, or -1: forget it). */
@@ -43,6 +72,7 @@ int up_underlay(int fd, uint32_t vni, const struct uvx_peer *peers, size_t n)
 		uvx_free(nu);
 		return r;
 	}
+	up_flush();
 	uvx_free(ux);
 	ux = nu;
 	ux_vni = vni;
